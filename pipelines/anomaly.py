@@ -1,0 +1,437 @@
+"""Volume anomaly detection over the run log (never the data).
+
+Each run is compared with recent comparable runs, per provider and for the
+total, on the counters named in ``[anomaly] metrics`` (``new`` and ``fetched``
+by default: a drop in ``fetched`` is how a broken source shows itself).
+
+Training set, for one provider and metric: runs of the last ``window_days``
+before the current run where that provider's status was ``ok``, leaving out
+bootstrap and backfill runs, runs whose earlier verdict for the same
+provider/metric was ``alert`` (unless their run id is in ``acknowledged_runs``),
+and ``dry_run``/``offline`` runs unless the current run has that mode. An
+offline run trains on offline runs only. ``min_history`` counts the points of
+the whole window; when the current run's UTC slot of day (``hour //
+slot_hours``) holds at least ``seasonal_min_points`` of them, only those are
+used (``seasonal: true``).
+
+``total`` sums the providers the current run attempted (any status but
+``skipped``); a history run counts for it only if all of those were ``ok``.
+Per-provider verdicts are given for providers whose status is ``ok`` or
+``quality_failed``; a ``failed`` one shows up in the total.
+
+Statistics: ``scale = max(1.4826·MAD, 0.10·median, √median, 1)``,
+``z = (value − median) / scale``; ``|z| ≥ warn_z`` warns, ``|z| ≥ alert_z``
+alerts, but a change smaller than ``max(min_abs_change, min_rel_change·median)``
+is ``ok`` whatever z says, and zero when the median is at least
+``zero_alert_median`` always alerts.
+
+``AnomalyReport.to_dict()``, stored under the run log's ``"anomaly"`` key::
+
+    {
+      "version": 1,
+      "worst": "ok" | "warn" | "alert" | "insufficient_history",
+      "verdicts": [
+        {"provider": "shopify" | ... | "total", "metric": "fetched", "value": 120,
+         "verdict": "ok" | "warn" | "alert" | "insufficient_history",
+         "z": 0.42, "median": 118.0, "scale": 11.8,
+         "warn_lower": 82.6, "warn_upper": 153.4, "alert_lower": 59.0, "alert_upper": 177.0,
+         "training_points": 12, "seasonal": true},
+        ...
+      ],
+      "config": {"window_days": 14, ..., "metrics": ["new", "fetched"]}
+    }
+
+With ``insufficient_history``, ``z``, ``median``, ``scale`` and the bounds are
+null and ``training_points`` is the window's count. ``worst`` ranks
+alert > warn > insufficient_history > ok, and is ``ok`` when nothing was checked.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import statistics
+from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pipelines.errors import ConfigError
+
+log = logging.getLogger("pipeline.anomaly")
+
+TOTAL = "total"
+SEVERITY = ("ok", "insufficient_history", "warn", "alert")  # rising
+COUNTERS = frozenset(
+    {"fetched", "new", "changed", "unchanged", "quarantined", "dropped", "written", "api_calls"}
+)
+SOLO_MODES = frozenset({"dry_run", "offline"})
+EVALUATED_STATUSES = frozenset({"ok", "quality_failed"})
+MAD_TO_SIGMA = 1.4826  # makes the MAD estimate a standard deviation for normal data
+REL_SCALE_FLOOR = 0.10
+
+_INT_KEYS = ("window_days", "min_history", "seasonal_min_points", "slot_hours")
+_NUM_KEYS = ("warn_z", "alert_z", "min_abs_change", "min_rel_change", "zero_alert_median")
+_KNOWN_KEYS = frozenset({*_INT_KEYS, *_NUM_KEYS, "metrics"})
+
+
+@dataclass(frozen=True)
+class AnomalyConfig:
+    """Thresholds of the detector, from the ``[anomaly]`` table of pipeline.toml."""
+
+    window_days: int = 14
+    min_history: int = 8
+    seasonal_min_points: int = 5
+    slot_hours: int = 6
+    warn_z: float = 3.0
+    alert_z: float = 5.0
+    min_abs_change: float = 10.0
+    min_rel_change: float = 0.30
+    zero_alert_median: float = 10.0
+    metrics: tuple[str, ...] = ("new", "fetched")
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, Any] | None) -> AnomalyConfig:
+        """Validate the ``[anomaly]`` table; every problem is reported in one ConfigError."""
+        table = dict(table or {})
+        errors = [f"anomaly.{key}: unknown key" for key in table if key not in _KNOWN_KEYS]
+        errors += _type_errors(table)
+        if errors:
+            raise ConfigError("; ".join(errors))
+        values = {k: v for k, v in table.items() if k != "metrics"}
+        if "metrics" in table:
+            values["metrics"] = tuple(table["metrics"])
+        config = cls(**values)
+        errors = config._range_errors()
+        if errors:
+            raise ConfigError("; ".join(errors))
+        return config
+
+    def _range_errors(self) -> list[str]:
+        checks = [
+            ("window_days", self.window_days >= 1, "must be at least 1"),
+            ("min_history", self.min_history >= 1, "must be at least 1"),
+            ("seasonal_min_points", self.seasonal_min_points >= 1, "must be at least 1"),
+            ("slot_hours", 1 <= self.slot_hours <= 24 and 24 % self.slot_hours == 0,
+             "must divide 24 (1, 2, 3, 4, 6, 8, 12 or 24)"),
+            ("warn_z", self.warn_z > 0, "must be above 0"),
+            ("alert_z", self.alert_z >= self.warn_z, "must be at least warn_z"),
+            ("min_abs_change", self.min_abs_change >= 0, "must not be negative"),
+            ("min_rel_change", self.min_rel_change >= 0, "must not be negative"),
+            ("zero_alert_median", self.zero_alert_median >= 0, "must not be negative"),
+        ]  # fmt: skip
+        return [f"anomaly.{key}: {message}" for key, ok, message in checks if not ok]
+
+
+def _type_errors(table: Mapping[str, Any]) -> list[str]:
+    errors = []
+    for key in _INT_KEYS:
+        if key in table and not _is_int(table[key]):
+            errors.append(f"anomaly.{key}: expected an integer, got {table[key]!r}")
+    for key in _NUM_KEYS:
+        if key in table and _number(table[key]) is None:
+            errors.append(f"anomaly.{key}: expected a number, got {table[key]!r}")
+    if "metrics" in table:
+        errors += _metrics_errors(table["metrics"])
+    return errors
+
+
+def _metrics_errors(metrics: Any) -> list[str]:
+    if not isinstance(metrics, list | tuple) or not metrics:
+        return [f"anomaly.metrics: expected a non-empty list of counter names, got {metrics!r}"]
+    bad = [m for m in metrics if m not in COUNTERS]
+    if bad:
+        return [f"anomaly.metrics: unknown counter(s) {bad!r} (known: {sorted(COUNTERS)})"]
+    if len(set(metrics)) != len(metrics):
+        return [f"anomaly.metrics: duplicate names in {list(metrics)!r}"]
+    return []
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: Any) -> int | float | None:
+    """``value`` if it is a finite int or float (bools are not numbers here), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value if math.isfinite(value) else None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The judgement on one metric of one provider (or ``total``) for the current run."""
+
+    provider: str
+    metric: str
+    value: float
+    verdict: str
+    z: float | None = None
+    median: float | None = None
+    scale: float | None = None
+    warn_lower: float | None = None
+    warn_upper: float | None = None
+    alert_lower: float | None = None
+    alert_upper: float | None = None
+    training_points: int = 0
+    seasonal: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
+
+@dataclass
+class AnomalyReport:
+    """All verdicts of one run."""
+
+    verdicts: list[Verdict] = field(default_factory=list)
+    config: AnomalyConfig = field(default_factory=AnomalyConfig)
+
+    @property
+    def worst(self) -> str:
+        return max((v.verdict for v in self.verdicts), key=SEVERITY.index, default="ok")
+
+    @property
+    def alerts(self) -> list[Verdict]:
+        return [v for v in self.verdicts if v.verdict == "alert"]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The run log's ``"anomaly"`` value (shape in the module docstring)."""
+        config = asdict(self.config)
+        config["metrics"] = list(self.config.metrics)
+        return {
+            "version": 1,
+            "worst": self.worst,
+            "verdicts": [v.to_dict() for v in self.verdicts],
+            "config": config,
+        }
+
+
+def run_time(record: Mapping[str, Any]) -> datetime | None:
+    """When a run started (UTC), from ``started_at`` or else the run id's timestamp prefix."""
+    started = record.get("started_at")
+    if isinstance(started, str):
+        try:
+            moment = datetime.fromisoformat(started)
+        except ValueError:
+            pass
+        else:
+            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    run_id = record.get("run_id")
+    if isinstance(run_id, str):
+        try:
+            return datetime.strptime(run_id[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        except ValueError:
+            return None
+    return None
+
+
+def detect_anomalies(
+    history: list[dict[str, Any]],
+    current: dict[str, Any],
+    config: AnomalyConfig,
+    acknowledged_runs: AbstractSet[str] = frozenset(),
+) -> AnomalyReport:
+    """Judge the current run's volumes against comparable earlier runs of the run log."""
+    now = run_time(current)
+    if now is None:
+        raise ValueError(f"run {current.get('run_id')!r} has no usable started_at")
+    runs = _eligible_runs(history, current, config, now)
+    attempted = _attempted_providers(current)
+    subjects = [p for p in attempted if _status(current, p) in EVALUATED_STATUSES]
+    if attempted:
+        subjects.append(TOTAL)
+    verdicts = []
+    for provider in subjects:
+        for metric in config.metrics:
+            value = _current_value(current, provider, metric, attempted)
+            if value is None:
+                continue
+            points = _training_points(runs, provider, metric, attempted, acknowledged_runs)
+            verdicts.append(_judge(provider, metric, value, points, now, config))
+    return AnomalyReport(verdicts=verdicts, config=config)
+
+
+def _eligible_runs(
+    history: Iterable[Mapping[str, Any]],
+    current: Mapping[str, Any],
+    config: AnomalyConfig,
+    now: datetime,
+) -> list[tuple[Mapping[str, Any], datetime]]:
+    """History runs inside the window, of a comparable mode, neither bootstrap nor backfill."""
+    start = now - timedelta(days=config.window_days)
+    runs = []
+    for record in history:
+        moment = run_time(record)
+        if moment is None or not start <= moment < now:
+            continue
+        if record.get("run_id") == current.get("run_id"):
+            continue
+        if record.get("bootstrap") or record.get("backfill"):
+            continue
+        if _comparable_mode(record.get("mode"), current.get("mode")):
+            runs.append((record, moment))
+    return runs
+
+
+def _comparable_mode(mode: Any, current_mode: Any) -> bool:
+    if current_mode == "offline":
+        return mode == "offline"
+    return mode == current_mode or mode not in SOLO_MODES
+
+
+def _providers(record: Mapping[str, Any]) -> Mapping[str, Any]:
+    providers = record.get("providers")
+    return providers if isinstance(providers, Mapping) else {}
+
+
+def _status(record: Mapping[str, Any], provider: str) -> Any:
+    entry = _providers(record).get(provider)
+    return entry.get("status") if isinstance(entry, Mapping) else None
+
+
+def _attempted_providers(record: Mapping[str, Any]) -> list[str]:
+    return [
+        name
+        for name, entry in _providers(record).items()
+        if isinstance(entry, Mapping) and entry.get("status") != "skipped"
+    ]
+
+
+def _current_value(
+    current: Mapping[str, Any], provider: str, metric: str, attempted: list[str]
+) -> int | float | None:
+    providers = _providers(current)
+    if provider != TOTAL:
+        return _number(providers[provider].get(metric))
+    # A failed provider may have no counters at all: it contributed nothing.
+    return sum(_number(providers[p].get(metric)) or 0 for p in attempted)
+
+
+def _history_value(
+    record: Mapping[str, Any], provider: str, metric: str, attempted: list[str]
+) -> int | float | None:
+    """The metric of a run fit for training, or None when the run does not qualify."""
+    names = attempted if provider == TOTAL else [provider]
+    values = []
+    for name in names:
+        entry = _providers(record).get(name)
+        if not isinstance(entry, Mapping) or entry.get("status") != "ok":
+            return None
+        values.append(_number(entry.get(metric)))
+    if not values or None in values:
+        return None
+    return sum(values)
+
+
+def _was_flagged(record: Mapping[str, Any], provider: str, metric: str) -> bool:
+    anomaly = record.get("anomaly")
+    if not isinstance(anomaly, Mapping):
+        return False
+    for verdict in anomaly.get("verdicts") or ():
+        if isinstance(verdict, Mapping) and (
+            verdict.get("provider") == provider and verdict.get("metric") == metric
+        ):
+            return verdict.get("verdict") == "alert"
+    return False
+
+
+def _training_points(
+    runs: list[tuple[Mapping[str, Any], datetime]],
+    provider: str,
+    metric: str,
+    attempted: list[str],
+    acknowledged: AbstractSet[str],
+) -> list[tuple[datetime, float]]:
+    points = []
+    for record, moment in runs:
+        if record.get("run_id") not in acknowledged and _was_flagged(record, provider, metric):
+            continue
+        value = _history_value(record, provider, metric, attempted)
+        if value is not None:
+            points.append((moment, value))
+    return points
+
+
+def _seasonal_values(
+    points: list[tuple[datetime, float]], now: datetime, config: AnomalyConfig
+) -> tuple[list[float], bool]:
+    """The points of the current slot of day when there are enough of them, else all."""
+    slot = now.hour // config.slot_hours
+    same = [value for moment, value in points if moment.hour // config.slot_hours == slot]
+    if len(same) >= config.seasonal_min_points:
+        return same, True
+    return [value for _, value in points], False
+
+
+def _judge(
+    provider: str,
+    metric: str,
+    value: float,
+    points: list[tuple[datetime, float]],
+    now: datetime,
+    config: AnomalyConfig,
+) -> Verdict:
+    if len(points) < config.min_history:
+        return Verdict(provider, metric, value, "insufficient_history", training_points=len(points))
+    values, seasonal = _seasonal_values(points, now, config)
+    median = float(statistics.median(values))
+    mad = statistics.median(abs(v - median) for v in values)
+    scale = max(MAD_TO_SIGMA * mad, REL_SCALE_FLOOR * median, math.sqrt(max(median, 0.0)), 1.0)
+    z = (value - median) / scale
+    return Verdict(
+        provider=provider,
+        metric=metric,
+        value=value,
+        verdict=_classify(value, median, z, config),
+        z=z,
+        median=median,
+        scale=scale,
+        warn_lower=max(0.0, median - config.warn_z * scale),
+        warn_upper=median + config.warn_z * scale,
+        alert_lower=max(0.0, median - config.alert_z * scale),
+        alert_upper=median + config.alert_z * scale,
+        training_points=len(values),
+        seasonal=seasonal,
+    )
+
+
+def _classify(value: float, median: float, z: float, config: AnomalyConfig) -> str:
+    if value == 0 and median >= config.zero_alert_median:
+        return "alert"
+    if abs(value - median) < max(config.min_abs_change, config.min_rel_change * median):
+        return "ok"
+    if abs(z) >= config.alert_z:
+        return "alert"
+    if abs(z) >= config.warn_z:
+        return "warn"
+    return "ok"
+
+
+def read_run_log(path: Path | str) -> list[dict[str, Any]]:
+    """The records of a ``runs.jsonl`` file, oldest first; unreadable lines are skipped.
+
+    A run killed while writing leaves a truncated last line: it is logged and ignored.
+    """
+    path = Path(path)
+    if not path.exists():
+        return []
+    records = []
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                log.warning("%s line %d skipped, not valid JSON (a killed run?): %s",
+                            path, number, exc)  # fmt: skip
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+            else:
+                log.warning("%s line %d skipped, not a JSON object", path, number)
+    return records

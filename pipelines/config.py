@@ -1,0 +1,129 @@
+"""Configuration: ``pipeline.toml`` (non-secret settings) and the environment (secrets).
+
+Every ``[pipeline]`` setting is declared once in ``PIPELINE_OPTIONS`` with its
+type, default and description; provider options are declared by each provider.
+Errors are collected and reported together, each naming its key.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+from pipelines.errors import ConfigError
+from pipelines.secrets import register_secret
+from providers.base import Option, Provider
+
+DEFAULT_CONFIG_PATH = Path("pipeline.toml")
+KNOWN_SECTIONS = ("pipeline", "providers", "quality", "anomaly", "orchestration")
+
+PIPELINE_OPTIONS: tuple[Option, ...] = (
+    Option("data_dir", str, "data", "Root of the lake (raw, normalized, quarantine, state)."),
+    Option("log_dir", str, "logs", "Run log (runs.jsonl, runs.sqlite) and reports."),
+    Option("cache_dir", str, ".cache/api", "API response cache, one folder per provider."),
+    Option("cache_ttl_seconds", int, 3600, "How long a cached API response is reused."),
+    Option("batch_size", int, 5000, "Rows normalized, checked and deduplicated at a time."),
+    Option("row_group_size", int, 131072, "Rows per Parquet row group."),
+    Option("http_timeout_seconds", float, 30.0, "Read timeout of every API call."),
+    Option("http_connect_timeout_seconds", float, 5.0, "Connect timeout of every API call."),
+    Option("http_max_retries", int, 4, "Retries of one API call (429, 5xx, connection errors)."),
+    Option("http_backoff_seconds", float, 0.5, "First backoff step; doubles per retry, jittered."),
+)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """The validated configuration of one run (read-only once built)."""
+
+    path: Path | None
+    pipeline: Mapping[str, Any]
+    providers: Mapping[str, Mapping[str, Any]]
+    sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.pipeline[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def _check_value(key: str, option: Option, value: Any) -> str | None:
+    if option.type is float and isinstance(value, int) and not isinstance(value, bool):
+        return None
+    if not isinstance(value, option.type) or isinstance(value, bool) != (option.type is bool):
+        return f"{key}: expected {option.type.__name__}, got {type(value).__name__} {value!r}"
+    if option.type in (int, float) and value < 0:
+        return f"{key}: must not be negative, got {value!r}"
+    return None
+
+
+def validate_options(
+    prefix: str, options: tuple[Option, ...], table: Mapping[str, Any], errors: list[str]
+) -> dict[str, Any]:
+    """Defaults overlaid with ``table``; unknown keys and wrong types appended to ``errors``."""
+    declared = {o.name: o for o in options}
+    values = {o.name: o.default for o in options}
+    for key, value in table.items():
+        option = declared.get(key)
+        if option is None:
+            known = ", ".join(sorted(declared)) or "none"
+            errors.append(f"{prefix}.{key}: unknown setting (known: {known})")
+            continue
+        problem = _check_value(f"{prefix}.{key}", option, value)
+        if problem:
+            errors.append(problem)
+        else:
+            values[key] = float(value) if option.type is float else value
+    return values
+
+
+def load_config(path: Path | None, providers: Mapping[str, Provider]) -> PipelineConfig:
+    """Read and validate ``pipeline.toml`` (a missing default file means all defaults)."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"--config: {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    errors: list[str] = []
+    for section in raw:
+        if section not in KNOWN_SECTIONS:
+            errors.append(f"{section}: unknown section (known: {', '.join(KNOWN_SECTIONS)})")
+    pipeline = validate_options("pipeline", PIPELINE_OPTIONS, raw.get("pipeline", {}), errors)
+    provider_tables = raw.get("providers", {})
+    for name in provider_tables:
+        if name not in providers:
+            errors.append(f"providers.{name}: no such provider (known: {', '.join(providers)})")
+    provider_options = {
+        name: validate_options(
+            f"providers.{name}", provider.options, provider_tables.get(name, {}), errors
+        )
+        for name, provider in providers.items()
+    }
+    if errors:
+        raise ConfigError("; ".join(errors))
+    sections = {k: raw.get(k, {}) for k in ("quality", "anomaly", "orchestration")}
+    return PipelineConfig(path, pipeline, provider_options, sections)
+
+
+def read_environment(dotenv_path: Path = Path(".env")) -> dict[str, str]:
+    """The process environment over a local ``.env`` (which never overrides real variables)."""
+    env = {k: v for k, v in dotenv_values(dotenv_path).items() if v is not None}
+    env.update(os.environ)
+    return env
+
+
+def register_provider_secrets(providers: Mapping[str, Provider], env: Mapping[str, str]) -> None:
+    """Hand every secret setting's value to the masking filter before anything is logged."""
+    for provider in providers.values():
+        for setting in provider.settings:
+            if setting.secret:
+                register_secret(env.get(setting.env))

@@ -1,0 +1,43 @@
+"""Exceptions, grouped by what the caller should do about them.
+
+Every message names what failed and where, and never carries a secret.
+"""
+
+from __future__ import annotations
+
+
+class PipelineError(Exception):
+    """Base of every error the pipeline raises on purpose."""
+
+
+class ConfigError(PipelineError):
+    """A flag, setting or environment variable is wrong: fix the configuration (exit 2)."""
+
+
+class ProviderError(PipelineError):
+    """A provider could not deliver its data for this run.
+
+    ``status`` is the HTTP status of the response that caused it, when there was one.
+    """
+
+    status: int | None = None
+
+
+class RetriableProviderError(ProviderError):
+    """A transient failure (429, 5xx, timeout) that outlived its retries."""
+
+
+class FatalProviderError(ProviderError):
+    """A failure that retrying will not fix: bad credentials, a 4xx, an unusable response."""
+
+
+class SkippableRecordError(PipelineError):
+    """One record cannot be normalized; the rest of the batch goes on."""
+
+
+class DataQualityError(PipelineError):
+    """The data breaks a rule the run must not commit past (exit 3)."""
+
+
+class SchemaDriftError(DataQualityError):
+    """Rows do not match the canonical schema of this `schema_version`."""

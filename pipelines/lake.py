@@ -1,0 +1,236 @@
+"""The lake on disk: raw landing files, Parquet parts, manifests.
+
+Layout (see DESIGN.md)::
+
+    raw/dt=YYYY-MM-DD/source=S/<run_id>.jsonl.zst
+    normalized/dt=YYYY-MM-DD/source=S/part-<run_id>-N.parquet
+    quarantine/dt=YYYY-MM-DD/source=S/part-<run_id>-N.parquet
+    _manifests/<run_id>.json        commit marker, written last
+
+Every file is first written under a ``.tmp`` name that no reader's glob
+matches; ``commit`` renames the run's files into place and then writes the
+manifest. A run that dies before its manifest leaves files that ``recover``
+removes at the start of the next run, so a reader that trusts manifests (or
+globs ``*.parquet`` between runs) never sees half a run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+import zstandard
+
+TMP_SUFFIX = ".tmp"
+MANIFEST_DIR = "_manifests"
+_RUN_FILE = re.compile(r"^(?:part-)?(?P<run_id>\d{8}T\d{6}Z-[0-9a-f]{6})")
+
+
+def partition_dir(root: Path, zone: str, dt: str, source: str) -> Path:
+    """``root/zone/dt=…/source=…`` (hive partitioning)."""
+    return root / zone / f"dt={dt}" / f"source={source}"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass
+class StagedFile:
+    """A file written under its ``.tmp`` name, waiting for the run's commit."""
+
+    final: Path
+    zone: str
+    source: str
+    rows: int
+
+    @property
+    def staged(self) -> Path:
+        return self.final.with_name(self.final.name + TMP_SUFFIX)
+
+
+class RawWriter:
+    """Streams raw records, one JSON object per line, into a zstd file."""
+
+    def __init__(self, path: Path) -> None:
+        self.file = StagedFile(path, "raw", path.parent.name.removeprefix("source="), 0)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = self.file.staged.open("wb")
+        self._stream = zstandard.ZstdCompressor(level=3).stream_writer(self._handle)
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._stream.write(orjson.dumps(record) + b"\n")
+        self.file.rows += 1
+
+    def close(self) -> StagedFile:
+        self._stream.close()
+        return self.file
+
+
+def read_raw(path: Path) -> Iterator[dict[str, Any]]:
+    """Raw records of one landing file (``.jsonl.zst`` or plain ``.jsonl``)."""
+    with path.open("rb") as handle:
+        if path.name.endswith(".zst"):
+            reader = zstandard.ZstdDecompressor().stream_reader(handle)
+            stream: Iterable[bytes] = _lines(reader)
+        else:
+            stream = handle
+        for line in stream:
+            if line.strip():
+                yield orjson.loads(line)
+
+
+def _lines(reader: Any) -> Iterator[bytes]:
+    pending = b""
+    while chunk := reader.read(1 << 20):
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        yield from lines
+    if pending:
+        yield pending
+
+
+class PartWriter:
+    """Writes one zone's rows for one provider as Parquet parts of bounded row groups."""
+
+    def __init__(
+        self, root: Path, zone: str, dt: str, source: str, run_id: str, schema: pa.Schema,
+        row_group_size: int,
+    ) -> None:  # fmt: skip
+        self.directory = partition_dir(root, zone, dt, source)
+        self.zone, self.source, self.run_id, self.schema = zone, source, run_id, schema
+        self.row_group_size = row_group_size
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._file: StagedFile | None = None
+
+    def write(self, table: pa.Table) -> None:
+        """Buffer ``table``; flush a row group each time ``row_group_size`` rows are waiting."""
+        if table.num_rows == 0:
+            return
+        self._pending.append(table)
+        self._pending_rows += table.num_rows
+        if self._pending_rows >= self.row_group_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending_rows:
+            return
+        if self._writer is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            final = self.directory / f"part-{self.run_id}-0.parquet"
+            self._file = StagedFile(final, self.zone, self.source, 0)
+            self._writer = pq.ParquetWriter(
+                self._file.staged, self.schema, compression="zstd", use_dictionary=True
+            )
+        table = pa.concat_tables(self._pending)
+        self._writer.write_table(table, row_group_size=self.row_group_size)
+        self._file.rows += table.num_rows
+        self._pending, self._pending_rows = [], 0
+
+    def close(self) -> StagedFile | None:
+        """Finish the part; None when no row was written."""
+        self._flush()
+        return self.abort()
+
+    def abort(self) -> StagedFile | None:
+        """Close the part without writing what is buffered."""
+        if self._writer is not None:
+            self._writer.close()
+        return self._file
+
+
+@dataclass
+class Manifest:
+    """What one run committed: its files (with rows and checksums) and its counts."""
+
+    run_id: str
+    dt: str
+    files: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.__dict__, indent=2, sort_keys=True).encode()
+
+
+class Lake:
+    """One lake root: commits runs, lists what was committed, cleans up what was not."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def manifest_path(self, run_id: str) -> Path:
+        return self.root / MANIFEST_DIR / f"{run_id}.json"
+
+    def commit(self, manifest: Manifest, staged: list[StagedFile]) -> Path:
+        """Move the staged files into place, then write the manifest (the commit point)."""
+        for item in staged:
+            os.replace(item.staged, item.final)
+            manifest.files.append(
+                {
+                    "path": item.final.relative_to(self.root).as_posix(),
+                    "zone": item.zone,
+                    "source": item.source,
+                    "rows": item.rows,
+                    "bytes": item.final.stat().st_size,
+                    "sha256": _sha256(item.final),
+                }
+            )
+        path = self.manifest_path(manifest.run_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + TMP_SUFFIX)
+        tmp.write_bytes(manifest.to_json())
+        os.replace(tmp, path)
+        return path
+
+    @staticmethod
+    def discard(staged: Iterable[StagedFile]) -> None:
+        """Remove staged files of a provider or run that will not be committed."""
+        for item in staged:
+            item.staged.unlink(missing_ok=True)
+
+    def manifests(self) -> list[dict[str, Any]]:
+        """Every committed manifest, oldest run first."""
+        directory = self.root / MANIFEST_DIR
+        if not directory.is_dir():
+            return []
+        return [json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))]
+
+    def committed_files(self, zone: str) -> list[Path]:
+        """Files of ``zone`` named in a manifest: the only ones a reader should trust."""
+        return [
+            self.root / f["path"]
+            for manifest in self.manifests()
+            for f in manifest["files"]
+            if f["zone"] == zone
+        ]
+
+    def recover(self) -> list[Path]:
+        """Delete leftovers of runs that died before their manifest; return what was removed."""
+        committed = {p.stem for p in (self.root / MANIFEST_DIR).glob("*.json")}
+        removed = []
+        for zone in ("raw", "normalized", "quarantine"):
+            for path in (self.root / zone).glob("dt=*/source=*/*"):
+                match = _RUN_FILE.match(path.name)
+                orphan = match is not None and match["run_id"] not in committed
+                if path.name.endswith(TMP_SUFFIX) or orphan:
+                    path.unlink()
+                    removed.append(path)
+        for tmp in (self.root / MANIFEST_DIR).glob("*" + TMP_SUFFIX):
+            tmp.unlink()
+            removed.append(tmp)
+        return removed

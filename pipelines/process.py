@@ -1,0 +1,216 @@
+"""One provider's stream of raw records through normalize → quality → dedup → staged parts.
+
+Records flow in bounded batches (``batch_size`` rows), so memory does not grow
+with the catalog. Nothing here is visible to readers until the runner commits.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from pipelines.dedup import DedupState
+from pipelines.errors import SchemaDriftError, SkippableRecordError
+from pipelines.lake import PartWriter, RawWriter, StagedFile, partition_dir
+from pipelines.quality import QualityChecker, QualityConfig, example_ids
+from pipelines.schema import PRODUCT_SCHEMA, SCHEMA_VERSION, hash_content, hash_raw
+from pipelines.secrets import mask
+from providers.base import Provider
+
+QUARANTINE_SCHEMA = PRODUCT_SCHEMA.append(pa.field("reasons", pa.list_(pa.string())))
+MAX_LOGGED_ERRORS = 20
+
+
+@dataclass
+class ProviderCounts:
+    """What happened to one provider's records in this run (its run-log entry)."""
+
+    records: int = 0
+    fetched: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    dropped: int = 0
+    dropped_reasons: dict[str, int] = field(default_factory=dict)
+    quality: dict[str, int] = field(default_factory=dict)
+    rejected_examples: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def written(self) -> int:
+        return self.new + self.changed
+
+    def drop(self, reason: str, message: str) -> None:
+        self.dropped += 1
+        self.fetched += 1
+        self.dropped_reasons[reason] = self.dropped_reasons.get(reason, 0) + 1
+        if len(self.errors) < MAX_LOGGED_ERRORS:
+            self.errors.append(mask(message))
+
+    def reconciles(self) -> bool:
+        """fetched = new + changed + unchanged + quarantined + dropped."""
+        accounted = self.new + self.changed + self.unchanged + self.quarantined + self.dropped
+        return self.fetched == accounted
+
+
+@dataclass
+class RunContext:
+    """What every provider's processing shares within one run."""
+
+    run_id: str
+    dt: str
+    started_at: datetime
+    root: Path
+    batch_size: int
+    row_group_size: int
+    quality: QualityConfig
+    write: bool
+
+
+class ProviderProcessor:
+    """Processes one provider's raw records; ``finish`` hands back staged files and hash updates."""
+
+    def __init__(self, provider: Provider, run: RunContext, state: DedupState) -> None:
+        self.provider, self.run, self.state = provider, run, state
+        self.counts = ProviderCounts()
+        self.updates: list[tuple[str, bytes]] = []
+        self.preview: list[dict[str, Any]] = []
+        self.checker = QualityChecker(run.quality)
+        self.log = logging.getLogger(f"pipeline.{provider.name}")
+        self._batch: list[dict[str, Any]] = []
+        self._raw: RawWriter | None = None
+        self._parts: dict[str, PartWriter] = {}
+        if run.write:
+            name = provider.name
+            self._raw_path = (
+                partition_dir(run.root, "raw", run.dt, name) / f"{run.run_id}.jsonl.zst"
+            )
+            zones = {"normalized": PRODUCT_SCHEMA, "quarantine": QUARANTINE_SCHEMA}
+            self._parts = {
+                zone: PartWriter(
+                    run.root, zone, run.dt, name, run.run_id, schema, run.row_group_size
+                )
+                for zone, schema in zones.items()
+            }
+
+    def land(self, record: dict[str, Any]) -> None:
+        """Keep the raw record in the landing zone (live runs only; replays read it from there)."""
+        if self._raw is None:
+            self._raw = RawWriter(self._raw_path)
+        self._raw.write(record)
+
+    def add(self, raw: dict[str, Any]) -> None:
+        """Normalize one raw record and queue its rows; process a batch when one is full."""
+        self.counts.records += 1
+        try:
+            rows = self.provider.normalize(raw)
+        except SkippableRecordError as exc:
+            self.counts.drop("unmappable_record", str(exc))
+            return
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            self.counts.drop(
+                "normalizer_error", f"{self.provider.name} record {self.counts.records}: {exc!r}"
+            )
+            return
+        raw_hash = hash_raw(raw)
+        for row in rows:
+            row["content_hash"] = hash_content(row)
+            row["raw_hash"] = raw_hash
+            self._batch.append(row)
+        if len(self._batch) >= self.run.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        """Run the queued rows through typing, quality and dedup."""
+        if not self._batch:
+            return
+        rows, self._batch = self._batch, []
+        table = self._to_table(rows)
+        self.counts.fetched += table.num_rows
+        result = self.checker.check(table)
+        for rule, count in result.counts.items():
+            self.counts.quality[rule] = self.counts.quality.get(rule, 0) + count
+        self.counts.quarantined += result.rejected.num_rows
+        if len(self.counts.rejected_examples) < 3:
+            self.counts.rejected_examples += example_ids(result.rejected, 3)
+        fresh, dedup, updates = self.state.classify(result.valid)
+        self.counts.new += dedup.new
+        self.counts.changed += dedup.changed
+        self.counts.unchanged += dedup.unchanged
+        self.updates += updates
+        if len(self.preview) < 5:
+            self.preview += fresh.slice(0, 5 - len(self.preview)).to_pylist()
+        if self._parts:
+            self._parts["normalized"].write(_check_schema(fresh, PRODUCT_SCHEMA))
+            self._parts["quarantine"].write(_check_schema(result.rejected, QUARANTINE_SCHEMA))
+
+    def _to_table(self, rows: list[dict[str, Any]]) -> pa.Table:
+        lineage = {
+            "fetched_at": self.run.started_at,
+            "run_id": self.run.run_id,
+            "change_type": "new",
+            "schema_version": SCHEMA_VERSION,
+        }
+        for row in rows:
+            row.update(lineage)
+        try:
+            return pa.Table.from_pylist(rows, schema=PRODUCT_SCHEMA)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            return self._to_table_row_by_row(rows)
+
+    def _to_table_row_by_row(self, rows: list[dict[str, Any]]) -> pa.Table:
+        """Find the rows a column type rejects, drop them with a reason, keep the rest."""
+        good = []
+        for row in rows:
+            try:
+                pa.Table.from_pylist([row], schema=PRODUCT_SCHEMA)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+                self.counts.drop(
+                    "wrong_type", f"{self.provider.name} {row.get('source_id')}: {exc}"
+                )
+                continue
+            good.append(row)
+        return pa.Table.from_pylist(good, schema=PRODUCT_SCHEMA)
+
+    def finish(self) -> list[StagedFile]:
+        """Flush what is queued and close the staged files of this provider."""
+        self.flush()
+        staged = [self._raw.close()] if self._raw is not None else []
+        staged += [f for f in (w.close() for w in self._parts.values()) if f is not None]
+        return staged
+
+    def abort(self) -> list[StagedFile]:
+        """Close the staged files without writing what is queued (the provider failed)."""
+        staged = [self._raw.close()] if self._raw is not None else []
+        staged += [f for f in (w.abort() for w in self._parts.values()) if f is not None]
+        return staged
+
+    def feed(self, records: Iterable[dict[str, Any]], *, land: bool) -> None:
+        """Process a whole stream of raw records."""
+        for raw in records:
+            if land:
+                self.land(raw)
+            self.add(raw)
+
+
+def _check_schema(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Refuse to write anything whose columns are not this ``schema_version``'s; cast the rest."""
+    actual = {f.name: f.type for f in table.schema}
+    expected = {f.name: f.type for f in schema}
+    if actual != expected:
+        differences = [
+            f"{name}: expected {expected.get(name)}, got {actual.get(name)}"
+            for name in dict.fromkeys([*expected, *actual])
+            if expected.get(name) != actual.get(name)
+        ]
+        raise SchemaDriftError(
+            f"rows do not match schema_version {SCHEMA_VERSION}: {'; '.join(differences)}"
+        )
+    return table.select(schema.names).cast(schema)

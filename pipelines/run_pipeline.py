@@ -1,0 +1,200 @@
+"""Command line of the product pipeline: parse flags, load config, call the runner.
+
+Every error the pipeline raises on purpose becomes one line on stderr and an
+exit code (see DESIGN.md): 0 ok, 1 a provider failed, 2 usage or config error,
+3 quality gate failed, 4 every provider failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    # Run as a script, sys.path[0] is pipelines/, whose http.py and secrets.py would shadow
+    # the standard library's: put the repository root there instead.
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+from pipelines.cli_output import print_provider_list, print_summary
+from pipelines.config import (
+    DEFAULT_CONFIG_PATH,
+    PipelineConfig,
+    load_config,
+    read_environment,
+    register_provider_secrets,
+)
+from pipelines.errors import ConfigError, PipelineError
+from pipelines.logs import setup_logging
+from pipelines.runlog import format_status, read_runs
+from pipelines.runner import EXIT_USAGE, Runner, RunOptions
+from pipelines.secrets import mask
+from providers.base import Provider, load_providers
+
+CI_VARIABLES = ("CI", "GITHUB_ACTIONS")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one clear line, exit 2
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        sys.exit(EXIT_USAGE)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def _provider_list(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("expected a comma-separated list such as shopify,ebay")
+    return names
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="run_pipeline.py",
+        description="Pull product listings from every configured provider into the Parquet lake.",
+        epilog="Exit codes: 0 ok, 1 a provider failed, 2 usage/config error, "
+        "3 quality gate failed, 4 every provider failed.",
+    )
+    add = parser.add_argument
+    add(
+        "--providers",
+        type=_provider_list,
+        metavar="A,B",
+        help="only these providers, comma-separated (default: all)",
+    )
+    add("--limit", type=_positive_int, metavar="N", help="fetch at most N raw records per provider")
+    add(
+        "--dry-run",
+        action="store_true",
+        help="fetch, normalize and validate, write nothing; print what would be written",
+    )
+    add(
+        "--no-cache",
+        action="store_true",
+        help="bypass the API response cache (.cache/api/<provider>): neither read nor written",
+    )
+    add(
+        "--offline",
+        action="store_true",
+        help="replay the recorded API responses shipped in the repo; writes to <data-dir>/demo",
+    )
+    add(
+        "--replay",
+        type=Path,
+        metavar="PATH",
+        help="re-run normalize, quality, dedup and write from raw landing files "
+        "(a file or folder under raw/); calls no API",
+    )
+    add(
+        "--config",
+        type=Path,
+        metavar="PATH",
+        help="settings file (default: pipeline.toml when present)",
+    )
+    add(
+        "--data-dir",
+        type=Path,
+        metavar="PATH",
+        help="lake root, overriding pipeline.data_dir (default: data)",
+    )
+    add(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="log lines for people (text, default) or machines (json)",
+    )
+    add("--verbose", action="store_true", help="debug logging")
+    add(
+        "--list-providers",
+        action="store_true",
+        help="list providers, the settings they need and whether they are configured; exit",
+    )
+    add("--status", action="store_true", help="print the last runs as a table; exit")
+    return parser
+
+
+def _config_path(args: argparse.Namespace) -> Path | None:
+    if args.config is not None:
+        return args.config
+    return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None
+
+
+def _choose_offline(
+    args: argparse.Namespace, providers: dict[str, Provider], env: dict[str, str]
+) -> bool:
+    """Offline when asked, or when nothing is configured outside CI (a newcomer's first run)."""
+    if args.offline or args.replay is not None:
+        return args.offline
+    wanted = args.providers or tuple(providers)
+    selected = [providers[n] for n in wanted if n in providers]
+    if any(p.is_configured(env) or p.check_environment(env) for p in selected):
+        return False  # credentials (or retired settings needing a migration message) present
+    missing = sorted({s for p in selected for s in p.missing_settings(env)})
+    if any(env.get(name) for name in CI_VARIABLES):
+        raise ConfigError(
+            "no provider has credentials in CI; set the secrets: " + ", ".join(missing)
+        )
+    sys.stderr.write(
+        "No provider credentials found: running OFFLINE on the recorded demo catalog "
+        "(writes to data/demo/). Set the provider secrets (see README) for a live run.\n"
+    )
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        providers = load_providers()
+        env = read_environment()
+        register_provider_secrets(providers, env)
+        config = load_config(_config_path(args), providers)
+        if args.list_providers:
+            print_provider_list(providers, env)
+            return 0
+        if args.status:
+            print(format_status(read_runs(Path(config.log_dir))))
+            return 0
+        return _run(args, config, providers, env)
+    except ConfigError as exc:
+        sys.stderr.write(f"run_pipeline.py: error: {mask(str(exc))}\n")
+        return EXIT_USAGE
+    except PipelineError as exc:
+        sys.stderr.write(f"run_pipeline.py: {type(exc).__name__}: {mask(str(exc))}\n")
+        return 1
+
+
+def _run(
+    args: argparse.Namespace,
+    config: PipelineConfig,
+    providers: dict[str, Provider],
+    env: dict[str, str],
+) -> int:
+    options = RunOptions(
+        providers=args.providers,
+        limit=args.limit,
+        dry_run=args.dry_run,
+        no_cache=args.no_cache,
+        offline=_choose_offline(args, providers, env),
+        replay=args.replay,
+        data_dir=args.data_dir,
+    )
+    runner = Runner(config, providers, env, options)
+    setup_logging(runner.run_id, verbose=args.verbose, fmt=args.log_format)
+    result = runner.run()
+    print_summary(result, runner.root, dry_run=options.dry_run)
+    return result.exit_code
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""The run log: one JSON line per run in ``runs.jsonl``, mirrored to ``runs.sqlite``.
+
+The JSONL file is the source of truth (anomaly detection reads it); SQLite is
+a convenience for ad-hoc queries: ``runs`` holds one row per run and
+``provider_runs`` one row per provider and run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+COUNTERS = (
+    "fetched", "new", "changed", "unchanged", "quarantined", "dropped", "written",
+    "api_calls", "cache_hits", "retries",
+)  # fmt: skip
+
+log = logging.getLogger("pipeline.runlog")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, started_at TEXT, ended_at TEXT, duration_seconds REAL,
+    mode TEXT, exit_code INTEGER, record TEXT
+);
+CREATE TABLE IF NOT EXISTS provider_runs (
+    run_id TEXT, provider TEXT, status TEXT, reason TEXT, error TEXT,
+    fetched INTEGER, new INTEGER, changed INTEGER, unchanged INTEGER, quarantined INTEGER,
+    dropped INTEGER, written INTEGER, api_calls INTEGER, cache_hits INTEGER, retries INTEGER,
+    PRIMARY KEY (run_id, provider)
+);
+"""
+
+
+def append_run(log_dir: Path, record: dict[str, Any]) -> None:
+    """Append ``record`` to ``runs.jsonl`` and mirror it into ``runs.sqlite``."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with (log_dir / "runs.jsonl").open("a") as handle:
+        handle.write(json.dumps(record, sort_keys=True, default=str) + "\n")
+    mirror_to_sqlite(log_dir / "runs.sqlite", record)
+
+
+def mirror_to_sqlite(path: Path, record: dict[str, Any]) -> None:
+    """Insert (or replace) one run in the SQLite mirror."""
+    with sqlite3.connect(path) as db:
+        db.executescript(_SCHEMA)
+        db.execute(
+            "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                record["run_id"], record["started_at"], record["ended_at"],
+                record["duration_seconds"], record["mode"], record["exit_code"],
+                json.dumps(record, sort_keys=True, default=str),
+            ),
+        )  # fmt: skip
+        for name, entry in record["providers"].items():
+            db.execute(
+                f"INSERT OR REPLACE INTO provider_runs VALUES ({', '.join('?' * 15)})",
+                (
+                    record["run_id"], name, entry["status"], entry.get("reason"),
+                    entry.get("error"), *(entry.get(c, 0) for c in COUNTERS),
+                ),
+            )  # fmt: skip
+    db.close()
+
+
+def read_runs(log_dir: Path) -> list[dict[str, Any]]:
+    """Every run recorded in ``runs.jsonl``, oldest first; a torn last line is skipped."""
+    path = log_dir / "runs.jsonl"
+    if not path.exists():
+        return []
+    runs = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            runs.append(json.loads(line))
+        except ValueError:
+            log.warning("%s line %d is not valid JSON (a run killed while writing?); skipped",
+                        path, number)  # fmt: skip
+    return runs
+
+
+def format_status(runs: list[dict[str, Any]], last: int = 10) -> str:
+    """A plain-text table of the last runs, one line per provider."""
+    header = ("run_id", "mode", "exit", "provider", "status", "fetched", "new", "changed",
+              "written", "calls", "note")  # fmt: skip
+    rows = [header]
+    for run in runs[-last:]:
+        for name, entry in run["providers"].items():
+            note = entry.get("reason") or entry.get("error") or ""
+            rows.append((
+                run["run_id"], run["mode"], str(run["exit_code"]), name, entry["status"],
+                *(str(entry.get(c, 0)) for c in ("fetched", "new", "changed", "written",
+                                                 "api_calls")),
+                note[:60],
+            ))  # fmt: skip
+    if len(rows) == 1:
+        return "No runs recorded yet."
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)

@@ -1,0 +1,215 @@
+"""Amazon products through the Creators API (python-amazon-paapi 7.x).
+
+The API cannot list a catalog: a run fetches the configured ASINs with GetItems (10 per
+call) and then the configured keyword searches with SearchItems (10 per page), yielding
+each ASIN once. A raw record is the item exactly as Amazon sent it (lowerCamelCase wire
+form) plus ``"__marketplace": "www.amazon.com"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from amazon_creatorsapi import get_asin
+from amazon_creatorsapi.core.marketplaces import MARKETPLACES
+from amazon_creatorsapi.errors import InvalidArgumentError
+
+from pipelines.errors import ConfigError
+from providers.amazon.client import CreatorsClient, Page
+from providers.amazon.normalize import normalize_item
+from providers.amazon.settings import (
+    CREDENTIAL_ID_ENV,
+    CREDENTIAL_SECRET_ENV,
+    DEFAULT_SEARCH_ITEM_COUNT,
+    DEFAULT_SEARCH_PAGES,
+    MAX_ITEMS_PER_REQUEST,
+    MAX_SEARCH_PAGES,
+    OPTIONS,
+    PAAPI_RETIRED_ON,
+    PARTNER_TAG_ENV,
+    RETIRED_PAAPI_PREFIX,
+    SETTINGS,
+    VERSION_ENV,
+)
+from providers.base import FetchContext, Provider
+
+__all__ = ["AmazonProvider"]
+
+
+@dataclass(frozen=True)
+class Search:
+    """One configured keyword search."""
+
+    keywords: str
+    search_index: str | None
+    pages: int
+
+
+class AmazonProvider(Provider):
+    """Amazon items by ASIN and by keyword search, one row per ASIN."""
+
+    name = "amazon"
+    title = "Amazon (Creators API)"
+    settings = SETTINGS
+    options = OPTIONS
+
+    def check_environment(self, env: Mapping[str, str]) -> list[str]:
+        """Name the retired PA-API 5.0 variables still set (never their values)."""
+        found = sorted(k for k in env if k.startswith(RETIRED_PAAPI_PREFIX) and env[k])
+        if not found:
+            return []
+        # The fix comes first: the CLI summary shows only the start of a note.
+        return [
+            f"amazon: PA-API 5.0 was retired on {PAAPI_RETIRED_ON}; set {CREDENTIAL_ID_ENV}, "
+            f"{CREDENTIAL_SECRET_ENV}, {VERSION_ENV} (the version shown with the credentials) "
+            f"and {PARTNER_TAG_ENV} (your tracking id, unchanged) from new Creators API "
+            f"credentials (Amazon Associates Central), and remove {', '.join(found)}, which "
+            f"no longer {'works' if len(found) == 1 else 'work'}."
+        ]
+
+    def fetch(self, ctx: FetchContext) -> Iterator[dict[str, Any]]:
+        """Yield GetItems results for ``asins``, then new ASINs from ``searches``."""
+        marketplace = check_country(ctx.options["country"])
+        asins = check_asins(ctx.options["asins"])
+        searches = check_searches(ctx.options["searches"])
+        if not asins and not searches:
+            raise ConfigError(
+                "amazon: nothing to fetch; set asins and/or searches under [providers.amazon] "
+                "in pipeline.toml (the Creators API cannot list a whole catalog)"
+            )
+        ctx.log.info(
+            "amazon: fetching %d ASINs, %d searches from %s", len(asins), len(searches), marketplace
+        )
+        client = CreatorsClient(ctx, marketplace)
+        run = _Run(ctx, client)
+        try:
+            yield from run.fetch_asins(asins)
+            for search in searches:
+                yield from run.fetch_search(search)
+        finally:
+            client.close()
+
+    def normalize(self, raw: dict[str, Any]) -> list[dict[str, Any]]:
+        """One canonical row per item (see ``providers.amazon.normalize``)."""
+        return normalize_item(raw)
+
+
+class _Run:
+    """One fetch: the ASINs already yielded, the record count and the limit."""
+
+    def __init__(self, ctx: FetchContext, client: CreatorsClient) -> None:
+        self.ctx = ctx
+        self.client = client
+        self.seen: set[str] = set()
+        self.count = 0
+
+    def room(self) -> int | None:
+        """Records still allowed by ``ctx.limit`` (None: no limit)."""
+        return None if self.ctx.limit is None else max(self.ctx.limit - self.count, 0)
+
+    def fetch_asins(self, asins: list[str]) -> Iterator[dict[str, Any]]:
+        """GetItems in batches of 10 (fewer when the limit is closer)."""
+        start, batch = 0, 0
+        while start < len(asins) and self.room() != 0:
+            size = min(MAX_ITEMS_PER_REQUEST, self.room() or MAX_ITEMS_PER_REQUEST)
+            chunk, start, batch = asins[start : start + size], start + size, batch + 1
+            what = f"getItems batch {batch} ({len(chunk)} ASINs)"
+            page = self.client.get_items(chunk, what)
+            self.report_errors(chunk, page, what)
+            yield from self.emit(page.items)
+
+    def fetch_search(self, search: Search) -> Iterator[dict[str, Any]]:
+        """SearchItems pages 1..pages, stopping at a short or empty page."""
+        for number in range(1, search.pages + 1):
+            if self.room() == 0:
+                return
+            what = f"searchItems {search.keywords!r} page {number}"
+            page = self.client.search_items(search.keywords, search.search_index, number, what)
+            yield from self.emit(page.items)
+            if len(page.items) < DEFAULT_SEARCH_ITEM_COUNT:
+                return
+
+    def emit(self, items: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """Yield the items not seen yet in this run, up to the limit; then count the page."""
+        emitted = 0
+        for item in items:
+            asin = item.get("asin")
+            if asin in self.seen or self.room() == 0:
+                continue
+            if asin:
+                self.seen.add(asin)
+            self.count += 1
+            emitted += 1
+            yield {**item, "__marketplace": self.client.marketplace}
+        self.ctx.page_done(emitted)
+
+    def report_errors(self, chunk: list[str], page: Page, what: str) -> None:
+        """Log partial errors and list them per ASIN in ``ctx.stats.errors``."""
+        returned = {item.get("asin") for item in page.items}
+        explained: set[str] = set()
+        for error in page.errors:
+            code, message = error.get("code") or "Error", error.get("message") or ""
+            asins = [asin for asin in chunk if asin in message]
+            explained.update(asins)
+            for asin in asins:
+                self.note(f"ASIN {asin}: {code}", message)
+            if not asins:
+                self.note(f"{what}: {code}", message)
+        for asin in chunk:
+            if asin not in returned and asin not in explained:
+                self.note(f"ASIN {asin}: not returned", "no item and no error for it")
+
+    def note(self, summary: str, detail: str) -> None:
+        self.ctx.stats.errors.append(summary)
+        self.ctx.log.warning("amazon: %s (%s)", summary, detail)
+
+
+# --- options ---------------------------------------------------------------------------------
+
+
+def check_country(country: Any) -> str:
+    """The marketplace host of a country code, e.g. ``US`` -> ``www.amazon.com``."""
+    code = str(country or "").strip().upper()
+    if code not in MARKETPLACES:
+        raise ConfigError(
+            f"[providers.amazon] country: {country!r} is not one of {', '.join(MARKETPLACES)}"
+        )
+    return MARKETPLACES[code]
+
+
+def check_asins(values: Any) -> list[str]:
+    """ASINs (or product URLs) as upper-case ASINs, duplicates dropped, order kept."""
+    if not isinstance(values, list):
+        raise ConfigError("[providers.amazon] asins: expected a list of ASIN strings")
+    asins = []
+    for value in values:
+        try:
+            asins.append(get_asin(str(value).strip()))
+        except InvalidArgumentError:
+            raise ConfigError(f"[providers.amazon] asins: {value!r} is not an ASIN") from None
+    return list(dict.fromkeys(asins))
+
+
+def check_searches(values: Any) -> list[Search]:
+    """The ``searches`` tables, each with keywords and 1..10 pages."""
+    if not isinstance(values, list):
+        raise ConfigError("[providers.amazon] searches: expected a list of tables")
+    return [_check_search(n, value) for n, value in enumerate(values, start=1)]
+
+
+def _check_search(number: int, value: Any) -> Search:
+    where = f"[providers.amazon] searches #{number}"
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: expected a table {{keywords=..., pages=...}}")
+    unknown = set(value) - {"keywords", "search_index", "pages"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+    keywords = str(value.get("keywords") or "").strip()
+    if not keywords:
+        raise ConfigError(f"{where}: keywords is required")
+    pages = value.get("pages", DEFAULT_SEARCH_PAGES)
+    if not isinstance(pages, int) or isinstance(pages, bool) or not 1 <= pages <= MAX_SEARCH_PAGES:
+        raise ConfigError(f"{where}: pages must be an integer from 1 to {MAX_SEARCH_PAGES}")
+    return Search(keywords, value.get("search_index") or None, pages)

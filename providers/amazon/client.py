@@ -1,0 +1,258 @@
+"""Creators API calls through python-amazon-paapi 7.x (``amazon_creatorsapi.AmazonCreatorsApi``).
+
+The wrapper owns the transport: urllib3 for data calls, ``requests`` for the OAuth2 token,
+its own retries (429 and 5xx with ``Retry-After``, one token refresh on a 401) and its token
+cache. None of that goes through our ``HttpClient``, so this module does the rest of what
+``HttpClient`` would do: it counts calls in ``ctx.stats``, serves and fills ``ctx.cache``,
+registers the tokens the wrapper mints as secrets, and turns the wrapper's exceptions into
+provider errors whose messages name the call and say what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import requests
+from amazon_creatorsapi import AmazonCreatorsApi
+from amazon_creatorsapi.core.constants import DEFAULT_HOST
+from amazon_creatorsapi.errors import (
+    AccessDeniedError,
+    AmazonCreatorsApiError,
+    AssociateValidationError,
+    AuthenticationError,
+    InvalidArgumentError,
+    ItemsNotFoundError,
+    RequestError,
+    TooManyRequestsError,
+)
+from creatorsapi_python_sdk.models.error_data import ErrorData
+from creatorsapi_python_sdk.models.item import Item
+
+from pipelines.cache import cache_key
+from pipelines.errors import ConfigError, FatalProviderError, ProviderError, RetriableProviderError
+from pipelines.http import check_endpoint
+from pipelines.secrets import mask, register_secret
+from providers.amazon.settings import (
+    API_URL_ENV,
+    AUTH_URL_ENV,
+    CREDENTIAL_ID_ENV,
+    CREDENTIAL_SECRET_ENV,
+    DEFAULT_RETRIES,
+    DEFAULT_SEARCH_ITEM_COUNT,
+    PARTNER_TAG_ENV,
+    VERSION_ENV,
+)
+from providers.base import FetchContext, ProviderStats
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page:
+    """One call's items in their wire form, and its partial errors (``{code, message}``)."""
+
+    items: list[dict[str, Any]]
+    errors: list[dict[str, str]]
+
+
+def wire_item(item: Item) -> dict[str, Any]:
+    """The item as Amazon sent it: lowerCamelCase keys, JSON types, no nulls.
+
+    The SDK's ``to_dict()`` also uses the wire names (``by_alias``) but keeps enum members
+    (``savingBasisType``) as Python objects; ``mode="json"`` gives the plain JSON values.
+    Fields the SDK's models do not know are dropped by the SDK before we see the item.
+    """
+    return item.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def wire_error(error: ErrorData) -> dict[str, str]:
+    """A partial error as on the wire."""
+    return {"code": error.code, "message": error.message}
+
+
+def errors_from_message(message: str) -> list[dict[str, str]]:
+    """Partial errors the wrapper folded into an ``ItemsNotFoundError`` message.
+
+    When no item of a GetItems call comes back, the wrapper raises instead of returning
+    ``.errors``, with the message ``"No items have been found (Code: message; ...)"``.
+    """
+    _, found, inner = message.partition(" (")
+    if not found or not inner.endswith(")"):
+        return [{"code": "ItemsNotFound", "message": message}]
+    errors = []
+    for part in inner[:-1].split("; "):
+        code, _, text = part.partition(": ")
+        errors.append({"code": code.strip() or "ItemsNotFound", "message": text.strip()})
+    return errors
+
+
+class CreatorsClient:
+    """GetItems and SearchItems for one run, with call counting and the response cache."""
+
+    def __init__(self, ctx: FetchContext, marketplace: str) -> None:
+        self.ctx = ctx
+        self.marketplace = marketplace
+        self.host = _endpoint(ctx.settings, API_URL_ENV) or DEFAULT_HOST
+        self.auth_endpoint = _endpoint(ctx.settings, AUTH_URL_ENV)
+        self._api: AmazonCreatorsApi | None = None
+
+    @property
+    def api(self) -> AmazonCreatorsApi:
+        """The wrapper, built on the first call that the cache cannot answer."""
+        if self._api is None:
+            self._api = self._build()
+        return self._api
+
+    def close(self) -> None:
+        """Release the wrapper's connection pool."""
+        if self._api is not None:
+            self._api.close()
+
+    def get_items(self, asins: list[str], what: str) -> Page:
+        """GetItems for at most 10 ASINs; items the API could not return are in ``errors``."""
+        return self._cached(("getItems", asins), lambda: self._get_items(asins, what))
+
+    def search_items(self, keywords: str, search_index: str | None, page: int, what: str) -> Page:
+        """One SearchItems page of 10; no results is an empty page, not a failure."""
+        params = {"keywords": keywords, "search_index": search_index, "item_page": page}
+        return self._cached(("searchItems", params), lambda: self._search_items(params, what))
+
+    # --- calls ----------------------------------------------------------------------------
+
+    def _get_items(self, asins: list[str], what: str) -> Page:
+        try:
+            result = self._invoke(what, lambda: self.api.get_items(asins))
+        except ItemsNotFoundError as exc:
+            return Page([], errors_from_message(str(exc)))
+        return Page([wire_item(i) for i in result], [wire_error(e) for e in result.errors])
+
+    def _search_items(self, params: dict[str, Any], what: str) -> Page:
+        try:
+            result = self._invoke(
+                what,
+                lambda: self.api.search_items(
+                    keywords=params["keywords"],
+                    search_index=params["search_index"],
+                    item_count=DEFAULT_SEARCH_ITEM_COUNT,
+                    item_page=params["item_page"],
+                ),
+            )
+        except ItemsNotFoundError:
+            return Page([], [])
+        return Page([wire_item(i) for i in result.items or []], [])
+
+    def _invoke(self, what: str, call: Callable[[], T]) -> T:
+        """Run one wrapper call, counted, with its errors turned into ours."""
+        self.ctx.stats.api_calls += 1
+        try:
+            return call()
+        except ItemsNotFoundError:
+            raise
+        except AmazonCreatorsApiError as exc:
+            raise provider_error(exc, what, self.marketplace) from exc
+        except ValueError as exc:  # pydantic: the response does not fit the SDK's models
+            raise FatalProviderError(
+                f"amazon {what}: the response does not match the Creators API models: "
+                f"{mask(str(exc))[:300]}"
+            ) from exc
+
+    def _cached(self, request: tuple[str, Any], call: Callable[[], Page]) -> Page:
+        """Serve ``request`` from ``ctx.cache`` when it holds it; store successful answers."""
+        cache = self.ctx.cache
+        if cache is None:
+            return call()
+        # What was asked and where, never the credentials (the partner tag is in every URL).
+        key = cache_key(
+            "amazon", self.host, self.marketplace, self.ctx.settings[PARTNER_TAG_ENV], *request
+        )
+        hit = cache.get(key)
+        if hit is not None:
+            self.ctx.stats.cache_hits += 1
+            return Page(hit["items"], hit["errors"])
+        page = call()
+        cache.put(key, {"items": page.items, "errors": page.errors})
+        return page
+
+    def _build(self) -> AmazonCreatorsApi:
+        settings, options = self.ctx.settings, self.ctx.options
+        try:
+            api = AmazonCreatorsApi(
+                credential_id=settings[CREDENTIAL_ID_ENV],
+                credential_secret=settings[CREDENTIAL_SECRET_ENV],
+                version=settings[VERSION_ENV],
+                tag=settings[PARTNER_TAG_ENV],
+                marketplace=self.marketplace,
+                throttling=float(options["throttling_seconds"]),
+                timeout=self.ctx.http.timeout,
+                retries=DEFAULT_RETRIES,
+                host=self.host,
+                auth_endpoint=self.auth_endpoint,
+            )
+        except InvalidArgumentError as exc:
+            raise ConfigError(
+                f"amazon: {exc} (check {VERSION_ENV} and [providers.amazon] throttling_seconds)"
+            ) from exc
+        watch_tokens(api, self.ctx.stats)
+        return api
+
+
+def watch_tokens(api: AmazonCreatorsApi, stats: ProviderStats) -> None:
+    """Count the wrapper's token requests and register every token it mints as a secret.
+
+    The wrapper keeps its OAuth2 token manager on a private attribute; should a later
+    release move it, tokens are no longer masked in logs (we never log them ourselves)
+    and token calls are no longer counted, but fetching works the same.
+    """
+    manager = getattr(getattr(api, "_api_client", None), "token_manager", None)
+    refresh = getattr(manager, "refresh_token", None)
+    if refresh is None:
+        return
+
+    def refresh_and_register() -> str:
+        stats.api_calls += 1
+        token = refresh()
+        register_secret(token)
+        return token
+
+    manager.refresh_token = refresh_and_register
+
+
+def provider_error(exc: AmazonCreatorsApiError, what: str, marketplace: str) -> ProviderError:
+    """Our error for a wrapper error, with what to do about it."""
+    detail = mask(str(exc))
+    prefix = f"amazon {what}"
+    if isinstance(exc, AuthenticationError):
+        if isinstance(exc.__cause__, requests.RequestException):
+            return RetriableProviderError(f"{prefix}: token endpoint unreachable ({detail})")
+        return FatalProviderError(
+            f"{prefix}: authentication failed; check {CREDENTIAL_ID_ENV}, "
+            f"{CREDENTIAL_SECRET_ENV} and that {VERSION_ENV} is the version Amazon issued "
+            f"them for ({detail})"
+        )
+    if isinstance(exc, AccessDeniedError):
+        return FatalProviderError(
+            f"{prefix}: access denied; the Associates account may not be eligible for the "
+            f"Creators API yet ({detail})"
+        )
+    if isinstance(exc, AssociateValidationError):
+        return FatalProviderError(
+            f"{prefix}: {PARTNER_TAG_ENV} is not a valid tracking id for {marketplace} ({detail})"
+        )
+    if isinstance(exc, TooManyRequestsError):
+        return RetriableProviderError(
+            f"{prefix}: rate limited by Amazon after retries; raise [providers.amazon] "
+            f"throttling_seconds ({detail})"
+        )
+    if isinstance(exc, InvalidArgumentError):
+        return FatalProviderError(f"{prefix}: request rejected ({detail})")
+    if isinstance(exc, RequestError):
+        return RetriableProviderError(f"{prefix}: request failed after retries ({detail})")
+    return FatalProviderError(f"{prefix}: {type(exc).__name__}: {detail}")
+
+
+def _endpoint(settings: Mapping[str, str], env_name: str) -> str | None:
+    """A validated endpoint override, or None when unset."""
+    value = settings.get(env_name)
+    return check_endpoint(env_name, value) if value else None

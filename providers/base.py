@@ -1,0 +1,209 @@
+"""The provider contract, the paging helpers and the provider registry.
+
+A provider declares facts (its name, the environment settings and the
+`pipeline.toml` options it reads) and two behaviours:
+
+* ``fetch(ctx)`` yields raw records, each the JSON object exactly as the API
+  returned it. When a record needs context from elsewhere in the response to
+  stand alone (the shop's currency, the marketplace asked for), the provider
+  adds it under a key starting with ``__``, as Shopify's bulk JSONL does with
+  ``__parentId``. A file of such records is all ``--replay`` needs.
+* ``normalize(raw)`` is pure: one raw record in, canonical rows out.
+
+The shared HTTP layer (``ctx.http``) does timeouts, retries, caching and call
+counting, so a provider only says what to ask for and where the records sit.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pipelines.errors import ConfigError, FatalProviderError
+
+if TYPE_CHECKING:
+    from pipelines.cache import ResponseCache
+    from pipelines.http import HttpClient
+
+ENTRY_POINT_GROUP = "pipeline.providers"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """An environment variable a provider reads (secrets live only here)."""
+
+    env: str
+    description: str
+    secret: bool = False
+    required: bool = True
+    default: str | None = None
+
+
+@dataclass(frozen=True)
+class Option:
+    """A non-secret `pipeline.toml` option under ``[providers.<name>]``."""
+
+    name: str
+    type: type
+    default: Any
+    description: str
+
+
+@dataclass
+class ProviderStats:
+    """Counters a provider's run adds to the run log."""
+
+    api_calls: int = 0
+    cache_hits: int = 0
+    retries: int = 0
+    pages: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FetchContext:
+    """Everything ``fetch`` may use; built by the runner for one provider and run."""
+
+    settings: Mapping[str, str]
+    options: Mapping[str, Any]
+    http: HttpClient
+    stats: ProviderStats
+    log: logging.Logger | logging.LoggerAdapter
+    limit: int | None = None
+    cache: ResponseCache | None = None
+    on_page: Callable[[int], None] = lambda records: None
+
+    def page_done(self, records: int) -> None:
+        """Count one fetched page of ``records`` records and report progress."""
+        self.stats.pages += 1
+        self.on_page(records)
+
+
+class Provider(ABC):
+    """One data source. Subclasses set the class attributes and the two methods."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    settings: ClassVar[tuple[Setting, ...]] = ()
+    options: ClassVar[tuple[Option, ...]] = ()
+
+    @abstractmethod
+    def fetch(self, ctx: FetchContext) -> Iterator[dict[str, Any]]:
+        """Yield raw records, exactly as the API returned them (plus ``__`` context keys)."""
+
+    @abstractmethod
+    def normalize(self, raw: dict[str, Any]) -> list[dict[str, Any]]:
+        """Map one raw record to canonical rows (business columns only, no I/O).
+
+        Raise ``SkippableRecordError`` naming the field when the record cannot be mapped.
+        """
+
+    def check_environment(self, env: Mapping[str, str]) -> list[str]:
+        """Return problems with the environment beyond missing settings (e.g. retired names)."""
+        return []
+
+    def is_configured(self, env: Mapping[str, str]) -> bool:
+        """True when every required setting without a default is present."""
+        return not self.missing_settings(env)
+
+    def missing_settings(self, env: Mapping[str, str]) -> list[str]:
+        """Names of the required settings absent from ``env``."""
+        return [
+            s.env for s in self.settings if s.required and s.default is None and not env.get(s.env)
+        ]
+
+    def resolve_settings(self, env: Mapping[str, str]) -> dict[str, str]:
+        """This provider's settings from ``env``, defaults filled in."""
+        values = {}
+        for setting in self.settings:
+            value = env.get(setting.env) or setting.default
+            if value is not None:
+                values[setting.env] = value
+        return values
+
+    @classmethod
+    def recording_path(cls) -> Path:
+        """Recorded exchanges that ``--offline`` replays: ``offline/recording.json``."""
+        return Path(inspect.getfile(cls)).parent / "offline" / "recording.json"
+
+
+# --- paging helpers --------------------------------------------------------------------------
+
+
+class CursorPaginator:
+    """Follows a cursor (Shopify ``pageInfo.endCursor``); refuses a cursor seen before."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.cursor: str | None = None
+        self.has_more = True
+        self._seen: set[str] = set()
+
+    def update(self, has_next_page: bool, end_cursor: str | None) -> None:
+        """Record what the last page said about the next one."""
+        if has_next_page and not end_cursor:
+            raise FatalProviderError(f"{self.what}: hasNextPage is true but endCursor is empty")
+        if has_next_page and end_cursor in self._seen:
+            raise FatalProviderError(f"{self.what}: loop detected in pagination (cursor repeated)")
+        self.has_more = bool(has_next_page)
+        self.cursor = end_cursor if has_next_page else None
+        if end_cursor:
+            self._seen.add(end_cursor)
+
+
+class OffsetPaginator:
+    """Walks ``offset``/``limit`` pages up to ``total`` or a hard ``max_results`` cap."""
+
+    def __init__(self, what: str, page_size: int, max_results: int | None = None) -> None:
+        self.what = what
+        self.page_size = page_size
+        self.max_results = max_results
+        self.offset = 0
+        self.has_more = True
+
+    def update(self, returned: int, total: int | None) -> None:
+        """Advance past a page of ``returned`` records out of ``total``."""
+        if returned < 0:
+            raise FatalProviderError(f"{self.what}: negative page size")
+        self.offset += self.page_size
+        reached_end = returned < self.page_size or (total is not None and self.offset >= total)
+        capped = self.max_results is not None and self.offset >= self.max_results
+        self.has_more = not (reached_end or capped)
+
+
+# --- registry --------------------------------------------------------------------------------
+
+
+def builtin_providers() -> list[type[Provider]]:
+    """The providers shipped with the pipeline, in run order."""
+    from providers.amazon import AmazonProvider
+    from providers.ebay import EbayProvider
+    from providers.shopify import ShopifyProvider
+
+    return [ShopifyProvider, AmazonProvider, EbayProvider]
+
+
+def load_providers() -> dict[str, Provider]:
+    """Built-in providers, then those registered in the ``pipeline.providers`` entry-point group."""
+    found: dict[str, Provider] = {}
+    for cls in builtin_providers():
+        found[cls.name] = cls()
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            cls = ep.load()
+        except Exception as exc:  # a broken plug-in must not take the pipeline down
+            raise ConfigError(
+                f"provider plug-in {ep.name!r} ({ep.value}) failed to import: {exc}"
+            ) from exc
+        if not (isinstance(cls, type) and issubclass(cls, Provider)):
+            raise ConfigError(f"provider plug-in {ep.name!r} ({ep.value}) is not a Provider class")
+        if cls.name in found:
+            raise ConfigError(f"provider plug-in {ep.name!r} reuses the name {cls.name!r}")
+        found[cls.name] = cls()
+    return found

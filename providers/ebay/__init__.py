@@ -1,0 +1,151 @@
+"""eBay provider: Browse API item searches, one canonical row per item.
+
+eBay cannot list "all items": the pipeline runs the searches configured under
+``[providers.ebay] queries``. Each raw record is an ``itemSummary`` exactly as returned, plus
+``__marketplace`` (the X-EBAY-C-MARKETPLACE-ID asked) and ``__query`` (the ``q`` text, or the
+other criteria, that found it). An item found by several queries is kept once per fetch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from pipelines.errors import ConfigError
+from pipelines.http import check_endpoint
+from pipelines.secrets import register_secret
+from providers.base import FetchContext, Provider
+from providers.ebay.auth import ClientCredentialsToken, StaticToken, TokenSource
+from providers.ebay.client import BrowseClient
+from providers.ebay.normalize import normalize_item
+from providers.ebay.settings import (
+    DEFAULT_API_URL,
+    DEFAULT_OAUTH_URL,
+    ENV_API_URL,
+    ENV_CLIENT_ID,
+    ENV_CLIENT_SECRET,
+    ENV_OAUTH_TOKEN,
+    ENV_OAUTH_URL,
+    OPTIONS,
+    SETTINGS,
+    Query,
+    SearchPlan,
+    check_options,
+)
+
+__all__ = ["EbayProvider"]
+
+
+class EbayProvider(Provider):
+    """eBay Browse API ``item_summary/search``; client-credentials tokens minted and cached."""
+
+    name = "ebay"
+    title = "eBay (Browse API)"
+    settings = SETTINGS
+    options = OPTIONS
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        # One token cache per token endpoint and client, kept for the life of the process.
+        self._tokens: dict[tuple[str, str, str], ClientCredentialsToken] = {}
+
+    # --- configuration ------------------------------------------------------------------------
+
+    def missing_settings(self, env: Mapping[str, str]) -> list[str]:
+        """Configured by EBAY_CLIENT_ID + EBAY_CLIENT_SECRET, or else by EBAY_OAUTH_TOKEN."""
+        has_id, has_secret = bool(env.get(ENV_CLIENT_ID)), bool(env.get(ENV_CLIENT_SECRET))
+        if (has_id and has_secret) or env.get(ENV_OAUTH_TOKEN):
+            return []
+        if has_id != has_secret:
+            return [ENV_CLIENT_SECRET if has_id else ENV_CLIENT_ID]
+        return [ENV_CLIENT_ID, ENV_CLIENT_SECRET]
+
+    def check_environment(self, env: Mapping[str, str]) -> list[str]:
+        """Half a client id/secret pair beside a static token, and bad endpoint overrides."""
+        problems = []
+        has_id, has_secret = bool(env.get(ENV_CLIENT_ID)), bool(env.get(ENV_CLIENT_SECRET))
+        if has_id != has_secret and env.get(ENV_OAUTH_TOKEN):
+            present, absent = (
+                (ENV_CLIENT_ID, ENV_CLIENT_SECRET) if has_id else (ENV_CLIENT_SECRET, ENV_CLIENT_ID)
+            )
+            problems.append(f"{present} is set without {absent}; set both, or neither")
+        for env_name in (ENV_API_URL, ENV_OAUTH_URL):
+            if env.get(env_name):
+                try:
+                    check_endpoint(env_name, env[env_name])
+                except ConfigError as exc:
+                    problems.append(str(exc))
+        return problems
+
+    def check_options(self, options: Mapping[str, Any]) -> SearchPlan:
+        """Validate ``[providers.ebay]`` up front; ``ConfigError`` names every bad key."""
+        return check_options(options)
+
+    # --- fetch --------------------------------------------------------------------------------
+
+    def fetch(self, ctx: FetchContext) -> Iterator[dict[str, Any]]:
+        """Yield each item summary once, query by query, page by page, up to ``ctx.limit``."""
+        plan = self.check_options(ctx.options)
+        if ctx.limit is not None and ctx.limit <= 0:
+            return
+        api_url = check_endpoint(ENV_API_URL, ctx.settings.get(ENV_API_URL) or DEFAULT_API_URL)
+        client = BrowseClient(ctx.http, api_url, self._token_source(ctx.settings))
+        # With a small limit, ask for small pages (offset stays a multiple of limit: eBay's rule).
+        page_size = plan.page_size if ctx.limit is None else min(plan.page_size, ctx.limit)
+        seen: set[str] = set()
+        remaining = ctx.limit
+        for query in plan.queries:
+            ctx.log.info("ebay: searching %r on %s", query.label, query.marketplace)
+            for records in self._query_records(client, query, page_size, plan, seen):
+                if remaining is not None:
+                    records = records[:remaining]
+                    remaining -= len(records)
+                ctx.page_done(len(records))
+                yield from records
+                if remaining == 0:
+                    return
+
+    def _query_records(
+        self, client: BrowseClient, query: Query, page_size: int, plan: SearchPlan, seen: set[str]
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Per page: the items not seen before, with their context keys, within the query cap."""
+        taken = 0
+        for items in client.search_pages(query, page_size, plan.max_results_per_query):
+            items = items[: plan.max_results_per_query - taken]
+            taken += len(items)
+            records = []
+            for item in items:
+                item_id = item.get("itemId")
+                if isinstance(item_id, str) and item_id in seen:
+                    continue
+                if isinstance(item_id, str):
+                    seen.add(item_id)
+                records.append({**item, "__marketplace": query.marketplace, "__query": query.label})
+            yield records
+
+    def _token_source(self, settings: Mapping[str, str]) -> TokenSource:
+        client_id, secret = settings.get(ENV_CLIENT_ID), settings.get(ENV_CLIENT_SECRET)
+        if client_id and secret:
+            oauth_url = check_endpoint(
+                ENV_OAUTH_URL, settings.get(ENV_OAUTH_URL) or DEFAULT_OAUTH_URL
+            )
+            key = (oauth_url, client_id, secret)
+            if key not in self._tokens:
+                self._tokens[key] = ClientCredentialsToken(
+                    client_id, secret, oauth_url, clock=self.clock
+                )
+            return self._tokens[key]
+        static = settings.get(ENV_OAUTH_TOKEN)
+        if static:
+            register_secret(static)
+            return StaticToken(static)
+        raise ConfigError(
+            f"ebay: set {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} (preferred) or {ENV_OAUTH_TOKEN}"
+        )
+
+    # --- normalize ----------------------------------------------------------------------------
+
+    def normalize(self, raw: dict[str, Any]) -> list[dict[str, Any]]:
+        """One item summary → one canonical row (see ``providers.ebay.normalize``)."""
+        return normalize_item(raw)

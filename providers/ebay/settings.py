@@ -1,0 +1,208 @@
+"""eBay Browse API: constants, the declared settings and options, and option validation.
+
+Vendor facts (checked against eBay's docs, see the links):
+- Search: ``GET /buy/browse/v1/item_summary/search`` with one of ``q``, ``category_ids``,
+  ``epid``, ``gtin``; ``limit`` 1–200, ``offset`` a multiple of ``limit``, and at most 10,000
+  results reachable per query (offset + limit ≤ 10,000).
+  https://developer.ebay.com/api-docs/buy/browse/resources/item_summary/methods/search
+- Application token: client-credentials grant against the identity endpoint, valid ~2 hours,
+  minting limited per day. https://developer.ebay.com/api-docs/static/oauth-client-credentials-grant.html
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pipelines.errors import ConfigError
+from providers.base import Option, Setting
+
+DEFAULT_API_URL = "https://api.ebay.com"
+DEFAULT_OAUTH_URL = "https://api.ebay.com/identity/v1/oauth2/token"
+DEFAULT_SCOPE = "https://api.ebay.com/oauth/api_scope"
+DEFAULT_MARKETPLACE = "EBAY_US"
+DEFAULT_PAGE_SIZE = 100
+DEFAULT_MAX_RESULTS_PER_QUERY = 10_000
+# Refresh a minted token this many seconds before it lapses (capped at a tenth of its life).
+DEFAULT_TOKEN_REFRESH_MARGIN = 300.0
+
+SEARCH_PATH = "/buy/browse/v1/item_summary/search"
+MAX_PAGE_SIZE = 200
+API_RESULT_CAP = 10_000  # offset + limit may never pass this
+
+QUERY_CRITERIA = ("q", "category_ids", "epid", "gtin")
+QUERY_KEYS = (*QUERY_CRITERIA, "filter", "sort", "marketplace")
+# eBay marketplace ids look like EBAY_US, EBAY_GB, EBAY_MOTORS_US; the list grows, so no closed set.
+MARKETPLACE_PATTERN = re.compile(r"^EBAY_[A-Z][A-Z_]*$")
+
+ENV_CLIENT_ID = "EBAY_CLIENT_ID"
+ENV_CLIENT_SECRET = "EBAY_CLIENT_SECRET"
+ENV_OAUTH_TOKEN = "EBAY_OAUTH_TOKEN"
+ENV_API_URL = "EBAY_API_URL"
+ENV_OAUTH_URL = "EBAY_OAUTH_URL"
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        ENV_CLIENT_ID,
+        "eBay application client id (preferred: tokens are minted and refreshed)",
+        secret=True,
+        required=False,
+    ),
+    Setting(
+        ENV_CLIENT_SECRET,
+        "eBay application client secret (cert id), used with EBAY_CLIENT_ID",
+        secret=True,
+        required=False,
+    ),
+    Setting(
+        ENV_OAUTH_TOKEN,
+        "a ready eBay application access token (expires after ~2 hours; use only without "
+        "EBAY_CLIENT_ID/EBAY_CLIENT_SECRET)",
+        secret=True,
+        required=False,
+    ),
+    Setting(
+        ENV_API_URL,
+        "base URL replacing https://api.ebay.com (sandbox, proxy or test double)",
+        required=False,
+        default=DEFAULT_API_URL,
+    ),
+    Setting(
+        ENV_OAUTH_URL,
+        "complete token endpoint URL (e.g. eBay's sandbox one)",
+        required=False,
+        default=DEFAULT_OAUTH_URL,
+    ),
+)
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "marketplace",
+        str,
+        DEFAULT_MARKETPLACE,
+        "X-EBAY-C-MARKETPLACE-ID for queries without their own marketplace",
+    ),
+    Option(
+        "queries",
+        list,
+        [],
+        "searches to run: tables with q and/or category_ids/epid/gtin, optional filter, sort, "
+        "marketplace",
+    ),
+    Option("page_size", int, DEFAULT_PAGE_SIZE, "items per page (limit), 1–200"),
+    Option(
+        "max_results_per_query",
+        int,
+        DEFAULT_MAX_RESULTS_PER_QUERY,
+        "stop a query after this many items (eBay serves at most 10,000)",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Query:
+    """One validated search: its Browse query parameters and the marketplace to ask."""
+
+    params: dict[str, str]
+    marketplace: str
+
+    @property
+    def label(self) -> str:
+        """What found an item: the ``q`` text, else the other criteria (``gtin=…``)."""
+        if "q" in self.params:
+            return self.params["q"]
+        return ",".join(f"{k}={self.params[k]}" for k in QUERY_CRITERIA if k in self.params)
+
+
+@dataclass(frozen=True)
+class SearchPlan:
+    """The validated ``[providers.ebay]`` options."""
+
+    queries: tuple[Query, ...]
+    page_size: int
+    max_results_per_query: int
+
+
+def check_options(options: Mapping[str, Any]) -> SearchPlan:
+    """Validate the eBay options; raise one ``ConfigError`` listing every problem."""
+    problems: list[str] = []
+    marketplace = options.get("marketplace", DEFAULT_MARKETPLACE)
+    problems += _check_marketplace("providers.ebay.marketplace", marketplace)
+    page_size = options.get("page_size", DEFAULT_PAGE_SIZE)
+    problems += _check_int("providers.ebay.page_size", page_size, 1, MAX_PAGE_SIZE)
+    max_results = options.get("max_results_per_query", DEFAULT_MAX_RESULTS_PER_QUERY)
+    problems += _check_int("providers.ebay.max_results_per_query", max_results, 1, API_RESULT_CAP)
+    queries, query_problems = _check_queries(options.get("queries"), marketplace)
+    problems += query_problems
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return SearchPlan(tuple(queries), page_size, max_results)
+
+
+def _check_int(key: str, value: Any, low: int, high: int) -> list[str]:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        return [f"{key}: must be an integer from {low} to {high}, got {value!r}"]
+    return []
+
+
+def _check_marketplace(key: str, value: Any) -> list[str]:
+    if not isinstance(value, str) or not MARKETPLACE_PATTERN.match(value):
+        return [f"{key}: {value!r} is not an eBay marketplace id such as EBAY_US or EBAY_GB"]
+    return []
+
+
+def _check_queries(raw: Any, default_marketplace: Any) -> tuple[list[Query], list[str]]:
+    if not isinstance(raw, list | tuple) or not raw:
+        return [], [
+            "providers.ebay.queries: give at least one search table (q, category_ids, epid or "
+            "gtin); the Browse API cannot list every item"
+        ]
+    queries: list[Query] = []
+    problems: list[str] = []
+    for index, table in enumerate(raw):
+        query, table_problems = _check_query(f"providers.ebay.queries[{index}]", table)
+        problems += table_problems
+        if query is not None:
+            marketplace = query.marketplace or default_marketplace
+            queries.append(Query(query.params, marketplace))
+    return queries, problems
+
+
+def _check_query(key: str, table: Any) -> tuple[Query | None, list[str]]:
+    if not isinstance(table, Mapping):
+        return None, [f'{key}: must be a table such as {{ q = "film camera" }}']
+    problems = [f"{key}.{name}: unknown key" for name in table if name not in QUERY_KEYS]
+    params: dict[str, str] = {}
+    for name in ("q", "epid", "gtin", "sort"):
+        if name in table:
+            value = table[name]
+            if not isinstance(value, str) or not value.strip():
+                problems.append(f"{key}.{name}: must be a non-empty string")
+            else:
+                params[name] = value.strip()
+    for name in ("category_ids", "filter"):
+        if name in table:
+            value = _join_list(table[name])
+            if value is None:
+                problems.append(f"{key}.{name}: must be a string or a list of strings")
+            else:
+                params[name] = value
+    if not any(name in params for name in QUERY_CRITERIA):
+        problems.append(f"{key}: needs at least one of q, category_ids, epid or gtin")
+    marketplace = table.get("marketplace", "")
+    if "marketplace" in table:
+        problems += _check_marketplace(f"{key}.marketplace", marketplace)
+    return Query(params, marketplace), problems
+
+
+def _join_list(value: Any) -> str | None:
+    """``"9355"``, ``9355`` or ``["9355", 625]`` → ``"9355,625"`` (eBay's comma-separated form)."""
+    items = value if isinstance(value, list | tuple) else [value]
+    parts = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, str | int) or not str(item).strip():
+            return None
+        parts.append(str(item).strip())
+    return ",".join(parts) or None

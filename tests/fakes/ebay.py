@@ -1,0 +1,347 @@
+"""A fake eBay: the OAuth token endpoint and the Browse search, served over HTTP on 127.0.0.1.
+
+It speaks eBay's wire format: HTTP Basic client credentials and a form body on the token
+endpoint (OAuth error bodies on failure); bearer token and ``X-EBAY-C-MARKETPLACE-ID`` on the
+search; ``limit``/``offset`` paging with ``total``, ``next``, ``itemSummaries`` (left out of an
+empty page); and eBay's ``{"errors": [...]}`` bodies. It records every request it receives, so
+tests can assert what was sent as well as what came back.
+
+Error ids and texts for 1001/1002/1100/2001/2003 are eBay's documented common errors; the
+Browse paging errors (12001 and the offset/limit ones) follow eBay's format and wording
+as seen in client code, their ids are not all verified.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+TOKEN_PATH = "/identity/v1/oauth2/token"
+SEARCH_PATH = "/buy/browse/v1/item_summary/search"
+SCOPE = "https://api.ebay.com/oauth/api_scope"
+CRITERIA = ("q", "category_ids", "epid", "gtin")
+RESULT_CAP = 10_000
+
+
+def ebay_error(error_id: int, domain: str, category: str, message: str, long: str = "") -> dict:
+    """eBay's REST error body with one entry."""
+    entry: dict[str, Any] = {
+        "errorId": error_id,
+        "domain": domain,
+        "category": category,
+        "message": message,
+    }
+    if long:
+        entry["longMessage"] = long
+    return {"errors": [entry]}
+
+
+INVALID_TOKEN = ebay_error(
+    1001,
+    "OAuth",
+    "REQUEST",
+    "Invalid access token",
+    "Invalid access token. Check the value of the Authorization HTTP request header.",
+)
+MISSING_TOKEN = ebay_error(
+    1002,
+    "OAuth",
+    "REQUEST",
+    "Missing access token",
+    "Access token is missing in the Authorization HTTP request header.",
+)
+ACCESS_DENIED = ebay_error(
+    1100, "OAuth", "REQUEST", "Access denied", "Insufficient permissions to fulfill the request."
+)
+TOO_MANY_REQUESTS = ebay_error(
+    2001,
+    "ACCESS",
+    "REQUEST",
+    "Too many requests",
+    "The request limit has been reached for the resource.",
+)
+INTERNAL_ERROR = ebay_error(
+    2003,
+    "ACCESS",
+    "APPLICATION",
+    "Internal error",
+    "There was a problem with an eBay internal system or process. Contact eBay developer "
+    "support for assistance.",
+)
+MISSING_CRITERIA = ebay_error(
+    12001,
+    "API_BROWSE",
+    "REQUEST",
+    "The call must have a valid 'q', 'category_ids', 'charity_ids', 'epid' or 'gtin' query "
+    "parameter.",
+)
+BAD_LIMIT = ebay_error(
+    12002, "API_BROWSE", "REQUEST", "The 'limit' value should be between 1 and 200 (inclusive)."
+)
+OFFSET_NOT_MULTIPLE = ebay_error(
+    12003,
+    "API_BROWSE",
+    "REQUEST",
+    "The 'offset' value must be either zero or a multiple of the 'limit' value.",
+)
+OFFSET_TOO_LARGE = ebay_error(
+    12004,
+    "API_BROWSE",
+    "REQUEST",
+    "The 'offset' value is invalid.",
+    "The 'offset' plus 'limit' values must not exceed 10000; narrow the search with filters.",
+)
+INVALID_CLIENT = {"error": "invalid_client", "error_description": "client authentication failed"}
+UNSUPPORTED_GRANT = {
+    "error": "unsupported_grant_type",
+    "error_description": "grant type in request is not supported by the authorization server",
+}
+INVALID_SCOPE = {
+    "error": "invalid_scope",
+    "error_description": "The requested scope is invalid, unknown, malformed, or exceeds the "
+    "scope granted to the client",
+}
+
+
+def make_item(n: int, marketplace: str = "EBAY_US", prefix: int = 100_000_000_000) -> dict:
+    """A plausible item summary number ``n`` (the fake's default catalog)."""
+    currency = {"EBAY_GB": "GBP", "EBAY_DE": "EUR"}.get(marketplace, "USD")
+    legacy = prefix + n
+    return {
+        "itemId": f"v1|{legacy}|0",
+        "title": f"Fake listing {n}",
+        "price": {"value": f"{10 + n % 90}.99", "currency": currency},
+        "itemWebUrl": f"https://www.ebay.com/itm/{legacy}",
+        "conditionId": "3000",
+        "condition": "Used",
+        "legacyItemId": str(legacy),
+        "listingMarketplaceId": marketplace,
+    }
+
+
+@dataclass
+class FakeSearch:
+    """What the fake answers for one marketplace and set of criteria."""
+
+    total: int
+    item: Callable[[int], dict]
+    drop_next_from: int | None = None  # leave ``next`` out once offset + limit reaches this
+
+
+@dataclass
+class SeenRequest:
+    """One request as the fake received it."""
+
+    path: str
+    headers: dict[str, str]
+    args: dict[str, str]
+    form: dict[str, str] = field(default_factory=dict)
+
+
+class FakeEbay:
+    """The fake server; use as a context manager or call ``start``/``stop``."""
+
+    def __init__(
+        self,
+        client_id: str = "fake-client-id",
+        client_secret: str = "fake-client-secret",
+        expires_in: int = 7200,
+    ) -> None:
+        self.server = HTTPServer(host="127.0.0.1", port=0)
+        self._defaults = (client_id, client_secret, expires_in)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every search, token, request and fault (one server can serve many tests)."""
+        self.client_id, self.client_secret, self.expires_in = self._defaults
+        self.searches: dict[tuple[str, tuple[tuple[str, str], ...]], FakeSearch] = {}
+        self.valid_tokens: set[str] = set()
+        self.minted: list[str] = []
+        self.reject_all_tokens = False
+        self.token_requests: list[SeenRequest] = []
+        self.search_requests: list[SeenRequest] = []
+        self.search_faults: list[tuple[int, Any]] = []  # served, in order, before real answers
+        self.token_faults: list[tuple[int, Any]] = []
+        self._counter = itertools.count(1)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> FakeEbay:
+        self.server.expect_request(TOKEN_PATH, method="POST").respond_with_handler(self._token)
+        self.server.expect_request(SEARCH_PATH, method="GET").respond_with_handler(self._search)
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.clear()
+        if self.server.is_running():
+            self.server.stop()
+
+    def __enter__(self) -> FakeEbay:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return self.server.url_for("").rstrip("/")
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """Settings pointing the provider at this fake with its client credentials."""
+        return {
+            "EBAY_API_URL": self.base_url,
+            "EBAY_OAUTH_URL": self.base_url + TOKEN_PATH,
+            "EBAY_CLIENT_ID": self.client_id,
+            "EBAY_CLIENT_SECRET": self.client_secret,
+            **extra,
+        }
+
+    # --- set-up -------------------------------------------------------------------------------
+
+    def add_search(
+        self,
+        items: list[dict] | None = None,
+        *,
+        marketplace: str = "EBAY_US",
+        total: int | None = None,
+        drop_next_from: int | None = None,
+        prefix: int = 100_000_000_000,
+        **criteria: str,
+    ) -> None:
+        """Answer searches with these criteria (``q="…"``, ``gtin="…"``) on ``marketplace``.
+
+        Without ``items`` the fake makes ``total`` items on demand with ``make_item`` (item
+        ids ``prefix + n``).
+        """
+        if items is not None:
+            search = FakeSearch(len(items) if total is None else total, items.__getitem__)
+        else:
+            search = FakeSearch(total or 0, lambda n: make_item(n, marketplace, prefix))
+        search.drop_next_from = drop_next_from
+        self.searches[(marketplace, tuple(sorted(criteria.items())))] = search
+
+    def accept_token(self, token: str) -> None:
+        """Accept a token that was not minted here (a static EBAY_OAUTH_TOKEN)."""
+        self.valid_tokens.add(token)
+
+    def revoke_tokens(self) -> None:
+        """Make every token issued so far invalid (as when one lapses early)."""
+        self.valid_tokens.clear()
+
+    # --- handlers -----------------------------------------------------------------------------
+
+    def _token(self, request: Request) -> Response:
+        form = dict(request.form.items())
+        self.token_requests.append(_seen(request, form))
+        if self.token_faults:
+            return _json(*self.token_faults.pop(0))
+        expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+        if request.headers.get("Authorization") != f"Basic {expected}":
+            return _json(401, INVALID_CLIENT)
+        if not request.content_type.startswith("application/x-www-form-urlencoded"):
+            return _json(400, UNSUPPORTED_GRANT)
+        if form.get("grant_type") != "client_credentials":
+            return _json(400, UNSUPPORTED_GRANT)
+        if form.get("scope") != SCOPE:
+            return _json(400, INVALID_SCOPE)
+        token = f"v^1.1#i^1#fake-app-token-{next(self._counter)}"
+        self.minted.append(token)
+        self.valid_tokens.add(token)
+        body = {
+            "access_token": token,
+            "expires_in": self.expires_in,
+            "token_type": "Application Access Token",
+        }
+        return _json(200, body)
+
+    def _search(self, request: Request) -> Response:
+        args = dict(request.args.items())
+        self.search_requests.append(_seen(request))
+        if self.search_faults:
+            return _json(*self.search_faults.pop(0))
+        auth = request.headers.get("Authorization", "")
+        if not auth.startswith("Bearer "):
+            return _json(400, MISSING_TOKEN)
+        if self.reject_all_tokens or auth.removeprefix("Bearer ") not in self.valid_tokens:
+            return _json(401, INVALID_TOKEN)
+        return self._search_page(args, request.headers.get("X-EBAY-C-MARKETPLACE-ID", "EBAY_US"))
+
+    def _search_page(self, args: dict[str, str], marketplace: str) -> Response:
+        criteria = tuple(sorted((k, v) for k, v in args.items() if k in CRITERIA))
+        if not criteria:
+            return _json(400, MISSING_CRITERIA)
+        try:
+            limit, offset = int(args.get("limit", "50")), int(args.get("offset", "0"))
+        except ValueError:
+            return _json(400, BAD_LIMIT)
+        if not 1 <= limit <= 200:
+            return _json(400, BAD_LIMIT)
+        if offset < 0 or offset % limit:
+            return _json(400, OFFSET_NOT_MULTIPLE)
+        if offset + limit > RESULT_CAP:
+            return _json(400, OFFSET_TOO_LARGE)
+        search = self.searches.get((marketplace, criteria), FakeSearch(0, make_item))
+        return _json(200, self._page_body(search, args, limit, offset))
+
+    def _page_body(self, search: FakeSearch, args: dict[str, str], limit: int, offset: int) -> dict:
+        end = min(offset + limit, search.total)
+        body: dict[str, Any] = {
+            "href": self._href(args, limit, offset),
+            "total": search.total,
+            "limit": limit,
+            "offset": offset,
+        }
+        has_next = offset + limit < search.total
+        if search.drop_next_from is not None and offset + limit >= search.drop_next_from:
+            has_next = False
+        if has_next:
+            body["next"] = self._href(args, limit, offset + limit)
+        if offset > 0:
+            body["prev"] = self._href(args, limit, max(0, offset - limit))
+        items = [search.item(n) for n in range(offset, end)]
+        if items:
+            body["itemSummaries"] = items
+        return body
+
+    def _href(self, args: dict[str, str], limit: int, offset: int) -> str:
+        query = {**args, "limit": str(limit), "offset": str(offset)}
+        return f"{self.base_url}{SEARCH_PATH}?{urlencode(query)}"
+
+    # --- assertions helpers -------------------------------------------------------------------
+
+    def offsets(self) -> list[int]:
+        """The ``offset`` of every search request, in order."""
+        return [int(r.args.get("offset", "0")) for r in self.search_requests]
+
+    def bearer_tokens(self) -> Iterator[str]:
+        """The bearer token each search request carried."""
+        for seen in self.search_requests:
+            yield seen.headers.get("Authorization", "").removeprefix("Bearer ")
+
+
+def _seen(request: Request, form: dict[str, str] | None = None) -> SeenRequest:
+    return SeenRequest(
+        request.path,
+        dict(request.headers.items()),
+        dict(request.args.items()),
+        form or {},
+    )
+
+
+def _json(status: int, body: Any) -> Response:
+    data = body if isinstance(body, bytes | str) else orjson.dumps(body)
+    return Response(
+        data,
+        status=f"{status} {HTTPStatus(status).phrase}",
+        content_type="application/json",
+    )
