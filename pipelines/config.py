@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,10 @@ class PipelineConfig:
     pipeline: Mapping[str, Any]
     providers: Mapping[str, Mapping[str, Any]]
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def with_pipeline(self, **overrides: Any) -> PipelineConfig:
+        """A copy with some ``[pipeline]`` settings replaced (command-line overrides)."""
+        return replace(self, pipeline={**self.pipeline, **overrides})
 
     def __getattr__(self, name: str) -> Any:
         try:

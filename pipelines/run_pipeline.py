@@ -8,9 +8,12 @@ exit code (see DESIGN.md): 0 ok, 1 a provider failed, 2 usage or config error,
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 if __package__ in (None, ""):
     # Run as a script, sys.path[0] is pipelines/, whose http.py and secrets.py would shadow
@@ -62,8 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="run_pipeline.py",
         description="Pull product listings from every configured provider into the Parquet lake.",
-        epilog="Exit codes: 0 ok, 1 a provider failed, 2 usage/config error, "
-        "3 quality gate failed, 4 every provider failed.",
+        epilog=f"Subcommands (each with its own --help): {', '.join(SUBCOMMANDS)}. "
+        "Exit codes: 0 ok, 1 a provider failed, 2 usage/config error, "
+        "3 quality gate failed, 4 every provider failed, 5 anomaly alert (--fail-on-anomaly).",
     )
     add = parser.add_argument
     add(
@@ -96,24 +100,16 @@ def build_parser() -> argparse.ArgumentParser:
         "(a file or folder under raw/); calls no API",
     )
     add(
-        "--config",
-        type=Path,
-        metavar="PATH",
-        help="settings file (default: pipeline.toml when present)",
+        "--full-refresh",
+        action="store_true",
+        help="ignore incremental watermarks and pull whole catalogs (also finds deletions)",
     )
     add(
-        "--data-dir",
-        type=Path,
-        metavar="PATH",
-        help="lake root, overriding pipeline.data_dir (default: data)",
+        "--fail-on-anomaly",
+        action="store_true",
+        help="exit 5 when the volume anomaly detector raises an alert",
     )
-    add(
-        "--log-format",
-        choices=("text", "json"),
-        default="text",
-        help="log lines for people (text, default) or machines (json)",
-    )
-    add("--verbose", action="store_true", help="debug logging")
+    add_common_arguments(parser)
     add(
         "--list-providers",
         action="store_true",
@@ -151,13 +147,63 @@ def _choose_offline(
     return True
 
 
+# Subcommands: name -> module with HELP, configure(parser) and execute(args, context) -> int.
+SUBCOMMANDS: dict[str, str] = {
+    "report": "pipelines.commands.report",
+}
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """What a subcommand gets: the validated config, the providers and the environment."""
+
+    config: PipelineConfig
+    providers: dict[str, Provider]
+    env: dict[str, str]
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags every command shares."""
+    parser.add_argument(
+        "--config", type=Path, metavar="PATH",
+        help="settings file (default: pipeline.toml when present)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--data-dir", type=Path, metavar="PATH",
+        help="lake root, overriding pipeline.data_dir (default: data)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--log-format", choices=("text", "json"), default="text",
+        help="log lines for people (text, default) or machines (json)",
+    )  # fmt: skip
+    parser.add_argument("--verbose", action="store_true", help="debug logging")
+
+
+def _subcommand_parser(name: str) -> tuple[argparse.ArgumentParser, ModuleType]:
+    module = importlib.import_module(SUBCOMMANDS[name])
+    parser = _Parser(prog=f"run_pipeline.py {name}", description=module.HELP)
+    add_common_arguments(parser)
+    module.configure(parser)
+    return parser, module
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in SUBCOMMANDS:
+        parser, module = _subcommand_parser(argv[0])
+        args = parser.parse_args(argv[1:])
+    else:
+        module, args = None, build_parser().parse_args(argv)
     try:
         providers = load_providers()
         env = read_environment()
         register_provider_secrets(providers, env)
         config = load_config(_config_path(args), providers)
+        if args.data_dir is not None:
+            config = config.with_pipeline(data_dir=str(args.data_dir))
+        if module is not None:
+            setup_logging("-", verbose=args.verbose, fmt=args.log_format)
+            return module.execute(args, CommandContext(config, providers, env))
         if args.list_providers:
             print_provider_list(providers, env)
             return 0
@@ -186,7 +232,8 @@ def _run(
         no_cache=args.no_cache,
         offline=_choose_offline(args, providers, env),
         replay=args.replay,
-        data_dir=args.data_dir,
+        full_refresh=args.full_refresh,
+        fail_on_anomaly=args.fail_on_anomaly,
     )
     runner = Runner(config, providers, env, options)
     setup_logging(runner.run_id, verbose=args.verbose, fmt=args.log_format)

@@ -18,6 +18,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from pipelines.anomaly import AnomalyConfig, AnomalyReport, detect_anomalies
 from pipelines.cache import ResponseCache
 from pipelines.config import PipelineConfig
 from pipelines.dedup import DedupState, load_state, save_state
@@ -28,13 +29,15 @@ from pipelines.offline import Recording, offline_env, replay_server
 from pipelines.process import ProviderCounts, ProviderProcessor, RunContext
 from pipelines.progress import Progress
 from pipelines.quality import QualityConfig, gate_verdict
-from pipelines.runlog import COUNTERS, append_run
+from pipelines.report import write_reports
+from pipelines.runlog import COUNTERS, append_run, read_runs
 from pipelines.secrets import mask
 from providers.base import FetchContext, Provider, ProviderStats
 
 log = logging.getLogger("pipeline.runner")
 
-EXIT_OK, EXIT_PROVIDER_FAILED, EXIT_USAGE, EXIT_QUALITY, EXIT_ALL_FAILED = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_PROVIDER_FAILED, EXIT_USAGE, EXIT_QUALITY, EXIT_ALL_FAILED, EXIT_ANOMALY = range(6)
+ACKNOWLEDGED_FILE = "acknowledged_runs.txt"
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,8 @@ class RunOptions:
     no_cache: bool = False
     offline: bool = False
     replay: Path | None = None
-    data_dir: Path | None = None
+    full_refresh: bool = False
+    fail_on_anomaly: bool = False
 
     @property
     def mode(self) -> str:
@@ -114,7 +118,7 @@ def new_run_id(now: datetime) -> str:
 
 def lake_root(config: PipelineConfig, options: RunOptions) -> Path:
     """Where this run's lake lives: offline demo rows never mix with real ones."""
-    root = options.data_dir or Path(config.data_dir)
+    root = Path(config.data_dir)
     return root / "demo" if options.offline else root
 
 
@@ -166,6 +170,7 @@ class Runner:
         self.root = lake_root(config, options)
         self.lake = Lake(self.root)
         self.quality = QualityConfig.from_table(config.sections.get("quality", {}))
+        self.anomaly = AnomalyConfig.from_table(config.sections.get("anomaly", {}))
 
     def run(self) -> RunResult:
         selected = select_providers(self.providers, self.options.providers)
@@ -362,8 +367,18 @@ class Runner:
             "providers": {r.name: r.to_log() for r in results},
             "totals": totals(results),
         }
+        log_dir = Path(self.config.log_dir)
+        history = read_runs(log_dir)
+        anomaly = detect_anomalies(history, record, self.anomaly, acknowledged_runs(log_dir))
+        record["anomaly"] = anomaly.to_dict()
+        warn_about_vanished_providers(record, history)
+        if anomaly.worst == "alert":
+            log.warning("volume anomaly: %s", "; ".join(describe_alerts(anomaly)))
+            if self.options.fail_on_anomaly and exit_code == EXIT_OK:
+                record["exit_code"] = exit_code = EXIT_ANOMALY
         if not self.options.dry_run:
-            append_run(Path(self.config.log_dir), record)
+            append_run(log_dir, record)
+            write_reports(log_dir, record, history, anomaly)
         return RunResult(record, exit_code, results)
 
 
@@ -401,3 +416,35 @@ def find_replay_files(path: Path) -> dict[str, list[Path]]:
     if not grouped:
         raise ConfigError(f"--replay: no .jsonl or .jsonl.zst files under {path}")
     return grouped
+
+
+def acknowledged_runs(log_dir: Path) -> frozenset[str]:
+    """Runs an operator acknowledged (one run id per line): their volumes train the detector."""
+    path = log_dir / ACKNOWLEDGED_FILE
+    if not path.exists():
+        return frozenset()
+    return frozenset(line.strip() for line in path.read_text().splitlines() if line.strip())
+
+
+def describe_alerts(anomaly: AnomalyReport) -> list[str]:
+    """One phrase per alert: provider, metric, value and the usual level."""
+    return [
+        f"{v.provider} {v.metric} {v.value:g} vs median {v.median:g} (z {v.z:+.1f})"
+        for v in anomaly.alerts
+    ]
+
+
+def warn_about_vanished_providers(record: dict[str, Any], history: list[dict[str, Any]]) -> None:
+    """Zero rows from a provider that returned rows before is a warning by itself."""
+    for name, entry in record["providers"].items():
+        if entry["status"] != "ok" or entry["fetched"]:
+            continue
+        earlier = [
+            run["providers"][name]["fetched"]
+            for run in history
+            if run.get("mode") == record["mode"] and name in run.get("providers", {})
+        ]
+        if any(earlier):
+            message = f"{name}: fetched 0 rows, but earlier runs fetched up to {max(earlier)}"
+            entry.setdefault("warnings", []).append(message)
+            log.warning("%s", message)

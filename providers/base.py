@@ -68,7 +68,12 @@ class ProviderStats:
 
 @dataclass
 class FetchContext:
-    """Everything ``fetch`` may use; built by the runner for one provider and run."""
+    """Everything ``fetch`` may use; built by the runner for one provider and run.
+
+    ``state`` is what this provider saved in ``next_state`` during its last
+    committed run (a watermark, say); ``next_state`` is saved only when this
+    run's data is committed, so a failed run never moves a watermark.
+    """
 
     settings: Mapping[str, str]
     options: Mapping[str, Any]
@@ -78,6 +83,18 @@ class FetchContext:
     limit: int | None = None
     cache: ResponseCache | None = None
     on_page: Callable[[int], None] = lambda records: None
+    full_refresh: bool = False
+    state: Mapping[str, Any] = field(default_factory=dict)
+    next_state: dict[str, Any] = field(default_factory=dict)
+    complete: bool = False
+
+    def mark_complete(self) -> None:
+        """Say this fetch returned the provider's whole catalog (not a filtered or limited pull).
+
+        The runner then writes a ``change_type=deleted`` row for every product it
+        held that this fetch did not return.
+        """
+        self.complete = True
 
     def page_done(self, records: int) -> None:
         """Count one fetched page of ``records`` records and report progress."""

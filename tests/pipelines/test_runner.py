@@ -25,9 +25,11 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def run(providers: list[CatalogProvider], env=ENV, **options):
+def run(providers: list[CatalogProvider], env=ENV, data_dir: Path | None = None, **options):
     registry = {p.name: p for p in providers}
     config = load_config(None, registry)
+    if data_dir is not None:
+        config = config.with_pipeline(data_dir=str(data_dir))
     return Runner(config, registry, env, RunOptions(**options)).run()
 
 
