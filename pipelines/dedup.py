@@ -61,7 +61,7 @@ class DedupState:
         Returns the rows to write, the counts, and the hash updates to apply once
         the run is committed (including cosmetic raw-hash changes).
         """
-        keys = _keys(table)
+        keys = row_keys(table)
         raw = table.column("raw_hash").to_pylist()
         content = table.column("content_hash").to_pylist()
         counts = DedupCounts()
@@ -93,8 +93,22 @@ class DedupState:
         raw = table.column("raw_hash").to_pylist()
         content = table.column("content_hash").to_pylist()
         self.hashes.update(
-            (key, self._pack(raw[i], content[i])) for i, key in enumerate(_keys(table))
+            (key, self._pack(raw[i], content[i])) for i, key in enumerate(row_keys(table))
         )
+
+    def keys_of(self, source: str) -> set[str]:
+        """Every key the state holds for ``source``."""
+        prefix = source + _SEP
+        return {key for key in self.hashes if key.startswith(prefix)}
+
+    def forget(self, keys: Iterable[str]) -> None:
+        """Drop deleted products from the state."""
+        for key in keys:
+            self.hashes.pop(key, None)
+
+    @staticmethod
+    def source_id(key: str) -> str:
+        return key.split(_SEP, 1)[1]
 
     def sources(self) -> dict[str, int]:
         """How many keys the state holds per source."""
@@ -105,7 +119,8 @@ class DedupState:
         return counts
 
 
-def _keys(table: pa.Table) -> list[str]:
+def row_keys(table: pa.Table) -> list[str]:
+    """The state key of every row: source and source_id joined."""
     return pc.binary_join_element_wise(
         table.column("source"), table.column("source_id"), _SEP
     ).to_pylist()
@@ -120,7 +135,7 @@ def load_state(root: Path) -> DedupState:
     meta = json.loads(meta_path.read_text())
     table = pq.read_table(directory / "products.parquet")
     state = DedupState(applied_runs=set(meta["applied_runs"]), extra=meta.get("extra", {}))
-    keys = _keys(table)
+    keys = row_keys(table)
     packed = zip(table.column("raw_hash").to_pylist(), table.column("content_hash").to_pylist())
     state.hashes = {k: bytes.fromhex(r) + bytes.fromhex(c) for k, (r, c) in zip(keys, packed)}
     return state

@@ -27,6 +27,8 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import zstandard
 
@@ -218,6 +220,20 @@ class Lake:
             for f in manifest["files"]
             if f["zone"] == zone
         ]
+
+    def latest_rows(self, source: str, source_ids: set[str], schema: pa.Schema) -> pa.Table:
+        """The last committed row of each of ``source_ids`` (for writing deletions)."""
+        files = [p for p in self.committed_files("normalized") if f"source={source}" in p.parts]
+        if not files or not source_ids:
+            return schema.empty_table()
+        wanted = pa.array(sorted(source_ids), pa.string())
+        table = ds.dataset(files, schema=schema, format="parquet").to_table(
+            filter=pc.field("source_id").isin(wanted)
+        )
+        table = table.sort_by([("source_id", "ascending"), ("run_id", "descending")])
+        ids = table.column("source_id").to_pylist()
+        first = [i for i, source_id in enumerate(ids) if i == 0 or ids[i - 1] != source_id]
+        return table.take(pa.array(first, pa.int64()))
 
     def recover(self) -> list[Path]:
         """Delete leftovers of runs that died before their manifest; return what was removed."""

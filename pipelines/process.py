@@ -15,7 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipelines.dedup import DedupState
+from pipelines.dedup import DedupState, row_keys
 from pipelines.errors import SchemaDriftError, SkippableRecordError
 from pipelines.lake import PartWriter, RawWriter, StagedFile, partition_dir
 from pipelines.quality import QualityChecker, QualityConfig, example_ids
@@ -38,6 +38,7 @@ class ProviderCounts:
     unchanged: int = 0
     quarantined: int = 0
     dropped: int = 0
+    deleted: int = 0
     dropped_reasons: dict[str, int] = field(default_factory=dict)
     quality: dict[str, int] = field(default_factory=dict)
     rejected_examples: list[str] = field(default_factory=list)
@@ -45,7 +46,7 @@ class ProviderCounts:
 
     @property
     def written(self) -> int:
-        return self.new + self.changed
+        return self.new + self.changed + self.deleted
 
     def drop(self, reason: str, message: str) -> None:
         self.dropped += 1
@@ -81,6 +82,7 @@ class ProviderProcessor:
         self.provider, self.run, self.state = provider, run, state
         self.counts = ProviderCounts()
         self.updates: list[tuple[str, bytes]] = []
+        self.seen_keys: set[str] = set()
         self.preview: list[dict[str, Any]] = []
         self.checker = QualityChecker(run.quality)
         self.log = logging.getLogger(f"pipeline.{provider.name}")
@@ -134,6 +136,7 @@ class ProviderProcessor:
         rows, self._batch = self._batch, []
         table = self._to_table(rows)
         self.counts.fetched += table.num_rows
+        self.seen_keys.update(row_keys(table))
         result = self.checker.check(table)
         for rule, count in result.counts.items():
             self.counts.quality[rule] = self.counts.quality.get(rule, 0) + count
@@ -178,6 +181,23 @@ class ProviderProcessor:
                 continue
             good.append(row)
         return pa.Table.from_pylist(good, schema=PRODUCT_SCHEMA)
+
+    def write_deleted(self, last_rows: pa.Table) -> None:
+        """Write ``change_type=deleted`` rows: the last committed version of vanished products."""
+        if last_rows.num_rows == 0:
+            return
+        lineage = {
+            "run_id": pa.array([self.run.run_id] * last_rows.num_rows, pa.string()),
+            "fetched_at": pa.array(
+                [self.run.started_at] * last_rows.num_rows, PRODUCT_SCHEMA.field("fetched_at").type
+            ),
+            "change_type": pa.array(["deleted"] * last_rows.num_rows, pa.string()),
+        }
+        for name, values in lineage.items():
+            last_rows = last_rows.set_column(last_rows.schema.get_field_index(name), name, values)
+        self.counts.deleted += last_rows.num_rows
+        if self._parts:
+            self._parts["normalized"].write(_check_schema(last_rows, PRODUCT_SCHEMA))
 
     def finish(self) -> list[StagedFile]:
         """Flush what is queued and close the staged files of this provider."""

@@ -31,6 +31,7 @@ from pipelines.progress import Progress
 from pipelines.quality import QualityConfig, gate_verdict
 from pipelines.report import write_reports
 from pipelines.runlog import COUNTERS, append_run, read_runs
+from pipelines.schema import PRODUCT_SCHEMA
 from pipelines.secrets import mask
 from providers.base import FetchContext, Provider, ProviderStats
 
@@ -75,6 +76,8 @@ class ProviderResult:
     staged: list[StagedFile] = field(default_factory=list)
     updates: list[tuple[str, bytes]] = field(default_factory=list)
     preview: list[dict[str, Any]] = field(default_factory=list)
+    deleted: set[str] = field(default_factory=set)
+    next_state: dict[str, Any] = field(default_factory=dict)
 
     def to_log(self) -> dict[str, Any]:
         """The run-log entry for this provider."""
@@ -89,6 +92,7 @@ class ProviderResult:
             "quarantined": c.quarantined,
             "dropped": c.dropped,
             "dropped_reasons": c.dropped_reasons,
+            "deleted": c.deleted,
             "written": c.written if self.status == "ok" else 0,
             "api_calls": s.api_calls,
             "cache_hits": s.cache_hits,
@@ -245,9 +249,14 @@ class Runner:
                 records: Iterator[dict[str, Any]] = (r for p in replay for r in read_raw(p))
                 processor.feed(progress.count(islice(records, self.options.limit)), land=False)
             else:
-                ctx = self._fetch_context(provider, env or {}, options, result.stats, progress)
+                ctx = self._fetch_context(
+                    provider, env or {}, options, result.stats, progress, state
+                )
                 records = islice(provider.fetch(ctx), self.options.limit)
                 processor.feed(progress.count(records), land=context.write)
+                if ctx.complete and self.options.limit is None:
+                    result.deleted = self._write_deletions(provider.name, processor, state)
+                result.next_state = ctx.next_state
             result.staged = processor.finish()
         except (ProviderError, DataQualityError, ConfigError) as exc:
             result.status, result.error = "failed", mask(str(exc))
@@ -263,6 +272,18 @@ class Runner:
         if result.status == "ok":
             self._check_gate(result)
         return result
+
+    def _write_deletions(
+        self, name: str, processor: ProviderProcessor, state: DedupState
+    ) -> set[str]:
+        """After a complete pull: a ``deleted`` row for each held product that did not come back."""
+        processor.flush()  # every row of the pull counted in seen_keys
+        vanished = state.keys_of(name) - processor.seen_keys
+        if vanished:
+            ids = {state.source_id(key) for key in vanished}
+            processor.write_deleted(self.lake.latest_rows(name, ids, PRODUCT_SCHEMA))
+            log.info("%s: %d product(s) disappeared since the last pull", name, len(vanished))
+        return vanished
 
     def _check_gate(self, result: ProviderResult) -> None:
         counts = result.counts
@@ -293,6 +314,7 @@ class Runner:
         options: Mapping[str, Any] | None,
         stats: ProviderStats,
         progress: Progress,
+        state: DedupState,
     ) -> FetchContext:
         use_cache = not (self.options.no_cache or self.options.offline)
         cache = (
@@ -321,6 +343,8 @@ class Runner:
             limit=self.options.limit,
             cache=cache,
             on_page=progress.page,
+            full_refresh=self.options.full_refresh,
+            state=state.extra.get("providers", {}).get(provider.name, {}),
         )
 
     def _commit(self, results: list[ProviderResult], state: DedupState) -> None:
@@ -340,6 +364,9 @@ class Runner:
         for result in results:
             if result.status == "ok":
                 state.apply(result.updates)
+                state.forget(result.deleted)
+                if result.next_state:
+                    state.extra.setdefault("providers", {})[result.name] = result.next_state
         state.applied_runs.add(self.run_id)
         save_state(self.root, state)
 

@@ -27,6 +27,7 @@ class CatalogProvider(Provider):
         self.records = records or []
         self.name = name
         self.fail_after: int | None = None
+        self.complete = False
 
     def fetch(self, ctx: FetchContext) -> Iterator[dict[str, Any]]:
         for index, record in enumerate(self.records):
@@ -34,6 +35,9 @@ class CatalogProvider(Provider):
                 raise FatalProviderError(f"{self.name} page 2: 500 Internal Server Error")
             yield record
         ctx.page_done(len(self.records))
+        ctx.next_state["runs_seen"] = ctx.state.get("runs_seen", 0) + 1
+        if self.complete:
+            ctx.mark_complete()
 
     def normalize(self, raw: dict[str, Any]) -> list[dict[str, Any]]:
         if "id" not in raw:

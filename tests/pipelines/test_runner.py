@@ -177,3 +177,44 @@ def test_replay_renormalizes_raw_files_without_fetching(workdir: Path) -> None:
     assert result.record["mode"] == "replay"
     assert result.record["providers"]["catalog"]["new"] == 3
     assert len(normalized_rows(workdir / "b")) == 3
+
+
+def test_complete_pull_writes_deleted_rows_for_vanished_products(workdir: Path) -> None:
+    provider = CatalogProvider([make_record(i) for i in range(4)])
+    provider.complete = True
+    run([provider])
+    provider.records = [make_record(i) for i in (0, 2)]
+    result = run([provider])
+    entry = result.record["providers"]["catalog"]
+    assert (entry["deleted"], entry["unchanged"], entry["written"]) == (2, 2, 2)
+    latest = [
+        r for r in normalized_rows(workdir / "data") if r["run_id"] == result.record["run_id"]
+    ]
+    assert sorted((r["source_id"], r["change_type"], r["title"]) for r in latest) == [
+        ("item-1", "deleted", "Item 1"),
+        ("item-3", "deleted", "Item 3"),
+    ]
+    assert run([provider]).record["providers"]["catalog"]["deleted"] == 0
+    provider.records = [make_record(i) for i in range(4)]
+    back = run([provider]).record["providers"]["catalog"]
+    assert (back["new"], back["unchanged"]) == (2, 2)
+
+
+def test_limited_or_incomplete_pull_never_deletes(workdir: Path) -> None:
+    provider = CatalogProvider([make_record(i) for i in range(4)])
+    run([provider])
+    provider.records = [make_record(0)]
+    assert run([provider]).record["providers"]["catalog"]["deleted"] == 0
+    provider.complete = True
+    provider.records = [make_record(i) for i in range(4)]
+    assert run([provider], limit=1).record["providers"]["catalog"]["deleted"] == 0
+
+
+def test_provider_state_is_saved_only_when_the_run_commits(workdir: Path) -> None:
+    provider = CatalogProvider([make_record(1)])
+    run([provider])
+    run([provider])
+    provider.fail_after = 0
+    run([provider])
+    saved = load_state(workdir / "data").extra["providers"]["catalog"]
+    assert saved == {"runs_seen": 2}
