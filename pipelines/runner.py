@@ -98,6 +98,9 @@ class ProviderResult:
             "cache_hits": s.cache_hits,
             "retries": s.retries,
             "pages": s.pages,
+            "throttle_waits": s.throttle_waits,
+            "throttle_wait_seconds": round(s.throttle_wait_seconds, 3),
+            "breaker_trips": s.breaker_trips,
             "errors": (s.errors + c.errors)[:20],
             "quality": c.quality,
         }

@@ -63,6 +63,9 @@ class ProviderStats:
     cache_hits: int = 0
     retries: int = 0
     pages: int = 0
+    throttle_waits: int = 0
+    throttle_wait_seconds: float = 0.0
+    breaker_trips: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -120,6 +123,13 @@ class Provider(ABC):
 
         Raise ``SkippableRecordError`` naming the field when the record cannot be mapped.
         """
+
+    def probe(self, ctx: FetchContext) -> str:
+        """One cheap authenticated call for ``doctor``; returns what it learned ("shop X, CAD").
+
+        Raises a ``ProviderError`` (with ``status`` when there was a response) on failure.
+        """
+        raise NotImplementedError(f"{self.name} has no doctor check")
 
     def check_environment(self, env: Mapping[str, str]) -> list[str]:
         """Return problems with the environment beyond missing settings (e.g. retired names)."""
