@@ -4,7 +4,7 @@ A row whose raw record is byte-for-byte the one we hold is unchanged (raw
 hash); a row whose business columns are the same is unchanged too, its new raw
 hash remembered (a cosmetic change upstream); anything else is new or changed.
 
-The state lives in ``state/products.parquet`` with ``state/state.json``
+The state lives in ``state/products.parquet`` (hashes cut to 16 bytes) with ``state/state.json``
 naming the runs it includes. It is written last, after the manifest, and the
 next run first folds in any committed manifest the state does not include yet,
 so a run killed between its manifest and its state loses and duplicates
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -29,8 +30,8 @@ STATE_SCHEMA = pa.schema(
     [
         ("source", pa.string()),
         ("source_id", pa.string()),
-        ("raw_hash", pa.string()),
-        ("content_hash", pa.string()),
+        ("raw_hash", pa.binary(16)),  # first 16 bytes of the sha256
+        ("content_hash", pa.binary(16)),
     ]
 )
 _SEP = "\x1f"
@@ -45,7 +46,12 @@ class DedupCounts:
 
 @dataclass
 class DedupState:
-    """In-memory view of the state: key -> 32 bytes (raw hash[:16] + content hash[:16])."""
+    """In-memory view of the state: key -> 32 bytes (raw hash[:16] + content hash[:16]).
+
+    ``classify`` updates the state as it goes, so memory holds one entry per
+    product and nothing more; a provider whose rows are not committed is put
+    back with ``rollback``.
+    """
 
     hashes: dict[str, bytes] = field(default_factory=dict)
     applied_runs: set[str] = field(default_factory=set)
@@ -55,24 +61,23 @@ class DedupState:
     def _pack(raw_hash: str, content_hash: str) -> bytes:
         return bytes.fromhex(raw_hash[:32]) + bytes.fromhex(content_hash[:32])
 
-    def classify(self, table: pa.Table) -> tuple[pa.Table, DedupCounts, list[tuple[str, bytes]]]:
+    def classify(self, table: pa.Table) -> tuple[pa.Table, DedupCounts]:
         """Split a batch into the rows to write (with ``change_type``) and count the rest.
 
-        Returns the rows to write, the counts, and the hash updates to apply once
-        the run is committed (including cosmetic raw-hash changes).
+        The state takes the batch's hashes at once, cosmetic raw-hash changes included.
         """
         keys = row_keys(table)
         raw = table.column("raw_hash").to_pylist()
         content = table.column("content_hash").to_pylist()
         counts = DedupCounts()
-        keep, change_types, updates = [], [], []
+        keep, change_types = [], []
         for i, key in enumerate(keys):
             packed = self._pack(raw[i], content[i])
             held = self.hashes.get(key)
             if held is not None and held[:16] == packed[:16]:
                 counts.unchanged += 1  # the very same raw record
                 continue
-            updates.append((key, packed))
+            self.hashes[key] = packed
             if held is not None and held[16:] == packed[16:]:
                 counts.unchanged += 1  # a cosmetic upstream change: remember the new raw hash
                 continue
@@ -83,10 +88,14 @@ class DedupState:
         rows = table.take(pa.array(keep, pa.int64()))
         index = rows.schema.get_field_index("change_type")
         rows = rows.set_column(index, "change_type", pa.array(change_types, pa.string()))
-        return rows, counts, updates
+        return rows, counts
 
-    def apply(self, updates: Iterable[tuple[str, bytes]]) -> None:
-        self.hashes.update(updates)
+    def rollback(self, root: Path, source: str) -> None:
+        """Put ``source``'s entries back as the lake at ``root`` last committed them."""
+        self.forget(self.keys_of(source))
+        committed = load_state(root).hashes
+        prefix = source + _SEP
+        self.hashes.update((k, v) for k, v in committed.items() if k.startswith(prefix))
 
     def apply_table(self, table: pa.Table) -> None:
         """Fold committed rows (source, source_id, raw_hash, content_hash) into the state."""
@@ -135,9 +144,8 @@ def load_state(root: Path) -> DedupState:
     meta = json.loads(meta_path.read_text())
     table = pq.read_table(directory / "products.parquet")
     state = DedupState(applied_runs=set(meta["applied_runs"]), extra=meta.get("extra", {}))
-    keys = row_keys(table)
-    packed = zip(table.column("raw_hash").to_pylist(), table.column("content_hash").to_pylist())
-    state.hashes = {k: bytes.fromhex(r) + bytes.fromhex(c) for k, (r, c) in zip(keys, packed)}
+    packed = _concat_fixed(table.column("raw_hash"), table.column("content_hash"))
+    state.hashes = dict(zip(row_keys(table), packed.to_pylist()))
     return state
 
 
@@ -145,18 +153,37 @@ def save_state(root: Path, state: DedupState) -> None:
     """Write the state atomically: the Parquet file first, then the JSON that names it."""
     directory = root / STATE_DIR
     directory.mkdir(parents=True, exist_ok=True)
-    sources, ids, raw, content = [], [], [], []
-    for key, packed in state.hashes.items():
-        source, source_id = key.split(_SEP, 1)
-        sources.append(source)
-        ids.append(source_id)
-        raw.append(packed[:16].hex())
-        content.append(packed[16:].hex())
-    table = pa.table([sources, ids, raw, content], schema=STATE_SCHEMA)
+    keys = pa.array(list(state.hashes), pa.string())
+    parts = pc.split_pattern(keys, _SEP, max_splits=1)
+    packed = np.frombuffer(b"".join(state.hashes.values()), np.uint8).reshape(-1, 32)
+    table = pa.table(
+        [pc.list_element(parts, 0), pc.list_element(parts, 1),
+         _fixed(packed[:, :16]), _fixed(packed[:, 16:])],
+        schema=STATE_SCHEMA,
+    )  # fmt: skip
     tmp = directory / "products.parquet.tmp"
     pq.write_table(table, tmp, compression="zstd")
     os.replace(tmp, directory / "products.parquet")
-    meta = {"applied_runs": sorted(state.applied_runs), "keys": len(ids), "extra": state.extra}
+    meta = {"applied_runs": sorted(state.applied_runs), "keys": len(keys), "extra": state.extra}
     tmp_meta = directory / "state.json.tmp"
     tmp_meta.write_text(json.dumps(meta, indent=2))
     os.replace(tmp_meta, directory / "state.json")
+
+
+def _fixed(matrix: np.ndarray) -> pa.FixedSizeBinaryArray:
+    """Rows of a uint8 matrix as a fixed-size binary array, without a Python loop."""
+    width = matrix.shape[1]
+    buffer = pa.py_buffer(np.ascontiguousarray(matrix).tobytes())
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(matrix), [None, buffer])
+
+
+def _concat_fixed(left: pa.ChunkedArray, right: pa.ChunkedArray) -> pa.FixedSizeBinaryArray:
+    """Row-wise concatenation of two fixed-size binary columns."""
+
+    def matrix(column: pa.ChunkedArray) -> np.ndarray:
+        array = column.combine_chunks()
+        width = array.type.byte_width
+        data = np.frombuffer(array.buffers()[1], np.uint8)
+        return data[array.offset * width : (array.offset + len(array)) * width].reshape(-1, width)
+
+    return _fixed(np.hstack([matrix(left), matrix(right)]))

@@ -25,6 +25,8 @@ from providers.base import Provider
 
 QUARANTINE_SCHEMA = PRODUCT_SCHEMA.append(pa.field("reasons", pa.list_(pa.string())))
 MAX_LOGGED_ERRORS = 20
+EXAMPLES_PER_CAUSE = 3
+DRIFT_MIN_RECORDS = 10
 
 
 @dataclass
@@ -43,17 +45,34 @@ class ProviderCounts:
     quality: dict[str, int] = field(default_factory=dict)
     rejected_examples: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    drop_causes: dict[tuple[str, str], int] = field(default_factory=dict)
 
     @property
     def written(self) -> int:
         return self.new + self.changed + self.deleted
 
     def drop(self, reason: str, message: str) -> None:
+        """Count a record that could not become a row; keep a few example messages per cause.
+
+        The cause is the message without its record id ("<provider> <id>: <cause>"),
+        so a thousand records broken the same way keep three examples, not a thousand.
+        """
         self.dropped += 1
         self.fetched += 1
         self.dropped_reasons[reason] = self.dropped_reasons.get(reason, 0) + 1
-        if len(self.errors) < MAX_LOGGED_ERRORS:
+        cause = (reason, message.split(": ", 1)[-1])
+        seen = self.drop_causes[cause] = self.drop_causes.get(cause, 0) + 1
+        if seen <= EXAMPLES_PER_CAUSE and len(self.errors) < MAX_LOGGED_ERRORS:
             self.errors.append(mask(message))
+
+    def drift(self) -> list[dict[str, Any]]:
+        """Causes shared by many dropped records: an upstream field that changed or vanished."""
+        threshold = max(DRIFT_MIN_RECORDS, 1)
+        return [
+            {"reason": reason, "cause": mask(cause), "records": count}
+            for (reason, cause), count in self.drop_causes.items()
+            if count >= threshold or (self.records and count == self.records)
+        ]
 
     def reconciles(self) -> bool:
         """fetched = new + changed + unchanged + quarantined + dropped."""
@@ -76,12 +95,11 @@ class RunContext:
 
 
 class ProviderProcessor:
-    """Processes one provider's raw records; ``finish`` hands back staged files and hash updates."""
+    """Processes one provider's raw records; ``finish`` hands back the staged files."""
 
     def __init__(self, provider: Provider, run: RunContext, state: DedupState) -> None:
         self.provider, self.run, self.state = provider, run, state
         self.counts = ProviderCounts()
-        self.updates: list[tuple[str, bytes]] = []
         self.seen_keys: set[str] = set()
         self.preview: list[dict[str, Any]] = []
         self.checker = QualityChecker(run.quality)
@@ -143,11 +161,10 @@ class ProviderProcessor:
         self.counts.quarantined += result.rejected.num_rows
         if len(self.counts.rejected_examples) < 3:
             self.counts.rejected_examples += example_ids(result.rejected, 3)
-        fresh, dedup, updates = self.state.classify(result.valid)
+        fresh, dedup = self.state.classify(result.valid)
         self.counts.new += dedup.new
         self.counts.changed += dedup.changed
         self.counts.unchanged += dedup.unchanged
-        self.updates += updates
         if len(self.preview) < 5:
             self.preview += fresh.slice(0, 5 - len(self.preview)).to_pylist()
         if self._parts:
@@ -174,9 +191,10 @@ class ProviderProcessor:
         for row in rows:
             try:
                 pa.Table.from_pylist([row], schema=PRODUCT_SCHEMA)
-            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
                 self.counts.drop(
-                    "wrong_type", f"{self.provider.name} {row.get('source_id')}: {exc}"
+                    "wrong_type",
+                    f"{self.provider.name} {row.get('source_id')}: {_type_problem(row)}",
                 )
                 continue
             good.append(row)
@@ -218,6 +236,18 @@ class ProviderProcessor:
             if land:
                 self.land(raw)
             self.add(raw)
+
+
+def _type_problem(row: dict[str, Any]) -> str:
+    """Which column of ``row`` its canonical type rejects, and why (no record-specific values)."""
+    for schema_field in PRODUCT_SCHEMA:
+        value = row.get(schema_field.name)
+        try:
+            pa.array([value], schema_field.type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            got = type(value).__name__
+            return f"column {schema_field.name}: expected {schema_field.type}, got {got}"
+    return "row does not fit the canonical schema"
 
 
 def _check_schema(table: pa.Table, schema: pa.Schema) -> pa.Table:

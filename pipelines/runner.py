@@ -74,7 +74,6 @@ class ProviderResult:
     counts: ProviderCounts = field(default_factory=ProviderCounts)
     stats: ProviderStats = field(default_factory=ProviderStats)
     staged: list[StagedFile] = field(default_factory=list)
-    updates: list[tuple[str, bytes]] = field(default_factory=list)
     preview: list[dict[str, Any]] = field(default_factory=list)
     deleted: set[str] = field(default_factory=set)
     next_state: dict[str, Any] = field(default_factory=dict)
@@ -103,6 +102,7 @@ class ProviderResult:
             "breaker_trips": s.breaker_trips,
             "errors": (s.errors + c.errors)[:20],
             "quality": c.quality,
+            "drift": c.drift(),
         }
         if self.reason:
             entry["reason"] = self.reason
@@ -267,11 +267,12 @@ class Runner:
             log.error("%s failed: %s", provider.name, result.error)
         finally:
             progress.done()
-        result.counts, result.updates, result.preview = (
-            processor.counts,
-            processor.updates,
-            processor.preview,
-        )
+        result.counts, result.preview = processor.counts, processor.preview
+        for drift in result.counts.drift():
+            log.warning(
+                "schema drift in %s: %d records dropped: %s", provider.name, drift["records"],
+                drift["cause"],
+            )  # fmt: skip
         if result.status == "ok":
             self._check_gate(result)
         return result
@@ -356,8 +357,9 @@ class Runner:
         for result in results:
             if result.status == "ok":
                 committed += result.staged
-            else:
+            elif result.status != "skipped":
                 Lake.discard(result.staged)
+                state.rollback(self.root, result.name)
         manifest = Manifest(
             run_id=self.run_id,
             dt=self.started_at.strftime("%Y-%m-%d"),
@@ -366,7 +368,6 @@ class Runner:
         self.lake.commit(manifest, committed)
         for result in results:
             if result.status == "ok":
-                state.apply(result.updates)
                 state.forget(result.deleted)
                 if result.next_state:
                     state.extra.setdefault("providers", {})[result.name] = result.next_state

@@ -218,3 +218,12 @@ def test_provider_state_is_saved_only_when_the_run_commits(workdir: Path) -> Non
     run([provider])
     saved = load_state(workdir / "data").extra["providers"]["catalog"]
     assert saved == {"runs_seen": 2}
+
+
+def test_failed_provider_changes_are_not_remembered(workdir: Path) -> None:
+    run([CatalogProvider([make_record(i) for i in range(3)])])
+    failing = CatalogProvider([make_record(0, price="99.00"), make_record(1), make_record(2)])
+    failing.fail_after = 2
+    assert run([failing]).record["providers"]["catalog"]["status"] == "failed"
+    retry = run([CatalogProvider([make_record(0, price="99.00"), make_record(1), make_record(2)])])
+    assert retry.record["providers"]["catalog"]["changed"] == 1
