@@ -38,17 +38,16 @@ def print_provider_list(providers: Mapping[str, Provider], env: Mapping[str, str
 def print_summary(result: RunResult, root: Path, *, dry_run: bool) -> None:
     """The per-provider table, then where the data went (or would go)."""
     rows = []
-    for r in result.results:
-        entry = result.record["providers"][r.name]
+    for name, entry in result.record["providers"].items():
         note = entry.get("reason") or entry.get("error") or ""
-        rows.append((r.name, r.status, *(str(entry[c]) for c in SUMMARY_COLUMNS), note[:80]))
+        rows.append((name, entry["status"], *(str(entry[c]) for c in SUMMARY_COLUMNS), note[:80]))
     print(format_table(("provider", "status", *SUMMARY_COLUMNS, "note"), rows))
     if dry_run:
         print("\nDry run: nothing was written. Rows that would be written (first 5 per provider):")
-        for r in result.results:
-            for row in r.preview:
+        for name, preview in result.previews.items():
+            for row in preview:
                 price = f"{row['price_amount']} {row['currency']}" if row["price_amount"] else "-"
-                print(f"  {r.name:<8} {row['change_type']:<8} {row['source_id']:<40} "
+                print(f"  {name:<8} {row['change_type']:<8} {row['source_id']:<40} "
                       f"{row['title'][:40]:<40} {price}")  # fmt: skip
         return
     print(f"\nRun {result.record['run_id']} -> {root}/normalized (exit code {result.exit_code})")

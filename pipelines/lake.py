@@ -52,25 +52,29 @@ def _sha256(path: Path) -> str:
 
 @dataclass
 class StagedFile:
-    """A file written under its ``.tmp`` name, waiting for the run's commit."""
+    """A file a run wrote in its work folder, waiting for the commit to move it into the lake."""
 
+    staged: Path
     final: Path
     zone: str
     source: str
-    rows: int
+    rows: int = 0
 
-    @property
-    def staged(self) -> Path:
-        return self.final.with_name(self.final.name + TMP_SUFFIX)
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "staged": str(self.staged), "final": str(self.final)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StagedFile:
+        return cls(**{**data, "staged": Path(data["staged"]), "final": Path(data["final"])})
 
 
 class RawWriter:
     """Streams raw records, one JSON object per line, into a zstd file."""
 
-    def __init__(self, path: Path) -> None:
-        self.file = StagedFile(path, "raw", path.parent.name.removeprefix("source="), 0)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle = self.file.staged.open("wb")
+    def __init__(self, file: StagedFile) -> None:
+        self.file = file
+        file.staged.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = file.staged.open("wb")
         self._stream = zstandard.ZstdCompressor(level=3).stream_writer(self._handle)
 
     def write(self, record: dict[str, Any]) -> None:
@@ -106,19 +110,13 @@ def _lines(reader: Any) -> Iterator[bytes]:
 
 
 class PartWriter:
-    """Writes one zone's rows for one provider as Parquet parts of bounded row groups."""
+    """Writes one Parquet file in row groups of ``row_group_size`` rows, buffering in between."""
 
-    def __init__(
-        self, root: Path, zone: str, dt: str, source: str, run_id: str, schema: pa.Schema,
-        row_group_size: int,
-    ) -> None:  # fmt: skip
-        self.directory = partition_dir(root, zone, dt, source)
-        self.zone, self.source, self.run_id, self.schema = zone, source, run_id, schema
-        self.row_group_size = row_group_size
+    def __init__(self, file: StagedFile, schema: pa.Schema, row_group_size: int) -> None:
+        self.file, self.schema, self.row_group_size = file, schema, row_group_size
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
         self._writer: pq.ParquetWriter | None = None
-        self._file: StagedFile | None = None
 
     def write(self, table: pa.Table) -> None:
         """Buffer ``table``; flush a row group each time ``row_group_size`` rows are waiting."""
@@ -133,27 +131,26 @@ class PartWriter:
         if not self._pending_rows:
             return
         if self._writer is None:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            final = self.directory / f"part-{self.run_id}-0.parquet"
-            self._file = StagedFile(final, self.zone, self.source, 0)
+            self.file.staged.parent.mkdir(parents=True, exist_ok=True)
             self._writer = pq.ParquetWriter(
-                self._file.staged, self.schema, compression="zstd", use_dictionary=True
+                self.file.staged, self.schema, compression="zstd", use_dictionary=True
             )
         table = pa.concat_tables(self._pending)
         self._writer.write_table(table, row_group_size=self.row_group_size)
-        self._file.rows += table.num_rows
+        self.file.rows += table.num_rows
         self._pending, self._pending_rows = [], 0
 
     def close(self) -> StagedFile | None:
-        """Finish the part; None when no row was written."""
+        """Finish the file; None when no row was written."""
         self._flush()
         return self.abort()
 
     def abort(self) -> StagedFile | None:
-        """Close the part without writing what is buffered."""
-        if self._writer is not None:
-            self._writer.close()
-        return self._file
+        """Close the file without writing what is buffered."""
+        if self._writer is None:
+            return None
+        self._writer.close()
+        return self.file
 
 
 @dataclass
@@ -178,10 +175,25 @@ class Lake:
     def manifest_path(self, run_id: str) -> Path:
         return self.root / MANIFEST_DIR / f"{run_id}.json"
 
+    def raw_file(self, work: Path, dt: str, source: str, run_id: str) -> StagedFile:
+        """Where a run stages, then commits, one provider's raw landing file."""
+        final = partition_dir(self.root, "raw", dt, source) / f"{run_id}.jsonl.zst"
+        return StagedFile(work / "raw" / f"{source}.jsonl.zst", final, "raw", source)
+
+    def part_file(self, work: Path, zone: str, dt: str, source: str, run_id: str) -> StagedFile:
+        """Where a run stages, then commits, one provider's Parquet part of ``zone``."""
+        final = partition_dir(self.root, zone, dt, source) / f"part-{run_id}-0.parquet"
+        return StagedFile(work / zone / f"{source}.parquet", final, zone, source)
+
     def commit(self, manifest: Manifest, staged: list[StagedFile]) -> Path:
-        """Move the staged files into place, then write the manifest (the commit point)."""
+        """Move the staged files into place, then write the manifest (the commit point).
+
+        A file already in place (a commit resumed after a kill) is taken as moved.
+        """
         for item in staged:
-            os.replace(item.staged, item.final)
+            item.final.parent.mkdir(parents=True, exist_ok=True)
+            if item.staged.exists():
+                os.replace(item.staged, item.final)
             manifest.files.append(
                 {
                     "path": item.final.relative_to(self.root).as_posix(),
@@ -235,9 +247,14 @@ class Lake:
         first = [i for i, source_id in enumerate(ids) if i == 0 or ids[i - 1] != source_id]
         return table.take(pa.array(first, pa.int64()))
 
-    def recover(self) -> list[Path]:
-        """Delete leftovers of runs that died before their manifest; return what was removed."""
+    def recover(self, keep_run: str | None = None) -> list[Path]:
+        """Delete leftovers of runs that died before their manifest; return what was removed.
+
+        ``keep_run``'s files stay: that run is being resumed and will commit them.
+        """
         committed = {p.stem for p in (self.root / MANIFEST_DIR).glob("*.json")}
+        if keep_run:
+            committed.add(keep_run)
         removed = []
         for zone in ("raw", "normalized", "quarantine"):
             for path in (self.root / zone).glob("dt=*/source=*/*"):

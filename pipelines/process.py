@@ -1,25 +1,29 @@
-"""One provider's stream of raw records through normalize → quality → dedup → staged parts.
+"""The row-level stages of one provider: normalize + quality, then dedup.
 
-Records flow in bounded batches (``batch_size`` rows), so memory does not grow
-with the catalog. Nothing here is visible to readers until the runner commits.
+``NormalizeStage`` turns raw records into canonical rows, checks them and
+stages the passing rows (candidates) and the rejected ones (quarantine).
+``DedupStage`` reads the candidates back, keeps what is new or changed and
+stages the normalized part. Records flow in bounded batches (``batch_size``
+rows), so memory does not grow with the catalog; nothing here is visible to
+readers until the runner commits.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from pipelines.dedup import DedupState, row_keys
+from pipelines.dedup import DedupCounts, DedupState, row_keys
 from pipelines.errors import SchemaDriftError, SkippableRecordError
-from pipelines.lake import PartWriter, RawWriter, StagedFile, partition_dir
+from pipelines.lake import PartWriter, StagedFile
 from pipelines.quality import QualityChecker, QualityConfig, example_ids
-from pipelines.schema import PRODUCT_SCHEMA, SCHEMA_VERSION, hash_content, hash_raw
+from pipelines.schema import PRODUCT_SCHEMA, SCHEMA_VERSION, TIMESTAMP, hash_content, hash_raw
 from pipelines.secrets import mask
 from providers.base import Provider
 
@@ -74,57 +78,59 @@ class ProviderCounts:
             if count >= threshold or (self.records and count == self.records)
         ]
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready counts (for the checkpoint)."""
+        data = {k: v for k, v in self.__dict__.items() if k != "drop_causes"}
+        data["drop_causes"] = [[r, c, n] for (r, c), n in self.drop_causes.items()]
+        data["drift"] = self.drift()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProviderCounts:
+        names = {f.name for f in fields(cls)}
+        causes = {(r, c): n for r, c, n in data.get("drop_causes", [])}
+        kept = {k: v for k, v in data.items() if k in names and k != "drop_causes"}
+        return cls(**kept, drop_causes=causes)
+
     def reconciles(self) -> bool:
         """fetched = new + changed + unchanged + quarantined + dropped."""
         accounted = self.new + self.changed + self.unchanged + self.quarantined + self.dropped
         return self.fetched == accounted
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunContext:
     """What every provider's processing shares within one run."""
 
     run_id: str
-    dt: str
     started_at: datetime
-    root: Path
     batch_size: int
     row_group_size: int
-    quality: QualityConfig
-    write: bool
 
 
-class ProviderProcessor:
-    """Processes one provider's raw records; ``finish`` hands back the staged files."""
+class NormalizeStage:
+    """Raw records of one provider → candidate rows and quarantined rows (staged Parquet)."""
 
-    def __init__(self, provider: Provider, run: RunContext, state: DedupState) -> None:
-        self.provider, self.run, self.state = provider, run, state
+    def __init__(
+        self,
+        provider: Provider,
+        run: RunContext,
+        quality: QualityConfig,
+        candidates: StagedFile,
+        quarantine: StagedFile,
+    ) -> None:
+        self.provider, self.run = provider, run
         self.counts = ProviderCounts()
-        self.seen_keys: set[str] = set()
-        self.preview: list[dict[str, Any]] = []
-        self.checker = QualityChecker(run.quality)
-        self.log = logging.getLogger(f"pipeline.{provider.name}")
+        self.checker = QualityChecker(quality)
         self._batch: list[dict[str, Any]] = []
-        self._raw: RawWriter | None = None
-        self._parts: dict[str, PartWriter] = {}
-        if run.write:
-            name = provider.name
-            self._raw_path = (
-                partition_dir(run.root, "raw", run.dt, name) / f"{run.run_id}.jsonl.zst"
-            )
-            zones = {"normalized": PRODUCT_SCHEMA, "quarantine": QUARANTINE_SCHEMA}
-            self._parts = {
-                zone: PartWriter(
-                    run.root, zone, run.dt, name, run.run_id, schema, run.row_group_size
-                )
-                for zone, schema in zones.items()
-            }
+        self._candidates = PartWriter(candidates, PRODUCT_SCHEMA, run.row_group_size)
+        self._quarantine = PartWriter(quarantine, QUARANTINE_SCHEMA, run.row_group_size)
 
-    def land(self, record: dict[str, Any]) -> None:
-        """Keep the raw record in the landing zone (live runs only; replays read it from there)."""
-        if self._raw is None:
-            self._raw = RawWriter(self._raw_path)
-        self._raw.write(record)
+    def feed(self, records: Iterable[dict[str, Any]]) -> None:
+        """Normalize and check a whole stream of raw records."""
+        for raw in records:
+            self.add(raw)
+        self.flush()
 
     def add(self, raw: dict[str, Any]) -> None:
         """Normalize one raw record and queue its rows; process a batch when one is full."""
@@ -148,28 +154,20 @@ class ProviderProcessor:
             self.flush()
 
     def flush(self) -> None:
-        """Run the queued rows through typing, quality and dedup."""
+        """Type, check and stage the queued rows."""
         if not self._batch:
             return
         rows, self._batch = self._batch, []
         table = self._to_table(rows)
         self.counts.fetched += table.num_rows
-        self.seen_keys.update(row_keys(table))
         result = self.checker.check(table)
         for rule, count in result.counts.items():
             self.counts.quality[rule] = self.counts.quality.get(rule, 0) + count
         self.counts.quarantined += result.rejected.num_rows
         if len(self.counts.rejected_examples) < 3:
             self.counts.rejected_examples += example_ids(result.rejected, 3)
-        fresh, dedup = self.state.classify(result.valid)
-        self.counts.new += dedup.new
-        self.counts.changed += dedup.changed
-        self.counts.unchanged += dedup.unchanged
-        if len(self.preview) < 5:
-            self.preview += fresh.slice(0, 5 - len(self.preview)).to_pylist()
-        if self._parts:
-            self._parts["normalized"].write(_check_schema(fresh, PRODUCT_SCHEMA))
-            self._parts["quarantine"].write(_check_schema(result.rejected, QUARANTINE_SCHEMA))
+        self._candidates.write(_check_schema(result.valid, PRODUCT_SCHEMA))
+        self._quarantine.write(_check_schema(result.rejected, QUARANTINE_SCHEMA))
 
     def _to_table(self, rows: list[dict[str, Any]]) -> pa.Table:
         lineage = {
@@ -192,50 +190,63 @@ class ProviderProcessor:
             try:
                 pa.Table.from_pylist([row], schema=PRODUCT_SCHEMA)
             except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+                problem = _type_problem(row)
                 self.counts.drop(
-                    "wrong_type",
-                    f"{self.provider.name} {row.get('source_id')}: {_type_problem(row)}",
+                    "wrong_type", f"{self.provider.name} {row.get('source_id')}: {problem}"
                 )
                 continue
             good.append(row)
         return pa.Table.from_pylist(good, schema=PRODUCT_SCHEMA)
 
+    def close(self) -> list[StagedFile]:
+        """Finish the staged files (those that received rows)."""
+        return [f for f in (self._candidates.close(), self._quarantine.close()) if f is not None]
+
+
+class DedupStage:
+    """Candidate rows of one provider → the rows to write (new, changed, deleted)."""
+
+    def __init__(self, run: RunContext, state: DedupState, normalized: StagedFile) -> None:
+        self.run, self.state = run, state
+        self.counts = DedupCounts()
+        self.deleted = 0
+        self.seen_keys: set[str] = set()
+        self.deleted_keys: set[str] = set()
+        self.preview: list[dict[str, Any]] = []
+        self._writer = PartWriter(normalized, PRODUCT_SCHEMA, run.row_group_size)
+
+    def feed(self, candidates: Path | None) -> None:
+        """Classify every staged candidate row against the state."""
+        if candidates is None or not candidates.exists():
+            return
+        for batch in pq.ParquetFile(candidates).iter_batches(batch_size=self.run.batch_size):
+            table = pa.Table.from_batches([batch], schema=PRODUCT_SCHEMA)
+            self.seen_keys.update(row_keys(table))
+            fresh, counts = self.state.classify(table)
+            self.counts.new += counts.new
+            self.counts.changed += counts.changed
+            self.counts.unchanged += counts.unchanged
+            if len(self.preview) < 5:
+                self.preview += fresh.slice(0, 5 - len(self.preview)).to_pylist()
+            self._writer.write(_check_schema(fresh, PRODUCT_SCHEMA))
+
     def write_deleted(self, last_rows: pa.Table) -> None:
         """Write ``change_type=deleted`` rows: the last committed version of vanished products."""
         if last_rows.num_rows == 0:
             return
+        count = last_rows.num_rows
         lineage = {
-            "run_id": pa.array([self.run.run_id] * last_rows.num_rows, pa.string()),
-            "fetched_at": pa.array(
-                [self.run.started_at] * last_rows.num_rows, PRODUCT_SCHEMA.field("fetched_at").type
-            ),
-            "change_type": pa.array(["deleted"] * last_rows.num_rows, pa.string()),
+            "run_id": pa.array([self.run.run_id] * count, pa.string()),
+            "fetched_at": pa.array([self.run.started_at] * count, TIMESTAMP),
+            "change_type": pa.array(["deleted"] * count, pa.string()),
         }
         for name, values in lineage.items():
             last_rows = last_rows.set_column(last_rows.schema.get_field_index(name), name, values)
-        self.counts.deleted += last_rows.num_rows
-        if self._parts:
-            self._parts["normalized"].write(_check_schema(last_rows, PRODUCT_SCHEMA))
+        self.deleted += count
+        self._writer.write(_check_schema(last_rows, PRODUCT_SCHEMA))
 
-    def finish(self) -> list[StagedFile]:
-        """Flush what is queued and close the staged files of this provider."""
-        self.flush()
-        staged = [self._raw.close()] if self._raw is not None else []
-        staged += [f for f in (w.close() for w in self._parts.values()) if f is not None]
-        return staged
-
-    def abort(self) -> list[StagedFile]:
-        """Close the staged files without writing what is queued (the provider failed)."""
-        staged = [self._raw.close()] if self._raw is not None else []
-        staged += [f for f in (w.abort() for w in self._parts.values()) if f is not None]
-        return staged
-
-    def feed(self, records: Iterable[dict[str, Any]], *, land: bool) -> None:
-        """Process a whole stream of raw records."""
-        for raw in records:
-            if land:
-                self.land(raw)
-            self.add(raw)
+    def close(self) -> StagedFile | None:
+        return self._writer.close()
 
 
 def _type_problem(row: dict[str, Any]) -> str:

@@ -30,8 +30,9 @@ from pipelines.config import (
 )
 from pipelines.errors import ConfigError, PipelineError
 from pipelines.logs import setup_logging
-from pipelines.runlog import format_status, read_runs
-from pipelines.runner import EXIT_USAGE, Runner, RunOptions
+from pipelines.record import EXIT_USAGE
+from pipelines.runner import Runner, RunOptions, find_replay_files
+from pipelines.runs import print_status, runner_for_run
 from pipelines.secrets import mask
 from providers.base import Provider, load_providers
 
@@ -115,7 +116,20 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="list providers, the settings they need and whether they are configured; exit",
     )
-    add("--status", action="store_true", help="print the last runs as a table; exit")
+    add(
+        "--status",
+        nargs="?",
+        const="",
+        metavar="RUN_ID",
+        help="print the last runs as a table, and the steps of the last (or the given) run; exit",
+    )
+    add(
+        "--resume",
+        nargs="?",
+        const="",
+        metavar="RUN_ID",
+        help="continue the last (or the given) unfinished run from its first unfinished step",
+    )
     return parser
 
 
@@ -149,6 +163,7 @@ def _choose_offline(
 
 # Subcommands: name -> module with HELP, configure(parser) and execute(args, context) -> int.
 SUBCOMMANDS: dict[str, str] = {
+    "run-step": "pipelines.commands.run_step",
     "report": "pipelines.commands.report",
 }
 
@@ -207,9 +222,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.list_providers:
             print_provider_list(providers, env)
             return 0
-        if args.status:
-            print(format_status(read_runs(Path(config.log_dir))))
+        if args.status is not None:
+            print_status(config, args.status or None)
             return 0
+        if args.resume is not None:
+            return _resume(args, config, providers, env)
         return _run(args, config, providers, env)
     except ConfigError as exc:
         sys.stderr.write(f"run_pipeline.py: error: {mask(str(exc))}\n")
@@ -235,10 +252,25 @@ def _run(
         full_refresh=args.full_refresh,
         fail_on_anomaly=args.fail_on_anomaly,
     )
+    if options.replay is not None:
+        find_replay_files(options.replay)  # a bad --replay is a usage error before anything runs
     runner = Runner(config, providers, env, options)
     setup_logging(runner.run_id, verbose=args.verbose, fmt=args.log_format)
     result = runner.run()
     print_summary(result, runner.root, dry_run=options.dry_run)
+    return result.exit_code
+
+
+def _resume(
+    args: argparse.Namespace,
+    config: PipelineConfig,
+    providers: dict[str, Provider],
+    env: dict[str, str],
+) -> int:
+    runner = runner_for_run(config, providers, env, args.resume or None, offline=args.offline)
+    setup_logging(runner.run_id, verbose=args.verbose, fmt=args.log_format)
+    result = runner.resume()
+    print_summary(result, runner.root, dry_run=False)
     return result.exit_code
 
 

@@ -134,7 +134,7 @@ def test_run_log_jsonl_and_sqlite_mirror(workdir: Path) -> None:
 def test_dry_run_writes_nothing(workdir: Path) -> None:
     result = run([CatalogProvider([make_record(i) for i in range(3)])], dry_run=True)
     assert result.record["providers"]["catalog"]["new"] == 3
-    assert len(result.results[0].preview) == 3
+    assert len(result.previews["catalog"]) == 3
     assert not (workdir / "data").exists()
     assert not (workdir / "logs").exists()
 

@@ -1,0 +1,62 @@
+"""Finding runs again: ``--status``, ``--resume`` and ``run-step`` pick up a run by its id."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from pipelines.checkpoint import Checkpoint, format_steps, latest_run_id, unfinished_runs
+from pipelines.config import PipelineConfig
+from pipelines.errors import ConfigError
+from pipelines.runlog import format_status, read_runs
+from pipelines.runner import Runner, RunOptions
+from providers.base import Provider
+
+
+def _roots(config: PipelineConfig) -> list[Path]:
+    """The lake and the offline demo lake: a run id is looked up in both."""
+    root = Path(config.data_dir)
+    return [root, root / "demo"]
+
+
+def find_checkpoint(config: PipelineConfig, run_id: str | None) -> Checkpoint | None:
+    """The checkpoint of ``run_id`` (or the newest run's), from either lake."""
+    for root in _roots(config):
+        wanted = run_id or latest_run_id(root)
+        if wanted and (root / "_runs" / wanted / "checkpoint.json").exists():
+            return Checkpoint.load(root, wanted)
+    return None
+
+
+def runner_for_run(
+    config: PipelineConfig,
+    providers: Mapping[str, Provider],
+    env: Mapping[str, str],
+    run_id: str | None,
+    *,
+    offline: bool = False,
+) -> Runner:
+    """A runner bound to an existing run (the last unfinished one when no id is given)."""
+    if run_id is None:
+        roots = [Path(config.data_dir) / "demo"] if offline else _roots(config)
+        pending = [c for root in roots for c in unfinished_runs(root)]
+        if not pending:
+            raise ConfigError("--resume: no unfinished run to resume")
+        run_id = max(pending, key=lambda c: c.run_id).run_id
+    checkpoint = find_checkpoint(config, run_id)
+    if checkpoint is None:
+        raise ConfigError(f"--resume: no run {run_id!r} under {config.data_dir}/_runs")
+    options = RunOptions.from_dict(checkpoint.options)
+    return Runner(config, providers, env, options, run_id=checkpoint.run_id)
+
+
+def print_status(config: PipelineConfig, run_id: str | None) -> None:
+    """The run log's last runs, then the steps of the last (or the given) run."""
+    print(format_status(read_runs(Path(config.log_dir))))
+    checkpoint = find_checkpoint(config, run_id)
+    if checkpoint is None:
+        if run_id:
+            raise ConfigError(f"--status: no run {run_id!r} under {config.data_dir}/_runs")
+        return
+    print()
+    print(format_steps(checkpoint))

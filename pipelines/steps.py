@@ -1,0 +1,82 @@
+"""The step graph of a run, defined once for every scheduler.
+
+::
+
+    extract.<provider> ──▶ normalize.<provider> ──┐
+    extract.<other>    ──▶ normalize.<other>    ──┴─▶ quality ─▶ write ─▶ detect ─▶ report
+
+* ``extract.<p>`` calls the provider's API and lands raw records (network: retried).
+* ``normalize.<p>`` maps raw records to canonical rows and checks them (quarantine).
+* ``quality`` applies the reject threshold and the count reconciliation per provider.
+* ``write`` deduplicates against the state and commits: parts, manifest, then state.
+* ``detect`` judges the run's volumes against the run history.
+* ``report`` appends the run log and writes the Markdown and HTML report.
+
+Providers are independent until ``quality``, so schedulers may run them in parallel.
+Every step is idempotent: running a finished step again is a no-op unless forced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+NETWORK_RETRIES = 3
+NETWORK_RETRY_DELAY_SECONDS = 60
+NETWORK_TIMEOUT_SECONDS = 3600
+LOCAL_TIMEOUT_SECONDS = 1800
+SHARED_STEPS = ("quality", "write", "detect", "report")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One node of the graph, with the hints a scheduler needs."""
+
+    name: str
+    depends_on: tuple[str, ...]
+    network: bool = False
+
+    @property
+    def retries(self) -> int:
+        """Scheduler-level retries: only steps that talk to an API are worth retrying."""
+        return NETWORK_RETRIES if self.network else 0
+
+    @property
+    def retry_delay_seconds(self) -> int:
+        return NETWORK_RETRY_DELAY_SECONDS if self.network else 0
+
+    @property
+    def timeout_seconds(self) -> int:
+        return NETWORK_TIMEOUT_SECONDS if self.network else LOCAL_TIMEOUT_SECONDS
+
+    @property
+    def provider(self) -> str | None:
+        """The provider of a per-provider step (``extract.shopify`` → ``shopify``)."""
+        kind, _, provider = self.name.partition(".")
+        if kind in ("extract", "normalize") and provider:
+            return provider
+        return None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "depends_on": list(self.depends_on),
+            "network": self.network,
+            "retries": self.retries,
+            "retry_delay_seconds": self.retry_delay_seconds,
+            "timeout_seconds": self.timeout_seconds,
+        }
+
+
+def step_graph(providers: Sequence[str]) -> list[Step]:
+    """The steps of a run over ``providers``, in an order that respects every dependency."""
+    steps: list[Step] = []
+    for name in providers:
+        steps.append(Step(f"extract.{name}", (), network=True))
+        steps.append(Step(f"normalize.{name}", (f"extract.{name}",)))
+    normalized = tuple(f"normalize.{name}" for name in providers)
+    steps.append(Step("quality", normalized))
+    steps.append(Step("write", ("quality",)))
+    steps.append(Step("detect", ("write",)))
+    steps.append(Step("report", ("detect",)))
+    return steps
