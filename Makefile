@@ -4,7 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: run-pipeline test lint format status list-providers bench clean
+.PHONY: run-pipeline test lint format status list-providers bench download-artifacts clean
+WORKFLOWS := $(wildcard .github/workflows/*.yml .github/workflows/*.yaml)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +24,11 @@ run-pipeline: $(VENV)/.runtime  ## Run the pipeline (offline demo when no creden
 test: $(VENV)/.dev  ## Run the whole test suite
 	$(BIN)/python -m pytest $(ARGS)
 
-lint: $(VENV)/.dev  ## ruff check + ruff format --check
+lint: $(VENV)/.dev  ## ruff check + ruff format --check + workflow checks (zizmor, schema)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/zizmor --offline $(WORKFLOWS)
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows $(WORKFLOWS)
 
 format: $(VENV)/.dev
 	$(BIN)/ruff format .
@@ -39,6 +42,9 @@ list-providers: $(VENV)/.runtime
 
 bench: $(VENV)/.dev  ## Replay benchmark (10k, 100k, 1M synthetic Shopify records)
 	$(BIN)/python bench/bench_replay.py $(ARGS)
+
+download-artifacts: $(VENV)/.runtime  ## Merge the last runs' GitHub artifacts into data/ (ARGS="--runs 3")
+	$(BIN)/python pipelines/run_pipeline.py download-artifacts $(ARGS)
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .ruff_cache

@@ -34,6 +34,8 @@ PIPELINE_OPTIONS: tuple[Option, ...] = (
     Option("http_connect_timeout_seconds", float, 5.0, "Connect timeout of every API call."),
     Option("http_max_retries", int, 4, "Retries of one API call (429, 5xx, connection errors)."),
     Option("http_backoff_seconds", float, 0.5, "First backoff step; doubles per retry, jittered."),
+    Option("http_retry_budget", int, 50, "Retries allowed in a whole run, all providers together."),
+    Option("http_breaker_threshold", int, 5, "Failures in a row that stop a provider; 0: never."),
 )
 
 

@@ -21,6 +21,7 @@ class ProviderError(PipelineError):
     """
 
     status: int | None = None
+    stats: dict | None = None  # the provider's call counters when it failed (for the run log)
 
 
 class RetriableProviderError(ProviderError):

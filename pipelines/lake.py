@@ -234,8 +234,15 @@ class Lake:
         ]
 
     def latest_rows(self, source: str, source_ids: set[str], schema: pa.Schema) -> pa.Table:
-        """The last committed row of each of ``source_ids`` (for writing deletions)."""
-        files = [p for p in self.committed_files("normalized") if f"source={source}" in p.parts]
+        """The last committed row of each of ``source_ids`` that this lake still holds.
+
+        A lake restored from state alone (a CI runner) may lack old parts: those are skipped.
+        """
+        files = [
+            p
+            for p in self.committed_files("normalized")
+            if f"source={source}" in p.parts and p.exists()
+        ]
         if not files or not source_ids:
             return schema.empty_table()
         wanted = pa.array(sorted(source_ids), pa.string())

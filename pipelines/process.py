@@ -249,6 +249,19 @@ class DedupStage:
         return self._writer.close()
 
 
+def deletion_stubs(source: str, source_ids: set[str]) -> pa.Table:
+    """Minimal ``deleted`` rows for products whose last row this lake no longer holds."""
+    rows = [
+        {
+            "source": source, "source_id": source_id, "title": "", "condition": "unknown",
+            "availability": "unknown", "raw_hash": "", "content_hash": "", "schema_version":
+            SCHEMA_VERSION, "run_id": "", "change_type": "deleted",
+        }
+        for source_id in sorted(source_ids)
+    ]  # fmt: skip
+    return pa.Table.from_pylist(rows, schema=PRODUCT_SCHEMA)  # lineage set by write_deleted
+
+
 def _type_problem(row: dict[str, Any]) -> str:
     """Which column of ``row`` its canonical type rejects, and why (no record-specific values)."""
     for schema_field in PRODUCT_SCHEMA:

@@ -130,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RUN_ID",
         help="continue the last (or the given) unfinished run from its first unfinished step",
     )
+    add("--check", action="store_true", help="same as the doctor subcommand: check credentials")
     return parser
 
 
@@ -165,6 +166,12 @@ def _choose_offline(
 SUBCOMMANDS: dict[str, str] = {
     "run-step": "pipelines.commands.run_step",
     "report": "pipelines.commands.report",
+    "doctor": "pipelines.commands.doctor",
+    "acknowledge": "pipelines.commands.acknowledge",
+    "download-artifacts": "pipelines.commands.download_artifacts",
+    "restore-state": "pipelines.commands.restore_state",
+    "gha-publish": "pipelines.commands.gha_publish",
+    "file-issues": "pipelines.commands.file_issues",
 }
 
 
@@ -209,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv[1:])
     else:
         module, args = None, build_parser().parse_args(argv)
+        if args.check:
+            module = importlib.import_module(SUBCOMMANDS["doctor"])
     try:
         providers = load_providers()
         env = read_environment()

@@ -30,10 +30,16 @@ from pipelines.checkpoint import DONE, FAILED, Checkpoint, unfinished_runs
 from pipelines.config import PipelineConfig
 from pipelines.dedup import DedupState, load_state, save_state
 from pipelines.errors import ConfigError, DataQualityError, ProviderError
-from pipelines.http import HttpClient
+from pipelines.http import HttpClient, RetryBudget
 from pipelines.lake import Lake, Manifest, RawWriter, StagedFile, read_raw
 from pipelines.offline import Recording, offline_env, replay_server
-from pipelines.process import DedupStage, NormalizeStage, ProviderCounts, RunContext
+from pipelines.process import (
+    DedupStage,
+    NormalizeStage,
+    ProviderCounts,
+    RunContext,
+    deletion_stubs,
+)
 from pipelines.progress import Progress
 from pipelines.quality import QualityConfig, gate_verdict
 from pipelines.record import EXIT_ANOMALY, EXIT_OK, build_record
@@ -142,6 +148,7 @@ class Runner:
         self.lake = Lake(self.root)
         self.quality = QualityConfig.from_table(config.sections.get("quality", {}))
         self.anomaly = AnomalyConfig.from_table(config.sections.get("anomaly", {}))
+        self.retry_budget = RetryBudget(config.http_retry_budget)  # shared by every provider
         self.log_dir = Path(config.log_dir)
         self.checkpoint: Checkpoint | None = None
         self.previews: dict[str, list[dict[str, Any]]] = {}
@@ -228,18 +235,28 @@ class Runner:
         return self.checkpoint.status("write") == DONE
 
     def _run_one(self, step: Step) -> str:
-        checkpoint = self.checkpoint
-        started = checkpoint.start(step.name)
+        started = self.checkpoint.start(step.name)
         kind = step.name.split(".")[0]
         try:
             outputs = getattr(self, f"_step_{kind}")(step)
         except (ProviderError, DataQualityError, ConfigError) as exc:
-            error = mask(str(exc))
-            log.error("%s failed: %s", step.name, error)
-            checkpoint.finish(step.name, started, {"status": "failed", "error": error}, error)
-            return FAILED
-        checkpoint.finish(step.name, started, outputs)
+            return self._fail(step, started, exc, mask(str(exc)))
+        except Exception as exc:
+            if step.provider is None:
+                raise  # a bug in the pipeline itself: fail loudly
+            # A bug in one provider (a plug-in, say) must not take the other providers down.
+            log.exception("%s failed", step.name)
+            error = mask(f"{step.provider}: unexpected {type(exc).__name__}: {exc}")
+            return self._fail(step, started, exc, error)
+        self.checkpoint.finish(step.name, started, outputs)
         return DONE
+
+    def _fail(self, step: Step, started: float, exc: Exception, error: str) -> str:
+        """Record a failed step, with the provider's call counters when it has them."""
+        log.error("%s failed: %s", step.name, error)
+        outputs = {"status": "failed", "error": error, "stats": getattr(exc, "stats", None) or {}}
+        self.checkpoint.finish(step.name, started, outputs, error)
+        return FAILED
 
     def _result(self) -> RunResult:
         report = self.checkpoint.outputs("report")
@@ -286,9 +303,10 @@ class Runner:
         try:
             for record in progress.count(islice(provider.fetch(ctx), self.options.limit)):
                 writer.write(record)
-        except ProviderError:
+        except Exception as exc:
             writer.close()
             Lake.discard([staged])
+            exc.stats = asdict(stats)  # the run log counts a failed provider's retries too
             raise
         finally:
             progress.done()
@@ -324,6 +342,8 @@ class Runner:
             timeout=(self.config.http_connect_timeout_seconds, self.config.http_timeout_seconds),
             max_retries=self.config.http_max_retries,
             backoff_factor=self.config.http_backoff_seconds,
+            retry_budget=self.retry_budget,
+            breaker_threshold=self.config.http_breaker_threshold,
             cache=cache,
             log=plog,
         )
@@ -443,7 +463,9 @@ class Runner:
         stage.deleted_keys = vanished
         if vanished:
             ids = {state.source_id(key) for key in vanished}
-            stage.write_deleted(self.lake.latest_rows(name, ids, PRODUCT_SCHEMA))
+            last_rows = self.lake.latest_rows(name, ids, PRODUCT_SCHEMA)
+            stage.write_deleted(last_rows)
+            stage.write_deleted(deletion_stubs(name, ids - set(last_rows["source_id"].to_pylist())))
             log.info("%s: %d product(s) disappeared since the last pull", name, len(vanished))
 
     def _vanished_warning(self, name: str, fetched: int) -> list[str]:

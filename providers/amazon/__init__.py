@@ -71,14 +71,7 @@ class AmazonProvider(Provider):
 
     def fetch(self, ctx: FetchContext) -> Iterator[dict[str, Any]]:
         """Yield GetItems results for ``asins``, then new ASINs from ``searches``."""
-        marketplace = check_country(ctx.options["country"])
-        asins = check_asins(ctx.options["asins"])
-        searches = check_searches(ctx.options["searches"])
-        if not asins and not searches:
-            raise ConfigError(
-                "amazon: nothing to fetch; set asins and/or searches under [providers.amazon] "
-                "in pipeline.toml (the Creators API cannot list a whole catalog)"
-            )
+        marketplace, asins, searches = check_plan(ctx.options)
         ctx.log.info(
             "amazon: fetching %d ASINs, %d searches from %s", len(asins), len(searches), marketplace
         )
@@ -90,6 +83,28 @@ class AmazonProvider(Provider):
                 yield from run.fetch_search(search)
         finally:
             client.close()
+
+    def probe(self, ctx: FetchContext) -> str:
+        """GetItems for the first configured ASIN, else a 1-item search: one call (and a token).
+
+        An answer proves the credentials, the version, the partner tag and the store; the
+        item itself may be unavailable.
+        """
+        marketplace, asins, searches = check_plan(ctx.options)
+        client = CreatorsClient(ctx, marketplace)
+        try:
+            if asins:
+                asked = f"getItems {asins[0]}"
+                page = client.get_items(asins[:1], asked)
+            else:
+                search = searches[0]
+                asked = f"searchItems {search.keywords!r}"
+                page = client.search_items(search.keywords, search.search_index, 1, asked, 1)
+        finally:
+            client.close()
+        codes = ", ".join(e.get("code") or "error" for e in page.errors)
+        found = f"{len(page.items)} item(s)" + (f", {codes}" if codes else "")
+        return f"{marketplace}: {asked} answered ({found})"
 
     def normalize(self, raw: dict[str, Any]) -> list[dict[str, Any]]:
         """One canonical row per item (see ``providers.amazon.normalize``)."""
@@ -167,6 +182,19 @@ class _Run:
 
 
 # --- options ---------------------------------------------------------------------------------
+
+
+def check_plan(options: Mapping[str, Any]) -> tuple[str, list[str], list[Search]]:
+    """The marketplace, ASINs and searches of ``[providers.amazon]``; at least one to fetch."""
+    marketplace = check_country(options["country"])
+    asins = check_asins(options["asins"])
+    searches = check_searches(options["searches"])
+    if not asins and not searches:
+        raise ConfigError(
+            "amazon: nothing to fetch; set asins and/or searches under [providers.amazon] "
+            "in pipeline.toml (the Creators API cannot list a whole catalog)"
+        )
+    return marketplace, asins, searches
 
 
 def check_country(country: Any) -> str:

@@ -1,11 +1,14 @@
 """Creators API calls through python-amazon-paapi 7.x (``amazon_creatorsapi.AmazonCreatorsApi``).
 
 The wrapper owns the transport: urllib3 for data calls, ``requests`` for the OAuth2 token,
-its own retries (429 and 5xx with ``Retry-After``, one token refresh on a 401) and its token
-cache. None of that goes through our ``HttpClient``, so this module does the rest of what
-``HttpClient`` would do: it counts calls in ``ctx.stats``, serves and fills ``ctx.cache``,
-registers the tokens the wrapper mints as secrets, and turns the wrapper's exceptions into
-provider errors whose messages name the call and say what to do.
+one token refresh on a 401, and its token cache. Its own retry loop is switched off: the
+wrapper's urllib3 pool gets the shared HTTP layer's retry policy instead
+(``ctx.http.retry_policy``), so 429, 5xx and connection errors are retried with the run's
+backoff, ``Retry-After`` handling, retry budget, circuit breaker and counters. This module
+does the rest of what ``HttpClient`` would do: it counts calls in ``ctx.stats``, serves and
+fills ``ctx.cache``, registers the tokens the wrapper mints as secrets, and turns the
+wrapper's exceptions into provider errors whose messages name the call and say what to do.
+The token request itself (``requests.post`` inside the wrapper) is not retried.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import requests
+import urllib3
 from amazon_creatorsapi import AmazonCreatorsApi
 from amazon_creatorsapi.core.constants import DEFAULT_HOST
 from amazon_creatorsapi.errors import (
@@ -32,7 +36,7 @@ from creatorsapi_python_sdk.models.item import Item
 
 from pipelines.cache import cache_key
 from pipelines.errors import ConfigError, FatalProviderError, ProviderError, RetriableProviderError
-from pipelines.http import check_endpoint
+from pipelines.http import ProviderUnreachableError, check_endpoint
 from pipelines.secrets import mask, register_secret
 from providers.amazon.settings import (
     API_URL_ENV,
@@ -114,9 +118,18 @@ class CreatorsClient:
         """GetItems for at most 10 ASINs; items the API could not return are in ``errors``."""
         return self._cached(("getItems", asins), lambda: self._get_items(asins, what))
 
-    def search_items(self, keywords: str, search_index: str | None, page: int, what: str) -> Page:
-        """One SearchItems page of 10; no results is an empty page, not a failure."""
+    def search_items(
+        self,
+        keywords: str,
+        search_index: str | None,
+        page: int,
+        what: str,
+        item_count: int = DEFAULT_SEARCH_ITEM_COUNT,
+    ) -> Page:
+        """One SearchItems page (of 10); no results is an empty page, not a failure."""
         params = {"keywords": keywords, "search_index": search_index, "item_page": page}
+        if item_count != DEFAULT_SEARCH_ITEM_COUNT:
+            params["item_count"] = item_count
         return self._cached(("searchItems", params), lambda: self._search_items(params, what))
 
     # --- calls ----------------------------------------------------------------------------
@@ -135,7 +148,7 @@ class CreatorsClient:
                 lambda: self.api.search_items(
                     keywords=params["keywords"],
                     search_index=params["search_index"],
-                    item_count=DEFAULT_SEARCH_ITEM_COUNT,
+                    item_count=params.get("item_count", DEFAULT_SEARCH_ITEM_COUNT),
                     item_page=params["item_page"],
                 ),
             )
@@ -144,19 +157,24 @@ class CreatorsClient:
         return Page([wire_item(i) for i in result.items or []], [])
 
     def _invoke(self, what: str, call: Callable[[], T]) -> T:
-        """Run one wrapper call, counted, with its errors turned into ours."""
+        """Run one wrapper call: counted, refused by an open breaker, its errors made ours."""
+        self.ctx.http.guard.start(what)
         self.ctx.stats.api_calls += 1
         try:
-            return call()
-        except ItemsNotFoundError:
+            result = call()
+        except ItemsNotFoundError as exc:
+            if _status(exc) == 404:  # not "no such item": the URL is wrong
+                raise provider_error(exc, what, self.marketplace) from exc
             raise
         except AmazonCreatorsApiError as exc:
-            raise provider_error(exc, what, self.marketplace) from exc
+            raise provider_error(exc, what, self.marketplace, self.ctx.http.guard.stop) from exc
         except ValueError as exc:  # pydantic: the response does not fit the SDK's models
             raise FatalProviderError(
                 f"amazon {what}: the response does not match the Creators API models: "
                 f"{mask(str(exc))[:300]}"
             ) from exc
+        self.ctx.http.guard.succeeded()
+        return result
 
     def _cached(self, request: tuple[str, Any], call: Callable[[], Page]) -> Page:
         """Serve ``request`` from ``ctx.cache`` when it holds it; store successful answers."""
@@ -186,7 +204,7 @@ class CreatorsClient:
                 marketplace=self.marketplace,
                 throttling=float(options["throttling_seconds"]),
                 timeout=self.ctx.http.timeout,
-                retries=DEFAULT_RETRIES,
+                retries=0,  # the shared policy below retries instead
                 host=self.host,
                 auth_endpoint=self.auth_endpoint,
             )
@@ -194,6 +212,10 @@ class CreatorsClient:
             raise ConfigError(
                 f"amazon: {exc} (check {VERSION_ENV} and [providers.amazon] throttling_seconds)"
             ) from exc
+        # The pool is built lazily per host from these keywords, so this reaches every call
+        # (a private path of python-amazon-paapi 7.1; tests/pipelines/test_faults.py proves it).
+        pool = api._api_client.rest_client.pool_manager
+        pool.connection_pool_kw["retries"] = self.ctx.http.retry_policy(DEFAULT_RETRIES)
         watch_tokens(api, self.ctx.stats)
         return api
 
@@ -219,13 +241,25 @@ def watch_tokens(api: AmazonCreatorsApi, stats: ProviderStats) -> None:
     manager.refresh_token = refresh_and_register
 
 
-def provider_error(exc: AmazonCreatorsApiError, what: str, marketplace: str) -> ProviderError:
-    """Our error for a wrapper error, with what to do about it."""
-    detail = mask(str(exc))
-    prefix = f"amazon {what}"
+def provider_error(
+    exc: AmazonCreatorsApiError, what: str, marketplace: str, stop: str | None = None
+) -> ProviderError:
+    """Our error for a wrapper error, with what to do about it and its HTTP status if any.
+
+    ``stop`` says why the shared retry policy gave up early (budget, breaker), when it did.
+    """
+    detail = mask(f"{exc}; {stop}" if stop else str(exc))
+    error = _translate(exc, f"amazon {what}", detail, marketplace)
+    error.status = _status(exc)
+    return error
+
+
+def _translate(
+    exc: AmazonCreatorsApiError, prefix: str, detail: str, marketplace: str
+) -> ProviderError:
     if isinstance(exc, AuthenticationError):
         if isinstance(exc.__cause__, requests.RequestException):
-            return RetriableProviderError(f"{prefix}: token endpoint unreachable ({detail})")
+            return ProviderUnreachableError(f"{prefix}: token endpoint unreachable ({detail})")
         return FatalProviderError(
             f"{prefix}: authentication failed; check {CREDENTIAL_ID_ENV}, "
             f"{CREDENTIAL_SECRET_ENV} and that {VERSION_ENV} is the version Amazon issued "
@@ -247,9 +281,23 @@ def provider_error(exc: AmazonCreatorsApiError, what: str, marketplace: str) -> 
         )
     if isinstance(exc, InvalidArgumentError):
         return FatalProviderError(f"{prefix}: request rejected ({detail})")
+    if isinstance(exc, ItemsNotFoundError):
+        return FatalProviderError(f"{prefix}: 404 Not Found; check {API_URL_ENV} ({detail})")
+    if isinstance(exc, RequestError) and isinstance(exc.__cause__, urllib3.exceptions.HTTPError):
+        return ProviderUnreachableError(f"{prefix}: no response after retries ({detail})")
     if isinstance(exc, RequestError):
         return RetriableProviderError(f"{prefix}: request failed after retries ({detail})")
     return FatalProviderError(f"{prefix}: {type(exc).__name__}: {detail}")
+
+
+def _status(exc: AmazonCreatorsApiError) -> int | None:
+    """The HTTP status behind a wrapper error (401 for credentials the token endpoint refused)."""
+    status = getattr(exc.__cause__, "status", None)
+    if isinstance(status, int) and status:
+        return status
+    if isinstance(exc, AuthenticationError) and exc.__cause__ is None:
+        return 401
+    return None
 
 
 def _endpoint(settings: Mapping[str, str], env_name: str) -> str | None:

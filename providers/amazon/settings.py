@@ -24,8 +24,9 @@ DEFAULT_VERSION = "3.1"
 DEFAULT_COUNTRY = "US"
 DEFAULT_THROTTLING_SECONDS = 1.0
 DEFAULT_SEARCH_PAGES = 1
-# The wrapper retries 429 and 5xx this many times (honouring Retry-After) and refreshes
-# an expired token once on a 401 before it gives up.
+# Retries of one Creators API call (429, 5xx, connection errors), done by the shared HTTP
+# layer's policy in the wrapper's connection pool; the wrapper itself refreshes an expired
+# token once on a 401.
 DEFAULT_RETRIES = 3
 
 # GetItems takes at most 10 item ids; SearchItems pages are 1..10.
@@ -37,14 +38,6 @@ MAX_SEARCH_PAGES = 10
 # no longer work; check_environment names any that is still set.
 PAAPI_RETIRED_ON = "2026-04-30"
 RETIRED_PAAPI_PREFIX = "AMAZON_PAAPI_"
-
-SETTINGS = (
-    "AMAZON_PAAPI_ACCESS_KEY",
-    "AMAZON_PAAPI_SECRET_KEY",
-    "AMAZON_PAAPI_PARTNER_TAG",
-    "AMAZON_PAAPI_HOST",
-    "AMAZON_PAAPI_REGION",
-)
 
 SETTINGS = (
     Setting(CREDENTIAL_ID_ENV, "Creators API credential ID (Associates Central)", secret=True),

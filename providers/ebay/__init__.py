@@ -89,8 +89,7 @@ class EbayProvider(Provider):
         plan = self.check_options(ctx.options)
         if ctx.limit is not None and ctx.limit <= 0:
             return
-        api_url = check_endpoint(ENV_API_URL, ctx.settings.get(ENV_API_URL) or DEFAULT_API_URL)
-        client = BrowseClient(ctx.http, api_url, self._token_source(ctx.settings))
+        client = self._client(ctx)
         # With a small limit, ask for small pages (offset stays a multiple of limit: eBay's rule).
         page_size = plan.page_size if ctx.limit is None else min(plan.page_size, ctx.limit)
         seen: set[str] = set()
@@ -105,6 +104,16 @@ class EbayProvider(Provider):
                 yield from records
                 if remaining == 0:
                     return
+
+    def probe(self, ctx: FetchContext) -> str:
+        """Mint a token (with client credentials) and ask the first query for one item."""
+        query = self.check_options(ctx.options).queries[0]
+        total = self._client(ctx).count(query)
+        return f"search {query.label!r} on {query.marketplace}: {total} results"
+
+    def _client(self, ctx: FetchContext) -> BrowseClient:
+        api_url = check_endpoint(ENV_API_URL, ctx.settings.get(ENV_API_URL) or DEFAULT_API_URL)
+        return BrowseClient(ctx.http, api_url, self._token_source(ctx.settings))
 
     def _query_records(
         self, client: BrowseClient, query: Query, page_size: int, plan: SearchPlan, seen: set[str]

@@ -108,7 +108,9 @@ class ClientCredentialsToken:
         )
         payload = _json_object(response.body)
         if response.status != 200:
-            raise FatalProviderError(_oauth_error_message(response.status, payload))
+            error = FatalProviderError(_oauth_error_message(response.status, payload))
+            error.status = response.status
+            raise error
         token = payload.get("access_token")
         if not isinstance(token, str) or not token:
             raise FatalProviderError("ebay token: the token response has no access_token")

@@ -47,17 +47,29 @@ class BrowseClient:
                 paginator.has_more = False
             yield items
 
+    def count(self, query: Query) -> int | None:
+        """The ``total`` of a one-item first page of ``query`` (the ``doctor`` probe)."""
+        what = f"search {query.label!r} ({query.marketplace}) probe"
+        params = {**query.params, "limit": "1", "offset": "0"}
+        page = self._get_page(params, query.marketplace, what)
+        _item_summaries(page, what)
+        return _total(page)
+
     def _get_page(self, params: dict[str, str], marketplace: str, what: str) -> dict[str, Any]:
+        token = self.tokens.get(self.http)  # a refused mint fails here, without a second try
         try:
-            response = self._send(params, marketplace, what)
+            response = self._send(token, params, marketplace, what)
         except FatalProviderError as exc:
             if not _is_unauthorized(exc):
                 raise
             if not self.tokens.can_refresh:
-                raise FatalProviderError(mask(f"{exc} ({STATIC_TOKEN_HINT})")) from None
+                error = FatalProviderError(mask(f"{exc} ({STATIC_TOKEN_HINT})"))
+                error.status = exc.status
+                raise error from None
             # The cached token was revoked or lapsed early: mint once more and retry once.
+            self.http.log.warning("ebay %s: token refused (401); minting a new one", what)
             self.tokens.invalidate()
-            response = self._send(params, marketplace, what)
+            response = self._send(self.tokens.get(self.http), params, marketplace, what)
         page = response.json(f"ebay {what}")
         if not isinstance(page, dict):
             raise FatalProviderError(
@@ -65,9 +77,11 @@ class BrowseClient:
             )
         return page
 
-    def _send(self, params: dict[str, str], marketplace: str, what: str) -> HttpResponse:
+    def _send(
+        self, token: str, params: dict[str, str], marketplace: str, what: str
+    ) -> HttpResponse:
         headers = {
-            "Authorization": f"Bearer {self.tokens.get(self.http)}",
+            "Authorization": f"Bearer {token}",
             "X-EBAY-C-MARKETPLACE-ID": marketplace,
             "Accept": "application/json",
         }

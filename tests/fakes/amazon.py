@@ -15,7 +15,8 @@ it drives) sends and parses:
   models describe them; a request id in ``x-amzn-RequestId``.
 
 Every request is kept in ``token_requests`` / ``api_requests`` so tests can assert what the
-client sent, and ``fail_next`` queues error responses for the next API calls.
+client sent, and ``fail_next`` queues error responses (any status, a JSON or raw body, headers
+such as ``Retry-After``) for the next API calls.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class Fault:
     """An error response served instead of the next API answer."""
 
     status: int
-    body: dict[str, Any]
+    body: dict[str, Any] | bytes
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -78,7 +79,7 @@ class FakeCreatorsApi:
         self.valid_tokens: set[str] = set()
         self.token_requests: list[dict[str, Any]] = []
         self.api_requests: list[dict[str, Any]] = []
-        self.faults: list[Fault] = []
+        self.faults: list[Fault | None] = []  # None: serve that call normally
         self._lock = threading.Lock()
         # A shared, already running server saves the half second a server takes to stop.
         self._own_server = server is None
@@ -131,11 +132,13 @@ class FakeCreatorsApi:
     def fail_next(
         self,
         status: int,
-        body: dict[str, Any],
+        body: dict[str, Any] | bytes,
         headers: dict[str, str] | None = None,
         times: int = 1,
+        after: int = 0,
     ) -> None:
-        """Answer the next ``times`` API calls (not token calls) with this error."""
+        """Answer ``times`` API calls (not token calls) so, once ``after`` more were served."""
+        self.faults.extend([None] * after)
         self.faults.extend(Fault(status, body, headers or {}) for _ in range(times))
 
     def revoke_tokens(self) -> None:
@@ -198,8 +201,8 @@ class FakeCreatorsApi:
 
     def _check(self, entry: dict[str, Any]) -> Response | None:
         """The error response this request earns, or None when it may be served."""
-        if self.faults:
-            fault = self.faults.pop(0)
+        fault = self.faults.pop(0) if self.faults else None
+        if fault is not None:
             return _json(fault.status, fault.body, fault.headers)
         auth = entry["authorization"] or ""
         token = _bearer_token(auth, self.version)
@@ -304,9 +307,11 @@ def _validation(reason: str, message: str) -> dict[str, Any]:
     return {"type": "ValidationException", "message": message, "reason": reason}
 
 
-def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+def _json(
+    status: int, body: dict[str, Any] | bytes, headers: dict[str, str] | None = None
+) -> Response:
     return Response(
-        json.dumps(body),
+        body if isinstance(body, bytes) else json.dumps(body),
         status=status,
         headers={"x-amzn-RequestId": "fake-request-0001", **(headers or {})},
         content_type="application/json",

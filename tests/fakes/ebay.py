@@ -6,6 +6,12 @@ search; ``limit``/``offset`` paging with ``total``, ``next``, ``itemSummaries`` 
 empty page); and eBay's ``{"errors": [...]}`` bodies. It records every request it receives, so
 tests can assert what was sent as well as what came back.
 
+Faults are queued in ``search_faults`` / ``token_faults``: a ``(status, body[, headers])``
+answer, a transport fault (``reset_connection``, ``truncated_body``, ``slow(seconds)``), or
+``None`` to serve that request normally. ``expire_tokens_after(n)`` revokes every token once
+``n`` search pages have been served, as when a token lapses mid-run. The server is threaded,
+so a slow answer does not hold up the requests that follow it.
+
 Error ids and texts for 1001/1002/1100/2001/2003 are eBay's documented common errors; the
 Browse paging errors (12001 and the offset/limit ones) follow eBay's format and wording
 as seen in client code, their ids are not all verified.
@@ -15,6 +21,9 @@ from __future__ import annotations
 
 import base64
 import itertools
+import socket
+import struct
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -156,7 +165,7 @@ class FakeEbay:
         client_secret: str = "fake-client-secret",
         expires_in: int = 7200,
     ) -> None:
-        self.server = HTTPServer(host="127.0.0.1", port=0)
+        self.server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
         self._defaults = (client_id, client_secret, expires_in)
         self.reset()
 
@@ -169,8 +178,10 @@ class FakeEbay:
         self.reject_all_tokens = False
         self.token_requests: list[SeenRequest] = []
         self.search_requests: list[SeenRequest] = []
-        self.search_faults: list[tuple[int, Any]] = []  # served, in order, before real answers
-        self.token_faults: list[tuple[int, Any]] = []
+        self.search_faults: list[Fault] = []  # served, in order, before real answers
+        self.token_faults: list[Fault] = []
+        self.expire_after: int | None = None
+        self.pages_served = 0
         self._counter = itertools.count(1)
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -238,13 +249,18 @@ class FakeEbay:
         """Make every token issued so far invalid (as when one lapses early)."""
         self.valid_tokens.clear()
 
+    def expire_tokens_after(self, pages: int) -> None:
+        """Revoke every token once ``pages`` more search pages have been served."""
+        self.expire_after = self.pages_served + pages
+
     # --- handlers -----------------------------------------------------------------------------
 
     def _token(self, request: Request) -> Response:
         form = dict(request.form.items())
         self.token_requests.append(_seen(request, form))
-        if self.token_faults:
-            return _json(*self.token_faults.pop(0))
+        fault = self.token_faults.pop(0) if self.token_faults else None
+        if fault is not None:
+            return _serve_fault(fault, request)
         expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
         if request.headers.get("Authorization") != f"Basic {expected}":
             return _json(401, INVALID_CLIENT)
@@ -267,8 +283,9 @@ class FakeEbay:
     def _search(self, request: Request) -> Response:
         args = dict(request.args.items())
         self.search_requests.append(_seen(request))
-        if self.search_faults:
-            return _json(*self.search_faults.pop(0))
+        fault = self.search_faults.pop(0) if self.search_faults else None
+        if fault is not None:
+            return _serve_fault(fault, request)
         auth = request.headers.get("Authorization", "")
         if not auth.startswith("Bearer "):
             return _json(400, MISSING_TOKEN)
@@ -291,7 +308,11 @@ class FakeEbay:
         if offset + limit > RESULT_CAP:
             return _json(400, OFFSET_TOO_LARGE)
         search = self.searches.get((marketplace, criteria), FakeSearch(0, make_item))
-        return _json(200, self._page_body(search, args, limit, offset))
+        body = self._page_body(search, args, limit, offset)
+        self.pages_served += 1
+        if self.pages_served == self.expire_after:
+            self.revoke_tokens()
+        return _json(200, body)
 
     def _page_body(self, search: FakeSearch, args: dict[str, str], limit: int, offset: int) -> dict:
         end = min(offset + limit, search.total)
@@ -338,10 +359,47 @@ def _seen(request: Request, form: dict[str, str] | None = None) -> SeenRequest:
     )
 
 
-def _json(status: int, body: Any) -> Response:
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
     data = body if isinstance(body, bytes | str) else orjson.dumps(body)
     return Response(
         data,
         status=f"{status} {HTTPStatus(status).phrase}",
+        headers=headers,
         content_type="application/json",
     )
+
+
+# --- transport faults ----------------------------------------------------------------------------
+
+Answer = Callable[[Request], Response]
+Fault = tuple[int, Any] | tuple[int, Any, dict[str, str]] | Answer | None
+
+
+def _serve_fault(fault: Fault, request: Request) -> Response:
+    return fault(request) if callable(fault) else _json(*fault)
+
+
+def reset_connection(request: Request) -> Response:
+    """Close the socket with SO_LINGER 0: the client gets a TCP reset and no response."""
+    raw = socket.socket(fileno=request.environ["werkzeug.socket"].detach())
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    raw.close()
+    return Response(status=500)  # never delivered: werkzeug finds its socket gone
+
+
+def truncated_body(request: Request) -> Response:
+    """Promise 100 bytes, send 7 and close: the body breaks off mid-way."""
+    response = Response('{"a": 1', content_type="application/json")
+    response.headers["Content-Length"] = "100"
+    response.headers["Connection"] = "close"
+    return response
+
+
+def slow(seconds: float, then: tuple[int, Any]) -> Answer:
+    """Answer ``then`` after ``seconds`` (past the client's read timeout, typically)."""
+
+    def answer(request: Request) -> Response:
+        time.sleep(seconds)
+        return _json(*then)
+
+    return answer

@@ -35,7 +35,7 @@ def run(providers: list[CatalogProvider], env=ENV, data_dir: Path | None = None,
 
 def normalized_rows(root: Path) -> list[dict]:
     files = Lake(root).committed_files("normalized")
-    return [row for f in files for row in pq.read_table(f).to_pylist()]
+    return [row for f in files if f.exists() for row in pq.read_table(f).to_pylist()]
 
 
 def test_first_run_writes_every_row_as_new(workdir: Path) -> None:
@@ -227,3 +227,35 @@ def test_failed_provider_changes_are_not_remembered(workdir: Path) -> None:
     assert run([failing]).record["providers"]["catalog"]["status"] == "failed"
     retry = run([CatalogProvider([make_record(0, price="99.00"), make_record(1), make_record(2)])])
     assert retry.record["providers"]["catalog"]["changed"] == 1
+
+
+def test_deletions_without_the_old_parts_still_write_a_deleted_row(workdir: Path) -> None:
+    provider = CatalogProvider([make_record(i) for i in range(2)])
+    provider.complete = True
+    run([provider])
+    for part in (workdir / "data/normalized").rglob("*.parquet"):
+        part.unlink()  # a lake restored from state alone, as on a CI runner
+    provider.records = [make_record(0)]
+    result = run([provider])
+    latest = [
+        r for r in normalized_rows(workdir / "data") if r["run_id"] == result.record["run_id"]
+    ]
+    assert [(r["source_id"], r["change_type"], r["condition"]) for r in latest] == [
+        ("item-1", "deleted", "unknown")
+    ]
+
+
+def test_a_provider_bug_fails_that_provider_only(workdir: Path) -> None:
+    class BuggyProvider(CatalogProvider):
+        def fetch(self, ctx):
+            yield make_record(1)
+            raise RuntimeError("plug-in bug")
+
+    result = run([BuggyProvider([], name="buggy"), CatalogProvider([make_record(2)])])
+    assert result.exit_code == 1
+    buggy = result.record["providers"]["buggy"]
+    assert (buggy["status"], buggy["error"]) == (
+        "failed",
+        "buggy: unexpected RuntimeError: plug-in bug",
+    )
+    assert {r["source"] for r in normalized_rows(workdir / "data")} == {"catalog"}

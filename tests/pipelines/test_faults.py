@@ -1,0 +1,429 @@
+"""Fault injection, end to end: whole runs through ``Runner`` against the three fake APIs.
+
+Each case breaks one provider in one way and checks the run's outcome (exit code, every
+provider's status), the counters and error in the run log (``logs/runs.jsonl``), and that
+no committed row was lost or duplicated: providers that succeeded committed exactly the rows
+of a clean run, a failed one committed nothing (not even raw landing files), and a clean run
+after it completes the lake without a duplicate.
+
+The file takes 10-20 s: every case is a whole run of three providers (~0.4 s, most of it
+the runner's own checkpoint, Parquet and run-log writes), and the read time-out cases wait
+for their (0.5 s) time-outs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from pytest_httpserver import HTTPServer
+
+from pipelines.config import load_config
+from pipelines.lake import Lake
+from pipelines.runner import Runner, RunOptions
+from providers.amazon import AmazonProvider
+from providers.base import Provider
+from providers.ebay import EbayProvider
+from providers.shopify import ShopifyProvider
+from tests.fakes import ebay as fake_ebay
+from tests.fakes.amazon import FakeCreatorsApi, numbered_catalog
+from tests.fakes.ebay import FakeEbay, make_item, reset_connection, slow, truncated_body
+from tests.fakes.shopify import FakeShopify, make_product
+
+# Tiny backoff and time-outs keep every case well under a second of waiting.
+PIPELINE = {
+    "http_backoff_seconds": 0.001,
+    "http_timeout_seconds": 0.5,
+    "http_connect_timeout_seconds": 1.0,
+    "http_max_retries": 3,
+    "http_retry_budget": 20,
+    "http_breaker_threshold": 5,
+}
+ASINS = [f"B0TEST{n:04d}" for n in range(1, 13)]  # two GetItems batches: 10 and 2
+EBAY_ITEMS = 25  # three pages of 10
+SLOW = 0.8  # past the 0.5 s read timeout
+EBAY_PAGE_2 = "ebay search 'film camera' (EBAY_US) page 2"
+AMAZON_THROTTLED = {"type": "ThrottlingException", "message": "Rate exceeded"}
+AMAZON_UNAVAILABLE = {"type": "ServiceUnavailableException", "message": "Service unavailable"}
+
+
+@dataclass
+class Fakes:
+    """The three fake APIs of one test, and the environment pointing the providers at them."""
+
+    shopify: FakeShopify
+    amazon: FakeCreatorsApi
+    ebay: FakeEbay
+
+    def env(self) -> dict[str, str]:
+        return {**self.shopify.env(), **self.amazon.env(), **self.ebay.env()}
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[tuple[HTTPServer, HTTPServer, FakeEbay]]:
+    """Servers for the whole module: stopping one takes half a second."""
+    shopify, amazon = HTTPServer(host="127.0.0.1", port=0), HTTPServer(host="127.0.0.1", port=0)
+    shopify.start()
+    amazon.start()
+    with FakeEbay() as ebay:
+        yield shopify, amazon, ebay
+    shopify.stop()
+    amazon.stop()
+
+
+@contextmanager
+def serving(servers: tuple[HTTPServer, HTTPServer, FakeEbay]) -> Iterator[Fakes]:
+    """The three fakes with their default catalogs, on the module's servers."""
+    shopify_server, amazon_server, ebay = servers
+    ebay.reset()
+    ebay.add_search(total=EBAY_ITEMS, q="film camera")
+    shopify = FakeShopify([make_product(n) for n in range(1, 7)], server=shopify_server)
+    amazon = FakeCreatorsApi(numbered_catalog(len(ASINS)), server=amazon_server)
+    with shopify, amazon:
+        yield Fakes(shopify, amazon, ebay)
+
+
+@pytest.fixture
+def fakes(servers) -> Iterator[Fakes]:
+    with serving(servers) as fakes:
+        yield fakes
+
+
+def write_config(path: Path, ebay_page_size: int, **pipeline: Any) -> Path:
+    settings = {**PIPELINE, **pipeline}
+    lines = ["[pipeline]", *(f"{k} = {json.dumps(v)}" for k, v in settings.items())]
+    lines += ["[providers.amazon]", f"asins = {json.dumps(ASINS)}", "throttling_seconds = 0.0"]
+    lines += ["[providers.ebay]", f"page_size = {ebay_page_size}"]
+    lines += ['queries = [{ q = "film camera" }]']
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run(
+    root: Path,
+    fakes: Fakes,
+    *,
+    only: tuple[str, ...] | None = None,
+    ebay_page_size: int = 10,
+    **pipeline: Any,
+) -> dict[str, Any]:
+    """One run into ``root`` (of the providers ``only`` names); the record in the run log."""
+    registry: dict[str, Provider] = {
+        p.name: p for p in (ShopifyProvider(), AmazonProvider(), EbayProvider())
+    }
+    path = write_config(root / "pipeline.toml", ebay_page_size, **pipeline)
+    config = load_config(path, registry)
+    config = config.with_pipeline(data_dir=str(root / "data"), log_dir=str(root / "logs"))
+    options = RunOptions(providers=only, no_cache=True)
+    result = Runner(config, registry, fakes.env(), options).run()
+    record = json.loads((root / "logs" / "runs.jsonl").read_text().splitlines()[-1])
+    assert record["exit_code"] == result.exit_code
+    return record
+
+
+def committed(root: Path) -> list[tuple[str, str, str]]:
+    """(source, source_id, content_hash) of every committed normalized row."""
+    columns = ["source", "source_id", "content_hash"]
+    return [
+        (row["source"], row["source_id"], row["content_hash"])
+        for path in Lake(root / "data").committed_files("normalized")
+        for row in pq.read_table(path, columns=columns).to_pylist()
+    ]
+
+
+@pytest.fixture(scope="module")
+def clean_rows(servers, tmp_path_factory) -> dict[str, set[tuple[str, str]]]:
+    """What a run without faults commits, per provider."""
+    root = tmp_path_factory.mktemp("clean")
+    with serving(servers) as fakes:
+        record = run(root, fakes)
+    assert record["exit_code"] == 0, record["providers"]
+    rows: dict[str, set[tuple[str, str]]] = {}
+    for source, source_id, content_hash in committed(root):
+        rows.setdefault(source, set()).add((source_id, content_hash))
+    assert {name: len(r) for name, r in rows.items()} == {"shopify": 6, "amazon": 12, "ebay": 25}
+    return rows
+
+
+@dataclass(frozen=True)
+class Case:
+    """One fault: how to inject it, the run's expected outcome and run-log counters."""
+
+    inject: Callable[[Fakes], None]
+    statuses: dict[str, str]
+    counts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    error: tuple[str, str] | None = None  # (provider, text its error must contain)
+    pipeline: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        failed = sum(status == "failed" for status in self.statuses.values())
+        return 0 if not failed else 4 if failed == len(self.statuses) else 1
+
+
+OK = {"shopify": "ok", "amazon": "ok", "ebay": "ok"}
+EBAY_FAILED = {**OK, "ebay": "failed"}
+
+
+def ebay_faults(*faults: fake_ebay.Fault) -> Callable[[Fakes], None]:
+    def inject(fakes: Fakes) -> None:
+        fakes.ebay.search_faults = list(faults)
+
+    return inject
+
+
+def amazon_faults(
+    status: int, body: Any, headers: dict[str, str] | None = None, times: int = 1, after: int = 0
+) -> Callable[[Fakes], None]:
+    def inject(fakes: Fakes) -> None:
+        fakes.amazon.fail_next(status, body, headers, times=times, after=after)
+
+    return inject
+
+
+def both(*injections: Callable[[Fakes], None]) -> Callable[[Fakes], None]:
+    def inject(fakes: Fakes) -> None:
+        for injection in injections:
+            injection(fakes)
+
+    return inject
+
+
+E429 = (429, fake_ebay.TOO_MANY_REQUESTS)
+E500, E502 = (500, fake_ebay.INTERNAL_ERROR), (502, fake_ebay.INTERNAL_ERROR)
+E503 = (503, fake_ebay.INTERNAL_ERROR)
+
+CASES = {
+    "ebay-429-with-retry-after": Case(
+        ebay_faults((*E429, {"Retry-After": "0.05"})),
+        OK,
+        {"ebay": {"retries": 1, "throttle_waits": 1, "throttle_wait_seconds": 0.05}},
+    ),
+    "ebay-429-without-retry-after": Case(
+        ebay_faults(E429), OK, {"ebay": {"retries": 1, "throttle_waits": 1}}
+    ),
+    "ebay-500-502-503-burst": Case(
+        ebay_faults(None, E500, E502, E503),
+        OK,
+        {"ebay": {"retries": 3, "throttle_waits": 0, "api_calls": 4, "pages": 3}},
+    ),
+    "ebay-503-past-the-retries": Case(
+        ebay_faults(None, E503, E503, E503, E503),
+        EBAY_FAILED,
+        {"ebay": {"retries": 3, "written": 0}},
+        ("ebay", f"503 Service Unavailable from {EBAY_PAGE_2}: There was a problem"),
+    ),
+    "ebay-breaker-opens": Case(
+        ebay_faults(None, E503, E503, E503),
+        EBAY_FAILED,
+        {"ebay": {"retries": 1, "breaker_trips": 1}},
+        ("ebay", "circuit breaker open after 2 consecutive failures (last: HTTP 503 on search"),
+        {"http_breaker_threshold": 2},
+    ),
+    "retry-budget-shared-by-the-run": Case(
+        both(amazon_faults(503, AMAZON_UNAVAILABLE), ebay_faults(E503)),
+        EBAY_FAILED,
+        {"amazon": {"retries": 1}, "ebay": {"retries": 0}},
+        ("ebay", "the run's retry budget of 1 is spent"),
+        {"http_retry_budget": 1},
+    ),
+    "ebay-slow-once": Case(
+        ebay_faults(None, slow(SLOW, E500)), OK, {"ebay": {"retries": 1, "pages": 3}}
+    ),
+    "ebay-slow-every-time": Case(
+        ebay_faults(None, *[slow(SLOW, E500)] * 2),
+        EBAY_FAILED,
+        {"ebay": {"retries": 1}},
+        ("ebay", f"{EBAY_PAGE_2}: 127.0.0.1 unreachable (read timeout)"),
+        {"http_max_retries": 1},
+    ),
+    "ebay-connection-reset": Case(
+        ebay_faults(None, reset_connection), OK, {"ebay": {"retries": 1, "pages": 3}}
+    ),
+    "ebay-truncated-body": Case(
+        ebay_faults(None, truncated_body), OK, {"ebay": {"retries": 1, "pages": 3}}
+    ),
+    "ebay-non-json-body": Case(
+        ebay_faults(None, (200, b"<html>maintenance</html>")),
+        EBAY_FAILED,
+        {"ebay": {"retries": 0}},
+        ("ebay", f"{EBAY_PAGE_2}: response is not valid JSON (Expecting value at byte 0)"),
+    ),
+    "ebay-truncated-json": Case(
+        ebay_faults(None, (200, b'{"total": 25, "itemSummaries": [{"itemId": "v1|1')),
+        EBAY_FAILED,
+        {},
+        ("ebay", f"{EBAY_PAGE_2}: response is not valid JSON (Unterminated string"),
+    ),
+    "ebay-unexpected-type": Case(
+        ebay_faults(None, (200, {"total": 25, "itemSummaries": "none"})),
+        EBAY_FAILED,
+        {},
+        ("ebay", f"{EBAY_PAGE_2}: itemSummaries is not a list of objects"),
+    ),
+    "ebay-token-expires-mid-run": Case(
+        lambda fakes: fakes.ebay.expire_tokens_after(1),
+        OK,
+        {"ebay": {"retries": 0, "pages": 3, "api_calls": 6}},  # 2 tokens, 3 pages, 1 refused
+    ),
+    "amazon-429-with-retry-after": Case(
+        amazon_faults(429, AMAZON_THROTTLED, {"Retry-After": "0.05"}, after=1),
+        OK,
+        {"amazon": {"retries": 1, "throttle_waits": 1, "throttle_wait_seconds": 0.05}},
+    ),
+    "amazon-429-without-retry-after": Case(
+        amazon_faults(429, AMAZON_THROTTLED), OK, {"amazon": {"retries": 1, "throttle_waits": 1}}
+    ),
+    "amazon-503-burst": Case(
+        amazon_faults(503, AMAZON_UNAVAILABLE, times=3, after=1), OK, {"amazon": {"retries": 3}}
+    ),
+    "amazon-503-past-the-retries": Case(
+        amazon_faults(503, AMAZON_UNAVAILABLE, times=4, after=1),
+        {**OK, "amazon": "failed"},
+        {"amazon": {"retries": 3, "written": 0}},
+        ("amazon", "amazon getItems batch 2 (2 ASINs): request failed after retries"),
+    ),
+    "amazon-non-json-body": Case(
+        amazon_faults(200, b"<html>maintenance</html>", after=1),
+        {**OK, "amazon": "failed"},
+        {},
+        ("amazon", "getItems batch 2 (2 ASINs): the response does not match the Creators API"),
+    ),
+    "shopify-503-burst": Case(
+        lambda fakes: fakes.shopify.fail_next(503, times=2), OK, {"shopify": {"retries": 2}}
+    ),
+    "shopify-500-past-the-retries": Case(
+        lambda fakes: fakes.shopify.fail_next(500, times=4),
+        {**OK, "shopify": "failed"},
+        {"shopify": {"retries": 3}},
+        ("shopify", "from shopify shop: Internal Server Error"),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_fault(case: Case, fakes: Fakes, clean_rows, tmp_path: Path) -> None:
+    case.inject(fakes)
+    record = run(tmp_path, fakes, **case.pipeline)
+
+    providers = record["providers"]
+    assert {name: entry["status"] for name, entry in providers.items()} == case.statuses
+    assert record["exit_code"] == case.exit_code
+    assert_counts(providers, case, failed=False)
+    if case.error:
+        name, text = case.error
+        assert text in providers[name]["error"]
+    assert_no_row_lost_or_duplicated(tmp_path, case.statuses, clean_rows)
+
+
+def test_the_run_after_a_failed_one_completes_the_lake_without_duplicates(
+    fakes: Fakes, clean_rows, tmp_path: Path
+) -> None:
+    CASES["ebay-breaker-opens"].inject(fakes)
+    assert run(tmp_path, fakes, http_breaker_threshold=2)["exit_code"] == 1
+    fakes.ebay.search_faults.clear()
+
+    second = run(tmp_path, fakes)
+
+    assert second["exit_code"] == 0
+    assert second["providers"]["ebay"]["new"] == EBAY_ITEMS
+    assert (second["providers"]["amazon"]["new"], second["providers"]["amazon"]["unchanged"]) == (
+        0,
+        len(ASINS),
+    )
+    assert_no_row_lost_or_duplicated(tmp_path, OK, clean_rows)
+
+
+FAILED_WITH_COUNTS = {
+    name: case
+    for name, case in CASES.items()
+    if any(any(case.counts[p].values()) for p in case.counts if case.statuses[p] != "ok")
+}
+
+
+@pytest.mark.parametrize("case", FAILED_WITH_COUNTS.values(), ids=FAILED_WITH_COUNTS.keys())
+def test_a_failed_providers_counters_reach_the_run_log(
+    case: Case, fakes: Fakes, tmp_path: Path
+) -> None:
+    case.inject(fakes)
+    assert_counts(run(tmp_path, fakes, **case.pipeline)["providers"], case, failed=True)
+
+
+def assert_counts(providers: dict[str, Any], case: Case, *, failed: bool) -> None:
+    """The run-log counters of ``case``'s providers that failed (or did not)."""
+    for name, expected in case.counts.items():
+        if (case.statuses[name] != "ok") == failed:
+            actual = {key: providers[name][key] for key in expected}
+            assert actual == pytest.approx(expected, abs=0.04), name
+
+
+def assert_no_row_lost_or_duplicated(
+    root: Path, statuses: dict[str, str], clean: dict[str, set[tuple[str, str]]]
+) -> None:
+    rows = committed(root)
+    duplicates = [key for key, n in Counter((s, i) for s, i, _ in rows).items() if n > 1]
+    assert duplicates == []
+    for name, status in statuses.items():
+        mine = {(source_id, digest) for source, source_id, digest in rows if source == name}
+        assert mine == (clean[name] if status == "ok" else set()), name
+        if status != "ok":
+            assert not list((root / "data" / "raw").rglob(f"source={name}/*")), name
+
+
+# --- beyond the table ----------------------------------------------------------------------------
+
+
+def test_ebay_stops_below_the_10000_result_cap(fakes: Fakes, tmp_path: Path) -> None:
+    """A query matching 20,000 items reads exactly the 10,000 eBay serves; no 400 past them."""
+    fakes.ebay.add_search(total=20_000, q="film camera")
+    record = run(tmp_path, fakes, only=("ebay",), ebay_page_size=200)
+
+    entry = record["providers"]["ebay"]
+    assert (entry["status"], entry["fetched"], entry["pages"]) == ("ok", 10_000, 50)
+    offsets = fakes.ebay.offsets()
+    assert max(offsets) + 200 == 10_000
+    assert len(set(offsets)) == len(offsets) == 50
+    ebay_ids = [i for s, i, _ in committed(tmp_path) if s == "ebay"]
+    assert len(ebay_ids) == len(set(ebay_ids)) == 10_000
+
+
+def test_malformed_records_are_dropped_with_a_reason_and_the_run_goes_on(
+    fakes: Fakes, tmp_path: Path
+) -> None:
+    items = [make_item(n) for n in range(8)]
+    del items[2]["itemId"]  # a required field missing
+    items[5]["title"] = ["not", "a", "string"]  # an unexpected type
+    fakes.ebay.add_search(items, q="film camera")
+
+    record = run(tmp_path, fakes)
+
+    entry = record["providers"]["ebay"]
+    assert (entry["status"], entry["fetched"]) == ("ok", 8)
+    assert entry["dropped"] + entry["quarantined"] == 2
+    assert entry["new"] == 6
+    ebay_ids = {i for s, i, _ in committed(tmp_path) if s == "ebay"}
+    assert ebay_ids == {items[n]["itemId"] for n in (0, 1, 3, 4, 6, 7)}
+
+
+def test_amazon_partial_errors_keep_good_items_and_list_bad_asins(
+    fakes: Fakes, tmp_path: Path
+) -> None:
+    fakes.amazon.inaccessible = {"B0TEST0003", "B0TEST0011"}
+
+    record = run(tmp_path, fakes)
+
+    entry = record["providers"]["amazon"]
+    assert (entry["status"], entry["fetched"]) == ("ok", 10)
+    assert entry["errors"] == [
+        "ASIN B0TEST0003: ItemNotAccessible",
+        "ASIN B0TEST0011: ItemNotAccessible",
+    ]
+    amazon_ids = {i for s, i, _ in committed(tmp_path) if s == "amazon"}
+    assert amazon_ids == set(ASINS) - {"B0TEST0003", "B0TEST0011"}

@@ -1,0 +1,518 @@
+"""pipeline.yml, run for real without GitHub: its own ``run:`` steps, in order, with stand-ins.
+
+A small runner reads the workflow, evaluates its ``${{ }}`` expressions, runs each ``run:``
+step with bash and the variables a GitHub runner sets (``GITHUB_OUTPUT``,
+``GITHUB_STEP_SUMMARY``, ``RUNNER_TEMP``, ``GITHUB_API_URL`` pointing at the fake GitHub…)
+and replaces each ``uses:`` action with a local stand-in (checkout links the repository,
+cache and artifacts copy folders, artifacts go to the fake's store). Each job gets a fresh
+workspace and a token carrying exactly the permissions its ``permissions:`` block grants,
+so a missing permission fails here as it would on GitHub. Providers run ``--offline``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+
+from providers.base import load_providers
+from tests.fakes.github import FakeGitHub
+
+REPO = Path(__file__).resolve().parents[1]
+WORKFLOWS = REPO / ".github" / "workflows"
+PIPELINE = YAML(typ="safe").load((WORKFLOWS / "pipeline.yml").read_text())
+CHECKED_OUT = ("pipelines", "providers", "pipeline.toml", "requirements.txt")
+PINS = {  # /work/shared/PROVIDERS.md
+    "actions/checkout": ("3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"),
+    "actions/setup-python": ("5fda3b95a4ea91299a34e894583c3862153e4b97", "v7.0.0"),
+    "actions/cache": ("27d5ce7f107fe9357f9df03efb73ab90386fccae", "v5.0.5"),
+    "actions/upload-artifact": ("bbbca2ddaa5d8feaa63e36b76fdaad77386f024f", "v7.0.0"),
+    "actions/download-artifact": ("3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c", "v8.0.1"),
+}
+
+# ---------------------------------------------------------------- expressions
+
+_TOKEN = re.compile(
+    r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>-?\d+(?:\.\d+)?)|(?P<op>==|!=|&&|\|\||[!()])"
+    r"|(?P<name>[A-Za-z_][\w.-]*(?:\(\))?))"
+)
+FALSY = ("", 0, False, None)
+
+
+def evaluate(expr: str, ctx: dict[str, Any]) -> Any:
+    """A GitHub expression: literals, context paths, == != ! && || and the status functions."""
+    tokens, pos, text = [], 0, expr.strip()
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        assert match, f"cannot parse {text[pos:]!r} in {expr!r}"
+        tokens.append((match.lastgroup, match[match.lastgroup]))
+        pos = match.end()
+    tokens.append(("end", ""))
+    value, rest = _or(tokens, ctx)
+    assert rest[0][0] == "end", f"trailing {rest} in {expr!r}"
+    return value
+
+
+def _or(t: list, ctx: dict) -> tuple[Any, list]:
+    value, t = _and(t, ctx)
+    while t[0] == ("op", "||"):
+        right, t = _and(t[1:], ctx)
+        value = value if value not in FALSY else right
+    return value, t
+
+
+def _and(t: list, ctx: dict) -> tuple[Any, list]:
+    value, t = _cmp(t, ctx)
+    while t[0] == ("op", "&&"):
+        right, t = _cmp(t[1:], ctx)
+        value = right if value not in FALSY else value
+    return value, t
+
+
+def _cmp(t: list, ctx: dict) -> tuple[Any, list]:
+    value, t = _unary(t, ctx)
+    if t[0] in (("op", "=="), ("op", "!=")):
+        right, rest = _unary(t[1:], ctx)
+        same = str(render(value)).lower() == str(render(right)).lower()
+        return same == (t[0][1] == "=="), rest
+    return value, t
+
+
+def _unary(t: list, ctx: dict) -> tuple[Any, list]:
+    kind, text = t[0]
+    if (kind, text) == ("op", "!"):
+        value, rest = _unary(t[1:], ctx)
+        return value in FALSY, rest
+    if (kind, text) == ("op", "("):
+        value, rest = _or(t[1:], ctx)
+        assert rest[0] == ("op", ")")
+        return value, rest[1:]
+    if kind == "str":
+        return text[1:-1].replace("''", "'"), t[1:]
+    if kind == "num":
+        return float(text) if "." in text else int(text), t[1:]
+    if text in ("true", "false", "null"):
+        return {"true": True, "false": False, "null": None}[text], t[1:]
+    if text.endswith("()"):
+        return ctx["functions"][text[:-2]](), t[1:]
+    value: Any = ctx
+    for part in text.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value, t[1:]
+
+
+def render(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def interpolate(value: Any, ctx: dict[str, Any]) -> str:
+    text = str(value) if not isinstance(value, bool) else render(value)
+    return re.sub(r"\$\{\{(.*?)\}\}", lambda m: render(evaluate(m[1], ctx)), text)
+
+
+def condition(value: Any, ctx: dict[str, Any]) -> bool:
+    if value is None:
+        return ctx["functions"]["success"]()
+    text = str(value).strip()
+    inner = re.fullmatch(r"\$\{\{(.*)\}\}", text, re.S)
+    return evaluate(inner[1] if inner else text, ctx) not in FALSY
+
+
+# ---------------------------------------------------------------- the runner
+
+
+@dataclass
+class Job:
+    name: str
+    result: str = "skipped"
+    outputs: dict[str, str] = field(default_factory=dict)
+    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    logs: dict[str, str] = field(default_factory=dict)
+    summary: str = ""
+
+
+@dataclass
+class Actions:
+    """The fake GitHub plus a cache store, running whole workflow runs."""
+
+    gh: FakeGitHub
+    root: Path
+    caches: dict[str, Path] = field(default_factory=dict)
+    runs: int = 0
+
+    def run_workflow(
+        self, event: str, inputs: dict[str, Any] | None = None, variables: dict | None = None
+    ) -> dict[str, Job]:
+        self.runs += 1
+        run_id = 7000 + self.runs
+        self.gh.add_run(run_id, event=event)
+        github = {"event_name": event, "run_id": str(run_id), "run_attempt": "1",
+                  "repository": self.gh.repo, "ref_name": "main"}  # fmt: skip
+        ctx = {"github": github, "inputs": inputs or {}, "vars": variables or {}, "secrets": {},
+               "needs": {}}  # fmt: skip
+        jobs: dict[str, Job] = {}
+        for name, spec in PIPELINE["jobs"].items():
+            job = jobs[name] = Job(name)
+            needs = [spec["needs"]] if isinstance(spec.get("needs"), str) else spec.get("needs", [])
+            ctx["needs"] = {
+                n: {"result": jobs[n].result, "outputs": jobs[n].outputs} for n in needs
+            }
+            ctx["functions"] = _status_functions(
+                lambda needs=needs: all(jobs[n].result == "success" for n in needs)
+            )
+            if condition(spec.get("if"), ctx):
+                self.run_job(job, spec, ctx, self.root / f"run{run_id}" / name)
+        return jobs
+
+    def run_job(self, job: Job, spec: dict, ctx: dict, home: Path) -> None:
+        workspace, temp = home / "workspace", home / "temp"
+        workspace.mkdir(parents=True)  # a runner's workspace exists, empty, before checkout
+        temp.mkdir(parents=True)
+        perms = {f"{k}:{v}" for k, v in (spec.get("permissions") or {}).items()}
+        ctx = {**ctx, "github": {**ctx["github"], "token": self.gh.issue_token(perms)},
+               "runner": {"temp": str(temp)}, "steps": {}}  # fmt: skip
+        failed = False
+        ctx["functions"] = _status_functions(lambda: not failed)
+        for index, step in enumerate(spec["steps"]):
+            if not condition(step.get("if"), ctx):
+                ctx["steps"][step.get("id", f"_{index}")] = {"outcome": "skipped", "outputs": {}}
+                continue
+            env = self.base_env(ctx, workspace, temp)
+            env.update({k: interpolate(v, ctx) for k, v in (step.get("env") or {}).items()})
+            if "uses" in step:
+                outputs, outcome = self.uses(step, ctx, workspace), "success"
+            else:
+                outcome, outputs = self.shell(job, step, env, temp, index, workspace)
+            ctx["steps"][step.get("id", f"_{index}")] = {"outcome": outcome, "outputs": outputs}
+            failed = failed or (outcome == "failure" and not step.get("continue-on-error"))
+        job.result, job.steps = ("failure" if failed else "success"), ctx["steps"]
+        job.outputs = {k: interpolate(v, ctx) for k, v in (spec.get("outputs") or {}).items()}
+
+    def base_env(self, ctx: dict, workspace: Path, temp: Path) -> dict[str, str]:
+        github = ctx["github"]
+        return {
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}/usr/bin{os.pathsep}/bin",
+            "HOME": str(temp), "LANG": "C.UTF-8", "PIP_NO_INDEX": "1",
+            "CI": "true", "GITHUB_ACTIONS": "true", "GITHUB_API_URL": self.gh.url,
+            "GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": self.gh.repo,
+            "GITHUB_RUN_ID": github["run_id"], "GITHUB_RUN_ATTEMPT": github["run_attempt"],
+            "GITHUB_EVENT_NAME": github["event_name"], "GITHUB_REF_NAME": "main",
+            "GITHUB_WORKFLOW_REF": f"{self.gh.repo}/.github/workflows/pipeline.yml@refs/heads/main",
+            "GITHUB_WORKSPACE": str(workspace), "RUNNER_TEMP": str(temp),
+        }  # fmt: skip
+
+    def shell(self, job: Job, step: dict, env: dict, temp: Path, index: int, cwd: Path) -> tuple:
+        output, summary = temp / f"output-{index}", temp / f"summary-{index}"
+        output.touch()
+        summary.touch()
+        script = temp / f"step-{index}.sh"
+        script.write_text(step["run"])
+        env = {**env, "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary)}
+        done = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], cwd=cwd, env=env,
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        job.logs[step["name"]] = done.stdout + done.stderr
+        job.summary += summary.read_text()
+        return ("success" if done.returncode == 0 else "failure"), parse_outputs(output)
+
+    def uses(self, step: dict, ctx: dict, workspace: Path) -> dict[str, str]:
+        action, _, sha = step["uses"].partition("@")
+        repo = "/".join(action.split("/")[:2])
+        assert PINS[repo][0] == sha, f"{action} not pinned to {PINS[repo]}"
+        args = {k: interpolate(v, ctx) for k, v in (step.get("with") or {}).items()}
+        if action == "actions/checkout":
+            assert args["persist-credentials"] == "false"
+            for name in CHECKED_OUT:
+                (workspace / name).symlink_to(REPO / name)
+            return {}
+        if action == "actions/setup-python":
+            assert args["python-version"] == "3.11"
+            return {}
+        return getattr(self, action.split("/", 1)[1].replace("/", "_").replace("-", "_"))(
+            args, ctx, workspace
+        )
+
+    def cache_restore(self, args: dict, ctx: dict, workspace: Path) -> dict[str, str]:
+        prefixes = [p.strip() for p in args.get("restore-keys", "").splitlines() if p.strip()]
+        newest_first = list(reversed(self.caches))
+        key = next((k for p in prefixes for k in newest_first if k.startswith(p)), None)
+        key = args["key"] if args["key"] in self.caches else key
+        if key is not None:
+            shutil.copytree(self.caches[key], args["path"], dirs_exist_ok=True)
+        return {"cache-hit": render(key == args["key"]), "cache-matched-key": key or ""}
+
+    def cache_save(self, args: dict, ctx: dict, workspace: Path) -> dict[str, str]:
+        assert args["key"] not in self.caches, "cache keys are immutable: use a fresh key"
+        self.caches[args["key"]] = self.root / "caches" / args["key"]
+        shutil.copytree(args["path"], self.caches[args["key"]])
+        return {}
+
+    def upload_artifact(self, args: dict, ctx: dict, workspace: Path) -> dict[str, str]:
+        folder = Path(args["path"])
+        assert any(folder.rglob("*")) or args.get("if-no-files-found") != "error"
+        assert 1 <= int(args["retention-days"]) <= 90
+        self.gh.add_artifact(args["name"], int(ctx["github"]["run_id"]), folder)
+        return {}
+
+    def download_artifact(self, args: dict, ctx: dict, workspace: Path) -> dict[str, str]:
+        run_id = int(ctx["github"]["run_id"])
+        [artifact] = [
+            a for a in self.gh.state.artifacts if (a.name, a.run_id) == (args["name"], run_id)
+        ]
+        zip_path = Path(args["path"]).with_suffix(".zip")
+        Path(args["path"]).mkdir(parents=True, exist_ok=True)
+        zip_path.write_bytes(artifact.data)
+        zipfile.ZipFile(zip_path).extractall(args["path"])
+        return {}
+
+
+def _status_functions(ok: Any) -> dict[str, Any]:
+    return {"success": ok, "failure": lambda: not ok(), "always": lambda: True,
+            "cancelled": lambda: False}  # fmt: skip
+
+
+def parse_outputs(path: Path) -> dict[str, str]:
+    """``name=value`` and ``name<<DELIMITER`` … ``DELIMITER`` lines, as the runner reads them."""
+    outputs, lines = {}, iter(path.read_text().splitlines())
+    for line in lines:
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            name, delimiter = line.split("<<", 1)
+            outputs[name] = "\n".join(iter(lines.__next__, delimiter))
+        elif line:
+            name, value = line.split("=", 1)
+            outputs[name] = value
+    return outputs
+
+
+# ---------------------------------------------------------------- the workflow, statically
+
+
+def workflow_text(name: str) -> str:
+    return (WORKFLOWS / name).read_text()
+
+
+def test_every_action_is_pinned_to_the_agreed_commit_with_its_version() -> None:
+    for name in ("pipeline.yml", "ci.yml"):
+        uses = re.findall(r"uses: ([\w/.-]+)@(\S+)(?: # (\S+))?", workflow_text(name))
+        assert uses
+        for action, sha, version in uses:
+            repo = "/".join(action.split("/")[:2])
+            assert (sha, version) == PINS[repo], f"{name}: {action}"
+
+
+def test_jobs_have_timeouts_and_least_permissions() -> None:
+    assert PIPELINE["permissions"] == {}
+    assert PIPELINE["concurrency"]["cancel-in-progress"] is False
+    permissions = {name: job["permissions"] for name, job in PIPELINE["jobs"].items()}
+    assert permissions == {
+        "run": {"contents": "read", "actions": "read", "issues": "read"},
+        "issues": {"contents": "read", "issues": "write"},
+        "keepalive": {"actions": "write"},
+    }
+    assert all(job["timeout-minutes"] <= 90 for job in PIPELINE["jobs"].values())
+
+
+def test_triggers_schedule_off_the_hour_and_take_the_documented_inputs() -> None:
+    [schedule] = PIPELINE["on"]["schedule"]
+    minute, hour, *_ = schedule["cron"].split()
+    assert (hour, minute != "0") == ("*/6", True)
+    inputs = PIPELINE["on"]["workflow_dispatch"]["inputs"]
+    assert {k: v["type"] for k, v in inputs.items()} == {
+        "providers": "string", "limit": "number", "dry_run": "boolean", "full_refresh": "boolean",
+    }  # fmt: skip
+
+
+def test_products_are_uploaded_uncompressed_under_a_name_unique_per_attempt() -> None:
+    steps = {step["name"]: step for step in PIPELINE["jobs"]["run"]["steps"]}
+    products = steps["Upload products"]["with"]
+    assert products["name"] == "products-${{ github.run_id }}-${{ github.run_attempt }}"
+    assert products["compression-level"] == 0
+    assert "retention-days" in products
+    names = list(steps)
+    assert names.index("Upload products") < names.index("Save state to the cache")
+    assert names.index("Upload products") < names.index("Upload state")
+
+
+def test_no_expression_inside_a_run_script() -> None:
+    for job in PIPELINE["jobs"].values():
+        for step in job["steps"]:
+            assert "${{" not in step.get("run", ""), step["name"]
+
+
+def test_provider_secrets_reach_only_the_pipeline_step() -> None:
+    steps = [step for job in PIPELINE["jobs"].values() for step in job["steps"]]
+    holders = [s["name"] for s in steps if "secrets." in json.dumps(s.get("env", {}))]
+    assert holders == ["Run the pipeline"]
+    env = next(s["env"] for s in steps if s["name"] == "Run the pipeline")
+    for provider in load_providers().values():
+        for setting in provider.settings:
+            if setting.env.endswith("_URL"):
+                assert setting.env not in env  # endpoint overrides are for tests and proxies
+                continue
+            source = "secrets" if setting.secret else "vars"
+            assert env.get(setting.env) == f"${{{{ {source}.{setting.env} }}}}", setting.env
+
+
+def test_ci_runs_the_same_commands_as_ci_run_without_secrets() -> None:
+    ci = YAML(typ="safe").load(workflow_text("ci.yml"))
+    runs = [step.get("run") for step in ci["jobs"]["test"]["steps"] if "run" in step]
+    assert runs == ["make lint", "make test"]
+    assert "secrets." not in workflow_text("ci.yml")
+    assert {"make test", "make lint"} <= set((REPO / ".ci/run").read_text().splitlines())
+
+
+@pytest.mark.parametrize(
+    ("expr", "value"),
+    [
+        ("steps.a.outputs.x == 'TRUE'", True),
+        ("!cancelled() && needs.run.outputs.notify == 'true'", False),
+        ("vars.MISSING || 30", 30),
+        ("vars.SET || 30", "7"),
+        ("(github.event_name == 'schedule') && !steps.a.outputs.missing", True),
+    ],
+)
+def test_the_expression_evaluator(expr: str, value: Any) -> None:
+    ctx = {
+        "steps": {"a": {"outputs": {"x": "true"}}}, "vars": {"SET": "7"},
+        "github": {"event_name": "schedule"}, "needs": {"run": {"outputs": {"notify": "false"}}},
+        "functions": _status_functions(lambda: True),
+    }  # fmt: skip
+    assert evaluate(expr, ctx) == value
+
+
+# ---------------------------------------------------------------- the workflow, run
+
+
+def seed_history(runs_jsonl: Path, count: int = 10) -> None:
+    """Earlier offline runs with far more rows than the recording has, so the next run alerts."""
+    now = datetime.now(UTC)
+    lines = []
+    for i in range(count):
+        started = now - timedelta(hours=6 * (count - i) + 1)
+        counts = {"fetched": 600 + 7 * i, "new": 40 + i, "changed": 5, "unchanged": 560}
+        providers = {name: {"status": "ok", **counts} for name in ("shopify", "amazon", "ebay")}
+        record = {
+            "run_id": f"{started:%Y%m%dT%H%M%SZ}-{i:06x}", "started_at": started.isoformat(),
+            "mode": "offline", "bootstrap": False, "backfill": False, "exit_code": 0,
+            "providers": providers, "anomaly": {"worst": "ok", "verdicts": []},
+        }  # fmt: skip
+        lines.append(json.dumps(record))
+    runs_jsonl.write_text("\n".join(lines) + "\n" + runs_jsonl.read_text())
+
+
+def artifact_zip(gh: FakeGitHub, name: str) -> zipfile.ZipFile:
+    [artifact] = [a for a in gh.state.artifacts if a.name == name]
+    return zipfile.ZipFile(io.BytesIO(artifact.data))
+
+
+def check_products(archive: zipfile.ZipFile, run_id: str) -> None:
+    """The products artifact holds the run's files, each matching its manifest."""
+    manifest = json.loads(archive.read(f"data/demo/_manifests/{run_id}.json"))
+    zones = {entry["zone"] for entry in manifest["files"]}
+    assert zones == {"raw", "normalized", "quarantine"}
+    for entry in manifest["files"]:
+        data = archive.read(f"data/demo/{entry['path']}")
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+    names = set(archive.namelist())
+    assert {f"logs/report-{run_id}.md", f"logs/report-{run_id}.html", "logs/runs.jsonl"} <= names
+
+
+def test_scheduled_runs_bootstrap_alert_and_recover_state_from_the_artifact(
+    tmp_path: Path,
+) -> None:
+    """20-40 s: three whole workflow runs whose steps start the CLI 14 times (1-2 s each,
+    mostly importing pyarrow and pandas). One scenario, because each run builds on the state
+    the one before saved; that hand-over through cache and artifact is what is under test."""
+    with FakeGitHub() as gh:
+        actions = Actions(gh, tmp_path)
+        offline = {"PIPELINE_OFFLINE": "true"}
+
+        # 1. A fresh repository: no cache entry, no state artifact -> a bootstrap run.
+        jobs = actions.run_workflow("schedule", variables=offline)
+        run = jobs["run"]
+        assert run.result == "success", run.logs
+        assert run.steps["restore"]["outputs"]["source"] == "none"
+        assert "Bootstrap run" in run.summary
+        out = run.steps["publish"]["outputs"]
+        assert (out["committed"], out["bootstrap"], out["exit_code"]) == ("true", "true", "0")
+        assert int(out["written"]) > 100
+        assert f"# Pipeline run `{out['run_id']}` (offline)" in run.summary
+        check_products(artifact_zip(gh, "products-7001-1"), out["run_id"])
+        assert list(actions.caches) == ["pipeline-state-7001-1"]
+        assert jobs["issues"].result == "skipped"
+        assert gh.state.enabled == ["pipeline.yml"]
+
+        # 2. From the cache; volumes far below the seeded history -> alert, one issue each.
+        seed_history(actions.caches["pipeline-state-7001-1"] / "logs/runs.jsonl")
+        jobs = actions.run_workflow("schedule", variables=offline)
+        run = jobs["run"]
+        out = run.steps["publish"]["outputs"]
+        assert run.steps["restore"]["outputs"]["source"] == "cache"
+        assert (out["anomaly"], out["bootstrap"], out["notify"]) == ("alert", "false", "true")
+        assert (
+            "::error title=volume alert::shopify fetched 74 vs median"
+            in (run.logs["Summary, annotations and outputs"])
+        )
+        assert jobs["issues"].result == "success", jobs["issues"].logs
+        titles = sorted(issue["title"] for issue in gh.issues("volume-anomaly"))
+        assert titles == [f"Volume anomaly: {p}" for p in ("amazon", "ebay", "shopify", "total")]
+        body = gh.issues("volume-anomaly")[0]["body"]
+        assert f"<!-- pipeline-run: {out['run_id']} -->" in body
+        assert "(https://github.com/octo/products/actions/runs/7002)" in body
+
+        # 3. The cache was evicted: the state comes from run 2's pipeline-state artifact, and
+        #    the alerts become comments on the open issues.
+        actions.caches.clear()
+        jobs = actions.run_workflow("schedule", variables=offline)
+        out = jobs["run"].steps["publish"]["outputs"]
+        assert jobs["run"].steps["restore"]["outputs"]["source"] == "artifact"
+        assert (out["bootstrap"], out["new"]) == ("false", "0")
+        assert len(gh.issues("volume-anomaly")) == 4
+        assert all(len(comments) == 1 for comments in gh.state.comments.values())
+
+
+def run_step_with_stub_cli(tmp_path: Path, inputs: dict[str, Any], exit_code: int) -> tuple:
+    """The pipeline step's script, with a ``python`` on PATH that records its arguments."""
+    step = next(s for s in PIPELINE["jobs"]["run"]["steps"] if s.get("id") == "pipeline")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    stub = bin_dir / "python"
+    stub.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{tmp_path}/args"\nexit {exit_code}\n')
+    stub.chmod(0o755)
+    ctx = {"inputs": inputs, "vars": {"PIPELINE_OFFLINE": "true"}, "secrets": {}}
+    env = {k: interpolate(v, ctx) for k, v in step["env"].items()}
+    env.update(PATH=f"{bin_dir}{os.pathsep}/usr/bin:/bin", GITHUB_OUTPUT=str(tmp_path / "out"))
+    command = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]]
+    done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, check=False)
+    args = (tmp_path / "args").read_text().splitlines()
+    return done.returncode, args[1:], parse_outputs(tmp_path / "out")
+
+
+def test_dispatch_inputs_reach_the_cli_as_flags(tmp_path: Path) -> None:
+    inputs = {"providers": "shopify,ebay", "limit": 5, "dry_run": True, "full_refresh": True}
+    code, args, outputs = run_step_with_stub_cli(tmp_path, inputs, exit_code=3)
+    assert args == ["--log-format", "json", "--providers", "shopify,ebay", "--limit", "5",
+                    "--dry-run", "--full-refresh", "--offline"]  # fmt: skip
+    assert (code, outputs) == (0, {"exit_code": "3"})  # the step records it; the last step fails
+
+
+def test_a_scheduled_run_passes_no_input_flags(tmp_path: Path) -> None:
+    code, args, outputs = run_step_with_stub_cli(tmp_path, {}, exit_code=0)
+    assert args == ["--log-format", "json", "--offline"]
+    assert (code, outputs) == (0, {"exit_code": "0"})
