@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 ARGS   ?=
 
 .PHONY: run-pipeline test lint format status list-providers bench download-artifacts clean
+.PHONY: test-orchestrators test-airflow test-dagster test-prefect test-temporal
 WORKFLOWS := $(wildcard .github/workflows/*.yml .github/workflows/*.yaml)
 
 $(BIN)/python:
@@ -23,6 +24,25 @@ run-pipeline: $(VENV)/.runtime  ## Run the pipeline (offline demo when no creden
 
 test: $(VENV)/.dev  ## Run the whole test suite
 	$(BIN)/python -m pytest $(ARGS)
+
+# Each orchestrator's adapter tests run in a venv of its own (.venv-<name>), installed from its
+# pinned requirements-<name>.txt and .lock; the steps they run use the project's venv.
+ORCHESTRATORS := airflow dagster prefect temporal
+
+.venv-%/.installed: requirements-%.txt requirements-%.lock
+	rm -rf .venv-$*
+	$(PYTHON) -m venv .venv-$*
+	echo '*' > .venv-$*/.gitignore
+	.venv-$*/bin/python -m pip install --quiet --disable-pip-version-check \
+		-c requirements-$*.lock -r requirements-$*.txt
+	touch $@
+.PRECIOUS: .venv-%/.installed  # a pattern rule's target would otherwise be deleted after use
+
+$(addprefix test-,$(ORCHESTRATORS)): test-%: .venv-%/.installed $(VENV)/.runtime
+	ORCHESTRATOR_TESTS=$* .venv-$*/bin/python -m pytest tests/orchestration/$* \
+		--confcutdir=tests/orchestration -p no:cacheprovider $(ARGS)
+
+test-orchestrators: $(addprefix test-,$(ORCHESTRATORS))  ## Adapter tests: Airflow, Dagster, Prefect, Temporal
 
 lint: $(VENV)/.dev  ## ruff check + ruff format --check + workflow checks (zizmor, schema)
 	$(BIN)/ruff check .
@@ -47,4 +67,4 @@ download-artifacts: $(VENV)/.runtime  ## Merge the last runs' GitHub artifacts i
 	$(BIN)/python pipelines/run_pipeline.py download-artifacts $(ARGS)
 
 clean:
-	rm -rf $(VENV) .cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(addprefix .venv-,$(ORCHESTRATORS)) .cache .pytest_cache .ruff_cache

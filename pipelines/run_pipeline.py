@@ -30,6 +30,7 @@ from pipelines.config import (
 )
 from pipelines.errors import ConfigError, PipelineError
 from pipelines.logs import setup_logging
+from pipelines.plan import build_plan, location_args, plan_json
 from pipelines.record import EXIT_USAGE
 from pipelines.runner import Runner, RunOptions, find_replay_files
 from pipelines.runs import print_status, runner_for_run
@@ -131,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue the last (or the given) unfinished run from its first unfinished step",
     )
     add("--check", action="store_true", help="same as the doctor subcommand: check credentials")
+    add(
+        "--dump-orchestration-plan",
+        action="store_true",
+        help="print the orchestration plan (schedule, steps, retries, env names) as JSON; exit",
+    )
     return parser
 
 
@@ -166,6 +172,7 @@ def _choose_offline(
 SUBCOMMANDS: dict[str, str] = {
     "run-step": "pipelines.commands.run_step",
     "report": "pipelines.commands.report",
+    "plan": "pipelines.commands.plan",
     "doctor": "pipelines.commands.doctor",
     "acknowledge": "pipelines.commands.acknowledge",
     "download-artifacts": "pipelines.commands.download_artifacts",
@@ -228,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
         if module is not None:
             setup_logging("-", verbose=args.verbose, fmt=args.log_format)
             return module.execute(args, CommandContext(config, providers, env))
+        if args.dump_orchestration_plan:
+            plan = build_plan(config, providers, location_args(args.config, args.data_dir))
+            print(plan_json(plan))
+            return 0
         if args.list_providers:
             print_provider_list(providers, env)
             return 0

@@ -1,4 +1,4 @@
-"""A small GraphQL Admin API client on the shared HTTP layer, and the product fetch loop.
+"""A small GraphQL Admin API client on the shared HTTP layer: endpoint, pacing, errors.
 
 Why not the ``ShopifyAPI`` package: its GraphQL client has no timeout, retries or throttle
 handling, and its session rewrites every host to ``*.myshopify.com`` (see PROVIDERS.md).
@@ -7,15 +7,14 @@ handling, and its session rewrites every host to ``*.myshopify.com`` (see PROVID
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from pipelines.errors import ConfigError, FatalProviderError, RetriableProviderError
 from pipelines.http import HttpResponse, check_endpoint
 from pipelines.secrets import mask
-from providers.base import CursorPaginator, FetchContext
-from providers.shopify import queries
+from providers.base import FetchContext
+from providers.shopify.queries import SIMPLE_QUERY_COST
 from providers.shopify.settings import (
     ACCESS_TOKEN_ENV,
     ACCESS_TOKEN_HEADER,
@@ -24,11 +23,10 @@ from providers.shopify.settings import (
     API_VERSION_HEADER,
     DEFAULT_API_VERSION,
     GRAPHQL_PATH,
-    MAX_PAGE_SIZE,
-    MAX_QUERY_COST,
-    MAX_VARIANTS_PER_PRODUCT,
+    MAX_THROTTLE_RETRIES,
     SHOP_DOMAIN_ENV,
 )
+from providers.shopify.throttle import CostPacer
 
 PROVIDER = "shopify"
 _VERSION_RE = re.compile(r"^(\d{4}-\d{2}|unstable)$")
@@ -75,71 +73,74 @@ def graphql_url(settings: Mapping[str, str]) -> str:
     return base + GRAPHQL_PATH.format(version=version)
 
 
-@dataclass(frozen=True)
-class PagingOptions:
-    """The validated ``[providers.shopify]`` options."""
-
-    page_size: int
-    variants_per_product: int
-    query: str
-
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> PagingOptions:
-        """Validate the options, naming the key of the first bad one."""
-        page_size = _bounded_int(options, "page_size", MAX_PAGE_SIZE)
-        variants = _bounded_int(options, "variants_per_product", MAX_VARIANTS_PER_PRODUCT)
-        query = options.get("query") or ""
-        if not isinstance(query, str):
-            raise ConfigError(f"providers.shopify.query: must be a string, got {query!r}")
-        return cls(page_size, variants, query)
-
-    def products_per_page(self) -> int:
-        """``page_size``, lowered so that one query stays under Shopify's cost limit."""
-        return min(
-            self.page_size,
-            queries.max_products_per_page(self.variants_per_product, MAX_QUERY_COST),
-        )
-
-
-def _bounded_int(options: Mapping[str, Any], name: str, maximum: int) -> int:
-    value = options.get(name)
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
-        raise ConfigError(
-            f"providers.shopify.{name}: must be an integer from 1 to {maximum}, got {value!r}"
-        )
-    return value
-
-
 # --- GraphQL transport -----------------------------------------------------------------------
 
 
 class ShopifyClient:
-    """POSTs GraphQL documents to one shop and returns their ``data``."""
+    """POSTs GraphQL documents to one shop, paced by its cost bucket, and returns their ``data``."""
 
     def __init__(self, ctx: FetchContext) -> None:
         self.ctx = ctx
         self.url = graphql_url(ctx.settings)
         self.version = ctx.settings.get(API_VERSION_ENV) or DEFAULT_API_VERSION
+        self.served_version: str | None = None
         self.headers = {ACCESS_TOKEN_HEADER: ctx.settings[ACCESS_TOKEN_ENV]}
-        self._version_checked = False
+        self.pacer = CostPacer(ctx.stats, ctx.log)
 
     def execute(
-        self, query: str, operation: str, variables: Mapping[str, Any], what: str
+        self,
+        query: str,
+        operation: str,
+        variables: Mapping[str, Any],
+        what: str,
+        *,
+        cost: int = SIMPLE_QUERY_COST,
+        cacheable: bool = False,
     ) -> dict[str, Any]:
-        """Run one query; raise on errors without data, warn on errors with data."""
+        """Run one query of requested ``cost``; wait out THROTTLED answers and HTTP 429s.
+
+        Raises on errors without data, warns on errors with data.
+        """
+        body = {"query": query, "operationName": operation, "variables": dict(variables)}
+        for attempt in range(MAX_THROTTLE_RETRIES + 1):
+            self.pacer.wait_for(cost, what)
+            payload, throttled, retry_after = self._post(body, what, cacheable)
+            if not throttled:
+                return check_graphql(payload, what, self.ctx.log)
+            if attempt < MAX_THROTTLE_RETRIES:
+                self.pacer.wait_after_throttled(payload, cost, what, attempt, retry_after)
+        raise RetriableProviderError(
+            f"{PROVIDER} {what}: throttled by Shopify (THROTTLED or HTTP 429) "
+            f"{MAX_THROTTLE_RETRIES + 1} times in a row{_throttle_note(payload)}"
+        )
+
+    def _post(
+        self, body: dict[str, Any], what: str, cacheable: bool
+    ) -> tuple[dict[str, Any], bool, float | None]:
+        """One POST: its JSON object, whether it was throttled, and any ``Retry-After``.
+
+        A 429 is never retried by the HTTP layer (it is ``expected`` here): Shopify reports
+        GraphQL throttling as THROTTLED with HTTP 200 or 429, and both are waited out here.
+        """
+        cache_hits = self.ctx.stats.cache_hits
         response = self.ctx.http.request(
             "POST",
             self.url,
             what=what,
-            json_body={"query": query, "operationName": operation, "variables": dict(variables)},
+            json_body=body,
             headers=self.headers,
-            cacheable=True,
+            cacheable=cacheable,
+            expected=(200, 429),
         )
+        if response.status == 429:
+            return _json_object_or_none(response) or {}, True, _retry_after(response.headers)
         self._check_version(response)
         payload = response.json(f"{PROVIDER} {what}")
         if not isinstance(payload, dict):
             raise FatalProviderError(f"{PROVIDER} {what}: response is not a JSON object")
-        return check_graphql(payload, what, self.ctx.log)
+        if self.ctx.stats.cache_hits == cache_hits:  # a cached bucket status is stale
+            self.pacer.observe(payload)
+        return payload, is_throttled(payload), None
 
     def _check_version(self, response: HttpResponse) -> None:
         """Warn once when Shopify served another version than asked for.
@@ -148,9 +149,9 @@ class ShopifyClient:
         https://shopify.dev/docs/api/usage/versioning. Cached responses carry no such header.
         """
         served = _header(response.headers, API_VERSION_HEADER)
-        if served is None or self._version_checked:
+        if served is None or self.served_version is not None:
             return
-        self._version_checked = True
+        self.served_version = served
         if served != self.version:
             self.ctx.log.warning(
                 "%s: asked for API version %s but Shopify served %s; set %s to a supported version",
@@ -166,20 +167,35 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return next((value for key, value in headers.items() if key.lower() == wanted), None)
 
 
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """``Retry-After`` in seconds (Shopify sends a number), or None."""
+    try:
+        seconds = float(_header(headers, "Retry-After") or "")
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
+
+
+def _json_object_or_none(response: HttpResponse) -> dict[str, Any] | None:
+    try:
+        payload = response.json("")
+    except FatalProviderError:
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def is_throttled(payload: Mapping[str, Any]) -> bool:
+    """True for Shopify's THROTTLED error (https://shopify.dev/docs/api/usage/rate-limits)."""
+    return any(_error_code(e) == "THROTTLED" for e in _errors(payload))
+
+
 def check_graphql(payload: dict[str, Any], what: str, log: Any) -> dict[str, Any]:
     """The ``data`` of a GraphQL response, or the error its ``errors`` call for.
 
-    THROTTLED is retriable (https://shopify.dev/docs/api/usage/rate-limits); other errors
-    are fatal without data and only a warning with data (singer-sdk's GraphQLStream).
+    Errors are fatal without data and only a warning with data (singer-sdk's GraphQLStream).
     """
-    errors = payload.get("errors") or []
-    if isinstance(errors, str | dict):
-        errors = [errors]
+    errors = _errors(payload)
     data = payload.get("data")
-    if any(_error_code(e) == "THROTTLED" for e in errors):
-        raise RetriableProviderError(
-            f"{PROVIDER} {what}: throttled by Shopify (THROTTLED){_throttle_note(payload)}"
-        )
     if errors and not data:
         raise FatalProviderError(
             mask(f"GraphQL errors from {PROVIDER} {what}: {_messages(errors)}")
@@ -191,6 +207,11 @@ def check_graphql(payload: dict[str, Any], what: str, log: Any) -> dict[str, Any
     if not isinstance(data, dict):
         raise FatalProviderError(f"{PROVIDER} {what}: response has no data")
     return data
+
+
+def _errors(payload: Mapping[str, Any]) -> list[Any]:
+    errors = payload.get("errors") or []
+    return [errors] if isinstance(errors, str | dict) else list(errors)
 
 
 def _error_code(error: Any) -> str | None:
@@ -211,7 +232,7 @@ def _messages(errors: list[Any]) -> str:
 
 
 def _throttle_note(payload: dict[str, Any]) -> str:
-    """``: 12 of 2000 points available, restoring 100/s`` from ``extensions.cost``."""
+    """``: requested cost 956, 12 of 2000 points available, restoring 100/s``."""
     cost = (payload.get("extensions") or {}).get("cost") or {}
     status = cost.get("throttleStatus") or {}
     if not status:
@@ -221,94 +242,3 @@ def _throttle_note(payload: dict[str, Any]) -> str:
         f"{status.get('currentlyAvailable')} of {status.get('maximumAvailable')} points "
         f"available, restoring {status.get('restoreRate')}/s"
     )
-
-
-# --- fetching --------------------------------------------------------------------------------
-
-
-def fetch_shop(client: ShopifyClient) -> dict[str, Any]:
-    """The shop's ``currencyCode`` and ``myshopifyDomain``, as the ``__shop`` context key."""
-    data = client.execute(queries.SHOP_QUERY, queries.SHOP_OPERATION, {}, "shop")
-    shop = data.get("shop")
-    if not isinstance(shop, dict):
-        raise FatalProviderError(f"{PROVIDER} shop: response has no data.shop")
-    return {
-        "currencyCode": shop.get("currencyCode"),
-        "myshopifyDomain": shop.get("myshopifyDomain"),
-    }
-
-
-def fetch_products(ctx: FetchContext) -> Iterator[dict[str, Any]]:
-    """Yield product nodes (with their variants) plus ``__shop``, page by page."""
-    if ctx.limit is not None and ctx.limit <= 0:
-        return
-    paging = PagingOptions.from_options(ctx.options)
-    per_page = _products_per_page(ctx, paging)
-    client = ShopifyClient(ctx)
-    shop = fetch_shop(client)
-    paginator = CursorPaginator(f"{PROVIDER} products")
-    fetched = 0
-    while paginator.has_more:
-        first = per_page if ctx.limit is None else min(per_page, ctx.limit - fetched)
-        what = f"products page {ctx.stats.pages + 1}"
-        connection = _fetch_page(client, paging, first, paginator.cursor, what)
-        nodes = connection.get("nodes") or []
-        for node in nodes[:first]:
-            _warn_if_truncated(ctx, node, paging.variants_per_product)
-            yield {**node, "__shop": shop}
-        fetched += min(len(nodes), first)
-        ctx.page_done(min(len(nodes), first))
-        page_info = connection.get("pageInfo") or {}
-        paginator.update(bool(page_info.get("hasNextPage")), page_info.get("endCursor"))
-        if ctx.limit is not None and fetched >= ctx.limit:
-            return
-
-
-def _products_per_page(ctx: FetchContext, paging: PagingOptions) -> int:
-    per_page = paging.products_per_page()
-    if per_page < paging.page_size:
-        ctx.log.info(
-            "%s: %d products per page instead of %d, so that a query with %d variants per "
-            "product stays under Shopify's %d-point cost limit",
-            PROVIDER,
-            per_page,
-            paging.page_size,
-            paging.variants_per_product,
-            MAX_QUERY_COST,
-        )
-    return per_page
-
-
-def _fetch_page(
-    client: ShopifyClient, paging: PagingOptions, first: int, cursor: str | None, what: str
-) -> dict[str, Any]:
-    variables = {
-        "first": first,
-        "cursor": cursor,
-        "query": paging.query or None,
-        "variantsFirst": paging.variants_per_product,
-    }
-    data = client.execute(queries.PRODUCTS_QUERY, queries.PRODUCTS_OPERATION, variables, what)
-    connection = data.get("products")
-    if not isinstance(connection, dict):
-        raise FatalProviderError(f"{PROVIDER} {what}: response has no data.products")
-    return connection
-
-
-def _warn_if_truncated(ctx: FetchContext, node: dict[str, Any], variants_per_product: int) -> None:
-    """Products with more variants than asked for are kept, but never silently.
-
-    Fetching every variant of such products needs a bulk operation (a later issue).
-    """
-    page_info = (node.get("variants") or {}).get("pageInfo") or {}
-    if page_info.get("hasNextPage"):
-        ctx.log.warning(
-            "%s: product %s (%r) has more than %d variants; only the first %d are fetched "
-            "(raise variants_per_product, up to %d)",
-            PROVIDER,
-            node.get("id"),
-            node.get("title"),
-            variants_per_product,
-            variants_per_product,
-            MAX_VARIANTS_PER_PRODUCT,
-        )

@@ -1,13 +1,59 @@
-"""GraphQL text for the Admin API, and the requested cost of the products query.
+"""GraphQL text for the Admin API, and the requested cost of each document.
 
 Field reference: https://shopify.dev/docs/api/admin-graphql/latest/objects/Product and
-https://shopify.dev/docs/api/admin-graphql/latest/objects/ProductVariant.
+https://shopify.dev/docs/api/admin-graphql/latest/objects/ProductVariant. Paged and bulk
+pulls select the same fields, so a product reads the same whichever way it was fetched.
 """
 
 from __future__ import annotations
 
+import json
+import textwrap
+
 SHOP_OPERATION = "ShopInfo"
 PRODUCTS_OPERATION = "Products"
+COUNT_OPERATION = "ProductsCount"
+BULK_RUN_OPERATION = "BulkProducts"
+BULK_POLL_OPERATION = "BulkOperation"
+BULK_LIST_OPERATION = "RunningBulkOperations"
+
+# `description` is the plain-text rendering of `descriptionHtml`.
+PRODUCT_FIELDS = """\
+id
+title
+handle
+vendor
+productType
+status
+tags
+createdAt
+updatedAt
+onlineStoreUrl
+description
+featuredMedia {
+  preview {
+    image {
+      url
+    }
+  }
+}"""
+
+VARIANT_FIELDS = """\
+id
+title
+sku
+barcode
+price
+compareAtPrice
+inventoryQuantity
+availableForSale
+createdAt
+updatedAt"""
+
+
+def _indent(fields: str, depth: int) -> str:
+    return textwrap.indent(fields, "  " * depth)
+
 
 SHOP_QUERY = """\
 query ShopInfo {
@@ -18,57 +64,117 @@ query ShopInfo {
 }
 """
 
-# `description` is the plain-text rendering of `descriptionHtml`.
-# `sortKey: UPDATED_AT` keeps incremental pulls (query: "updated_at:>='...'") in a stable order.
-PRODUCTS_QUERY = """\
-query Products($first: Int!, $cursor: String, $query: String, $variantsFirst: Int!) {
-  products(first: $first, after: $cursor, sortKey: UPDATED_AT, query: $query) {
-    nodes {
-      id
-      title
-      handle
-      vendor
-      productType
-      status
-      tags
-      createdAt
-      updatedAt
-      onlineStoreUrl
-      description
-      featuredMedia {
-        preview {
-          image {
-            url
-          }
-        }
-      }
-      variants(first: $variantsFirst) {
-        nodes {
-          id
-          title
-          sku
-          barcode
-          price
-          compareAtPrice
-          inventoryQuantity
-          availableForSale
-          createdAt
-          updatedAt
-        }
-        pageInfo {
+# `sortKey: UPDATED_AT` (oldest first) keeps incremental pulls (query: "updated_at:>='...'")
+# in a stable order, so the newest `updatedAt` seen so far is a safe watermark.
+PRODUCTS_QUERY = f"""\
+query Products($first: Int!, $cursor: String, $query: String, $variantsFirst: Int!) {{
+  products(first: $first, after: $cursor, sortKey: UPDATED_AT, query: $query) {{
+    nodes {{
+{_indent(PRODUCT_FIELDS, 3)}
+      variants(first: $variantsFirst) {{
+        nodes {{
+{_indent(VARIANT_FIELDS, 5)}
+        }}
+        pageInfo {{
           hasNextPage
-        }
-      }
-    }
-    pageInfo {
+        }}
+      }}
+    }}
+    pageInfo {{
       hasNextPage
       endCursor
+    }}
+  }}
+}}
+"""
+
+# `limit: null` asks for an exact count; the default stops counting at 10,000.
+COUNT_QUERY = """\
+query ProductsCount($query: String) {
+  productsCount(query: $query, limit: null) {
+    count
+    precision
+  }
+}
+"""
+
+BULK_RUN_MUTATION = """\
+mutation BulkProducts($query: String!) {
+  bulkOperationRunQuery(query: $query) {
+    bulkOperation {
+      id
+      status
+    }
+    userErrors {
+      field
+      message
+      code
     }
   }
 }
 """
 
-# Objects the query selects inside each product besides its variants:
+# `bulkOperation(id:)` and `bulkOperations` exist from API version 2026-01 on.
+BULK_POLL_QUERY = """\
+query BulkOperation($id: ID!) {
+  bulkOperation(id: $id) {
+    id
+    status
+    errorCode
+    objectCount
+    rootObjectCount
+    url
+  }
+}
+"""
+
+BULK_LIST_QUERY = """\
+query RunningBulkOperations {
+  bulkOperations(first: 10, query: "operation_type:query", sortKey: CREATED_AT, reverse: true) {
+    nodes {
+      id
+      status
+      query
+    }
+  }
+}
+"""
+
+
+def bulk_products_query(search: str | None) -> str:
+    """The document a bulk operation runs: every product (matching ``search``) and all variants.
+
+    Bulk documents take no variables, so the filter is written in as a string literal
+    (JSON string escapes are valid GraphQL ones).
+    """
+    arguments = f"(query: {json.dumps(search)})" if search else ""
+    return f"""\
+{{
+  products{arguments} {{
+    edges {{
+      node {{
+{_indent(PRODUCT_FIELDS, 4)}
+        variants {{
+          edges {{
+            node {{
+{_indent(VARIANT_FIELDS, 7)}
+            }}
+          }}
+        }}
+      }}
+    }}
+  }}
+}}
+"""
+
+
+# Requested costs that pace the calls other than a products page: one object (shop, count,
+# one bulk operation), a mutation (10 points) and a connection of 10 bulk operations.
+SIMPLE_QUERY_COST = 1
+BULK_RUN_COST = 10
+BULK_LIST_COST = 2 + 10
+
+# Objects the products query selects inside each product besides its variants:
 # featuredMedia, its preview and the preview's image.
 _PRODUCT_OBJECTS = 3
 

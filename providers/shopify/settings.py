@@ -1,7 +1,8 @@
 """Shopify's settings, options and constants, declared once.
 
 Environment settings hold the shop and its secret; `pipeline.toml` options under
-``[providers.shopify]`` say how much to ask for per call.
+``[providers.shopify]`` say how much to ask for per call, how far back an incremental pull
+looks and when to use a bulk operation.
 """
 
 from __future__ import annotations
@@ -17,6 +18,17 @@ DEFAULT_API_VERSION = "2026-10"
 DEFAULT_PAGE_SIZE = 100
 DEFAULT_VARIANTS_PER_PRODUCT = 100
 DEFAULT_QUERY = ""
+DEFAULT_LOOKBACK_HOURS = 24
+DEFAULT_BULK = "auto"
+# Cursor paging stops at 25,000 items (https://shopify.dev/docs/api/usage/pagination-graphql);
+# the margin covers products created while a pull pages through the catalog.
+DEFAULT_BULK_THRESHOLD = 20_000
+DEFAULT_BULK_POLL_SECONDS = 2.0
+DEFAULT_BULK_TIMEOUT_SECONDS = 3600
+
+BULK_MODES = ("auto", "full_refresh", "always", "never")
+# Polling a bulk operation backs off from bulk_poll_seconds, doubling up to this.
+MAX_BULK_POLL_SECONDS = 30.0
 
 # https://shopify.dev/docs/api/usage/limits: connections return at most 250 nodes per call.
 MAX_PAGE_SIZE = 250
@@ -24,6 +36,11 @@ MAX_VARIANTS_PER_PRODUCT = 250
 # https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits: the requested cost of a
 # single query may not exceed 1,000 points, whatever the plan.
 MAX_QUERY_COST = 1000
+# THROTTLED answers to one call that are waited out before the call fails.
+MAX_THROTTLE_RETRIES = 10
+# Wait after a THROTTLED answer that carries no usable bucket status: doubles per attempt.
+THROTTLE_FALLBACK_SECONDS = 1.0
+MAX_THROTTLE_WAIT_SECONDS = 60.0
 
 GRAPHQL_PATH = "/admin/api/{version}/graphql.json"
 ACCESS_TOKEN_HEADER = "X-Shopify-Access-Token"
@@ -58,13 +75,47 @@ OPTIONS: tuple[Option, ...] = (
         "variants_per_product",
         int,
         DEFAULT_VARIANTS_PER_PRODUCT,
-        f"Variants fetched per product (1-{MAX_VARIANTS_PER_PRODUCT}); "
-        "products with more are logged as truncated",
+        f"Variants fetched per product when paging (1-{MAX_VARIANTS_PER_PRODUCT}); "
+        "products with more are logged as truncated (bulk operations fetch them all)",
     ),
     Option(
         "query",
         str,
         DEFAULT_QUERY,
-        "Shopify search filter for products, e.g. \"updated_at:>='2026-11-01T00:00:00Z'\"",
+        'Shopify search filter for products, e.g. "status:active" (a pull with a filter '
+        "never marks products as deleted)",
+    ),
+    Option(
+        "lookback_hours",
+        int,
+        DEFAULT_LOOKBACK_HOURS,
+        "Incremental pulls ask for products updated since the last committed watermark "
+        "minus this many hours",
+    ),
+    Option(
+        "bulk",
+        str,
+        DEFAULT_BULK,
+        "When to use a bulk operation instead of paging: auto (the pull counts at least "
+        "bulk_threshold products), full_refresh (auto, and every --full-refresh run), always, "
+        "never",
+    ),
+    Option(
+        "bulk_threshold",
+        int,
+        DEFAULT_BULK_THRESHOLD,
+        "Products in a pull from which auto uses a bulk operation (paging stops at 25,000)",
+    ),
+    Option(
+        "bulk_poll_seconds",
+        float,
+        DEFAULT_BULK_POLL_SECONDS,
+        f"First wait between polls of a bulk operation; doubles up to {MAX_BULK_POLL_SECONDS:g} s",
+    ),
+    Option(
+        "bulk_timeout_seconds",
+        int,
+        DEFAULT_BULK_TIMEOUT_SECONDS,
+        "How long to wait for a bulk operation (ours, or one already running) before failing",
     ),
 )

@@ -3,17 +3,24 @@
 It speaks the wire format of https://shopify.dev/docs/api/admin-graphql: POST
 ``/admin/api/{version}/graphql.json`` with ``X-Shopify-Access-Token``, the 401 body Shopify
 really sends, the ``X-Shopify-API-Version`` header (an unsupported version is served as the
-oldest supported one), ``extensions.cost`` on every answer, MAX_COST_EXCEEDED above 1,000
-requested points, and cursor pages of ``products`` with nested ``variants``. Faults can be
-queued: an HTTP status, a THROTTLED error, GraphQL errors with or without data.
+oldest supported one), MAX_COST_EXCEEDED above 1,000 requested points, and a leaky cost
+bucket in real time: a query runs only when the bucket holds its requested cost, the unused
+part is refunded, ``extensions.cost`` reports the bucket, and a query it cannot pay for is
+answered THROTTLED. ``products`` pages (sorted by updatedAt, filtered by
+``updated_at:>='…'``) nest their variants; ``productsCount`` counts them; bulk operations
+run in "ticks" (one per poll or listing) and leave a JSONL file, ungrouped, behind a signed
+loopback URL that refuses requests carrying the shop's token. Faults can be queued.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import random
 import re
+import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,9 +39,19 @@ UNDEFINED_FIELD_ERROR = {
     "path": ["query Products", "products", "nodes", "variants", "nodes", "colour"],
     "extensions": {"code": "undefinedField", "typeName": "ProductVariant", "fieldName": "colour"},
 }
+THROTTLED_ERROR = {
+    "message": "Throttled",
+    "extensions": {
+        "code": "THROTTLED",
+        "documentation": "https://shopify.dev/api/usage/rate-limits",
+    },
+}
 MAX_COST = 1000
 _PATH_RE = re.compile(r"^/admin/api/(?P<version>[^/]+)/graphql\.json$")
+_BULK_FILE_RE = re.compile(r"^/bulk-results/(?P<number>\d+)\.jsonl$")
 _VERSION_RE = re.compile(r"^(\d{4}-\d{2}|unstable)$")
+_SINCE_RE = re.compile(r"updated_at:>='([^']+)'")
+_BULK_SEARCH_RE = re.compile(r"products\(query: (\"(?:[^\"\\]|\\.)*\")\)")
 
 
 @dataclass
@@ -53,7 +70,62 @@ class Fault:
 
     kind: str  # "pass", "status", "throttled", "errors", "errors_with_data"
     status: int = 200
+    retry_after: str | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
+    short_by: float = 10.0
+
+
+@dataclass
+class CostBucket:
+    """Shopify's leaky bucket of query cost points, restoring in real time."""
+
+    maximum: float = 2000.0
+    restore_rate: float = 100.0
+    available: float = -1.0  # full unless given
+    last: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        if self.available < 0:
+            self.available = self.maximum
+
+    def refill(self) -> None:
+        now = time.monotonic()
+        self.available = min(self.maximum, self.available + (now - self.last) * self.restore_rate)
+        self.last = now
+
+    def status(self) -> dict[str, float]:
+        return {
+            "maximumAvailable": self.maximum,
+            "currentlyAvailable": round(self.available, 1),
+            "restoreRate": self.restore_rate,
+        }
+
+
+@dataclass
+class BulkOp:
+    """One bulk query operation the fake runs."""
+
+    number: int
+    query: str
+    ticks_left: int
+    status: str = "CREATED"
+    error_code: str | None = None
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def gid(self) -> str:
+        return f"gid://shopify/BulkOperation/{self.number}"
+
+
+def loopback_server() -> Iterator[HTTPServer]:
+    """A started server on 127.0.0.1, for a module's tests to share (starting one takes ~0.5 s).
+
+    Use as ``http_server = pytest.fixture(scope="module", name="http_server")(loopback_server)``.
+    """
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    yield server
+    server.stop()
 
 
 def make_variant(product_number: int, number: int, **overrides: Any) -> dict[str, Any]:
@@ -108,6 +180,17 @@ def encode_cursor(product: dict[str, Any]) -> str:
     return base64.b64encode(json.dumps(last, separators=(",", ":")).encode()).decode()
 
 
+def matching(products: list[dict[str, Any]], search: str | None) -> list[dict[str, Any]]:
+    """The products a search matches (only ``updated_at:>='…'`` is understood), oldest first."""
+    since = _SINCE_RE.findall(search or "")
+    found = [p for p in products if all(_ts(p["updatedAt"]) >= _ts(s) for s in since)]
+    return sorted(found, key=lambda p: (_ts(p["updatedAt"]), p["id"]))
+
+
+def _ts(text: str) -> str:
+    return text.replace("+00:00", "Z")
+
+
 class FakeShopify:
     """Serves ``products`` (Product nodes, all variants nested) for one shop."""
 
@@ -119,6 +202,8 @@ class FakeShopify:
         domain: str = DEFAULT_DOMAIN,
         currency: str = "EUR",
         supported_versions: tuple[str, ...] = SUPPORTED_VERSIONS,
+        bucket: CostBucket | None = None,
+        bulk_limit: int = 1,
         server: HTTPServer | None = None,
     ) -> None:
         self.products = products
@@ -126,9 +211,16 @@ class FakeShopify:
         self.domain = domain
         self.currency = currency
         self.supported_versions = supported_versions
+        self.bucket = bucket or CostBucket()
+        self.bulk_limit = bulk_limit
+        self.bulk_ops: list[BulkOp] = []
+        self.bulk_ticks = 1  # polls or listings before a new operation ends
+        self.bulk_failures: deque[str] = deque()
         self.requests: list[SeenRequest] = []
         self.faults: deque[Fault] = deque()
-        self.available = 2000.0
+        self.throttled = 0  # THROTTLED answers, queued or earned
+        self.charged = 0  # actual cost of every answered query
+        self._last_view: tuple[Any, Any] = (None, None)
         # A running server may be shared between tests: starting and stopping one costs ~0.5 s.
         self.owns_server = server is None
         self.server = server or HTTPServer(host="127.0.0.1", port=0)
@@ -163,13 +255,17 @@ class FakeShopify:
 
     # --- fault injection ---------------------------------------------------------------------
 
-    def fail_next(self, status: int = 503, times: int = 1, after: int = 0) -> None:
+    def fail_next(
+        self, status: int = 503, times: int = 1, after: int = 0, retry_after: str | None = None
+    ) -> None:
         """Answer ``times`` requests with ``status``, once ``after`` more have been served."""
-        self._queue([Fault("status", status=status)] * times, after)
+        self._queue([Fault("status", status=status, retry_after=retry_after)] * times, after)
 
-    def throttle_next(self, times: int = 1, status: int = 200, after: int = 0) -> None:
-        """Answer ``times`` requests with a THROTTLED error (HTTP 200 or 429)."""
-        self._queue([Fault("throttled", status=status)] * times, after)
+    def throttle_next(
+        self, times: int = 1, status: int = 200, after: int = 0, short_by: float = 10.0
+    ) -> None:
+        """Answer ``times`` requests THROTTLED (HTTP 200 or 429), the bucket ``short_by`` short."""
+        self._queue([Fault("throttled", status=status, short_by=short_by)] * times, after)
 
     def error_next(self, *errors: dict[str, Any], with_data: bool = False, after: int = 0) -> None:
         """Answer one request with GraphQL ``errors``, with or without its data."""
@@ -179,12 +275,29 @@ class FakeShopify:
     def _queue(self, faults: list[Fault], after: int) -> None:
         self.faults.extend([Fault("pass")] * after + faults)
 
+    def fail_next_bulk(self, error_code: str) -> None:
+        """The next bulk operation started ends FAILED with ``error_code``."""
+        self.bulk_failures.append(error_code)
+
+    def start_bulk(self, query: str, ticks: int) -> BulkOp:
+        """A bulk operation already running (a killed run's, or another job's of this app)."""
+        op = BulkOp(len(self.bulk_ops) + 1, query, ticks, status="RUNNING")
+        self.bulk_ops.append(op)
+        return op
+
+    def bulk_file_url(self, op: BulkOp) -> str:
+        """The signed URL of an operation's result; only the fake knows the signature."""
+        return f"{self.base_url}/bulk-results/{op.number}.jsonl?signature=sig-{op.number}-secret"
+
     # --- the API -----------------------------------------------------------------------------
 
     def handle(self, request: Request) -> Response:
         """One HTTP exchange, checked the way Shopify checks it."""
         body = request.get_json(silent=True) if request.data else None
         self.requests.append(SeenRequest(request.method, request.path, dict(request.headers), body))
+        download = _BULK_FILE_RE.match(request.path)
+        if download is not None:
+            return self._download(request, int(download["number"]))
         match = _PATH_RE.match(request.path)
         if match is None or not _VERSION_RE.match(match["version"]):
             return _json({"errors": "Not Found"}, 404)
@@ -198,7 +311,7 @@ class FakeShopify:
         fault = self.faults.popleft() if self.faults else Fault("pass")
         if fault.kind != "pass":
             return self._fault(fault, body, served)
-        payload, status = self._answer(body)
+        payload, status = self._metered(body)
         return _json(payload, status, served)
 
     def _served_version(self, asked: str) -> str:
@@ -207,79 +320,190 @@ class FakeShopify:
             return asked
         return self.supported_versions[0]
 
-    def _answer(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    def _metered(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        """Answer if the bucket can pay the requested cost, else THROTTLED; add ``extensions``."""
+        requested = self._requested(body)
+        self.bucket.refill()
+        if self.bucket.available < requested <= MAX_COST:  # over MAX_COST is refused unrun
+            self.throttled += 1
+            return {"errors": [THROTTLED_ERROR], "extensions": self._cost(requested, None)}, 200
+        payload, status, actual = self._answer(body)
+        if actual is None:
+            return payload, status
+        self.bucket.available -= actual
+        self.charged += actual
+        return {**payload, "extensions": self._cost(requested, actual)}, status
+
+    def _requested(self, body: dict[str, Any]) -> int:
         variables = body.get("variables") or {}
         if re.search(r"\bproducts\s*\(", body["query"]):
-            return self._products(variables)
-        if re.search(r"\bshop\s*\{", body["query"]):
-            shop = {"currencyCode": self.currency, "myshopifyDomain": self.domain}
-            return {"data": {"shop": shop}, "extensions": self._cost(1, 1)}, 200
-        return {"errors": [{"message": "Unknown query (fake)"}]}, 200
+            first, variants = variables.get("first"), variables.get("variantsFirst")
+            if isinstance(first, int) and isinstance(variants, int):
+                return requested_cost(first, variants)
+        if "bulkOperationRunQuery" in body["query"]:
+            return 10
+        return 12 if "bulkOperations(" in body["query"] else 1
 
-    def _products(self, variables: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    def _answer(self, body: dict[str, Any]) -> tuple[dict[str, Any], int, int | None]:
+        """(payload, HTTP status, actual cost or None when the query was refused unrun)."""
+        variables, query = body.get("variables") or {}, body["query"]
+        if "bulkOperationRunQuery" in query:
+            return self._bulk_run(variables.get("query")), 200, 10
+        if re.search(r"\bbulkOperation\s*\(", query):
+            return self._bulk_poll(variables.get("id")), 200, 1
+        if "bulkOperations(" in query:
+            return self._bulk_list(), 200, 12
+        if "productsCount" in query:
+            count = {
+                "count": len(matching(self.products, variables.get("query"))),
+                "precision": "EXACT",
+            }
+            return {"data": {"productsCount": count}}, 200, 1
+        if re.search(r"\bproducts\s*\(", query):
+            return self._products(variables)
+        if re.search(r"\bshop\s*\{", query):
+            shop = {"currencyCode": self.currency, "myshopifyDomain": self.domain}
+            return {"data": {"shop": shop}}, 200, 1
+        return {"errors": [{"message": "Unknown query (fake)"}]}, 200, None
+
+    def _products(self, variables: dict[str, Any]) -> tuple[dict[str, Any], int, int | None]:
         first, variants_first = variables.get("first"), variables.get("variantsFirst")
         if not isinstance(first, int) or not isinstance(variants_first, int):
-            return _variable_error("first" if not isinstance(first, int) else "variantsFirst"), 200
+            bad = "first" if not isinstance(first, int) else "variantsFirst"
+            return _variable_error(bad), 200, None
         if first > 250 or variants_first > 250:
-            return _first_too_large(), 200
+            return _first_too_large(), 200, None
         cost = requested_cost(first, variants_first)
         if cost > MAX_COST:
-            return _max_cost_exceeded(cost), 200
-        start = self._start_index(variables.get("cursor"))
+            return _max_cost_exceeded(cost), 200, None
+        products, after = self._view(variables.get("query"))
+        cursor = variables.get("cursor")
+        start = 0 if cursor is None else after.get(cursor)
         if start is None:
-            return {"errors": [{"message": "Invalid cursor for current pagination."}]}, 200
-        page = self.products[start : start + first]
+            return {"errors": [{"message": "Invalid cursor for current pagination."}]}, 200, 1
+        page = products[start : start + first]
         nodes = [_truncate_variants(p, variants_first) for p in page]
-        has_next = start + first < len(self.products)
         connection = {
             "nodes": nodes,
             "pageInfo": {
-                "hasNextPage": has_next,
+                "hasNextPage": start + first < len(products),
                 "endCursor": encode_cursor(page[-1]) if page else None,
             },
         }
         actual = 2 + sum(6 + len(n["variants"]["nodes"]) for n in nodes)
-        return {"data": {"products": connection}, "extensions": self._cost(cost, actual)}, 200
+        return {"data": {"products": connection}}, 200, actual
 
-    def _start_index(self, cursor: str | None) -> int | None:
-        if cursor is None:
-            return 0
-        for index, product in enumerate(self.products):
-            if encode_cursor(product) == cursor:
-                return index + 1
-        return None
+    def _view(self, search: str | None) -> tuple[list[dict[str, Any]], dict[str, int]]:
+        """The products a search matches, and where each cursor resumes; the last one is kept,
+        so that paging through 10,000s of products (the benchmark) stays cheap."""
+        key = (search, tuple((id(p), p["updatedAt"]) for p in self.products))
+        if self._last_view[0] != key:
+            products = matching(self.products, search)
+            after = {encode_cursor(p): index + 1 for index, p in enumerate(products)}
+            self._last_view = (key, (products, after))
+        return self._last_view[1]
 
     def _cost(self, requested: int, actual: int | None) -> dict[str, Any]:
         """``extensions`` with the cost and the throttle bucket, as on every real answer."""
-        if actual is not None:
-            self.available = max(0.0, min(2000.0, self.available + 100.0) - actual)
         return {
             "cost": {
                 "requestedQueryCost": requested,
                 "actualQueryCost": actual,
-                "throttleStatus": {
-                    "maximumAvailable": 2000.0,
-                    "currentlyAvailable": self.available,
-                    "restoreRate": 100.0,
-                },
+                "throttleStatus": self.bucket.status(),
             }
         }
 
+    # --- bulk operations ---------------------------------------------------------------------
+
+    def _bulk_run(self, document: Any) -> dict[str, Any]:
+        running = [op for op in self.bulk_ops if op.status in ("CREATED", "RUNNING")]
+        if len(running) >= self.bulk_limit:
+            error = {
+                "field": None,
+                "message": "A bulk query operation for this app and shop is already in progress: "
+                + running[0].gid,
+                "code": "OPERATION_IN_PROGRESS",
+            }
+            return {
+                "data": {"bulkOperationRunQuery": {"bulkOperation": None, "userErrors": [error]}}
+            }
+        op = BulkOp(len(self.bulk_ops) + 1, str(document), self.bulk_ticks)
+        if self.bulk_failures:
+            op.error_code = self.bulk_failures.popleft()
+        self.bulk_ops.append(op)
+        created = {"id": op.gid, "status": op.status}
+        return {"data": {"bulkOperationRunQuery": {"bulkOperation": created, "userErrors": []}}}
+
+    def _tick(self) -> None:
+        """Bulk operations make progress whenever the app asks about them."""
+        for op in self.bulk_ops:
+            if op.status not in ("CREATED", "RUNNING"):
+                continue
+            op.ticks_left -= 1
+            op.status = "RUNNING"
+            if op.ticks_left <= 0:
+                op.status = "FAILED" if op.error_code else "COMPLETED"
+                op.lines = [] if op.error_code else self._bulk_lines(op.query)
+
+    def _bulk_poll(self, gid: Any) -> dict[str, Any]:
+        self._tick()
+        op = next((o for o in self.bulk_ops if o.gid == gid), None)
+        if op is None:
+            return {"data": {"bulkOperation": None}}
+        done = op.status == "COMPLETED" and op.lines
+        node = {
+            "id": op.gid,
+            "status": op.status,
+            "errorCode": op.error_code,
+            "objectCount": str(len(op.lines)),
+            "rootObjectCount": str(sum('"__parentId"' not in line for line in op.lines)),
+            "url": self.bulk_file_url(op) if done else None,
+        }
+        return {"data": {"bulkOperation": node}}
+
+    def _bulk_list(self) -> dict[str, Any]:
+        self._tick()
+        nodes = [{"id": o.gid, "status": o.status, "query": o.query} for o in self.bulk_ops]
+        return {"data": {"bulkOperations": {"nodes": nodes[::-1][:10]}}}
+
+    def _bulk_lines(self, document: str) -> list[str]:
+        """The JSONL of a bulk products query: one line per product and per variant, shuffled."""
+        found = _BULK_SEARCH_RE.search(document)
+        lines = []
+        for product in matching(self.products, json.loads(found[1]) if found else None):
+            node = {k: v for k, v in product.items() if k != "variants"}
+            lines.append(json.dumps(node))
+            for variant in product["variants"]["nodes"]:
+                lines.append(json.dumps({**variant, "__parentId": product["id"]}))
+        random.Random(len(lines)).shuffle(lines)  # ungrouped output promises no order
+        return lines
+
+    def _download(self, request: Request, number: int) -> Response:
+        op = next((o for o in self.bulk_ops if o.number == number), None)
+        signed = request.args.get("signature") == f"sig-{number}-secret"
+        if op is None or not signed or "X-Shopify-Access-Token" in request.headers:
+            return Response("<Error><Code>AccessDenied</Code></Error>", 403)
+        fault = self.faults.popleft() if self.faults else Fault("pass")
+        if fault.kind == "status":
+            return Response("<Error><Code>Unavailable</Code></Error>", fault.status)
+        return Response("".join(line + "\n" for line in op.lines), 200)
+
     def _fault(self, fault: Fault, body: dict[str, Any], served: str) -> Response:
         if fault.kind == "status":
-            return _json({"errors": _STATUS_TEXT.get(fault.status, "Error")}, fault.status, served)
+            text = _STATUS_TEXT.get(fault.status, "Error")
+            response = _json({"errors": text}, fault.status, served)
+            if fault.retry_after is not None:
+                response.headers["Retry-After"] = fault.retry_after
+            return response
         if fault.kind == "throttled":
-            throttled = {
-                "message": "Throttled",
-                "extensions": {
-                    "code": "THROTTLED",
-                    "documentation": "https://shopify.dev/api/usage/rate-limits",
-                },
-            }
-            payload = {"errors": [throttled], "extensions": self._cost(956, None)}
+            self.throttled += 1
+            requested = self._requested(body)
+            self.bucket.refill()
+            self.bucket.available = min(self.bucket.available, max(0.0, requested - fault.short_by))
+            payload = {"errors": [THROTTLED_ERROR], "extensions": self._cost(requested, None)}
             return _json(payload, fault.status, served)
         if fault.kind == "errors_with_data":
-            payload, status = self._answer(body)
+            payload, status = self._metered(body)
             return _json({**payload, "errors": fault.errors}, status, served)
         return _json({"errors": fault.errors}, 200, served)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 from pipelines.docs import render_readme
@@ -42,6 +43,8 @@ def test_every_subcommand_and_its_flags_are_in_the_readme() -> None:
 
 
 def test_make_targets_named_in_the_readme_exist() -> None:
-    targets = set(re.findall(r"^([a-z][a-z-]*):", (REPO / "Makefile").read_text(), re.M))
-    for target in set(re.findall(r"`make ([a-z][a-z-]+)", README)):
-        assert target in targets, f"README mentions `make {target}`, which the Makefile lacks"
+    for target in sorted(set(re.findall(r"`make ([a-z][a-z-]+)", README))):
+        dry_run = subprocess.run(
+            ["make", "-n", target], cwd=REPO, capture_output=True, text=True, check=False
+        )
+        assert dry_run.returncode == 0, f"README mentions `make {target}`: {dry_run.stderr}"

@@ -26,8 +26,19 @@ from pipelines.schema import BUSINESS_COLUMNS, BUSINESS_FIELDS
 from providers.base import FetchContext
 from providers.shopify import ShopifyProvider
 from providers.shopify.client import graphql_url
-from providers.shopify.queries import PRODUCTS_QUERY, SHOP_QUERY, products_query_cost
-from tests.fakes.shopify import FakeShopify, encode_cursor, make_product, make_variant
+from providers.shopify.queries import (
+    COUNT_QUERY,
+    PRODUCTS_QUERY,
+    SHOP_QUERY,
+    products_query_cost,
+)
+from tests.fakes.shopify import (
+    FakeShopify,
+    encode_cursor,
+    loopback_server,
+    make_product,
+    make_variant,
+)
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "shopify"
 GRAPHQL_PATH = "/admin/api/2026-10/graphql.json"
@@ -47,12 +58,7 @@ def catalog() -> list[dict[str, Any]]:
     return products
 
 
-@pytest.fixture(scope="module")
-def http_server() -> Iterator[HTTPServer]:
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.start()
-    yield server
-    server.stop()
+http_server = pytest.fixture(scope="module", name="http_server")(loopback_server)
 
 
 @pytest.fixture
@@ -80,7 +86,8 @@ def test_fetch_pages_through_every_product(provider, fetch_context, shopify, cat
 
     assert [r["id"] for r in records] == [p["id"] for p in catalog]
     assert ctx.stats.pages == 3
-    assert ctx.stats.api_calls == 4  # shop + 3 pages
+    assert ctx.stats.api_calls == 5  # shop, products count, 3 pages
+    assert ctx.complete  # a full pull without a filter: the runner may look for deletions
     shop = {"currencyCode": "EUR", "myshopifyDomain": "fake-shop.myshopify.com"}
     assert all(r["__shop"] == shop for r in records)
     assert records[1]["variants"] == {
@@ -93,13 +100,18 @@ def test_fetch_sends_token_version_query_and_cursors(provider, fetch_context, sh
     options = {"page_size": 3, "query": "updated_at:>='2026-10-01T00:00:00Z'"}
     fetch_all(provider, fetch_context, shopify.env(), options=options)
 
-    assert [r.path for r in shopify.requests] == [GRAPHQL_PATH] * 4
+    assert [r.path for r in shopify.requests] == [GRAPHQL_PATH] * 5
     assert {r.method for r in shopify.requests} == {"POST"}
     for request in shopify.requests:
         assert request.headers["X-Shopify-Access-Token"] == shopify.token
         assert request.headers["Content-Type"] == "application/json"
-    shop_body = shopify.requests[0].body
+    shop_body, count_body = shopify.requests[0].body, shopify.requests[1].body
     assert shop_body == {"query": SHOP_QUERY, "operationName": "ShopInfo", "variables": {}}
+    assert count_body == {
+        "query": COUNT_QUERY,
+        "operationName": "ProductsCount",
+        "variables": {"query": options["query"]},
+    }
     bodies = product_bodies(shopify)
     assert all(b["query"] == PRODUCTS_QUERY for b in bodies)
     assert [b["variables"] for b in bodies] == [
@@ -145,7 +157,7 @@ def test_retries_a_5xx_then_goes_on(provider, fetch_context, shopify, catalog):
 
 
 def test_graphql_errors_with_data_warn_and_go_on(provider, fetch_context, shopify, caplog):
-    shopify.error_next({"message": "Access denied for inventoryQuantity"}, with_data=True, after=1)
+    shopify.error_next({"message": "Access denied for inventoryQuantity"}, with_data=True, after=2)
 
     records, _ = fetch_all(provider, fetch_context, shopify.env(), options={"page_size": 3})
 
@@ -216,29 +228,30 @@ ERROR_CASES = [
         id="500-after-retries",
     ),
     pytest.param(
-        lambda fake: fake.fail_next(503, times=3, after=2),
+        lambda fake: fake.fail_next(503, times=3, after=3),
         {},
         RetriableProviderError,
         r"(?i)^503 Service Unavailable from shopify products page 2: Service Unavailable$",
         id="503-on-page-2",
     ),
     pytest.param(
-        lambda fake: fake.throttle_next(after=1),
+        lambda fake: fake.throttle_next(times=11, after=2, short_by=1),
         {},
         RetriableProviderError,
-        r"^shopify products page 1: throttled by Shopify \(THROTTLED\): requested cost 956, "
-        r"[\d.]+ of 2000.0 points available, restoring 100.0/s$",
-        id="throttled-200",
+        r"^shopify products page 1: throttled by Shopify \(THROTTLED or HTTP 429\) 11 times "
+        r"in a row: requested cost 320, [\d.]+ of 2000.0 points available, restoring 100.0/s$",
+        id="throttled-200-every-time",
     ),
     pytest.param(
-        lambda fake: fake.throttle_next(times=3, status=429, after=1),
+        lambda fake: fake.throttle_next(times=11, status=429, after=2, short_by=1),
         {},
         RetriableProviderError,
-        r"(?i)^429 Too Many Requests from shopify products page 1: Throttled$",
-        id="throttled-429",
+        r"^shopify products page 1: throttled by Shopify \(THROTTLED or HTTP 429\) 11 times "
+        r"in a row: requested cost 320, [\d.]+ of 2000.0 points available, restoring 100.0/s$",
+        id="throttled-429-every-time",
     ),
     pytest.param(
-        lambda fake: fake.error_next(after=1),
+        lambda fake: fake.error_next(after=2),
         {},
         FatalProviderError,
         r"^GraphQL errors from shopify products page 1: Field 'colour' doesn't exist on type "
@@ -340,6 +353,13 @@ def test_bad_endpoint_settings_are_refused(provider, fetch_context, env, problem
         ({"page_size": "50"}, "providers.shopify.page_size: must be an integer"),
         ({"variants_per_product": 300}, "providers.shopify.variants_per_product: must be"),
         ({"query": 5}, "providers.shopify.query: must be a string, got 5"),
+        (
+            {"bulk": "sometimes"},
+            "providers.shopify.bulk: must be one of auto, full_refresh, always",
+        ),
+        ({"lookback_hours": -1}, "providers.shopify.lookback_hours: must be an integer from 0"),
+        ({"bulk_poll_seconds": 0}, "providers.shopify.bulk_poll_seconds: must be a number above 0"),
+        ({"bulk_threshold": 0}, "providers.shopify.bulk_threshold: must be an integer from 1"),
     ],
 )
 def test_bad_options_are_refused(provider, fetch_context, shopify, options, message):
@@ -360,6 +380,11 @@ def test_declared_settings_and_options(provider):
         "page_size": 100,
         "variants_per_product": 100,
         "query": "",
+        "lookback_hours": 24,
+        "bulk": "auto",
+        "bulk_threshold": 20000,
+        "bulk_poll_seconds": 2.0,
+        "bulk_timeout_seconds": 3600,
     }
     assert provider.missing_settings({}) == ["SHOPIFY_SHOP_DOMAIN", "SHOPIFY_ACCESS_TOKEN"]
     assert provider.resolve_settings({"SHOPIFY_SHOP_DOMAIN": "a"})["SHOPIFY_API_VERSION"] == (
@@ -605,9 +630,9 @@ def test_offline_recording_replays(provider, fetch_context):
     recording = Recording(provider.recording_path())
     with replay_server(recording) as base_url:
         env = offline_env(recording, base_url)
-        everything = fetch_context(provider, env)
+        everything = fetch_context(provider, env, options=recording.options)
         records = list(provider.fetch(everything))
-        limited = fetch_context(provider, env, limit=10)
+        limited = fetch_context(provider, env, options=recording.options, limit=10)
         first_ten = list(provider.fetch(limited))
     rows = [row for raw in records for row in provider.normalize(raw)]
 

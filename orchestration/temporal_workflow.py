@@ -1,0 +1,98 @@
+"""Temporal workflow and activity of the product pipeline, built from the orchestration plan.
+
+The workflow runs one ``run_pipeline_step`` activity per step of the plan's graph, each as
+soon as its upstream steps are done, with the step's retry policy (exponential backoff) and
+timeout. The activity shells out to ``run_pipeline.py run-step STEP --run-id ID``; a usage
+error (exit 2) is non-retryable. The run id comes from the workflow's deterministic clock and
+random source, so a replayed workflow gets the same one.
+
+``orchestration/temporal_worker.py`` runs the worker and registers the schedule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from temporalio import activity, workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from orchestration.common import StepFailedError, new_run_id, run_step
+
+BACKOFF_COEFFICIENT = 2.0
+MAX_RETRY_INTERVAL = timedelta(hours=1)
+
+
+@dataclass
+class StepRequest:
+    plan: dict[str, Any]
+    step: str
+    run_id: str
+    extra_args: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PipelineRequest:
+    plan: dict[str, Any]
+    extra_args: list[str] = field(default_factory=list)
+    run_id: str = ""  # empty: mint one
+
+
+@activity.defn(name="run_pipeline_step")
+async def run_pipeline_step(request: StepRequest) -> str:
+    """Run one step in a thread (the subprocess blocks); its output, or an ApplicationError."""
+    try:
+        return await asyncio.to_thread(
+            run_step, request.plan, request.step, request.run_id, request.extra_args
+        )
+    except StepFailedError as exc:
+        raise ApplicationError(
+            str(exc), type="StepFailed", non_retryable=not exc.retryable
+        ) from exc
+
+
+def retry_policy(step: Mapping[str, Any]) -> RetryPolicy:
+    """The step's retries as a Temporal policy (``maximum_attempts`` counts the first one)."""
+    exponential = step["retry_backoff"] == "exponential"
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=max(step["retry_delay_seconds"], 1)),
+        backoff_coefficient=BACKOFF_COEFFICIENT if exponential else 1.0,
+        maximum_interval=MAX_RETRY_INTERVAL,
+        maximum_attempts=step["retries"] + 1,
+    )
+
+
+@workflow.defn(name="ProductPipeline")
+class ProductPipelineWorkflow:
+    """One run of every step of the plan; returns the run id."""
+
+    @workflow.run
+    async def run(self, request: PipelineRequest) -> str:
+        suffix = f"{workflow.random().getrandbits(24):06x}"
+        run_id = request.run_id or new_run_id(workflow.now(), suffix)
+        tasks: dict[str, asyncio.Task[str]] = {}
+        for step in request.plan["steps"]:
+            upstream = [tasks[name] for name in step["depends_on"]]
+            tasks[step["name"]] = asyncio.create_task(self._step(request, step, run_id, upstream))
+        await asyncio.gather(*tasks.values())
+        return run_id
+
+    async def _step(
+        self,
+        request: PipelineRequest,
+        step: Mapping[str, Any],
+        run_id: str,
+        upstream: list[asyncio.Task[str]],
+    ) -> str:
+        await asyncio.gather(*upstream)
+        return await workflow.execute_activity(
+            run_pipeline_step,
+            StepRequest(request.plan, step["name"], run_id, request.extra_args),
+            start_to_close_timeout=timedelta(seconds=step["timeout_seconds"]),
+            retry_policy=retry_policy(step),
+        )

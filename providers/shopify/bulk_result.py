@@ -1,0 +1,171 @@
+"""The JSONL a bulk operation leaves behind: download it, re-join variants to their products.
+
+Each line is one object; a variant's line points at its product with ``__parentId``. Since
+API 2026-01 lines are not grouped by parent (``groupObjects`` defaults to false) and their
+order is not guaranteed, so the file is streamed into a temporary SQLite database on disk
+and read back product by product, joined to its variants: memory stays flat whatever the
+catalog's size. Each product comes out in the shape a paged pull gives it (``variants:
+{nodes, pageInfo}``), so normalizing, hashing and dedup do not care how it was fetched.
+
+The result URL is signed and points at another host: it gets no Shopify token, never
+appears in a log line or an error, and is registered with the secret mask in case.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from http import HTTPStatus
+from itertools import groupby, islice
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from pipelines.errors import ConfigError, FatalProviderError, RetriableProviderError
+from pipelines.http import USER_AGENT, check_endpoint
+from pipelines.secrets import register_secret
+from providers.base import FetchContext
+
+PROVIDER = "shopify"
+WHAT = f"{PROVIDER} bulk result download"
+DOWNLOAD_ATTEMPTS = 3
+DOWNLOAD_BACKOFF_SECONDS = 0.5
+INSERT_BATCH = 1000
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+_SCHEMA = """
+CREATE TABLE products (seq INTEGER PRIMARY KEY, id TEXT, line TEXT NOT NULL);
+CREATE TABLE children (seq INTEGER PRIMARY KEY, parent TEXT NOT NULL, line TEXT NOT NULL);
+"""
+_JOINED = """
+SELECT p.seq, p.line, c.line FROM products p LEFT JOIN children c ON c.parent = p.id
+ORDER BY p.seq, c.seq
+"""
+_ORPHANS = "SELECT COUNT(*) FROM children WHERE parent NOT IN (SELECT id FROM products)"
+
+
+class _TransientDownloadError(Exception):
+    """A download attempt that may succeed when tried again."""
+
+
+def read_bulk_result(ctx: FetchContext, url: str) -> Iterator[dict[str, Any]]:
+    """Product nodes with their variants, from the result file at the signed ``url``."""
+    register_secret(url)
+    register_secret(urlsplit(url).query)
+    _check_url(url)
+    with tempfile.TemporaryDirectory(prefix="shopify-bulk-") as folder:
+        db = sqlite3.connect(Path(folder) / "result.sqlite")
+        try:
+            _load_with_retries(ctx, db, url)
+            yield from _joined_products(ctx, db)
+        except sqlite3.Error as exc:  # a full disk, say
+            raise FatalProviderError(f"{WHAT}: temporary database in {folder}: {exc}") from None
+        finally:
+            db.close()
+
+
+def _check_url(url: str) -> None:
+    """https, or plain http on a loopback host (a test double), as for endpoint overrides."""
+    try:
+        check_endpoint("bulk result URL", url)
+    except ConfigError:  # its message quotes the URL
+        raise FatalProviderError(f"{WHAT}: the result URL is not https; refusing it") from None
+
+
+def _load_with_retries(ctx: FetchContext, db: sqlite3.Connection, url: str) -> None:
+    for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
+        db.executescript("DROP TABLE IF EXISTS products; DROP TABLE IF EXISTS children;" + _SCHEMA)
+        try:
+            lines = _load(db, _download_lines(ctx, url))
+        except _TransientDownloadError as exc:
+            if attempt == DOWNLOAD_ATTEMPTS:
+                raise RetriableProviderError(f"{WHAT}: {exc} after {attempt} attempts") from None
+            ctx.stats.retries += 1
+            ctx.log.warning("%s: %s; trying again (attempt %d)", WHAT, exc, attempt + 1)
+            time.sleep(DOWNLOAD_BACKOFF_SECONDS * 2 ** (attempt - 1))
+            continue
+        db.execute("CREATE INDEX children_parent ON children (parent, seq)")
+        db.commit()
+        ctx.log.info("%s: %d lines", WHAT, lines)
+        return
+
+
+def _download_lines(ctx: FetchContext, url: str) -> Iterator[bytes]:
+    """The file's lines as they arrive. No Shopify token; no URL in any message."""
+    ctx.stats.api_calls += 1
+    try:
+        with requests.get(
+            url, stream=True, timeout=ctx.http.timeout, headers={"User-Agent": USER_AGENT}
+        ) as response:
+            status = response.status_code
+            if status in TRANSIENT_STATUSES:
+                raise _TransientDownloadError(f"HTTP {status} {_phrase(status)}")
+            if status != 200:
+                raise FatalProviderError(
+                    f"{WHAT}: HTTP {status} {_phrase(status)} (a result URL expires 7 days after "
+                    "the operation ends)"
+                )
+            yield from response.iter_lines()
+    except requests.RequestException as exc:  # its text may hold the URL: keep only the type
+        raise _TransientDownloadError(f"connection failed ({type(exc).__name__})") from None
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _load(db: sqlite3.Connection, lines: Iterable[bytes]) -> int:
+    """Store products and children (by parent) in arrival order; the number of lines read."""
+    count = 0
+    rows = (_row(number, line) for number, line in enumerate(lines, 1) if line.strip())
+    while batch := list(islice(rows, INSERT_BATCH)):
+        count += len(batch)
+        db.executemany(
+            "INSERT INTO products (id, line) VALUES (?, ?)", [r[1:] for r in batch if not r[0]]
+        )
+        db.executemany(
+            "INSERT INTO children (parent, line) VALUES (?, ?)", [r[1:] for r in batch if r[0]]
+        )
+    return count
+
+
+def _row(number: int, line: bytes) -> tuple[bool, str | None, str]:
+    """(is a child, product id or parent id, the line) for one JSONL line."""
+    try:
+        record = json.loads(line)
+    except ValueError as exc:
+        raise FatalProviderError(f"{WHAT}: line {number} is not JSON ({exc})") from None
+    if not isinstance(record, dict):
+        raise FatalProviderError(f"{WHAT}: line {number} is not a JSON object")
+    parent = record.get("__parentId")
+    text = line.decode("utf-8")
+    return (True, str(parent), text) if parent else (False, record.get("id"), text)
+
+
+def _joined_products(ctx: FetchContext, db: sqlite3.Connection) -> Iterator[dict[str, Any]]:
+    (orphans,) = db.execute(_ORPHANS).fetchone()
+    if orphans:
+        ctx.log.warning("%s: %d variant line(s) name a product not in the file", WHAT, orphans)
+    for _, rows in groupby(db.execute(_JOINED), key=lambda row: row[0]):
+        rows = list(rows)
+        yield rejoin(rows[0][1], [child for _, _, child in rows if child is not None])
+
+
+def rejoin(product_line: str, variant_lines: list[str]) -> dict[str, Any]:
+    """One product node in the paged pull's shape: ``variants: {nodes, pageInfo}``."""
+    product = json.loads(product_line)
+    variants = []
+    for line in variant_lines:
+        variant = json.loads(line)
+        variant.pop("__parentId", None)
+        variants.append(variant)
+    product["variants"] = {"nodes": variants, "pageInfo": {"hasNextPage": False}}
+    return product

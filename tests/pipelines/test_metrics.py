@@ -1,0 +1,211 @@
+"""Prometheus metrics of a run: textfile, Pushgateway, live endpoint, and the Grafana dashboard."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from pipelines.metrics import (
+    export_run_metrics,
+    live_registry,
+    push,
+    run_metrics_registry,
+    serve,
+    write_textfile,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+RUN_ID = "20261122T001500Z-a1b2c3"
+
+
+def provider(status: str = "ok", **counts: Any) -> dict[str, Any]:
+    entry = {"status": status, "fetched": 0, "new": 0, "changed": 0, "unchanged": 0,
+             "quarantined": 0, "dropped": 0, "deleted": 0, "written": 0, "api_calls": 0,
+             "retries": 0, "errors": []}  # fmt: skip
+    entry.update(counts)
+    return entry
+
+
+RECORD = {
+    "run_id": RUN_ID,
+    "mode": "live",
+    "started_at": "2026-11-22T00:15:00+00:00",
+    "ended_at": "2026-11-22T00:16:40+00:00",
+    "duration_seconds": 100.5,
+    "exit_code": 1,
+    "providers": {
+        "shopify": provider(fetched=74, new=71, quarantined=3, written=71, api_calls=7, retries=2),
+        "ebay": provider("failed", api_calls=3, errors=["503 from eBay", "gave up"]),
+        "amazon": provider("failed", api_calls=1),
+    },
+    "anomaly": {
+        "worst": "alert",
+        "verdicts": [
+            {"provider": "shopify", "metric": "new", "verdict": "alert", "z": 6.25},
+            {"provider": "shopify", "metric": "fetched", "verdict": "ok", "z": -0.5},
+            {"provider": "ebay", "metric": "new", "verdict": "insufficient_history", "z": None},
+        ],
+    },
+}
+CHECKPOINT = {
+    "run_id": RUN_ID,
+    "steps": {
+        "extract.shopify": {"status": "done", "attempts": 3, "duration_seconds": 12.5},
+        "normalize.shopify": {"status": "done", "attempts": 1, "duration_seconds": 0.75},
+        "quality": {"status": "running", "attempts": 1, "duration_seconds": None},
+        "write": {"status": "pending", "attempts": 0},
+    },
+}
+
+
+def samples(text: str) -> dict[tuple[str, frozenset], float]:
+    """Every sample of an exposition text, keyed by name and labels."""
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def value(text: str, name: str, **labels: str) -> float:
+    return samples(text)[(name, frozenset(labels.items()))]
+
+
+def test_registry_holds_run_provider_and_step_metrics() -> None:
+    text = generate_latest(run_metrics_registry(RECORD, CHECKPOINT)).decode()
+    assert value(text, "product_pipeline_run_info", run_id=RUN_ID, mode="live") == 1
+    assert value(text, "product_pipeline_run_duration_seconds", mode="live") == 100.5
+    assert value(text, "product_pipeline_run_exit_code", mode="live") == 1
+    ended = datetime(2026, 11, 22, 0, 16, 40, tzinfo=UTC).timestamp()
+    assert value(text, "product_pipeline_run_end_timestamp_seconds", mode="live") == ended
+    assert value(text, "product_pipeline_rows", provider="shopify", kind="fetched") == 74
+    assert value(text, "product_pipeline_rows", provider="shopify", kind="quarantined") == 3
+    assert value(text, "product_pipeline_api_calls", provider="ebay") == 3
+    assert value(text, "product_pipeline_retries", provider="shopify") == 2
+    assert value(text, "product_pipeline_errors", provider="ebay") == 2
+    assert value(text, "product_pipeline_errors", provider="amazon") == 1  # failed, no message
+    assert value(text, "product_pipeline_errors", provider="shopify") == 0
+    assert value(text, "product_pipeline_provider_status", provider="ebay", status="failed") == 1
+    assert value(text, "product_pipeline_anomaly_z_score", provider="shopify", metric="new") == 6.25
+    no_z = (
+        "product_pipeline_anomaly_z_score",
+        frozenset({("provider", "ebay"), ("metric", "new")}),
+    )
+    assert no_z not in samples(text)  # insufficient history has no z score
+    assert value(text, "product_pipeline_anomaly_alerts", mode="live") == 1
+    assert value(text, "product_pipeline_step_duration_seconds", step="extract.shopify") == 12.5
+    assert value(text, "product_pipeline_step_retries", step="extract.shopify") == 2
+    assert value(text, "product_pipeline_step_retries", step="write") == 0
+    assert value(text, "product_pipeline_step_status", step="quality", status="running") == 1
+    assert value(text, "product_pipeline_step_status", step="quality", status="done") == 0
+
+
+def test_textfile_is_in_the_collector_format(tmp_path: Path) -> None:
+    path = tmp_path / "textfile" / "product_pipeline.prom"
+    write_textfile(path, run_metrics_registry(RECORD, None))
+    text = path.read_text()
+    assert "# TYPE product_pipeline_rows gauge" in text
+    assert value(text, "product_pipeline_rows", provider="shopify", kind="written") == 71
+    assert "product_pipeline_step_" not in text  # no checkpoint, no step metrics
+    assert [p.name for p in path.parent.iterdir()] == ["product_pipeline.prom"]
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    requests: list[tuple[str, str, str]]
+
+    def do_PUT(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+        self.requests.append((self.command, self.path, body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def gateway() -> Iterator[tuple[str, list[tuple[str, str, str]]]]:
+    """A stand-in Pushgateway on 127.0.0.1 that records what is pushed to it."""
+    requests: list[tuple[str, str, str]] = []
+    handler = type("Recorder", (_Recorder,), {"requests": requests})
+    server = HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", requests
+    server.shutdown()
+    server.server_close()
+
+
+def test_push_replaces_the_jobs_group_on_the_gateway(gateway) -> None:
+    url, requests = gateway
+    push(url, run_metrics_registry(RECORD, CHECKPOINT))
+    ((method, path, body),) = requests
+    assert (method, path) == ("PUT", "/metrics/job/product_pipeline")
+    assert value(body, "product_pipeline_api_calls", provider="shopify") == 7
+
+
+def test_export_writes_the_file_and_pushes_when_the_gateway_is_set(tmp_path: Path, gateway) -> None:
+    url, requests = gateway
+    export_run_metrics(RECORD, CHECKPOINT, {"PROMETHEUS_PUSHGATEWAY": url}, tmp_path / "m.prom")
+    assert len(requests) == 1
+    assert "product_pipeline_run_info" in (tmp_path / "m.prom").read_text()
+    export_run_metrics(RECORD, CHECKPOINT, {})
+    assert len(requests) == 1  # no gateway set: nothing pushed
+
+
+def test_an_unreachable_gateway_is_a_warning_not_a_failure(
+    gateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    url, _ = gateway
+    closed = url.rsplit(":", 1)[0] + ":1"
+    with caplog.at_level(logging.WARNING, logger="pipeline.metrics"):
+        export_run_metrics(RECORD, CHECKPOINT, {"PROMETHEUS_PUSHGATEWAY": closed})
+    assert "could not push metrics to PROMETHEUS_PUSHGATEWAY" in caplog.text
+
+
+def scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        return response.read().decode()
+
+
+def test_serve_shows_the_checkpoint_as_it_changes_and_stops(tmp_path: Path) -> None:
+    checkpoint = tmp_path / "checkpoint.json"
+    stop = serve(0, live_registry(checkpoint))
+    try:
+        assert "product_pipeline_step_status{" not in scrape(stop.port)  # not written yet
+        checkpoint.write_text(json.dumps(CHECKPOINT))
+        assert value(scrape(stop.port), "product_pipeline_step_status", step="quality",
+                     status="running") == 1  # fmt: skip
+        done = json.loads(json.dumps(CHECKPOINT))
+        done["steps"]["quality"].update(status="done", duration_seconds=0.5)
+        checkpoint.write_text(json.dumps(done))
+        assert value(scrape(stop.port), "product_pipeline_step_status", step="quality",
+                     status="done") == 1  # fmt: skip
+    finally:
+        stop()
+    with pytest.raises(urllib.error.URLError):
+        scrape(stop.port)
+
+
+def test_every_metric_in_the_dashboard_exists() -> None:
+    dashboard = json.loads((REPO / "grafana/dashboard.json").read_text())
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    used = {name for expr in exprs for name in re.findall(r"product_pipeline_\w+", expr)}
+    text = generate_latest(run_metrics_registry(RECORD, CHECKPOINT)).decode()
+    exported = {name for name, _ in samples(text)}
+    assert used, "the dashboard charts no metric"
+    assert used <= exported, f"not exported: {sorted(used - exported)}"
+    assert exported <= used, f"not charted: {sorted(exported - used)}"

@@ -1,0 +1,61 @@
+"""``ShopifyProvider.probe``: the one cheap authenticated call behind ``doctor``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from pipelines.errors import ProviderError
+from providers.shopify import ShopifyProvider
+from tests.fakes.shopify import FakeShopify, loopback_server, make_product
+
+http_server = pytest.fixture(scope="module", name="http_server")(loopback_server)
+
+
+@pytest.fixture
+def shopify(http_server: HTTPServer) -> Iterator[FakeShopify]:
+    shop = FakeShopify(
+        [make_product(1)], domain="maple.myshopify.com", currency="CAD", server=http_server
+    )
+    with shop as fake:
+        yield fake
+
+
+def test_probe_names_shop_currency_and_served_version(fetch_context, shopify):
+    provider = ShopifyProvider()
+
+    answer = provider.probe(fetch_context(provider, shopify.env()))
+
+    assert answer == "shop maple.myshopify.com, currency CAD, API 2026-10"
+    assert [r.body["operationName"] for r in shopify.requests] == ["ShopInfo"]
+
+
+def test_probe_reports_the_version_shopify_actually_served(fetch_context, shopify):
+    provider = ShopifyProvider()
+    ctx = fetch_context(provider, shopify.env(SHOPIFY_API_VERSION="2025-01"))
+
+    assert provider.probe(ctx).endswith("API 2026-01")
+
+
+@pytest.mark.parametrize(
+    ("setup", "env", "status"),
+    [
+        (lambda fake: None, {"SHOPIFY_ACCESS_TOKEN": "shpat_wrong"}, 401),
+        (lambda fake: fake.fail_next(403), {}, 403),
+        (lambda fake: None, {"SHOPIFY_API_URL": "{base}/not-a-shop"}, 404),
+    ],
+    ids=["bad-token", "missing-scope", "wrong-shop"],
+)
+def test_probe_failures_carry_the_http_status(fetch_context, shopify, setup, env, status):
+    provider = ShopifyProvider()
+    setup(shopify)
+    env = {k: v.replace("{base}", shopify.base_url) for k, v in env.items()}
+
+    with pytest.raises(ProviderError) as caught:
+        provider.probe(fetch_context(provider, shopify.env(**env)))
+
+    assert caught.value.status == status
+    assert str(caught.value).startswith(f"{status} ")
+    assert "shpat_" not in str(caught.value)
