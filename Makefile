@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: run-pipeline test lint format status list-providers bench download-artifacts clean
+.PHONY: run-pipeline test lint format status list-providers bench download-artifacts compact clean
 .PHONY: test-orchestrators test-airflow test-dagster test-prefect test-temporal
 WORKFLOWS := $(wildcard .github/workflows/*.yml .github/workflows/*.yaml)
 
@@ -65,6 +65,9 @@ bench: $(VENV)/.dev  ## Replay benchmark (10k, 100k, 1M synthetic Shopify record
 
 download-artifacts: $(VENV)/.runtime  ## Merge the last runs' GitHub artifacts into data/ (ARGS="--runs 3")
 	$(BIN)/python pipelines/run_pipeline.py download-artifacts $(ARGS)
+
+compact: $(VENV)/.runtime  ## Delta tables: optimize/compaction and vacuum (ARGS="--retention-hours 168")
+	$(BIN)/python pipelines/run_pipeline.py compact $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(addprefix .venv-,$(ORCHESTRATORS)) .cache .pytest_cache .ruff_cache

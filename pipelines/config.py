@@ -36,7 +36,15 @@ PIPELINE_OPTIONS: tuple[Option, ...] = (
     Option("http_backoff_seconds", float, 0.5, "First backoff step; doubles per retry, jittered."),
     Option("http_retry_budget", int, 50, "Retries allowed in a whole run, all providers together."),
     Option("http_breaker_threshold", int, 5, "Failures in a row that stop a provider; 0: never."),
+    Option("lake_uri", str, "", "The lake: a local path or s3://bucket/prefix; empty: data_dir."),
+    Option("s3_endpoint_url", str, "", "S3-compatible endpoint (MinIO); empty: AWS_ENDPOINT_URL."),
+    Option("s3_region", str, "", "S3 region; empty: AWS_REGION, else us-east-1."),
+    Option("lock_wait_seconds", float, 600.0, "How long a run waits for another's commit lock."),
+    Option("lock_ttl_seconds", float, 300.0, "Lease of the commit lock; renewed while held."),
+    Option("table_format", str, "parquet", "parquet, or delta: also keep Delta tables."),
+    Option("delta_retention_hours", int, 168, "What compact keeps of old Delta table files."),
 )
+CHOICES = {"table_format": ("parquet", "delta")}
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,10 @@ def load_config(path: Path | None, providers: Mapping[str, Provider]) -> Pipelin
         if section not in KNOWN_SECTIONS:
             errors.append(f"{section}: unknown section (known: {', '.join(KNOWN_SECTIONS)})")
     pipeline = validate_options("pipeline", PIPELINE_OPTIONS, raw.get("pipeline", {}), errors)
+    for key, allowed in CHOICES.items():
+        if pipeline[key] not in allowed:
+            errors.append(f"pipeline.{key}: expected one of {', '.join(allowed)}, "
+                          f"got {pipeline[key]!r}")  # fmt: skip
     provider_tables = raw.get("providers", {})
     for name in provider_tables:
         if name not in providers:

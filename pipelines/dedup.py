@@ -4,17 +4,17 @@ A row whose raw record is byte-for-byte the one we hold is unchanged (raw
 hash); a row whose business columns are the same is unchanged too, its new raw
 hash remembered (a cosmetic change upstream); anything else is new or changed.
 
-The state lives in ``state/products.parquet`` (hashes cut to 16 bytes) with ``state/state.json``
-naming the runs it includes. It is written last, after the manifest, and the
-next run first folds in any committed manifest the state does not include yet,
-so a run killed between its manifest and its state loses and duplicates
-nothing.
+The state lives in ``state/products-<token>.parquet`` (hashes cut to 16 bytes) with
+``state/state.json`` naming that file and the runs it includes. It is written last, after the
+manifest, and the next run first folds in any committed manifest the state does not include
+yet, so a run killed between its manifest and its state loses and duplicates nothing. In an
+object-store lake it lives in the lake too, so the lake alone is the pipeline's memory.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +25,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipelines.storage import LocalStorage, Storage
+
 STATE_DIR = "state"
+META_PATH = f"{STATE_DIR}/state.json"
+LEGACY_PRODUCTS = "products.parquet"  # the name before state.json named its Parquet file
 STATE_SCHEMA = pa.schema(
     [
         ("source", pa.string()),
@@ -90,7 +94,7 @@ class DedupState:
         rows = rows.set_column(index, "change_type", pa.array(change_types, pa.string()))
         return rows, counts
 
-    def rollback(self, root: Path, source: str) -> None:
+    def rollback(self, root: Path | Storage, source: str) -> None:
         """Put ``source``'s entries back as the lake at ``root`` last committed them."""
         self.forget(self.keys_of(source))
         committed = load_state(root).hashes
@@ -135,24 +139,36 @@ def row_keys(table: pa.Table) -> list[str]:
     ).to_pylist()
 
 
-def load_state(root: Path) -> DedupState:
+def _storage(root: Path | Storage) -> Storage:
+    return LocalStorage(root) if isinstance(root, Path) else root
+
+
+def load_state(root: Path | Storage) -> DedupState:
     """Read the state of the lake at ``root`` (empty for a new lake)."""
-    directory = root / STATE_DIR
-    meta_path = directory / "state.json"
-    if not meta_path.exists():
+    storage = _storage(root)
+    meta = read_state_meta(storage)
+    if meta is None:
         return DedupState()
-    meta = json.loads(meta_path.read_text())
-    table = pq.read_table(directory / "products.parquet")
+    products = storage.location(f"{STATE_DIR}/{meta.get('products', LEGACY_PRODUCTS)}")
+    table = pq.read_table(str(products), filesystem=storage.filesystem)
     state = DedupState(applied_runs=set(meta["applied_runs"]), extra=meta.get("extra", {}))
     packed = _concat_fixed(table.column("raw_hash"), table.column("content_hash"))
     state.hashes = dict(zip(row_keys(table), packed.to_pylist()))
     return state
 
 
-def save_state(root: Path, state: DedupState) -> None:
-    """Write the state atomically: the Parquet file first, then the JSON that names it."""
-    directory = root / STATE_DIR
-    directory.mkdir(parents=True, exist_ok=True)
+def read_state_meta(root: Path | Storage) -> dict[str, Any] | None:
+    """``state/state.json`` (applied runs, provider watermarks), None for a new lake."""
+    data = _storage(root).read_bytes(META_PATH)
+    return None if data is None else json.loads(data)
+
+
+def save_state(root: Path | Storage, state: DedupState) -> None:
+    """Write the state atomically: a new Parquet file, then the JSON that names it.
+
+    ``state.json`` is the switch (one atomic write); older Parquet files go after it.
+    """
+    storage = _storage(root)
     keys = pa.array(list(state.hashes), pa.string())
     parts = pc.split_pattern(keys, _SEP, max_splits=1)
     packed = np.frombuffer(b"".join(state.hashes.values()), np.uint8).reshape(-1, 32)
@@ -161,13 +177,16 @@ def save_state(root: Path, state: DedupState) -> None:
          _fixed(packed[:, :16]), _fixed(packed[:, 16:])],
         schema=STATE_SCHEMA,
     )  # fmt: skip
-    tmp = directory / "products.parquet.tmp"
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, directory / "products.parquet")
-    meta = {"applied_runs": sorted(state.applied_runs), "keys": len(keys), "extra": state.extra}
-    tmp_meta = directory / "state.json.tmp"
-    tmp_meta.write_text(json.dumps(meta, indent=2))
-    os.replace(tmp_meta, directory / "state.json")
+    name = f"products-{secrets.token_hex(6)}.parquet"
+    if not storage.remote:
+        storage.location(STATE_DIR).mkdir(parents=True, exist_ok=True)
+    where = str(storage.location(f"{STATE_DIR}/{name}"))
+    pq.write_table(table, where, compression="zstd", filesystem=storage.filesystem)
+    meta = {"applied_runs": sorted(state.applied_runs), "keys": len(keys), "extra": state.extra,
+            "products": name}  # fmt: skip
+    storage.write_bytes(META_PATH, json.dumps(meta, indent=2).encode())
+    stale = [p for p in storage.list_files(STATE_DIR) if p.endswith(".parquet")]
+    storage.delete(p for p in stale if p != f"{STATE_DIR}/{name}")
 
 
 def _fixed(matrix: np.ndarray) -> pa.FixedSizeBinaryArray:

@@ -1,4 +1,4 @@
-"""The lake on disk: raw landing files, Parquet parts, manifests.
+"""The lake: raw landing files, Parquet parts, manifests, in a folder or an S3 prefix.
 
 Layout (see DESIGN.md)::
 
@@ -7,20 +7,19 @@ Layout (see DESIGN.md)::
     quarantine/dt=YYYY-MM-DD/source=S/part-<run_id>-N.parquet
     _manifests/<run_id>.json        commit marker, written last
 
-Every file is first written under a ``.tmp`` name that no reader's glob
-matches; ``commit`` renames the run's files into place and then writes the
-manifest. A run that dies before its manifest leaves files that ``recover``
-removes at the start of the next run, so a reader that trusts manifests (or
-globs ``*.parquet`` between runs) never sees half a run.
+A run writes its files in its local work folder; ``commit`` puts them in place (a rename in a
+local lake, an upload under the final name in an object store) and then writes the manifest,
+in one atomic write. A run that dies before its manifest leaves files that ``recover``
+removes at the next commit; readers that trust manifests (``committed_files``) never see
+them, and in a local lake nothing half-written carries a ``.parquet`` name at any time.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,17 +28,21 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import zstandard
 
+from pipelines.storage import LocalStorage, S3Storage, Storage, open_storage
+
 TMP_SUFFIX = ".tmp"
 MANIFEST_DIR = "_manifests"
+ZONES = ("raw", "normalized", "quarantine")
 _RUN_FILE = re.compile(r"^(?:part-)?(?P<run_id>\d{8}T\d{6}Z-[0-9a-f]{6})")
 
 
-def partition_dir(root: Path, zone: str, dt: str, source: str) -> Path:
-    """``root/zone/dt=…/source=…`` (hive partitioning)."""
-    return root / zone / f"dt={dt}" / f"source={source}"
+def partition_dir(zone: str, dt: str, source: str) -> str:
+    """``zone/dt=…/source=…`` (hive partitioning), lake-relative."""
+    return f"{zone}/dt={dt}/source={source}"
 
 
 def _sha256(path: Path) -> str:
@@ -52,20 +55,23 @@ def _sha256(path: Path) -> str:
 
 @dataclass
 class StagedFile:
-    """A file a run wrote in its work folder, waiting for the commit to move it into the lake."""
+    """A file a run wrote in its work folder, waiting for the commit to put it at ``path``.
+
+    ``path`` is lake-relative (``normalized/dt=…/source=…/part-<run_id>-0.parquet``).
+    """
 
     staged: Path
-    final: Path
+    path: str
     zone: str
     source: str
     rows: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.__dict__, "staged": str(self.staged), "final": str(self.final)}
+        return {**self.__dict__, "staged": str(self.staged)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StagedFile:
-        return cls(**{**data, "staged": Path(data["staged"]), "final": Path(data["final"])})
+        return cls(**{**data, "staged": Path(data["staged"])})
 
 
 class RawWriter:
@@ -167,49 +173,58 @@ class Manifest:
 
 
 class Lake:
-    """One lake root: commits runs, lists what was committed, cleans up what was not."""
+    """One lake (a local folder or an S3 prefix): commits runs, lists what was committed,
+    cleans up what was not."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, root: Path | str | Storage) -> None:
+        self.storage = root if isinstance(root, LocalStorage | S3Storage) else open_storage(root)
 
-    def manifest_path(self, run_id: str) -> Path:
-        return self.root / MANIFEST_DIR / f"{run_id}.json"
+    @property
+    def uri(self) -> str:
+        return self.storage.uri
+
+    @property
+    def filesystem(self) -> pafs.FileSystem:
+        return self.storage.filesystem
 
     def raw_file(self, work: Path, dt: str, source: str, run_id: str) -> StagedFile:
         """Where a run stages, then commits, one provider's raw landing file."""
-        final = partition_dir(self.root, "raw", dt, source) / f"{run_id}.jsonl.zst"
-        return StagedFile(work / "raw" / f"{source}.jsonl.zst", final, "raw", source)
+        path = f"{partition_dir('raw', dt, source)}/{run_id}.jsonl.zst"
+        return StagedFile(work / "raw" / f"{source}.jsonl.zst", path, "raw", source)
 
     def part_file(self, work: Path, zone: str, dt: str, source: str, run_id: str) -> StagedFile:
         """Where a run stages, then commits, one provider's Parquet part of ``zone``."""
-        final = partition_dir(self.root, zone, dt, source) / f"part-{run_id}-0.parquet"
-        return StagedFile(work / zone / f"{source}.parquet", final, zone, source)
+        path = f"{partition_dir(zone, dt, source)}/part-{run_id}-0.parquet"
+        return StagedFile(work / zone / f"{source}.parquet", path, zone, source)
 
-    def commit(self, manifest: Manifest, staged: list[StagedFile]) -> Path:
-        """Move the staged files into place, then write the manifest (the commit point).
+    def commit(self, manifest: Manifest, staged: list[StagedFile],
+               before_manifest: Callable[[], None] = lambda: None) -> None:  # fmt: skip
+        """Put the staged files in place, then write the manifest (the commit point).
 
-        A file already in place (a commit resumed after a kill) is taken as moved.
+        Local lakes rename; object stores upload under the final name, which carries the
+        run id, so a commit killed half-way and redone overwrites only its own files. A
+        local file already in place (a commit resumed after a kill) is taken as moved.
+        ``before_manifest`` runs last before the manifest (the lock's re-check).
         """
+        remote = self.storage.remote
         for item in staged:
-            item.final.parent.mkdir(parents=True, exist_ok=True)
             if item.staged.exists():
-                os.replace(item.staged, item.final)
+                self.storage.put_file(item.staged, item.path)
+            local = item.staged if remote else self.storage.location(item.path)
             manifest.files.append(
                 {
-                    "path": item.final.relative_to(self.root).as_posix(),
+                    "path": item.path,
                     "zone": item.zone,
                     "source": item.source,
                     "rows": item.rows,
-                    "bytes": item.final.stat().st_size,
-                    "sha256": _sha256(item.final),
+                    "bytes": local.stat().st_size,
+                    "sha256": _sha256(local),
                 }
             )
-        path = self.manifest_path(manifest.run_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + TMP_SUFFIX)
-        tmp.write_bytes(manifest.to_json())
-        os.replace(tmp, path)
-        return path
+        before_manifest()
+        self.storage.write_bytes(manifest_path(manifest.run_id), manifest.to_json())
+        if remote:
+            self.discard(staged)  # uploaded and committed: the local copies are spare
 
     @staticmethod
     def discard(staged: Iterable[StagedFile]) -> None:
@@ -217,60 +232,101 @@ class Lake:
         for item in staged:
             item.staged.unlink(missing_ok=True)
 
+    def manifest_ids(self) -> list[str]:
+        """Run ids of every committed manifest, oldest first."""
+        names = self.storage.list_files(MANIFEST_DIR)
+        return [n.rsplit("/", 1)[1][:-5] for n in names if n.endswith(".json")]
+
+    def read_manifest(self, run_id: str) -> dict[str, Any] | None:
+        data = self.storage.read_bytes(manifest_path(run_id))
+        return None if data is None else json.loads(data)
+
     def manifests(self) -> list[dict[str, Any]]:
         """Every committed manifest, oldest run first."""
-        directory = self.root / MANIFEST_DIR
-        if not directory.is_dir():
-            return []
-        return [json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))]
+        return [m for m in map(self.read_manifest, self.manifest_ids()) if m is not None]
 
-    def committed_files(self, zone: str) -> list[Path]:
-        """Files of ``zone`` named in a manifest: the only ones a reader should trust."""
+    def committed_files(self, zone: str) -> list[Any]:
+        """Files of ``zone`` named in a manifest: the only ones a reader should trust.
+
+        Paths for ``self.filesystem``: a ``Path`` in a local lake, ``bucket/key`` in S3.
+        Manifests are read first and the files they name are listed, so a file written by a
+        run still in progress never appears, however the listing and the run interleave.
+        """
         return [
-            self.root / f["path"]
+            self.storage.location(f["path"])
             for manifest in self.manifests()
             for f in manifest["files"]
             if f["zone"] == zone
         ]
+
+    def committed_uris(self, zone: str) -> list[str]:
+        """``committed_files`` as URIs other tools open (``s3://bucket/key`` or a local path)."""
+        remote = self.storage.remote
+        return [f"s3://{f}" if remote else str(f) for f in self.committed_files(zone)]
+
+    def dataset(self, zone: str = "normalized", schema: pa.Schema | None = None) -> ds.Dataset:
+        """The committed files of ``zone`` as one pyarrow dataset, ``dt`` read from the path.
+
+        DuckDB queries it by name (``con.sql("SELECT … FROM dataset")``), pandas and polars
+        take ``dataset.to_table()``.
+        """
+        base = self.storage.location(zone)
+        return ds.dataset(
+            [str(f) for f in self.committed_files(zone)], schema=schema, format="parquet",
+            filesystem=self.filesystem, partitioning="hive", partition_base_dir=str(base),
+        )  # fmt: skip
 
     def latest_rows(self, source: str, source_ids: set[str], schema: pa.Schema) -> pa.Table:
         """The last committed row of each of ``source_ids`` that this lake still holds.
 
         A lake restored from state alone (a CI runner) may lack old parts: those are skipped.
         """
+        present = set(self.storage.list_files("normalized"))
         files = [
-            p
-            for p in self.committed_files("normalized")
-            if f"source={source}" in p.parts and p.exists()
+            str(self.storage.location(f["path"]))
+            for manifest in self.manifests()
+            for f in manifest["files"]
+            if f["zone"] == "normalized" and f["source"] == source and f["path"] in present
         ]
         if not files or not source_ids:
             return schema.empty_table()
         wanted = pa.array(sorted(source_ids), pa.string())
-        table = ds.dataset(files, schema=schema, format="parquet").to_table(
-            filter=pc.field("source_id").isin(wanted)
-        )
+        dataset = ds.dataset(files, schema=schema, format="parquet", filesystem=self.filesystem)
+        table = dataset.to_table(filter=pc.field("source_id").isin(wanted))
         table = table.sort_by([("source_id", "ascending"), ("run_id", "descending")])
         ids = table.column("source_id").to_pylist()
         first = [i for i, source_id in enumerate(ids) if i == 0 or ids[i - 1] != source_id]
         return table.take(pa.array(first, pa.int64()))
 
-    def recover(self, keep_run: str | None = None) -> list[Path]:
+    def recover(self, keep_run: str | None = None) -> list[str]:
         """Delete leftovers of runs that died before their manifest; return what was removed.
 
-        ``keep_run``'s files stay: that run is being resumed and will commit them.
+        ``keep_run``'s files stay: that run is being resumed and will commit them. Called
+        under the commit lock, so no other run is between its uploads and its manifest.
         """
-        committed = {p.stem for p in (self.root / MANIFEST_DIR).glob("*.json")}
+        committed = set(self.manifest_ids())
         if keep_run:
             committed.add(keep_run)
         removed = []
-        for zone in ("raw", "normalized", "quarantine"):
-            for path in (self.root / zone).glob("dt=*/source=*/*"):
-                match = _RUN_FILE.match(path.name)
+        for zone in ZONES:
+            for rel in self.storage.list_files(zone):
+                name = rel.rsplit("/", 1)[-1]
+                match = _RUN_FILE.match(name)
                 orphan = match is not None and match["run_id"] not in committed
-                if path.name.endswith(TMP_SUFFIX) or orphan:
-                    path.unlink()
-                    removed.append(path)
-        for tmp in (self.root / MANIFEST_DIR).glob("*" + TMP_SUFFIX):
-            tmp.unlink()
-            removed.append(tmp)
+                if name.endswith(TMP_SUFFIX) or orphan:
+                    removed.append(rel)
+        removed += [n for n in self.storage.list_files(MANIFEST_DIR) if n.endswith(TMP_SUFFIX)]
+        self.storage.delete(removed)
         return removed
+
+
+def manifest_path(run_id: str) -> str:
+    return f"{MANIFEST_DIR}/{run_id}.json"
+
+
+def list_committed(lake_uri: str, zone: str = "normalized", **storage: str) -> list[str]:
+    """URIs of the committed files of ``zone`` in the lake at ``lake_uri`` (for readers).
+
+    ``storage`` takes ``open_storage``'s ``endpoint_url`` and ``region``.
+    """
+    return Lake(open_storage(lake_uri, **storage)).committed_uris(zone)

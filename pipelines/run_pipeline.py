@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -20,6 +22,7 @@ if __package__ in (None, ""):
     # the standard library's: put the repository root there instead.
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
+from pipelines.checkpoint import runs_dir
 from pipelines.cli_output import print_provider_list, print_summary
 from pipelines.config import (
     DEFAULT_CONFIG_PATH,
@@ -30,11 +33,13 @@ from pipelines.config import (
 )
 from pipelines.errors import ConfigError, PipelineError
 from pipelines.logs import setup_logging
+from pipelines.metrics import export_run_metrics, live_registry, serve
 from pipelines.plan import build_plan, location_args, plan_json
 from pipelines.record import EXIT_USAGE
-from pipelines.runner import Runner, RunOptions, find_replay_files
+from pipelines.runner import Runner, RunOptions, RunResult, find_replay_files
 from pipelines.runs import print_status, runner_for_run
 from pipelines.secrets import mask
+from pipelines.shard import Shard
 from providers.base import Provider, load_providers
 
 CI_VARIABLES = ("CI", "GITHUB_ACTIONS")
@@ -61,6 +66,13 @@ def _provider_list(text: str) -> tuple[str, ...]:
     if not names:
         raise argparse.ArgumentTypeError("expected a comma-separated list such as shopify,ebay")
     return names
+
+
+def _shard(text: str) -> str:
+    try:
+        return str(Shard.parse(text))
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--shard: ")) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,6 +122,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--fail-on-anomaly",
         action="store_true",
         help="exit 5 when the volume anomaly detector raises an alert",
+    )
+    add(
+        "--shard",
+        type=_shard,
+        metavar="K/N",
+        help="do shard K of N of the work (providers, and the items of list options such as "
+        "ebay.queries), so N processes can share one lake",
+    )
+    add(
+        "--metrics-file",
+        type=Path,
+        metavar="PATH",
+        help="write the run's Prometheus metrics there (textfile-collector format)",
+    )
+    add(
+        "--prometheus-port",
+        type=_positive_int,
+        metavar="N",
+        help="serve live Prometheus metrics on 127.0.0.1:N while the run goes",
     )
     add_common_arguments(parser)
     add(
@@ -179,6 +210,7 @@ SUBCOMMANDS: dict[str, str] = {
     "restore-state": "pipelines.commands.restore_state",
     "gha-publish": "pipelines.commands.gha_publish",
     "file-issues": "pipelines.commands.file_issues",
+    "compact": "pipelines.commands.compact",
 }
 
 
@@ -200,6 +232,10 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir", type=Path, metavar="PATH",
         help="lake root, overriding pipeline.data_dir (default: data)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--lake-uri", metavar="URI",
+        help="the lake: a local path or s3://bucket/prefix, overriding pipeline.lake_uri",
     )  # fmt: skip
     parser.add_argument(
         "--log-format", choices=("text", "json"), default="text",
@@ -232,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(_config_path(args), providers)
         if args.data_dir is not None:
             config = config.with_pipeline(data_dir=str(args.data_dir))
+        if args.lake_uri:
+            config = config.with_pipeline(lake_uri=args.lake_uri)
         if module is not None:
             setup_logging("-", verbose=args.verbose, fmt=args.log_format)
             return module.execute(args, CommandContext(config, providers, env))
@@ -271,13 +309,14 @@ def _run(
         replay=args.replay,
         full_refresh=args.full_refresh,
         fail_on_anomaly=args.fail_on_anomaly,
+        shard=args.shard,
     )
     if options.replay is not None:
         find_replay_files(options.replay)  # a bad --replay is a usage error before anything runs
     runner = Runner(config, providers, env, options)
     setup_logging(runner.run_id, verbose=args.verbose, fmt=args.log_format)
-    result = runner.run()
-    print_summary(result, runner.root, dry_run=options.dry_run)
+    result = _observed(args, runner, env, runner.run)
+    print_summary(result, runner.lake.uri, dry_run=options.dry_run)
     return result.exit_code
 
 
@@ -289,9 +328,30 @@ def _resume(
 ) -> int:
     runner = runner_for_run(config, providers, env, args.resume or None, offline=args.offline)
     setup_logging(runner.run_id, verbose=args.verbose, fmt=args.log_format)
-    result = runner.resume()
-    print_summary(result, runner.root, dry_run=False)
+    result = _observed(args, runner, env, runner.resume)
+    print_summary(result, runner.lake.uri, dry_run=False)
     return result.exit_code
+
+
+def _observed(
+    args: argparse.Namespace, runner: Runner, env: dict[str, str], action: Callable[[], RunResult]
+) -> RunResult:
+    """Run ``action`` with the metrics the flags ask for: a live endpoint, a file, a push."""
+    checkpoint_path = runs_dir(runner.root) / runner.run_id / "checkpoint.json"
+    stop = (
+        serve(args.prometheus_port, live_registry(checkpoint_path))
+        if args.prometheus_port
+        else None
+    )
+    try:
+        result = action()
+    finally:
+        if stop is not None:
+            stop()
+    checkpoint = runner.checkpoint.path if runner.checkpoint else checkpoint_path
+    steps = json.loads(checkpoint.read_text()) if checkpoint.exists() else None
+    export_run_metrics(result.record, steps, env, metrics_file=args.metrics_file)
+    return result
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 The JSONL file is the source of truth (anomaly detection reads it); SQLite is
 a convenience for ad-hoc queries: ``runs`` holds one row per run and
-``provider_runs`` one row per provider and run.
+``provider_runs`` one row per provider and run. With an object-store lake the
+source of truth is ``_log/runs.jsonl`` in the lake (every machine writing to the
+lake shares it); ``logs/`` then keeps this machine's runs as a local mirror.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from pipelines.storage import Storage
+
+LAKE_RUNLOG = "_log/runs.jsonl"
 COUNTERS = (
     "fetched", "new", "changed", "unchanged", "quarantined", "dropped", "written",
     "api_calls", "cache_hits", "retries",
@@ -70,16 +75,38 @@ def read_runs(log_dir: Path) -> list[dict[str, Any]]:
     path = log_dir / "runs.jsonl"
     if not path.exists():
         return []
+    return parse_runs(path.read_text(), str(path))
+
+
+def parse_runs(text: str, where: str) -> list[dict[str, Any]]:
+    """The records of a ``runs.jsonl`` text; lines that are not JSON are skipped with a warning."""
     runs = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             runs.append(json.loads(line))
         except ValueError:
             log.warning("%s line %d is not valid JSON (a run killed while writing?); skipped",
-                        path, number)  # fmt: skip
+                        where, number)  # fmt: skip
     return runs
+
+
+def read_lake_runs(storage: Storage) -> list[dict[str, Any]]:
+    """The run log kept in an object-store lake (``_log/runs.jsonl``), oldest first."""
+    data = storage.read_bytes(LAKE_RUNLOG)
+    return [] if data is None else parse_runs(data.decode(), f"{storage.uri}/{LAKE_RUNLOG}")
+
+
+def append_lake_run(storage: Storage, record: dict[str, Any]) -> None:
+    """Add ``record`` to the lake's run log: read, append, write back in one PUT.
+
+    Object stores cannot append, so the caller holds the lake's commit lock around this.
+    A record already there (a report step run again) is replaced, not duplicated.
+    """
+    runs = [r for r in read_lake_runs(storage) if r["run_id"] != record["run_id"]]
+    lines = [json.dumps(r, sort_keys=True, default=str) for r in [*runs, record]]
+    storage.write_bytes(LAKE_RUNLOG, ("\n".join(lines) + "\n").encode())
 
 
 def format_status(runs: list[dict[str, Any]], last: int = 10) -> str:

@@ -10,7 +10,7 @@ work.
 
 from __future__ import annotations
 
-import json
+import importlib.util
 import logging
 import secrets
 import shutil
@@ -22,33 +22,26 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from pipelines.anomaly import AnomalyConfig, AnomalyReport, detect_anomalies
-from pipelines.cache import ResponseCache
 from pipelines.checkpoint import DONE, FAILED, Checkpoint, unfinished_runs
 from pipelines.config import PipelineConfig
-from pipelines.dedup import DedupState, load_state, save_state
+from pipelines.dedup import read_state_meta
 from pipelines.errors import ConfigError, DataQualityError, ProviderError
-from pipelines.http import HttpClient, RetryBudget
-from pipelines.lake import Lake, Manifest, RawWriter, StagedFile, read_raw
-from pipelines.offline import Recording, offline_env, replay_server
-from pipelines.process import (
-    DedupStage,
-    NormalizeStage,
-    ProviderCounts,
-    RunContext,
-    deletion_stubs,
-)
-from pipelines.progress import Progress
+from pipelines.extract import Extractor
+from pipelines.http import RetryBudget
+from pipelines.lake import Lake, StagedFile, read_raw
+from pipelines.lock import LakeLock, default_holder
+from pipelines.process import NormalizeStage, ProviderCounts, RunContext
 from pipelines.quality import QualityConfig, gate_verdict
 from pipelines.record import EXIT_ANOMALY, EXIT_OK, build_record
 from pipelines.report import write_reports
-from pipelines.runlog import append_run, read_runs
-from pipelines.schema import PRODUCT_SCHEMA
+from pipelines.runlog import append_lake_run, append_run, read_lake_runs, read_runs
 from pipelines.secrets import mask
+from pipelines.shard import Shard
 from pipelines.steps import Step, step_graph
-from providers.base import FetchContext, Provider, ProviderStats
+from pipelines.storage import Storage, open_storage
+from pipelines.write import WriteStep
+from providers.base import Provider
 
 log = logging.getLogger("pipeline.runner")
 
@@ -67,6 +60,7 @@ class RunOptions:
     replay: Path | None = None
     full_refresh: bool = False
     fail_on_anomaly: bool = False
+    shard: str | None = None  # "K/N": this process's share of the work (pipelines/shard.py)
 
     @property
     def mode(self) -> str:
@@ -95,6 +89,7 @@ class RunOptions:
             replay=Path(data["replay"]) if data.get("replay") else None,
             full_refresh=data.get("full_refresh", False),
             fail_on_anomaly=data.get("fail_on_anomaly", False),
+            shard=data.get("shard"),
         )
 
 
@@ -112,10 +107,25 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{(now or datetime.now(UTC)):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-def lake_root(config: PipelineConfig, options: RunOptions) -> Path:
+def lake_uri(config: PipelineConfig) -> str:
+    """The lake: ``lake_uri`` when set, else the ``data_dir`` folder."""
+    return config.lake_uri or config.data_dir
+
+
+def lake_storage(config: PipelineConfig, options: RunOptions) -> Storage:
     """Where this run's lake lives: offline demo rows never mix with real ones."""
-    root = Path(config.data_dir)
-    return root / "demo" if options.offline else root
+    storage = open_storage(
+        lake_uri(config), endpoint_url=config.s3_endpoint_url, region=config.s3_region
+    )
+    return storage.child("demo") if options.offline else storage
+
+
+def work_roots(config: PipelineConfig) -> list[Path]:
+    """Where checkpoints and staged files live (real, then demo): the lake when it is a
+    local folder, else the local ``data_dir``."""
+    uri = lake_uri(config)
+    root = Path(config.data_dir if "://" in uri else uri)
+    return [root, root / "demo"]
 
 
 def select_providers(
@@ -144,8 +154,14 @@ class Runner:
     ) -> None:
         self.config, self.providers, self.env, self.options = config, providers, env, options
         self.run_id = run_id or new_run_id()
-        self.root = lake_root(config, options)
-        self.lake = Lake(self.root)
+        self.shard = Shard.parse(options.shard) if options.shard else None
+        if self.shard and options.replay is not None:
+            raise ConfigError("--shard: a --replay run is not sharded; replay each provider once")
+        if config.table_format == "delta" and importlib.util.find_spec("pipelines.delta") is None:
+            raise ConfigError('pipeline.table_format = "delta" needs pipelines/delta.py')
+        self.storage = lake_storage(config, options)
+        self.lake = Lake(self.storage)
+        self.root = work_roots(config)[1 if options.offline else 0]  # checkpoints, staged files
         self.quality = QualityConfig.from_table(config.sections.get("quality", {}))
         self.anomaly = AnomalyConfig.from_table(config.sections.get("anomaly", {}))
         self.retry_budget = RetryBudget(config.http_retry_budget)  # shared by every provider
@@ -193,19 +209,26 @@ class Runner:
             return self.checkpoint
         if create is False:
             self.checkpoint = Checkpoint.load(self.root, self.run_id)  # raises: no such run
-        names = [p.name for p in select_providers(self.providers, self.options.providers)]
+        names = self.planned_providers()
         self._abandon_unfinished_runs()
-        options = {**self.options.to_dict(), "bootstrap": _state_is_empty(self.root)}
+        bootstrap = read_state_meta(self.storage) is None
+        options = {**self.options.to_dict(), "bootstrap": bootstrap}
         graph = [s.name for s in step_graph(names)]
         # Nothing of a dry run may land in the lake: its work folder is a temporary one.
         home = Path(tempfile.mkdtemp(prefix="dry-run-")) if self.options.dry_run else self.root
         self.checkpoint = Checkpoint.create(home, self.run_id, options, names, graph)
         return self.checkpoint
 
+    def planned_providers(self) -> list[str]:
+        """The providers this run's graph gets: those selected with work in this shard."""
+        selected = select_providers(self.providers, self.options.providers)
+        return [p.name for p in selected if self._extractor().options_of(p) is not None]
+
     def _abandon_unfinished_runs(self) -> None:
-        """A new run supersedes killed ones: their staged files go, their checkpoints stay."""
+        """A new run supersedes killed ones of the same shard: their staged files go, their
+        checkpoints stay. Other shards' runs may be running at this moment: left alone."""
         for old in unfinished_runs(self.root):
-            if old.run_id == self.run_id:
+            if old.run_id == self.run_id or old.options.get("shard") != self.options.shard:
                 continue
             for child in old.work.iterdir():
                 if child.is_dir():
@@ -260,105 +283,20 @@ class Runner:
 
     def _result(self) -> RunResult:
         report = self.checkpoint.outputs("report")
-        record = report.get("record") or build_record(self.checkpoint, str(self.root))
+        record = report.get("record") or build_record(self.checkpoint, self.lake.uri)
         return RunResult(record, record["exit_code"], self.previews)
 
     # --- steps --------------------------------------------------------------------------------
 
     def _step_extract(self, step: Step) -> dict[str, Any]:
         provider = self.providers[step.provider]
-        if self.options.replay is not None:
-            files = find_replay_files(self.options.replay).get(provider.name)
-            if not files:
-                return {"status": "skipped", "reason": "no raw files to replay"}
-            return {"status": "ok", "replay_files": [str(f) for f in files]}
-        if self.options.offline:
-            return self._extract_offline(provider)
-        problems = provider.check_environment(self.env)
-        if problems:
-            return {"status": "failed", "error": "; ".join(problems)}
-        missing = provider.missing_settings(self.env)
-        if missing:
-            log.info("%s: skipped, missing %s", provider.name, ", ".join(missing))
-            return {"status": "skipped", "reason": f"missing {', '.join(missing)}"}
-        return self._extract(provider, self.env, None)
+        return self._extractor().extract(provider, self.checkpoint.work, self._dt())
 
-    def _extract_offline(self, provider: Provider) -> dict[str, Any]:
-        path = provider.recording_path()
-        if not path.exists():
-            return {"status": "skipped", "reason": "no offline recording"}
-        recording = Recording(path)
-        with replay_server(recording) as base_url:
-            return self._extract(provider, offline_env(recording, base_url), recording.options)
-
-    def _extract(
-        self, provider: Provider, env: Mapping[str, str], options: Mapping[str, Any] | None
-    ) -> dict[str, Any]:
-        """Fetch and land the raw records; a provider error fails the step (and is retriable)."""
-        stats = ProviderStats()
-        progress = Progress(provider.name)
-        staged = self.lake.raw_file(self.checkpoint.work, self._dt(), provider.name, self.run_id)
-        writer = RawWriter(staged)
-        ctx = self._fetch_context(provider, env, options, stats, progress)
-        try:
-            for record in progress.count(islice(provider.fetch(ctx), self.options.limit)):
-                writer.write(record)
-        except Exception as exc:
-            writer.close()
-            Lake.discard([staged])
-            exc.stats = asdict(stats)  # the run log counts a failed provider's retries too
-            raise
-        finally:
-            progress.done()
-        writer.close()
-        return {
-            "status": "ok",
-            "raw": staged.to_dict(),
-            "stats": asdict(stats),
-            "next_state": ctx.next_state,
-            "complete": ctx.complete and self.options.limit is None,
-        }
-
-    def _fetch_context(
-        self,
-        provider: Provider,
-        env: Mapping[str, str],
-        options: Mapping[str, Any] | None,
-        stats: ProviderStats,
-        progress: Progress,
-    ) -> FetchContext:
-        use_cache = not (self.options.no_cache or self.options.offline)
-        cache = (
-            ResponseCache(
-                Path(self.config.cache_dir) / provider.name, self.config.cache_ttl_seconds
-            )
-            if use_cache
-            else None
-        )
-        plog = logging.getLogger(f"pipeline.{provider.name}")
-        http = HttpClient(
-            provider.name,
-            stats,
-            timeout=(self.config.http_connect_timeout_seconds, self.config.http_timeout_seconds),
-            max_retries=self.config.http_max_retries,
-            backoff_factor=self.config.http_backoff_seconds,
-            retry_budget=self.retry_budget,
-            breaker_threshold=self.config.http_breaker_threshold,
-            cache=cache,
-            log=plog,
-        )
-        return FetchContext(
-            settings=provider.resolve_settings(env),
-            options={**self.config.providers.get(provider.name, {}), **(options or {})},
-            http=http,
-            stats=stats,
-            log=plog,
-            limit=self.options.limit,
-            cache=cache,
-            on_page=progress.page,
-            full_refresh=self.options.full_refresh,
-            state=_provider_state(self.root, provider.name),
-        )
+    def _extractor(self) -> Extractor:
+        return Extractor(
+            self.config, self.env, self.options, self.shard, self.lake, self.retry_budget,
+            self.run_id,
+        )  # fmt: skip
 
     def _step_normalize(self, step: Step) -> dict[str, Any]:
         name = step.provider
@@ -404,144 +342,60 @@ class Runner:
         return verdicts
 
     def _step_write(self, step: Step) -> dict[str, Any]:
-        """Dedup every passing provider, then commit: parts, manifest, state."""
-        state = load_state(self.root)
-        if not self.options.dry_run:
-            self._recover(state)
-        if self.run_id in state.applied_runs:
-            return self._already_committed()
-        outputs: dict[str, Any] = {}
-        committed: list[StagedFile] = []
-        for name in self.checkpoint.providers:
-            if self._passing(name):
-                outputs[name], staged = self._dedup_provider(name, state)
-                committed += staged
-        if not self.options.dry_run:
-            self._commit(outputs, committed, state)
-        return outputs
-
-    def _passing(self, name: str) -> bool:
-        normalized = self.checkpoint.outputs(f"normalize.{name}")
-        quality = self.checkpoint.outputs("quality").get(name, {})
-        return normalized.get("status") == "ok" and not quality.get("status")
-
-    def _dedup_provider(self, name: str, state: DedupState) -> tuple[dict, list[StagedFile]]:
-        work = self.checkpoint.work
-        normalized = self.checkpoint.outputs(f"normalize.{name}")
-        staged = [StagedFile.from_dict(f) for f in normalized["staged"]]
-        candidates = next((f.staged for f in staged if f.zone == "candidates"), None)
-        stage = DedupStage(
-            self._run_context(),
-            state,
-            self.lake.part_file(work, "normalized", self._dt(), name, self.run_id),
-        )
-        stage.feed(candidates)
-        extract = self.checkpoint.outputs(f"extract.{name}")
-        if extract.get("complete"):
-            self._write_deletions(name, stage, state)
-        self.previews[name] = stage.preview
-        result = {"status": "ok", **asdict(stage.counts), "deleted": stage.deleted}
-        result["warnings"] = self._vanished_warning(name, normalized["counts"]["fetched"])
-        counts = ProviderCounts.from_dict(normalized["counts"])
-        counts.new, counts.changed, counts.unchanged = (
-            stage.counts.new, stage.counts.changed, stage.counts.unchanged,
+        """Dedup and commit (``pipelines/write.py``), holding the lake's commit lock."""
+        write = WriteStep(
+            self.checkpoint, self.lake, self._run_context(), self.options.dry_run, self._history,
+            self.options.mode, self.config.table_format, previews=self.previews,
         )  # fmt: skip
-        part = stage.close()
-        files = [f for f in staged if f.zone == "quarantine"] + ([part] if part else [])
-        if "raw" in extract:
-            files.append(StagedFile.from_dict(extract["raw"]))
-        if not counts.reconciles():
-            state.rollback(self.root, name)
-            Lake.discard(files)
-            return {"status": "failed", "error": _reconcile_error(name, counts)}, []
-        result["deleted_keys"] = sorted(stage.deleted_keys)
-        return result, files
+        if self.options.dry_run:
+            return write.execute()
+        with self._lock() as lock:
+            write.guard = lock.check
+            return write.execute()
 
-    def _write_deletions(self, name: str, stage: DedupStage, state: DedupState) -> None:
-        """After a complete pull: a ``deleted`` row for each held product that did not come back."""
-        vanished = state.keys_of(name) - stage.seen_keys
-        stage.deleted_keys = vanished
-        if vanished:
-            ids = {state.source_id(key) for key in vanished}
-            last_rows = self.lake.latest_rows(name, ids, PRODUCT_SCHEMA)
-            stage.write_deleted(last_rows)
-            stage.write_deleted(deletion_stubs(name, ids - set(last_rows["source_id"].to_pylist())))
-            log.info("%s: %d product(s) disappeared since the last pull", name, len(vanished))
+    def _lock(self) -> LakeLock:
+        holder = default_holder(self.run_id)
+        if self.shard:
+            holder += f" (shard {self.shard})"
+        config = self.config
+        return LakeLock(self.storage, holder, config.lock_ttl_seconds, config.lock_wait_seconds)
 
-    def _vanished_warning(self, name: str, fetched: int) -> list[str]:
-        """Zero rows from a provider that returned rows before is a warning by itself."""
-        if fetched:
-            return []
-        earlier = [
-            run["providers"][name].get("fetched", 0)
-            for run in read_runs(self.log_dir)
-            if run.get("mode") == self.options.mode and name in run.get("providers", {})
-        ]
-        if not any(earlier):
-            return []
-        message = f"{name}: fetched 0 rows, but earlier runs fetched up to {max(earlier)}"
-        log.warning("%s", message)
-        return [message]
-
-    def _commit(self, outputs: dict[str, Any], staged: list[StagedFile], state: DedupState) -> None:
-        """Manifest first, then the state (with the providers' next watermarks)."""
-        deleted = {name: result.pop("deleted_keys", []) for name, result in outputs.items()}
-        self.lake.commit(Manifest(self.run_id, self._dt(), counts=outputs), staged)
-        for name, result in outputs.items():
-            if result.get("status") != "ok":
-                continue
-            state.forget(deleted[name])
-            next_state = self.checkpoint.outputs(f"extract.{name}").get("next_state")
-            if next_state:
-                state.extra.setdefault("providers", {})[name] = next_state
-        state.applied_runs.add(self.run_id)
-        save_state(self.root, state)
-        shutil.rmtree(self.checkpoint.work / "candidates", ignore_errors=True)
-
-    def _already_committed(self) -> dict[str, Any]:
-        """The run's manifest exists (killed after committing): take its counts."""
-        return json.loads(self.lake.manifest_path(self.run_id).read_text())["counts"]
-
-    def _recover(self, state: DedupState) -> None:
-        """Remove killed runs' files and fold in committed manifests the state lacks."""
-        removed = self.lake.recover(keep_run=self.run_id)
-        if removed:
-            log.warning("removed %d uncommitted file(s) left by an interrupted run", len(removed))
-        changed = bool(removed)
-        for manifest in self.lake.manifests():
-            if manifest["run_id"] in state.applied_runs:
-                continue
-            for entry in manifest["files"]:
-                if entry["zone"] == "normalized":
-                    columns = ["source", "source_id", "raw_hash", "content_hash"]
-                    state.apply_table(pq.read_table(self.root / entry["path"], columns=columns))
-            state.applied_runs.add(manifest["run_id"])
-            log.warning("state caught up with committed run %s", manifest["run_id"])
-            changed = True
-        if changed:
-            save_state(self.root, state)
+    def _history(self) -> list[dict[str, Any]]:
+        """Every recorded run: the lake's run log for an object store, else ``logs/``."""
+        if self.storage.remote:
+            return read_lake_runs(self.storage)
+        return read_runs(self.log_dir)
 
     def _step_detect(self, step: Step) -> dict[str, Any]:
-        record = build_record(self.checkpoint, str(self.root))
-        history = [r for r in read_runs(self.log_dir) if r["run_id"] != self.run_id]
+        record = build_record(self.checkpoint, self.lake.uri)
+        history = [r for r in self._history() if r["run_id"] != self.run_id]
         anomaly = detect_anomalies(history, record, self.anomaly, acknowledged_runs(self.log_dir))
         if anomaly.worst == "alert":
             log.warning("volume anomaly: %s", "; ".join(describe_alerts(anomaly)))
         return {"anomaly": anomaly.to_dict()}
 
     def _step_report(self, step: Step) -> dict[str, Any]:
-        record = build_record(self.checkpoint, str(self.root))
+        record = build_record(self.checkpoint, self.lake.uri)
+        if self.shard:
+            record["shard"] = str(self.shard)
         anomaly = self.checkpoint.outputs("detect").get("anomaly")
         record["anomaly"] = anomaly
         worst = (anomaly or {}).get("worst")
         if worst == "alert" and self.options.fail_on_anomaly and record["exit_code"] == EXIT_OK:
             record["exit_code"] = EXIT_ANOMALY
-        history = [r for r in read_runs(self.log_dir) if r["run_id"] != self.run_id]
+        history = [r for r in self._history() if r["run_id"] != self.run_id]
         if not self.options.dry_run:
-            if len(history) == len(read_runs(self.log_dir)):
-                append_run(self.log_dir, record)
+            self._append_run(record)
             write_reports(self.log_dir, record, history, anomaly)
         return {"record": record}
+
+    def _append_run(self, record: dict[str, Any]) -> None:
+        """Record the run once: in the lake's run log (object stores), and in ``logs/``."""
+        if self.storage.remote:
+            with self._lock():
+                append_lake_run(self.storage, record)
+        if all(r["run_id"] != record["run_id"] for r in read_runs(self.log_dir)):
+            append_run(self.log_dir, record)
 
     # --- helpers ------------------------------------------------------------------------------
 
@@ -555,26 +409,6 @@ class Runner:
             batch_size=self.config.batch_size,
             row_group_size=self.config.row_group_size,
         )
-
-
-def _reconcile_error(name: str, counts: ProviderCounts) -> str:
-    return (
-        f"{name}: counts do not reconcile: fetched {counts.fetched} != new {counts.new} + "
-        f"changed {counts.changed} + unchanged {counts.unchanged} + quarantined "
-        f"{counts.quarantined} + dropped {counts.dropped}"
-    )
-
-
-def _state_is_empty(root: Path) -> bool:
-    return not (root / "state" / "state.json").exists()
-
-
-def _provider_state(root: Path, name: str) -> dict[str, Any]:
-    """What ``name`` saved in its ``next_state`` during the last committed run."""
-    path = root / "state" / "state.json"
-    if not path.exists():
-        return {}
-    return json.loads(path.read_text()).get("extra", {}).get("providers", {}).get(name, {})
 
 
 def acknowledged_runs(log_dir: Path) -> frozenset[str]:

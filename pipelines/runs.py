@@ -8,15 +8,14 @@ from pathlib import Path
 from pipelines.checkpoint import Checkpoint, format_steps, latest_run_id, unfinished_runs
 from pipelines.config import PipelineConfig
 from pipelines.errors import ConfigError
-from pipelines.runlog import format_status, read_runs
-from pipelines.runner import Runner, RunOptions
+from pipelines.runlog import format_status, read_lake_runs, read_runs
+from pipelines.runner import Runner, RunOptions, lake_storage, work_roots
 from providers.base import Provider
 
 
 def _roots(config: PipelineConfig) -> list[Path]:
-    """The lake and the offline demo lake: a run id is looked up in both."""
-    root = Path(config.data_dir)
-    return [root, root / "demo"]
+    """The work folders of the lake and of the offline demo lake: a run id is looked up in both."""
+    return work_roots(config)
 
 
 def find_checkpoint(config: PipelineConfig, run_id: str | None) -> Checkpoint | None:
@@ -38,25 +37,32 @@ def runner_for_run(
 ) -> Runner:
     """A runner bound to an existing run (the last unfinished one when no id is given)."""
     if run_id is None:
-        roots = [Path(config.data_dir) / "demo"] if offline else _roots(config)
+        roots = _roots(config)[1:] if offline else _roots(config)
         pending = [c for root in roots for c in unfinished_runs(root)]
         if not pending:
             raise ConfigError("--resume: no unfinished run to resume")
         run_id = max(pending, key=lambda c: c.run_id).run_id
     checkpoint = find_checkpoint(config, run_id)
     if checkpoint is None:
-        raise ConfigError(f"--resume: no run {run_id!r} under {config.data_dir}/_runs")
+        raise ConfigError(f"--resume: no run {run_id!r} under {_roots(config)[0]}/_runs")
     options = RunOptions.from_dict(checkpoint.options)
     return Runner(config, providers, env, options, run_id=checkpoint.run_id)
 
 
 def print_status(config: PipelineConfig, run_id: str | None) -> None:
-    """The run log's last runs, then the steps of the last (or the given) run."""
-    print(format_status(read_runs(Path(config.log_dir))))
+    """The run log's last runs (the lake's, for an object store), then the steps of the last
+    (or the given) run."""
+    storage = lake_storage(config, RunOptions())
+    if storage.remote:
+        runs = sorted(read_lake_runs(storage) + read_lake_runs(storage.child("demo")),
+                      key=lambda run: run["run_id"])  # fmt: skip
+    else:
+        runs = read_runs(Path(config.log_dir))
+    print(format_status(runs))
     checkpoint = find_checkpoint(config, run_id)
     if checkpoint is None:
         if run_id:
-            raise ConfigError(f"--status: no run {run_id!r} under {config.data_dir}/_runs")
+            raise ConfigError(f"--status: no run {run_id!r} under {_roots(config)[0]}/_runs")
         return
     print()
     print(format_steps(checkpoint))

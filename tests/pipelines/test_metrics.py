@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
 import threading
 import urllib.error
 import urllib.request
@@ -209,3 +210,22 @@ def test_every_metric_in_the_dashboard_exists() -> None:
     assert used, "the dashboard charts no metric"
     assert used <= exported, f"not exported: {sorted(used - exported)}"
     assert exported <= used, f"not charted: {sorted(exported - used)}"
+
+
+def test_offline_run_writes_its_metrics_file_and_serves_then_frees_the_port(
+    tmp_path: Path,
+) -> None:
+    from tests.pipelines.test_cli import cli
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = cli(
+        "--offline", "--metrics-file", "m.prom", "--prometheus-port", str(port), cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "m.prom").read_text()
+    assert 'product_pipeline_rows{kind="written",provider="shopify"}' in text
+    assert 'product_pipeline_step_status{status="done",step="write"} 1.0' in text
+    with socket.socket() as again:
+        again.bind(("127.0.0.1", port))  # the endpoint stopped with the run

@@ -25,7 +25,7 @@ KILL_POINTS = [
     ("pipelines.runner:gate_verdict", 2),  # quality
     ("pipelines.process:DedupStage.feed", 2),  # write, before the commit
     ("pipelines.lake:_sha256", 2),  # write, files moved but no manifest yet
-    ("pipelines.runner:save_state", 1),  # write, manifest written, state not yet
+    ("pipelines.write:save_state", 1),  # write, manifest written, state not yet
     ("pipelines.runner:detect_anomalies", 1),  # detect
     ("pipelines.runner:write_reports", 1),  # report
 ]
