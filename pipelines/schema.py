@@ -7,6 +7,7 @@ item). Bump ``SCHEMA_VERSION`` on any column change.
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -88,3 +89,17 @@ def hash_content(row: dict[str, Any]) -> str:
     """Fingerprint of a row's business columns: tells a real change from a cosmetic one."""
     business = {k: row.get(k) for k in BUSINESS_COLUMNS}
     return hashlib.sha256(canonical_json(business)).hexdigest()
+
+
+def parse_utc(value: Any) -> datetime | None:
+    """An ISO 8601 timestamp as an aware UTC datetime; naive ones are taken as UTC.
+
+    None when the value is absent or not a timestamp (``2026-10-03T08:15:00Z`` parses).
+    """
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

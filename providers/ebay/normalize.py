@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from pipelines.errors import SkippableRecordError
+from pipelines.schema import parse_utc
 
 SOURCE = "ebay"
 
@@ -87,7 +87,7 @@ def normalize_item(raw: dict[str, Any]) -> list[dict[str, Any]]:
             "tags": _strings(raw.get("buyingOptions")),
             "status": None,
             "seller_name": _text(_dig(raw, "seller", "username")),
-            "source_created_at": _timestamp(raw.get("itemCreationDate")),
+            "source_created_at": parse_utc(raw.get("itemCreationDate")),
             "source_updated_at": None,
         }
     ]
@@ -179,17 +179,6 @@ def _plain_text(value: Any) -> str | None:
 
 def _text(value: Any) -> str | None:
     return (value.strip() or None) if isinstance(value, str) else None
-
-
-def _timestamp(value: Any) -> datetime | None:
-    """``2025-06-27T07:35:04.000Z`` → an aware UTC datetime (None when absent or malformed)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _dig(raw: dict[str, Any], *keys: str) -> Any:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pipelines.schema import parse_utc
 from providers.base import FetchContext
 from providers.shopify.options import FetchOptions
 
@@ -55,18 +56,7 @@ def plan_pull(ctx: FetchContext, options: FetchOptions) -> PullPlan:
 
 def read_watermark(state: Mapping[str, Any]) -> datetime | None:
     """The saved watermark, or None when there is none (or it cannot be read)."""
-    return parse_time(state.get(WATERMARK_KEY))
-
-
-def parse_time(value: Any) -> datetime | None:
-    """An aware ``DateTime`` from Shopify (``2026-10-03T08:15:00Z``), or None."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else None
+    return parse_utc(state.get(WATERMARK_KEY))
 
 
 def format_time(moment: datetime) -> str:
@@ -88,7 +78,7 @@ class Watermark:
 
     def see(self, updated_at: Any) -> None:
         """Move the watermark forward to ``updated_at`` when it is newer."""
-        moment = parse_time(updated_at)
+        moment = parse_utc(updated_at)
         if moment is not None and (self.value is None or moment > self.value):
             self.value = moment
             self.next_state[WATERMARK_KEY] = format_time(moment)
