@@ -7,6 +7,11 @@ Layout (see DESIGN.md)::
     quarantine/dt=YYYY-MM-DD/source=S/part-<run_id>-N.parquet
     _manifests/<run_id>.json        commit marker, written last
 
+``dt`` and ``source`` live in the folder names only (hive partitioning): the Parquet parts do
+not store them, so pandas, Spark and pyarrow's partition discovery read the lake without a
+clash between a file column and a partition column. Every reader here gets them back from the
+path (``Lake.parts``).
+
 A run writes its files in its local work folder; ``commit`` puts them in place (a rename in a
 local lake, an upload under the final name in an object store) and then writes the manifest,
 in one atomic write. A run that dies before its manifest leaves files that ``recover``
@@ -37,6 +42,8 @@ from pipelines.storage import LocalStorage, S3Storage, Storage, open_storage
 TMP_SUFFIX = ".tmp"
 MANIFEST_DIR = "_manifests"
 ZONES = ("raw", "normalized", "quarantine")
+PARTITIONED_ZONES = ("normalized", "quarantine")  # Parquet zones whose parts omit PARTITIONING
+PARTITIONING = pa.schema([pa.field("dt", pa.string()), pa.field("source", pa.string())])
 _RUN_FILE = re.compile(r"^(?:part-)?(?P<run_id>\d{8}T\d{6}Z-[0-9a-f]{6})")
 
 
@@ -115,11 +122,22 @@ def _lines(reader: Any) -> Iterator[bytes]:
         yield pending
 
 
+def stored_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` without the partition columns, which the folder names carry."""
+    return pa.schema([f for f in schema if f.name not in PARTITIONING.names])
+
+
 class PartWriter:
-    """Writes one Parquet file in row groups of ``row_group_size`` rows, buffering in between."""
+    """Writes one Parquet file in row groups of ``row_group_size`` rows, buffering in between.
+
+    In a partitioned zone the ``source`` column is checked against the file's partition and
+    left out of the file; staged work files (candidates) keep every column.
+    """
 
     def __init__(self, file: StagedFile, schema: pa.Schema, row_group_size: int) -> None:
-        self.file, self.schema, self.row_group_size = file, schema, row_group_size
+        self.partitioned = file.zone in PARTITIONED_ZONES
+        self.schema = stored_schema(schema) if self.partitioned else schema
+        self.file, self.row_group_size = file, row_group_size
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
         self._writer: pq.ParquetWriter | None = None
@@ -128,10 +146,22 @@ class PartWriter:
         """Buffer ``table``; flush a row group each time ``row_group_size`` rows are waiting."""
         if table.num_rows == 0:
             return
-        self._pending.append(table)
+        if self.partitioned:
+            self._check_source(table)
+        self._pending.append(table.select(self.schema.names))
         self._pending_rows += table.num_rows
         if self._pending_rows >= self.row_group_size:
             self._flush()
+
+    def _check_source(self, table: pa.Table) -> None:
+        """A row of another source would be read back as this folder's: refuse it."""
+        sources = set(pc.unique(table.column("source")).to_pylist())
+        if sources != {self.file.source}:
+            others = sorted(map(str, sources - {self.file.source}))
+            raise ValueError(
+                f"{self.file.path}: rows of source {', '.join(others)} in the partition of "
+                f"source {self.file.source}"
+            )
 
     def _flush(self) -> None:
         if not self._pending_rows:
@@ -265,15 +295,31 @@ class Lake:
         return [f"s3://{f}" if remote else str(f) for f in self.committed_files(zone)]
 
     def dataset(self, zone: str = "normalized", schema: pa.Schema | None = None) -> ds.Dataset:
-        """The committed files of ``zone`` as one pyarrow dataset, ``dt`` read from the path.
+        """The committed files of ``zone`` as one pyarrow dataset, ``dt`` and ``source`` (strings)
+        read from the path.
 
         DuckDB queries it by name (``con.sql("SELECT … FROM dataset")``), pandas and polars
         take ``dataset.to_table()``.
         """
-        base = self.storage.location(zone)
+        return self.parts(zone, self.committed_files(zone), schema)
+
+    def parts(self, zone: str, files: Iterable[Any], schema: pa.Schema | None = None) -> ds.Dataset:
+        """``files`` of ``zone`` (``committed_files`` locations) as one dataset, with ``dt`` and
+        ``source`` from their folders.
+
+        Parts written before the partition columns left the files still hold ``source``; its
+        value there is the folder's, so both kinds read the same. ``schema`` (for instance the
+        canonical one, without ``dt``) picks and types the columns; by default every column of
+        the files plus ``dt`` and ``source``.
+        """
+        paths = [str(f) for f in files]
+        if schema is None and paths:
+            found = ds.dataset(paths[0], format="parquet", filesystem=self.filesystem).schema
+            schema = pa.unify_schemas([stored_schema(found), PARTITIONING])
+        partitioning = ds.partitioning(PARTITIONING, flavor="hive")
         return ds.dataset(
-            [str(f) for f in self.committed_files(zone)], schema=schema, format="parquet",
-            filesystem=self.filesystem, partitioning="hive", partition_base_dir=str(base),
+            paths, schema=schema, format="parquet", filesystem=self.filesystem,
+            partitioning=partitioning, partition_base_dir=str(self.storage.location(zone)),
         )  # fmt: skip
 
     def latest_rows(self, source: str, source_ids: set[str], schema: pa.Schema) -> pa.Table:
@@ -283,7 +329,7 @@ class Lake:
         """
         present = set(self.storage.list_files("normalized"))
         files = [
-            str(self.storage.location(f["path"]))
+            self.storage.location(f["path"])
             for manifest in self.manifests()
             for f in manifest["files"]
             if f["zone"] == "normalized" and f["source"] == source and f["path"] in present
@@ -291,7 +337,7 @@ class Lake:
         if not files or not source_ids:
             return schema.empty_table()
         wanted = pa.array(sorted(source_ids), pa.string())
-        dataset = ds.dataset(files, schema=schema, format="parquet", filesystem=self.filesystem)
+        dataset = self.parts("normalized", files, schema)
         table = dataset.to_table(filter=pc.field("source_id").isin(wanted))
         table = table.sort_by([("source_id", "ascending"), ("run_id", "descending")])
         ids = table.column("source_id").to_pylist()

@@ -24,8 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
 from pipelines.checkpoint import Checkpoint
 from pipelines.dedup import DedupState, load_state, save_state
@@ -167,21 +165,16 @@ class WriteStep:
         if removed:
             log.warning("removed %d uncommitted file(s) left by an interrupted run", len(removed))
         changed = bool(removed)
-        storage = self.lake.storage
         for run_id in self.lake.manifest_ids():
             if run_id in state.applied_runs:
                 continue
-            for entry in self.lake.read_manifest(run_id)["files"]:
-                if entry["zone"] == "normalized":
-                    where = str(storage.location(entry["path"]))
-                    fs = storage.filesystem
-                    state.apply_table(pq.read_table(where, columns=STATE_COLUMNS, filesystem=fs))
+            state.apply_table(self.run_rows(run_id, STATE_COLUMNS))
             state.applied_runs.add(run_id)
             log.warning("state caught up with committed run %s", run_id)
             changed = True
         if changed:
             self.guard()
-            save_state(storage, state)
+            save_state(self.lake.storage, state)
 
     def sync_delta(self) -> None:
         """Hand the run's committed rows to the Delta tables, each call once per run."""
@@ -193,7 +186,7 @@ class WriteStep:
         done = set(json.loads(progress.read_text())) if progress.exists() else set()
         if done >= set(DELTA_CALLS):
             return
-        table = self.committed_rows()
+        table = self.run_rows(self.run_id)
         if table.num_rows == 0:
             return  # nothing changed: no empty transactions
         storage = self.lake.storage
@@ -206,17 +199,17 @@ class WriteStep:
                 progress.write_text(json.dumps(sorted(done)))
         log.info("delta: %d row(s) of run %s applied", table.num_rows, self.run_id)
 
-    def committed_rows(self) -> pa.Table:
-        """The normalized rows this run committed (new, changed, deleted)."""
-        manifest = self.lake.read_manifest(self.run_id)
+    def run_rows(self, run_id: str, columns: list[str] | None = None) -> pa.Table:
+        """The normalized rows run ``run_id`` committed (new, changed, deleted), ``source``
+        taken from the partition folders."""
+        manifest = self.lake.read_manifest(run_id)
         storage = self.lake.storage
         files = [
-            str(storage.location(f["path"])) for f in manifest["files"] if f["zone"] == "normalized"
+            storage.location(f["path"]) for f in manifest["files"] if f["zone"] == "normalized"
         ]
         if not files:
-            return PRODUCT_SCHEMA.empty_table()
-        dataset = ds.dataset(files, schema=PRODUCT_SCHEMA, filesystem=storage.filesystem)
-        return dataset.to_table()
+            return PRODUCT_SCHEMA.empty_table().select(columns or PRODUCT_SCHEMA.names)
+        return self.lake.parts("normalized", files, PRODUCT_SCHEMA).to_table(columns=columns)
 
 
 def _reconcile_error(name: str, counts: ProviderCounts) -> str:

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
 import pytest
 from pytest_httpserver import HTTPServer
 
@@ -131,11 +130,8 @@ def run(
 def committed(root: Path) -> list[tuple[str, str, str]]:
     """(source, source_id, content_hash) of every committed normalized row."""
     columns = ["source", "source_id", "content_hash"]
-    return [
-        (row["source"], row["source_id"], row["content_hash"])
-        for path in Lake(root / "data").committed_files("normalized")
-        for row in pq.read_table(path, columns=columns).to_pylist()
-    ]
+    table = Lake(root / "data").dataset("normalized").to_table(columns=columns)
+    return [(row["source"], row["source_id"], row["content_hash"]) for row in table.to_pylist()]
 
 
 @pytest.fixture(scope="module")

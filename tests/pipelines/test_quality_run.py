@@ -6,10 +6,10 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 
 from pipelines.lake import Lake
+from pipelines.process import QUARANTINE_SCHEMA
 from tests.catalog_provider import CatalogProvider, make_record
 from tests.pipelines.test_runner import normalized_rows, run
 
@@ -21,9 +21,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def quarantined_rows(root: Path) -> list[dict]:
-    return [
-        r for f in Lake(root).committed_files("quarantine") for r in pq.read_table(f).to_pylist()
-    ]
+    return Lake(root).dataset("quarantine", QUARANTINE_SCHEMA).to_table().to_pylist()
 
 
 def test_rejected_rows_go_to_quarantine_with_every_reason(workdir: Path) -> None:

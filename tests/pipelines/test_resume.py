@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 
 from pipelines.lake import Lake
@@ -33,12 +32,9 @@ KILL_POINTS = [
 
 def lake_rows(root: Path) -> list[tuple]:
     """The committed rows, without the columns that differ between runs."""
-    rows = [
-        (r["source"], r["source_id"], r["change_type"], r["content_hash"])
-        for f in Lake(root).committed_files("normalized")
-        for r in pq.read_table(f).to_pylist()
-    ]
-    return sorted(rows)
+    columns = ["source", "source_id", "change_type", "content_hash"]
+    table = Lake(root).dataset("normalized").to_table(columns=columns)
+    return sorted(tuple(r.values()) for r in table.to_pylist())
 
 
 @pytest.fixture(scope="module")

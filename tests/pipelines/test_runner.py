@@ -7,13 +7,13 @@ import sqlite3
 from pathlib import Path
 
 import duckdb
-import pyarrow.parquet as pq
 import pytest
 
 from pipelines.config import load_config
 from pipelines.dedup import load_state
 from pipelines.lake import Lake
 from pipelines.runner import Runner, RunOptions
+from pipelines.schema import PRODUCT_SCHEMA
 from tests.catalog_provider import CatalogProvider, make_record
 
 ENV = {"CATALOG_TOKEN": "t0ken-value"}
@@ -34,8 +34,9 @@ def run(providers: list[CatalogProvider], env=ENV, data_dir: Path | None = None,
 
 
 def normalized_rows(root: Path) -> list[dict]:
-    files = Lake(root).committed_files("normalized")
-    return [row for f in files if f.exists() for row in pq.read_table(f).to_pylist()]
+    lake = Lake(root)
+    files = [f for f in lake.committed_files("normalized") if f.exists()]
+    return lake.parts("normalized", files, PRODUCT_SCHEMA).to_table().to_pylist()
 
 
 def test_first_run_writes_every_row_as_new(workdir: Path) -> None:

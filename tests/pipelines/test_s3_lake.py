@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import ClassVar
 
 import duckdb
-import pyarrow.parquet as pq
 import pytest
 
 from pipelines.config import load_config
@@ -50,12 +49,8 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> list[tuple]:
     """The rows of one uninterrupted offline run into a local lake."""
     workdir = tmp_path_factory.mktemp("reference")
     assert cli("--offline", cwd=workdir).returncode == 0
-    files = Lake(workdir / "data/demo").committed_files("normalized")
-    return sorted(
-        tuple(r.values())
-        for f in files
-        for r in pq.read_table(f, columns=LAKE_ROWS_COLUMNS).to_pylist()
-    )
+    table = Lake(workdir / "data/demo").dataset("normalized").to_table(columns=LAKE_ROWS_COLUMNS)
+    return sorted(tuple(r.values()) for r in table.to_pylist())
 
 
 def test_offline_run_into_s3_keeps_lake_state_and_run_log_in_the_bucket(
