@@ -6,6 +6,10 @@ graph's dependencies. Network steps retry with exponential backoff; the DAG neve
 and runs one run at a time. The DAG param ``extra_args`` adds run options, e.g. trigger with
 ``{"extra_args": ["--limit", "100"]}``.
 
+A sharded plan (``shards = N``) fans out like the GitHub workflow's shard matrix: one task
+group per shard (``shard_2_of_3``), each with its own ``run_id`` task and step graph, all
+running at the same time; their write steps queue on the lake's commit lock.
+
 Deploy: point ``AIRFLOW__CORE__DAGS_FOLDER`` at this folder (the module-level ``dag`` follows
 pipeline.toml), or call ``create_dag`` from a DAG file of your own.
 """
@@ -14,17 +18,25 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, CronTriggerTimetable, Param, get_current_context, task
+from airflow.sdk import DAG, CronTriggerTimetable, Param, TaskGroup, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
 # The DAG processor puts only this folder on sys.path: add the project root for the package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from orchestration.common import StepFailedError, load_plan, new_run_id, run_step
+from orchestration.common import (
+    StepFailedError,
+    load_plan,
+    new_run_id,
+    run_step,
+    shard_prefix,
+    shard_runs,
+)
 
 DAG_ID = "product_pipeline"
 START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
@@ -68,6 +80,15 @@ def step_task(plan: Mapping[str, Any], step: Mapping[str, Any]) -> Any:
     return run
 
 
+def run_tasks(run: Mapping[str, Any]) -> None:
+    """The tasks of one run (the plan's, or a shard's): its run id, then its step graph."""
+    run_id = mint_run_id()
+    tasks = {step["name"]: step_task(run, step)(run_id) for step in run["steps"]}
+    for step in run["steps"]:
+        for upstream in step["depends_on"]:
+            tasks[upstream] >> tasks[step["name"]]
+
+
 def create_dag(
     plan: Mapping[str, Any] | None = None,
     dag_id: str = DAG_ID,
@@ -87,11 +108,10 @@ def create_dag(
         tags=["product-pipeline", plan["mode"]],
         doc_md=__doc__,
     ) as dag:
-        run_id = mint_run_id()
-        tasks = {step["name"]: step_task(plan, step)(run_id) for step in plan["steps"]}
-        for step in plan["steps"]:
-            for upstream in step["depends_on"]:
-                tasks[upstream] >> tasks[step["name"]]
+        for run in shard_runs(plan):
+            prefix = shard_prefix(run)
+            with TaskGroup(prefix) if prefix else nullcontext():
+                run_tasks(run)
     return dag
 
 

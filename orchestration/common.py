@@ -7,11 +7,14 @@ each task shells out to ``run_pipeline.py run-step STEP --run-id ID [extra args]
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
 import subprocess
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -77,6 +80,21 @@ def split_extra_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
     return argv[:cut], argv[cut + 1 :]
 
 
+def shard_runs(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The runs one scheduled run fans out to: the plan's shards, or the plan itself.
+
+    Each has ``steps``, ``command``, ``run_timeout_seconds``, ``lock_file`` and ``log_file``,
+    so ``run_step`` and ``step_argv`` take a shard run wherever they take a plan.
+    """
+    return list(plan.get("shards") or [plan])
+
+
+def shard_prefix(run: Mapping[str, Any]) -> str:
+    """``shard_2_of_3`` for shard 2/3 (a name every orchestrator accepts); "" unsharded."""
+    shard = run.get("shard")
+    return "shard_{}_of_{}".format(*shard.split("/")) if shard else ""
+
+
 def steps_by_name(plan: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """The plan's steps by name, in dependency order."""
     return {step["name"]: step for step in plan["steps"]}
@@ -91,20 +109,40 @@ def step_argv(
     return [resolve_python(interpreter), *argv, *extra_args]
 
 
+@contextmanager
+def run_lock(run_id: str) -> Iterator[None]:
+    """Hold the lock of run ``run_id`` on this machine, waiting for it if need be.
+
+    A run's checkpoint file is rewritten whole by each step process, so two steps of one
+    run going at once would lose each other's status: the steps of a run take turns, and
+    parallelism comes from shards (each a run of its own). A run's steps share its local
+    work folder, so they run on one machine anyway.
+    """
+    path = Path(tempfile.gettempdir()) / f"product-pipeline-run-{run_id}.lock"
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def run_step(
     plan: Mapping[str, Any], step: str, run_id: str, extra_args: Sequence[str] = ()
 ) -> str:
-    """Run one step in the project folder; its output, or ``StepFailedError``."""
+    """Run one step in the project folder (one step of a run at a time); its output, or
+    ``StepFailedError``."""
     argv = step_argv(plan, step, run_id, extra_args)
     timeout = steps_by_name(plan)[step]["timeout_seconds"]
-    done = subprocess.run(
-        argv,
-        cwd=PROJECT_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=timeout,
-    )
+    with run_lock(run_id):
+        done = subprocess.run(
+            argv,
+            cwd=PROJECT_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
+        )
     if done.returncode != 0:
         raise StepFailedError(step, done.returncode, done.stdout)
     return done.stdout

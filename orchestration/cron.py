@@ -9,6 +9,10 @@
 
 ``flock -n`` skips a run while the previous one still holds the lock. ``CRON_TZ`` is read by
 cronie (Fedora, RHEL, Arch) and busybox; Debian's cron ignores it and uses the machine's zone.
+
+A sharded plan (``shards = N``) gets one line per shard on the same schedule, each with its
+own lock and log file: the shards start together, and a slow shard only makes its own next
+run skip, not the others'.
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from orchestration.common import shard_runs
+
 
 def run_argv(plan: Mapping[str, Any], workdir: Path, python: str | None = None) -> list[str]:
-    """The plan's whole-run command; a relative interpreter path is resolved under ``workdir``.
+    """A run's (the plan's or a shard's) command; a relative interpreter is under ``workdir``.
 
     A bare name (``python3``) is left to ``PATH``.
     """
@@ -30,24 +36,32 @@ def run_argv(plan: Mapping[str, Any], workdir: Path, python: str | None = None) 
     return [python, *rest]
 
 
-def crontab_entry(plan: Mapping[str, Any], workdir: Path, python: str | None = None) -> str:
-    """Comment, ``CRON_TZ`` and schedule lines for ``plan`` running in ``workdir``."""
-    schedule = plan["schedule"]
-    log_file, lock_file = plan["log_file"], plan["lock_file"]
+def cron_command(run: Mapping[str, Any], workdir: Path, python: str | None = None) -> str:
+    """The shell command of one run (the plan's, or a shard's), under its own lock."""
+    log_file, lock_file = run["log_file"], run["lock_file"]
     command = " && ".join(
         [
             f"cd {shlex.quote(str(workdir))}",
             f"mkdir -p {shlex.quote(str(PurePosixPath(log_file).parent))}",
-            f"flock -n {shlex.quote(lock_file)} {shlex.join(run_argv(plan, workdir, python))}"
+            f"flock -n {shlex.quote(lock_file)} {shlex.join(run_argv(run, workdir, python))}"
             f" >> {shlex.quote(log_file)} 2>&1",
         ]
     )
+    # cron turns an unescaped % into a newline: escape any in paths or arguments
+    return command.replace("%", chr(92) + "%")
+
+
+def crontab_entry(plan: Mapping[str, Any], workdir: Path, python: str | None = None) -> str:
+    """Comment, ``CRON_TZ`` and schedule lines (one per shard) for ``plan`` in ``workdir``."""
+    schedule = plan["schedule"]
     return "\n".join(
         [
             f"# product pipeline: {schedule['cron']!r} in {schedule['timezone']} "
             "(from pipeline.toml [orchestration]); flock skips a run while one is going",
             f"CRON_TZ={schedule['timezone']}",
-            # cron turns an unescaped % into a newline: escape any in paths or arguments
-            f"{schedule['cron']} {command.replace('%', chr(92) + '%')}",
+            *(
+                f"{schedule['cron']} {cron_command(run, workdir, python)}"
+                for run in shard_runs(plan)
+            ),
         ]
     )

@@ -6,6 +6,12 @@ An op ``run_id`` mints the run id and carries the run's extra args (op config
 Network steps have a ``RetryPolicy`` with exponential backoff; the schedule follows the
 plan's cron expression and time zone.
 
+A sharded plan (``shards = N``) fans out like the GitHub workflow's shard matrix: ``run_id``
+mints one run id per shard, and each shard's steps are ops of their own
+(``shard_2_of_3__extract__ebay``), all in the one job and running at the same time; their
+write steps queue on the lake's commit lock. ``run_id``'s output maps each shard (``"2/3"``,
+or ``"all"`` unsharded) to its run id.
+
 Load it from the project root: ``dagster dev -m orchestration.dagster_job`` (or
 ``dagster definitions validate -m orchestration.dagster_job``).
 """
@@ -34,26 +40,40 @@ from dagster import (
     op,
 )
 
-from orchestration.common import StepFailedError, load_plan, new_run_id, run_step
+from orchestration.common import (
+    StepFailedError,
+    load_plan,
+    new_run_id,
+    run_step,
+    shard_prefix,
+    shard_runs,
+)
 
 JOB_NAME = "product_pipeline"
 START_OP = "run_id"
 ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
 
 
-def op_name(step: str) -> str:
-    """Dagster names allow letters, digits and underscores only."""
-    return step.replace(".", "__")
+def op_name(step: str, run: Mapping[str, Any] | None = None) -> str:
+    """Dagster names allow letters, digits and underscores only; a shard's ops get its prefix."""
+    prefix = shard_prefix(run or {})
+    return f"{prefix}__{step.replace('.', '__')}" if prefix else step.replace(".", "__")
 
 
-def start_op(extra_args: Sequence[str]) -> OpDefinition:
+def run_key(run: Mapping[str, Any]) -> str:
+    """The key of a run in the start op's ``run_ids``: its shard, or ``all``."""
+    return run.get("shard") or "all"
+
+
+def start_op(keys: Sequence[str], extra_args: Sequence[str]) -> OpDefinition:
     @op(
         name=START_OP,
         config_schema={"extra_args": Field([str], default_value=list(extra_args))},
         out=Out(dict),
     )
     def start(context: OpExecutionContext) -> dict[str, Any]:
-        return {"run_id": new_run_id(), "extra_args": context.op_config["extra_args"]}
+        run_ids = {key: new_run_id() for key in keys}
+        return {"run_ids": run_ids, "extra_args": context.op_config["extra_args"]}
 
     return start
 
@@ -67,19 +87,20 @@ def retry_policy(step: Mapping[str, Any]) -> RetryPolicy | None:
     )
 
 
-def step_op(plan: Mapping[str, Any], step: Mapping[str, Any]) -> OpDefinition:
-    """The op of one step; it waits for its upstream steps through ``Nothing`` inputs."""
-    upstream = {op_name(name): In(Nothing) for name in step["depends_on"]}
+def step_op(run: Mapping[str, Any], step: Mapping[str, Any]) -> OpDefinition:
+    """The op of one step of ``run``; it waits for its upstream steps through ``Nothing`` inputs."""
+    upstream = {op_name(name, run): In(Nothing) for name in step["depends_on"]}
 
     @op(
-        name=op_name(step["name"]),
-        ins={"run": In(dict), **upstream},
+        name=op_name(step["name"], run),
+        ins={"start": In(dict), **upstream},
         retry_policy=retry_policy(step),
         tags={"pipeline/step": step["name"]},
     )
-    def run_op(context: OpExecutionContext, run: dict[str, Any]) -> None:
+    def run_op(context: OpExecutionContext, start: dict[str, Any]) -> None:
+        run_id = start["run_ids"][run_key(run)]
         try:
-            context.log.info(run_step(plan, step["name"], run["run_id"], run["extra_args"]))
+            context.log.info(run_step(run, step["name"], run_id, start["extra_args"]))
         except StepFailedError as exc:
             raise Failure(description=str(exc), allow_retries=exc.retryable) from exc
 
@@ -91,16 +112,24 @@ def create_job(
 ) -> JobDefinition:
     """The job of ``plan`` (default: the plan of pipeline.toml)."""
     plan = plan or load_plan()
+    runs = shard_runs(plan)
     dependencies = {
-        op_name(step["name"]): {
-            "run": DependencyDefinition(START_OP),
-            **{op_name(name): DependencyDefinition(op_name(name)) for name in step["depends_on"]},
+        op_name(step["name"], run): {
+            "start": DependencyDefinition(START_OP),
+            **{
+                op_name(name, run): DependencyDefinition(op_name(name, run))
+                for name in step["depends_on"]
+            },
         }
-        for step in plan["steps"]
+        for run in runs
+        for step in run["steps"]
     }
     graph = GraphDefinition(
         name=JOB_NAME,
-        node_defs=[start_op(extra_args), *(step_op(plan, step) for step in plan["steps"])],
+        node_defs=[
+            start_op([run_key(run) for run in runs], extra_args),
+            *(step_op(run, step) for run in runs for step in run["steps"]),
+        ],
         dependencies=dependencies,
     )
     # Dagster's run monitoring ends a run past this; each step has its own timeout too.

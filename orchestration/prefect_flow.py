@@ -2,7 +2,12 @@
 
 One task run per step of the plan's graph, each shelling out to ``run_pipeline.py run-step
 STEP --run-id ID`` and waiting for its upstream steps (independent providers run at the same
-time). Network steps retry with exponential backoff; a usage error (exit 2) is not retried.
+time). A sharded plan (``shards = N``) fans out like the GitHub workflow's shard matrix: each
+shard gets its own run id and its own task runs (named ``shard_2_of_3.extract.ebay``), all
+submitted at once to the flow's task runner so the shards run concurrently (plain task runs
+rather than subflows: Prefect runs a subflow call to completion before the next one starts);
+their write steps queue on the lake's commit lock. The flow returns the run ids, separated by
+spaces. Network steps retry with exponential backoff; a usage error (exit 2) is not retried.
 
 Serve it on the plan's schedule from the project root (a long-running process)::
 
@@ -24,7 +29,15 @@ from prefect.schedules import Cron
 from prefect.states import State
 from prefect.tasks import exponential_backoff
 
-from orchestration.common import StepFailedError, load_plan, new_run_id, run_step, split_extra_args
+from orchestration.common import (
+    StepFailedError,
+    load_plan,
+    new_run_id,
+    run_step,
+    shard_prefix,
+    shard_runs,
+    split_extra_args,
+)
 
 FLOW_NAME = "product-pipeline"
 
@@ -41,7 +54,7 @@ def pipeline_step(plan: Mapping[str, Any], step: str, run_id: str, extra_args: l
     return run_step(plan, step, run_id, extra_args)
 
 
-def step_task(step: Mapping[str, Any]) -> Task:
+def step_task(step: Mapping[str, Any], prefix: str = "") -> Task:
     """``pipeline_step`` with the plan's retry and timeout hints for ``step``."""
     delays: list[float] | float = 0
     if step["retries"] and step["retry_backoff"] == "exponential":
@@ -49,33 +62,40 @@ def step_task(step: Mapping[str, Any]) -> Task:
     elif step["retries"]:
         delays = step["retry_delay_seconds"]
     return pipeline_step.with_options(
-        name=step["name"],
+        name=f"{prefix}.{step['name']}" if prefix else step["name"],
         retries=step["retries"],
         retry_delay_seconds=delays,
         timeout_seconds=step["timeout_seconds"],
     )
 
 
+def submit_run(run: Mapping[str, Any], extra_args: list[str]) -> tuple[str, list[PrefectFuture]]:
+    """Submit every step of one run (the plan's, or a shard's); its run id and futures."""
+    run_id = new_run_id()
+    futures: dict[str, PrefectFuture] = {}
+    for step in run["steps"]:
+        futures[step["name"]] = step_task(step, shard_prefix(run)).submit(
+            run,
+            step["name"],
+            run_id,
+            extra_args,
+            wait_for=[futures[name] for name in step["depends_on"]],
+        )
+    return run_id, list(futures.values())
+
+
 @flow(name=FLOW_NAME, log_prints=True)
 def product_pipeline(
     extra_args: list[str] | None = None, plan: dict[str, Any] | None = None
 ) -> str:
-    """One run of every step of ``plan`` (default: pipeline.toml's); returns the run id."""
+    """One run of every step of ``plan`` (default: pipeline.toml's); returns the run id(s)."""
     plan = plan or load_plan()
-    run_id = new_run_id()
-    futures: dict[str, PrefectFuture] = {}
-    for step in plan["steps"]:
-        futures[step["name"]] = step_task(step).submit(
-            plan,
-            step["name"],
-            run_id,
-            list(extra_args or []),
-            wait_for=[futures[name] for name in step["depends_on"]],
-        )
-    wait(list(futures.values()))
-    for future in futures.values():
+    submitted = [submit_run(run, list(extra_args or [])) for run in shard_runs(plan)]
+    futures = [future for _, run_futures in submitted for future in run_futures]
+    wait(futures)
+    for future in futures:
         future.result()  # raises the first failure, failing the flow run
-    return run_id
+    return " ".join(run_id for run_id, _ in submitted)
 
 
 def serve(plan: Mapping[str, Any], extra_args: Sequence[str] = ()) -> None:

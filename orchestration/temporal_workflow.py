@@ -6,6 +6,11 @@ timeout. The activity shells out to ``run_pipeline.py run-step STEP --run-id ID`
 error (exit 2) is non-retryable. The run id comes from the workflow's deterministic clock and
 random source, so a replayed workflow gets the same one.
 
+A sharded plan (``shards = N``) fans out like the GitHub workflow's shard matrix: each shard
+gets its own run id and its own chain of activities, all started at once in the one workflow
+(their write steps queue on the lake's commit lock); the workflow returns the run ids,
+separated by spaces.
+
 ``orchestration/temporal_worker.py`` runs the worker and registers the schedule.
 """
 
@@ -22,7 +27,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from orchestration.common import StepFailedError, new_run_id, run_step
+    from orchestration.common import StepFailedError, new_run_id, run_step, shard_runs
 
 BACKOFF_COEFFICIENT = 2.0
 MAX_RETRY_INTERVAL = timedelta(hours=1)
@@ -40,7 +45,7 @@ class StepRequest:
 class PipelineRequest:
     plan: dict[str, Any]
     extra_args: list[str] = field(default_factory=list)
-    run_id: str = ""  # empty: mint one
+    run_id: str = ""  # empty: mint one (a sharded plan always mints one per shard)
 
 
 @activity.defn(name="run_pipeline_step")
@@ -73,18 +78,32 @@ class ProductPipelineWorkflow:
 
     @workflow.run
     async def run(self, request: PipelineRequest) -> str:
-        suffix = f"{workflow.random().getrandbits(24):06x}"
-        run_id = request.run_id or new_run_id(workflow.now(), suffix)
+        runs = shard_runs(request.plan)
+        if request.run_id and len(runs) == 1:
+            run_ids = [request.run_id]
+        else:
+            run_ids = [
+                new_run_id(workflow.now(), f"{workflow.random().getrandbits(24):06x}") for _ in runs
+            ]
+        await asyncio.gather(
+            *(self._run(request, run, run_id) for run, run_id in zip(runs, run_ids, strict=True))
+        )
+        return " ".join(run_ids)
+
+    async def _run(self, request: PipelineRequest, run: Mapping[str, Any], run_id: str) -> None:
+        """Every step of one run (the plan's, or a shard's), each when its upstream are done."""
         tasks: dict[str, asyncio.Task[str]] = {}
-        for step in request.plan["steps"]:
+        for step in run["steps"]:
             upstream = [tasks[name] for name in step["depends_on"]]
-            tasks[step["name"]] = asyncio.create_task(self._step(request, step, run_id, upstream))
+            tasks[step["name"]] = asyncio.create_task(
+                self._step(request, run, step, run_id, upstream)
+            )
         await asyncio.gather(*tasks.values())
-        return run_id
 
     async def _step(
         self,
         request: PipelineRequest,
+        run: Mapping[str, Any],
         step: Mapping[str, Any],
         run_id: str,
         upstream: list[asyncio.Task[str]],
@@ -92,7 +111,7 @@ class ProductPipelineWorkflow:
         await asyncio.gather(*upstream)
         return await workflow.execute_activity(
             run_pipeline_step,
-            StepRequest(request.plan, step["name"], run_id, request.extra_args),
+            StepRequest(dict(run), step["name"], run_id, request.extra_args),
             start_to_close_timeout=timedelta(seconds=step["timeout_seconds"]),
             retry_policy=retry_policy(step),
         )

@@ -5,6 +5,11 @@
 calendar triggers: daily, weekly (day-of-week) or monthly (day-of-month, months) at the listed
 times, or one daily trigger with a repetition when the times are evenly spaced (``*/15``).
 ``MultipleInstancesPolicy`` ``IgnoreNew`` skips a run while the previous one is going.
+
+A sharded plan (``shards = N``) makes one task per shard (``task_xml(plan, ..., run=shard)``,
+named ``ProductPipeline-shard-K-of-N``): a task's actions run one after the other, so
+separate tasks are what lets the shards run at the same time, each skipping only its own
+overlaps.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ MONTHS = (
     "January", "February", "March", "April", "May", "June", "July", "August", "September",
     "October", "November", "December",
 )  # fmt: skip
+TASK_NAME = "ProductPipeline"
 MAX_TRIGGERS = 48
 DAY_MINUTES = 24 * 60
 
@@ -118,14 +124,28 @@ def _arguments(argv: Sequence[str]) -> str:
     return subprocess.list2cmdline([str(PureWindowsPath(script)), *rest])
 
 
-def task_xml(plan: Mapping[str, Any], workdir: str, python: str | None = None) -> str:
-    """The task definition of ``plan`` running in ``workdir`` (a Windows path)."""
+def task_name(run: Mapping[str, Any]) -> str:
+    """``ProductPipeline``, or ``ProductPipeline-shard-2-of-3`` for shard 2/3."""
+    shard = run.get("shard")
+    return "ProductPipeline-shard-{}-of-{}".format(*shard.split("/")) if shard else TASK_NAME
+
+
+def task_xml(
+    plan: Mapping[str, Any],
+    workdir: str,
+    python: str | None = None,
+    run: Mapping[str, Any] | None = None,
+) -> str:
+    """The task definition of ``plan`` (or of its shard ``run``) running in ``workdir``."""
+    run = run or plan
     ET.register_namespace("", NAMESPACE)
     task = ET.Element(f"{{{NAMESPACE}}}Task", version="1.2")
     info = _sub(task, "RegistrationInfo")
     schedule = plan["schedule"]
-    _sub(info, "Description", f"Product pipeline: {schedule['cron']!r} in {schedule['timezone']}")
-    _sub(info, "URI", r"\ProductPipeline")
+    shard = f", shard {run['shard']}" if run.get("shard") else ""
+    _sub(info, "Description",
+         f"Product pipeline{shard}: {schedule['cron']!r} in {schedule['timezone']}")  # fmt: skip
+    _sub(info, "URI", "\\" + task_name(run))
     add_triggers(_sub(task, "Triggers"), schedule["cron"], schedule["timezone"])
     principal = _sub(_sub(task, "Principals"), "Principal")
     principal.set("id", "Author")
@@ -138,7 +158,7 @@ def task_xml(plan: Mapping[str, Any], workdir: str, python: str | None = None) -
         ("StopIfGoingOnBatteries", "false"),
         ("StartWhenAvailable", "true"),
         ("RunOnlyIfNetworkAvailable", "true"),
-        ("ExecutionTimeLimit", duration(plan["run_timeout_seconds"])),
+        ("ExecutionTimeLimit", duration(run["run_timeout_seconds"])),
         ("Enabled", "true"),
     ):
         _sub(settings, tag, text)
@@ -146,7 +166,7 @@ def task_xml(plan: Mapping[str, Any], workdir: str, python: str | None = None) -
     actions.set("Context", "Author")
     execute = _sub(actions, "Exec")
     _sub(execute, "Command", python or str(PureWindowsPath(workdir, DEFAULT_PYTHON)))
-    _sub(execute, "Arguments", _arguments(plan["command"]["run"][1:]))
+    _sub(execute, "Arguments", _arguments(run["command"]["run"][1:]))
     _sub(execute, "WorkingDirectory", workdir)
     ET.indent(task)
     return ET.tostring(task, encoding="unicode")

@@ -10,6 +10,7 @@ and Temporal graphs from it. It is built from ``pipeline.toml``'s ``[orchestrati
     extra_args = []                  # run options passed to every step, e.g. ["--limit", "500"]
     providers = []                   # only these providers (default: all)
     alerts = [{ kind = "github_issue" }, { kind = "webhook", url_env = "ALERT_WEBHOOK_URL" }]
+    shards = 1                       # N > 1: every scheduled run fans out to N shard runs
 
     [orchestration.schedule]
     cron = "15 0 * * *"              # five fields: minute hour day-of-month month day-of-week
@@ -18,11 +19,18 @@ and Temporal graphs from it. It is built from ``pipeline.toml``'s ``[orchestrati
 Paths in the plan's commands are relative to the project root (the folder holding
 ``pipelines/``). The plan lists the *names* of the environment variables a run needs,
 never their values.
+
+With ``shards = N`` (N > 1) the plan has no top-level ``steps``: its ``shards`` list holds one
+run per shard ``K/N`` that has work (``pipelines/shard.py``), each with its own providers,
+step graph, commands (carrying ``--shard K/N``), lock file and log file. The shards run at the
+same time and their write steps queue on the lake's commit lock, so a shard's ``write`` may
+wait ``lock_wait_seconds`` on top of its own timeout.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +40,8 @@ from croniter import croniter
 
 from pipelines.config import PipelineConfig
 from pipelines.errors import ConfigError
+from pipelines.runner import Runner, RunOptions
+from pipelines.shard import Shard
 from pipelines.steps import Step, step_graph
 from providers.base import Provider
 
@@ -47,6 +57,7 @@ DEFAULTS: dict[str, Any] = {
     "extra_args": [],
     "providers": [],
     "alerts": [],
+    "shards": 1,
 }
 DEFAULT_SCHEDULE = {"cron": "15 0 * * *", "timezone": "UTC"}
 # Run options a schedule may pin for every step; --run-id, --force and step names are the
@@ -177,6 +188,9 @@ def read_orchestration(
             errors.append(f"orchestration.providers: no such provider {name!r} "
                           f"(known: {', '.join(providers)})")  # fmt: skip
     values["alerts"] = _alerts(values["alerts"], errors)
+    shards = values["shards"]
+    if _expect(errors, "orchestration.shards", shards, int, "a whole number >= 1") and shards < 1:
+        errors.append(f"orchestration.shards: expected a whole number >= 1, got {shards!r}")
     values["schedule"] = _schedule(table.get("schedule", DEFAULT_SCHEDULE), errors)
     if errors:
         raise ConfigError("; ".join(errors))
@@ -235,23 +249,90 @@ def build_plan(
     if settings["providers"]:
         options += ["--providers", ",".join(names)]
     options += settings["extra_args"]
-    base = [settings["python"], SCRIPT]
-    step_command = [*base, "run-step", "{step}", "--run-id", "{run_id}", *options]
-    steps = step_graph(names)
-    return {
+    head: dict[str, Any] = {
         "version": PLAN_VERSION,
         "mode": settings["mode"],
         "schedule": settings["schedule"],
         "providers": names,
-        "command": {"run": [*base, *options], "step": step_command},
-        "concurrency": {"max_active_runs": 1, "overlap": "skip"},
-        "run_timeout_seconds": sum(step.timeout_seconds for step in steps),
-        "steps": [step_hints(step, step_command) for step in steps],
+    }
+    tail = {
         "alerts": settings["alerts"],
         "environment": environment_names(selected, settings["alerts"]),
-        "log_file": str(Path(config.log_dir) / "scheduler.log"),
-        "lock_file": str(Path(config.log_dir) / "pipeline.lock"),
     }
+    concurrency = {"concurrency": {"max_active_runs": 1, "overlap": "skip"}}
+    if settings["shards"] == 1:
+        run = run_part(settings["python"], names, options, Path(config.log_dir))
+        ordered = (
+            "command",
+            "concurrency",
+            "run_timeout_seconds",
+            "steps",
+            "alerts",
+            "environment",
+            "log_file",
+            "lock_file",
+        )  # the order of the pinned plan
+        merged = {**run, **concurrency, **tail}
+        return {**head, **{key: merged[key] for key in ordered}}
+    shards = shard_parts(config, providers, settings, names, options)
+    timeout = max(shard["run_timeout_seconds"] for shard in shards)
+    return {**head, **concurrency, "run_timeout_seconds": timeout, "shards": shards, **tail}
+
+
+def run_part(
+    python: str,
+    names: Sequence[str],
+    options: Sequence[str],
+    log_dir: Path,
+    shard: Shard | None = None,
+    lock_wait_seconds: float = 0,
+) -> dict[str, Any]:
+    """What one scheduled run (the whole one, or a shard) needs: commands, steps, lock, log.
+
+    A shard's ``write`` may first queue behind the other shards' on the commit lock, so its
+    timeout grows by ``lock_wait_seconds``.
+    """
+    base = [python, SCRIPT]
+    options = [*options, "--shard", str(shard)] if shard else list(options)
+    step_command = [*base, "run-step", "{step}", "--run-id", "{run_id}", *options]
+    steps = [step_hints(step, step_command) for step in step_graph(names)]
+    for step in steps:
+        if step["name"] == "write":
+            step["timeout_seconds"] += math.ceil(lock_wait_seconds)
+    suffix = f"-shard-{shard.index}-of-{shard.count}" if shard else ""
+    return {
+        "command": {"run": [*base, *options], "step": step_command},
+        "run_timeout_seconds": sum(step["timeout_seconds"] for step in steps),
+        "steps": steps,
+        "log_file": str(log_dir / f"scheduler{suffix}.log"),
+        "lock_file": str(log_dir / f"pipeline{suffix}.lock"),
+    }
+
+
+def shard_parts(
+    config: PipelineConfig,
+    providers: Mapping[str, Provider],
+    settings: Mapping[str, Any],
+    names: Sequence[str],
+    options: Sequence[str],
+) -> list[dict[str, Any]]:
+    """One run per shard that has work, its providers as the runner will plan them.
+
+    A shard with no work (more shards than units) is left out: it would have nothing to do.
+    """
+    offline = "--offline" in settings["extra_args"]
+    parts = []
+    for index in range(1, settings["shards"] + 1):
+        shard = Shard(index, settings["shards"])
+        run_options = RunOptions(providers=tuple(names), offline=offline, shard=str(shard))
+        planned = Runner(config, providers, {}, run_options).planned_providers()
+        if planned:
+            run = run_part(settings["python"], planned, options, Path(config.log_dir), shard,
+                           config.lock_wait_seconds)  # fmt: skip
+            parts.append({"shard": str(shard), "providers": planned, **run})
+    if not parts:
+        raise ConfigError("orchestration.shards: no shard has any work (no providers selected?)")
+    return parts
 
 
 def location_args(config_path: Path | None, data_dir: Path | None) -> list[str]:

@@ -23,7 +23,7 @@ RUN_ID_PATTERN = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from pipelines.run_pipeline import _positive_int, _provider_list
+    from pipelines.run_pipeline import _positive_int, _provider_list, _shard
 
     parser.add_argument("step", metavar="STEP", help="the step to run, e.g. extract.shopify")
     parser.add_argument(
@@ -41,6 +41,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="bypass the API response cache (first step only)")  # fmt: skip
     parser.add_argument("--full-refresh", action="store_true",
                         help="ignore watermarks (first step only)")  # fmt: skip
+    parser.add_argument("--shard", type=_shard, metavar="K/N",
+                        help="do shard K of N of the work (first step only)")  # fmt: skip
 
 
 def execute(args: argparse.Namespace, context: CommandContext) -> int:
@@ -59,6 +61,7 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
             offline=args.offline,
             no_cache=args.no_cache,
             full_refresh=args.full_refresh,
+            shard=args.shard,
         )
     runner = Runner(context.config, context.providers, context.env, options, run_id=args.run_id)
     setup_logging(args.run_id, verbose=args.verbose, fmt=args.log_format)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from orchestration.common import (
     StepFailedError,
     load_plan,
     new_run_id,
+    run_lock,
     run_step,
     split_extra_args,
     step_argv,
@@ -81,3 +83,23 @@ def test_adapter_command_lines_take_run_options_after_a_double_dash() -> None:
         ["run", "--address", "h:1"], ["--offline", "--limit", "5"],
     )  # fmt: skip
     assert split_extra_args(["worker"]) == (["worker"], [])
+
+
+def test_steps_of_one_run_take_turns_while_other_runs_go_on() -> None:
+    """Step processes rewrite their run's checkpoint whole: two at once would lose a status."""
+    entered = {name: threading.Event() for name in ("same", "other")}
+
+    def step(name: str, run_id: str) -> None:
+        with run_lock(run_id):
+            entered[name].set()
+
+    with run_lock("20261122T001500Z-aaaaaa"):
+        same = threading.Thread(target=step, args=("same", "20261122T001500Z-aaaaaa"))
+        other = threading.Thread(target=step, args=("other", "20261122T001500Z-bbbbbb"))
+        same.start()
+        other.start()
+        assert entered["other"].wait(5)
+        assert not entered["same"].wait(0.3)
+    assert entered["same"].wait(5)
+    same.join()
+    other.join()

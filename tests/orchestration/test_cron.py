@@ -10,6 +10,7 @@ from pathlib import Path
 
 from croniter import croniter
 
+from tests.orchestration.helpers import SHARDED_TOML, assert_shards_equal_one_run
 from tests.pipelines.test_cli import REPO, cli
 
 CRON_ENV = {"PATH": "/usr/bin:/bin", "SHELL": "/bin/sh"}  # what cron gives a job
@@ -71,3 +72,28 @@ def test_a_run_still_holding_the_lock_makes_the_next_one_skip(tmp_path: Path) ->
         result = run_cron_command(command)
     assert result.returncode == 1
     assert not (tmp_path / "logs/runs.jsonl").exists()
+
+
+def test_a_sharded_plan_gets_one_line_per_shard_and_their_lake_equals_one_run(
+    tmp_path: Path,
+) -> None:
+    """~15 s: the three shard lines at once (as cron starts them), then one reference run."""
+    config = tmp_path / "pipeline.toml"
+    config.write_text(
+        f'[pipeline]\ndata_dir = "{tmp_path / "data"}"\nlog_dir = "{tmp_path / "logs"}"\n'
+        + SHARDED_TOML
+    )
+    result = cli("plan", "--emit", "crontab", "--config", str(config), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith("15 0 * * * ")]
+    assert len(lines) == 3
+    for k, line in enumerate(lines, 1):
+        assert f"flock -n {tmp_path}/logs/pipeline-shard-{k}-of-3.lock " in line
+        assert f" --shard {k}/3 >> {tmp_path}/logs/scheduler-shard-{k}-of-3.log" in line
+    commands = [line.split(maxsplit=5)[5] for line in lines]
+    shells = [subprocess.Popen(["/bin/sh", "-c", command], env=CRON_ENV) for command in commands]
+    assert [shell.wait(timeout=120) for shell in shells] == [0, 0, 0]
+    plan = json.loads(
+        cli("--dump-orchestration-plan", "--config", str(config), cwd=tmp_path).stdout
+    )
+    assert_shards_equal_one_run(tmp_path, plan)

@@ -98,3 +98,26 @@ def test_schedules_task_scheduler_cannot_express_name_the_key(cron: str, message
     with pytest.raises(ConfigError, match=r"orchestration\.schedule\.cron") as error:
         task_xml(plan_with(cron), WORKDIR)
     assert message in str(error.value)
+
+
+def test_a_sharded_plan_gives_one_task_file_per_shard(tmp_path: Path) -> None:
+    (tmp_path / "pipeline.toml").write_text(
+        "[orchestration]\nshards = 3\nextra_args = ['--offline']\n"
+    )
+    refused = cli("plan", "--emit", "windows-task", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert "a sharded plan makes one task per shard; give --output PATH" in refused.stderr
+    out = tmp_path / "task.xml"
+    result = cli("plan", "--emit", "windows-task", "--output", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    paths = [tmp_path / f"task-shard-{k}-of-3.xml" for k in (1, 2, 3)]
+    assert result.stdout.splitlines() == [str(path) for path in paths]
+    for k, path in enumerate(paths, 1):
+        task = ET.parse(path).getroot()
+        assert task.findtext("t:RegistrationInfo/t:URI", namespaces=NS) == (
+            f"\\ProductPipeline-shard-{k}-of-3"
+        )
+        arguments = task.findtext("t:Actions/t:Exec/t:Arguments", namespaces=NS)
+        assert arguments.endswith(f"--offline --shard {k}/3")
+        settings = task.find("t:Settings", NS)
+        assert settings.findtext("t:MultipleInstancesPolicy", namespaces=NS) == "IgnoreNew"

@@ -135,6 +135,12 @@ def test_alert_targets_are_listed_with_the_variables_they_need(tmp_path: Path) -
          "orchestration.alerts[0].url_env: required for kind 'webhook'"),
         ("[orchestration]\nalerts = [{ kind = 'email', to = 'a@b.c', cc = 'x' }]\n",
          "orchestration.alerts[0].cc: unknown setting"),
+        ("[orchestration]\nshards = 0\n",
+         "orchestration.shards: expected a whole number >= 1, got 0"),
+        ("[orchestration]\nshards = '3'\n",
+         "orchestration.shards: expected a whole number >= 1, got str '3'"),
+        ("[orchestration]\nshards = true\n",
+         "orchestration.shards: expected a whole number >= 1, got bool True"),
     ],
 )  # fmt: skip
 def test_bad_orchestration_settings_name_the_key(tmp_path: Path, toml: str, message: str) -> None:
@@ -159,3 +165,67 @@ def test_several_errors_are_reported_together(tmp_path: Path) -> None:
         plan_of(tmp_path, "[orchestration]\nmode = 'x'\n[orchestration.schedule]\ncron = 'y'\n")
     assert "orchestration.mode" in str(error.value)
     assert "orchestration.schedule.cron" in str(error.value)
+
+
+SHARDED = '[orchestration]\nshards = 3\nextra_args = ["--offline"]\n'
+
+
+def test_one_shard_is_the_plain_plan(tmp_path: Path) -> None:
+    assert plan_of(tmp_path, "[orchestration]\nshards = 1\n") == plan_of(tmp_path, "")
+
+
+def test_a_sharded_plan_lists_one_run_per_shard_with_its_graph_and_commands(
+    tmp_path: Path,
+) -> None:
+    plan = plan_of(tmp_path, SHARDED)
+    assert "steps" not in plan  # nothing an adapter could run unsharded by mistake
+    assert "command" not in plan
+    assert [run["shard"] for run in plan["shards"]] == ["1/3", "2/3", "3/3"]
+    # offline, amazon's and ebay's recorded list items are split; shopify goes whole
+    assert [run["providers"] for run in plan["shards"]] == [
+        ["shopify", "amazon", "ebay"], ["amazon"], ["ebay"],
+    ]  # fmt: skip
+    for run in plan["shards"]:
+        graph = step_graph(run["providers"])
+        assert [s["name"] for s in run["steps"]] == [step.name for step in graph]
+        assert run["command"]["run"][-3:] == ["--offline", "--shard", run["shard"]]
+        for step in run["steps"]:
+            assert step["command"][:4] == [*run["command"]["run"][:2], "run-step", step["name"]]
+            assert step["command"][-2:] == ["--shard", run["shard"]]
+        write = next(s for s in run["steps"] if s["name"] == "write")
+        assert write["timeout_seconds"] == 1800 + 600  # + lock_wait_seconds: shards queue
+        assert run["run_timeout_seconds"] == sum(s["timeout_seconds"] for s in run["steps"])
+    assert plan["run_timeout_seconds"] == max(r["run_timeout_seconds"] for r in plan["shards"])
+    assert len({run["lock_file"] for run in plan["shards"]}) == 3
+    assert len({run["log_file"] for run in plan["shards"]}) == 3
+
+
+def test_shards_without_work_are_left_out(tmp_path: Path) -> None:
+    plan = plan_of(tmp_path, '[orchestration]\nshards = 3\nproviders = ["shopify"]\n')
+    assert [(run["shard"], run["providers"]) for run in plan["shards"]] == [("1/3", ["shopify"])]
+
+
+def test_a_sharded_plan_never_prints_a_secret_value(tmp_path: Path) -> None:
+    (tmp_path / "pipeline.toml").write_text(SHARDED)
+    values = {s.env: f"v-{s.env.lower()}-s3cr3t" for p in load_providers().values()
+              for s in p.settings}  # fmt: skip
+    result = cli("--dump-orchestration-plan", cwd=tmp_path, env=clean_env(**values))
+    assert result.returncode == 0, result.stderr
+    assert "s3cr3t" not in result.stdout + result.stderr
+    assert len(json.loads(result.stdout)["shards"]) == 3
+
+
+def test_a_shards_first_step_command_starts_a_run_of_that_shard(tmp_path: Path) -> None:
+    (tmp_path / "pipeline.toml").write_text(
+        f'[pipeline]\ndata_dir = "{tmp_path / "data"}"\nlog_dir = "{tmp_path / "logs"}"\n' + SHARDED
+    )
+    dumped = cli("--dump-orchestration-plan", cwd=tmp_path)
+    shard = json.loads(dumped.stdout)["shards"][2]
+    run_id = "20261122T001500Z-a1b2c3"
+    argv = [run_id if arg == "{run_id}" else arg for arg in shard["steps"][0]["command"]]
+    result = cli(*argv[2:], cwd=tmp_path)  # cli() adds the interpreter and the script
+    assert result.returncode == 0, result.stderr
+    checkpoint = json.loads((tmp_path / f"data/demo/_runs/{run_id}/checkpoint.json").read_text())
+    assert checkpoint["options"]["shard"] == "3/3"
+    assert sorted(checkpoint["steps"]) == sorted(s["name"] for s in shard["steps"])
+    assert checkpoint["steps"]["extract.ebay"]["status"] == "done"

@@ -8,7 +8,14 @@ from dagster import Backoff, DagsterRunStatus, build_schedule_context, instance_
 
 from orchestration.common import load_plan
 from orchestration.dagster_job import create_definitions, create_job, create_schedule, op_name
-from tests.orchestration.helpers import OFFLINE, adapter_plan, assert_run_complete
+from tests.orchestration.helpers import (
+    OFFLINE,
+    SHARDS,
+    adapter_plan,
+    assert_run_complete,
+    assert_shards_equal_one_run,
+    sharded_plan,
+)
 
 
 def test_job_has_one_op_per_step_with_the_plans_dependencies_and_retry_policy() -> None:
@@ -60,6 +67,24 @@ def test_execute_in_process_runs_every_step_offline_retrying_a_failed_one(tmp_pa
         run_config={"ops": {"run_id": {"config": {"extra_args": OFFLINE}}}}
     )
     assert result.success
-    run = result.output_for_node("run_id")
-    assert run["extra_args"] == OFFLINE
-    assert_run_complete(tmp_path, plan, run["run_id"])
+    start = result.output_for_node("run_id")
+    assert start["extra_args"] == OFFLINE
+    assert_run_complete(tmp_path, plan, start["run_ids"]["all"])
+
+
+def test_a_sharded_plan_runs_each_shard_as_its_own_run_and_the_lake_equals_one_run(
+    tmp_path: Path,
+) -> None:
+    """~40 s: 3 shards (16 step processes, ~2 s of imports each) and one reference run."""
+    plan = sharded_plan(tmp_path)
+    job = create_job(plan)
+    for run in plan["shards"]:
+        for step in run["steps"]:
+            node = job.graph.node_named(op_name(step["name"], run))
+            assert node.name.startswith("shard_{}_of_{}__".format(*run["shard"].split("/")))
+    result = job.execute_in_process()
+    assert result.success
+    run_ids = result.output_for_node("run_id")["run_ids"]
+    assert sorted(run_ids) == SHARDS
+    assert len(set(run_ids.values())) == 3
+    assert_shards_equal_one_run(tmp_path, plan)

