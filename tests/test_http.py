@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from email.utils import formatdate
 
 import pytest
@@ -26,17 +26,8 @@ Answer = Callable[[Request], Response]
 OK = Response('{"ok": true}', content_type="application/json")
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[HTTPServer]:
-    """One server for the module: stopping one takes half a second."""
-    httpserver = HTTPServer(host="127.0.0.1", port=0)
-    httpserver.start()
-    yield httpserver
-    httpserver.stop()
-
-
 @pytest.fixture
-def serve(server: HTTPServer) -> Callable[..., list[Request]]:
+def serve(http_server: HTTPServer) -> Callable[..., list[Request]]:
     """Answer ``/api`` with ``answers`` in turn (the last one from then on); return the log."""
 
     def install(*answers: Answer | Response) -> list[Request]:
@@ -47,8 +38,8 @@ def serve(server: HTTPServer) -> Callable[..., list[Request]]:
             answer = answers[min(len(seen), len(answers)) - 1]
             return answer if isinstance(answer, Response) else answer(request)
 
-        server.clear()
-        server.expect_request("/api").respond_with_handler(handler)
+        http_server.clear()
+        http_server.expect_request("/api").respond_with_handler(handler)
         return seen
 
     return install
@@ -67,8 +58,8 @@ def client(**kwargs) -> tuple[HttpClient, ProviderStats, Sleeps]:
     return HttpClient("fake", stats, sleep=sleeps, **options), stats, sleeps
 
 
-def get(http: HttpClient, server: HTTPServer, **kwargs):
-    return http.request("GET", server.url_for("/api"), what="items page 3", **kwargs)
+def get(http: HttpClient, http_server: HTTPServer, **kwargs):
+    return http.request("GET", http_server.url_for("/api"), what="items page 3", **kwargs)
 
 
 def status(code: int, headers: dict[str, str] | None = None) -> Response:
@@ -78,13 +69,15 @@ def status(code: int, headers: dict[str, str] | None = None) -> Response:
 # --- retries and waits -----------------------------------------------------------------------
 
 
-def test_5xx_burst_is_retried_with_growing_full_jitter_backoff(server, serve, monkeypatch, caplog):
+def test_5xx_burst_is_retried_with_growing_full_jitter_backoff(
+    http_server, serve, monkeypatch, caplog
+):
     monkeypatch.setattr("pipelines.http.random.uniform", lambda low, high: high)  # the ceiling
     seen = serve(status(500), status(502), status(503), OK)
     http, stats, sleeps = client()
 
     with caplog.at_level(logging.WARNING):
-        response = get(http, server)
+        response = get(http, http_server)
 
     assert response.status == 200
     assert len(seen) == 4
@@ -97,7 +90,7 @@ def test_5xx_burst_is_retried_with_growing_full_jitter_backoff(server, serve, mo
     ]
 
 
-def test_full_jitter_draws_between_zero_and_the_step(server, serve, monkeypatch):
+def test_full_jitter_draws_between_zero_and_the_step(http_server, serve, monkeypatch):
     bounds: list[tuple[float, float]] = []
     monkeypatch.setattr(
         "pipelines.http.random.uniform", lambda low, high: bounds.append((low, high)) or 0.0
@@ -105,7 +98,7 @@ def test_full_jitter_draws_between_zero_and_the_step(server, serve, monkeypatch)
     serve(status(503), status(503), OK)
     http, _, sleeps = client(backoff_factor=1.0)
 
-    get(http, server)
+    get(http, http_server)
 
     assert bounds == [(0, 1.0), (0, 2.0)]
     assert sleeps == [0.0, 0.0]
@@ -120,44 +113,46 @@ def test_full_jitter_draws_between_zero_and_the_step(server, serve, monkeypatch)
     ],
     ids=["seconds", "fraction", "http-date"],
 )
-def test_429_honours_retry_after_and_counts_a_throttle_wait(server, serve, retry_after, waited):
+def test_429_honours_retry_after_and_counts_a_throttle_wait(
+    http_server, serve, retry_after, waited
+):
     serve(status(429, {"Retry-After": retry_after()}), OK)
     http, stats, sleeps = client()
 
-    assert get(http, server).status == 200
+    assert get(http, http_server).status == 200
 
     assert sleeps == [pytest.approx(waited, abs=1.5)]
     assert (stats.retries, stats.throttle_waits) == (1, 1)
     assert stats.throttle_wait_seconds == pytest.approx(waited, abs=1.5)
 
 
-def test_429_without_retry_after_backs_off_and_counts_a_throttle_wait(server, serve):
+def test_429_without_retry_after_backs_off_and_counts_a_throttle_wait(http_server, serve):
     serve(status(429), OK)
     http, stats, sleeps = client()
 
-    assert get(http, server).status == 200
+    assert get(http, http_server).status == 200
 
     assert len(sleeps) == 1
     assert 0 <= sleeps[0] <= 0.1
     assert (stats.retries, stats.throttle_waits) == (1, 1)
 
 
-def test_unreadable_retry_after_falls_back_to_backoff(server, serve):
+def test_unreadable_retry_after_falls_back_to_backoff(http_server, serve):
     serve(status(503, {"Retry-After": "soon"}), OK)
     http, stats, sleeps = client()
 
-    assert get(http, server).status == 200
+    assert get(http, http_server).status == 200
     assert len(sleeps) == 1
     assert 0 <= sleeps[0] <= 0.1
     assert stats.throttle_waits == 0
 
 
-def test_retry_after_longer_than_a_run_waits_fails_at_once(server, serve):
+def test_retry_after_longer_than_a_run_waits_fails_at_once(http_server, serve):
     seen = serve(status(429, {"Retry-After": "3600"}))
     http, _, sleeps = client()
 
     with pytest.raises(RetriableProviderError) as raised:
-        get(http, server)
+        get(http, http_server)
 
     assert len(seen) == 1
     assert sleeps == []
@@ -168,32 +163,32 @@ def test_retry_after_longer_than_a_run_waits_fails_at_once(server, serve):
     assert raised.value.status == 429
 
 
-def test_retries_end_with_the_last_status_and_its_message(server, serve):
+def test_retries_end_with_the_last_status_and_its_message(http_server, serve):
     seen = serve(status(503))
     http, stats, _ = client(max_retries=2)
 
     with pytest.raises(RetriableProviderError) as raised:
-        get(http, server)
+        get(http, http_server)
 
     assert len(seen) == 3
     assert stats.retries == 2
     assert str(raised.value) == "503 SERVICE UNAVAILABLE from fake items page 3: try later"
 
 
-def test_a_status_the_caller_expects_is_returned_not_retried(server, serve):
+def test_a_status_the_caller_expects_is_returned_not_retried(http_server, serve):
     seen = serve(status(429))
     http, stats, sleeps = client()
 
-    assert get(http, server, expected=(200, 429)).status == 429
+    assert get(http, http_server, expected=(200, 429)).status == 429
     assert (len(seen), stats.retries, sleeps) == (1, 0, [])
 
 
-def test_4xx_is_fatal_and_not_retried(server, serve):
+def test_4xx_is_fatal_and_not_retried(http_server, serve):
     seen = serve(status(401))
     http, stats, _ = client()
 
     with pytest.raises(FatalProviderError) as raised:
-        get(http, server)
+        get(http, http_server)
 
     assert (len(seen), stats.retries, raised.value.status) == (1, 0, 401)
 
@@ -210,18 +205,18 @@ def test_4xx_is_fatal_and_not_retried(server, serve):
     ],
     ids=["reset", "truncated-body", "read-timeout"],
 )
-def test_a_fault_without_response_is_retried(server, serve, caplog, fault, reason):
+def test_a_fault_without_response_is_retried(http_server, serve, caplog, fault, reason):
     serve(fault, OK)
     http, stats, _ = client(timeout=(1.0, 0.3))
 
     with caplog.at_level(logging.WARNING, logger="pipeline.http.fake"):
-        assert get(http, server).json("test") == {"ok": True}
+        assert get(http, http_server).json("test") == {"ok": True}
 
     assert stats.retries == 1
     assert f"fake items page 3: {reason}; retry in" in caplog.text
 
 
-def test_unreachable_host_fails_clearly_after_retries(server):
+def test_unreachable_host_fails_clearly_after_retries(http_server):
     closed = socket.socket()
     closed.bind(("127.0.0.1", 0))
     port = closed.getsockname()[1]
@@ -238,16 +233,16 @@ def test_unreachable_host_fails_clearly_after_retries(server):
 # --- run budget and circuit breaker --------------------------------------------------------------
 
 
-def test_retry_budget_is_shared_by_the_clients_of_a_run(server, serve):
+def test_retry_budget_is_shared_by_the_clients_of_a_run(http_server, serve):
     budget = RetryBudget(2)
     first, first_stats, _ = client(retry_budget=budget)
     second, second_stats, _ = client(retry_budget=budget)
     serve(status(503), status(503), OK)
-    assert get(first, server).status == 200
+    assert get(first, http_server).status == 200
 
     seen = serve(status(503), OK)
     with pytest.raises(RetriableProviderError) as raised:
-        get(second, server)
+        get(second, http_server)
 
     assert (first_stats.retries, second_stats.retries, len(seen)) == (2, 0, 1)
     assert budget.spent == 2
@@ -256,14 +251,14 @@ def test_retry_budget_is_shared_by_the_clients_of_a_run(server, serve):
     )
 
 
-def test_breaker_opens_after_k_consecutive_failures_and_stops_calls(server, serve, caplog):
+def test_breaker_opens_after_k_consecutive_failures_and_stops_calls(http_server, serve, caplog):
     seen = serve(status(503))
     http, stats, _ = client(max_retries=10, breaker_threshold=3)
 
     with pytest.raises(RetriableProviderError) as raised:
-        get(http, server)
+        get(http, http_server)
     with pytest.raises(FatalProviderError) as refused:
-        get(http, server)
+        get(http, http_server)
 
     assert len(seen) == 3  # the second call never left
     assert (stats.retries, stats.breaker_trips, stats.api_calls) == (2, 1, 1)
@@ -275,29 +270,29 @@ def test_breaker_opens_after_k_consecutive_failures_and_stops_calls(server, serv
     assert "no more calls this run" in caplog.text
 
 
-def test_breaker_counts_failures_in_a_row_only(server, serve):
+def test_breaker_counts_failures_in_a_row_only(http_server, serve):
     http, stats, _ = client(breaker_threshold=3)
     for _ in range(3):
         serve(status(502), status(500), OK)
-        assert get(http, server).status == 200
+        assert get(http, http_server).status == 200
 
     assert (stats.retries, stats.breaker_trips) == (6, 0)
 
 
-def test_throttling_is_no_breaker_failure(server, serve):
+def test_throttling_is_no_breaker_failure(http_server, serve):
     serve(status(429), status(429), status(429), OK)
     http, stats, _ = client(breaker_threshold=2)
 
-    assert get(http, server).status == 200
+    assert get(http, http_server).status == 200
     assert (stats.retries, stats.breaker_trips) == (3, 0)
 
 
-def test_timeouts_count_towards_the_breaker(server, serve):
+def test_timeouts_count_towards_the_breaker(http_server, serve):
     serve(slow(0.5, (200, {"ok": True})))
     http, stats, _ = client(timeout=(1.0, 0.2), max_retries=5, breaker_threshold=2)
 
     with pytest.raises(ProviderUnreachableError) as raised:
-        get(http, server)
+        get(http, http_server)
 
     assert str(raised.value) == (
         "fake items page 3: 127.0.0.1 unreachable (read timeout); circuit breaker open "

@@ -20,7 +20,6 @@ import random
 import re
 import time
 from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,17 +114,6 @@ class BulkOp:
     @property
     def gid(self) -> str:
         return f"gid://shopify/BulkOperation/{self.number}"
-
-
-def loopback_server() -> Iterator[HTTPServer]:
-    """A started server on 127.0.0.1, for a module's tests to share (starting one takes ~0.5 s).
-
-    Use as ``http_server = pytest.fixture(scope="module", name="http_server")(loopback_server)``.
-    """
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.start()
-    yield server
-    server.stop()
 
 
 def make_variant(product_number: int, number: int, **overrides: Any) -> dict[str, Any]:

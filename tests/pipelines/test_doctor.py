@@ -46,17 +46,9 @@ def fake_ebay_api(ebay: FakeEbay) -> FakeEbay:
     return ebay
 
 
-@pytest.fixture(scope="module")
-def amazon_server() -> Iterator[HTTPServer]:
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def amazon(amazon_server: HTTPServer) -> Iterator[FakeCreatorsApi]:
-    with FakeCreatorsApi(numbered_catalog(3), server=amazon_server) as fake:
+def amazon(http_server: HTTPServer) -> Iterator[FakeCreatorsApi]:
+    with FakeCreatorsApi(numbered_catalog(3), server=http_server) as fake:
         yield fake
 
 

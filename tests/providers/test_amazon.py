@@ -46,15 +46,6 @@ def provider() -> AmazonProvider:
     return AmazonProvider()
 
 
-@pytest.fixture(scope="module")
-def http_server() -> Iterator[HTTPServer]:
-    """One server for the module: stopping one takes half a second."""
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def serve(http_server: HTTPServer) -> Serve:
     """Build a fake Creators API on the shared server: ``with serve(catalog, ...) as fake``."""

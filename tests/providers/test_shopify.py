@@ -35,7 +35,6 @@ from providers.shopify.queries import (
 from tests.fakes.shopify import (
     FakeShopify,
     encode_cursor,
-    loopback_server,
     make_product,
     make_variant,
 )
@@ -56,9 +55,6 @@ def catalog() -> list[dict[str, Any]]:
     products = [make_product(n) for n in range(1, 8)]
     products[1] = make_product(2, variants=3)
     return products
-
-
-http_server = pytest.fixture(scope="module", name="http_server")(loopback_server)
 
 
 @pytest.fixture

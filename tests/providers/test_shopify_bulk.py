@@ -14,14 +14,11 @@ from providers.base import FetchContext
 from providers.shopify import ShopifyProvider
 from providers.shopify.bulk_result import read_bulk_result
 from providers.shopify.queries import bulk_products_query
-from tests.fakes.shopify import FakeShopify, loopback_server, make_product
+from tests.fakes.shopify import FakeShopify, make_product
 
 BuildContext = Callable[..., FetchContext]
 FAST = {"bulk": "always", "bulk_poll_seconds": 0.01}
 OTHER_JOB = "{ orders { edges { node { id } } } }"
-
-
-http_server = pytest.fixture(scope="module", name="http_server")(loopback_server)
 
 
 @pytest.fixture

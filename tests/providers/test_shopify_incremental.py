@@ -20,12 +20,9 @@ from providers.base import FetchContext, ProviderStats
 from providers.shopify import ShopifyProvider
 from providers.shopify.incremental import Watermark, plan_pull
 from providers.shopify.options import FetchOptions
-from tests.fakes.shopify import FakeShopify, loopback_server, make_product
+from tests.fakes.shopify import FakeShopify, make_product
 
 LOG = logging.getLogger("pipeline.shopify")
-
-
-http_server = pytest.fixture(scope="module", name="http_server")(loopback_server)
 
 
 @pytest.fixture

@@ -9,9 +9,7 @@ from pytest_httpserver import HTTPServer
 
 from pipelines.errors import ProviderError
 from providers.shopify import ShopifyProvider
-from tests.fakes.shopify import FakeShopify, loopback_server, make_product
-
-http_server = pytest.fixture(scope="module", name="http_server")(loopback_server)
+from tests.fakes.shopify import FakeShopify, make_product
 
 
 @pytest.fixture

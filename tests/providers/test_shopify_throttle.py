@@ -17,13 +17,10 @@ from providers.shopify import ShopifyProvider
 from providers.shopify.client import ShopifyClient
 from providers.shopify.queries import SHOP_OPERATION, SHOP_QUERY
 from providers.shopify.throttle import CostPacer
-from tests.fakes.shopify import CostBucket, FakeShopify, loopback_server, make_product
+from tests.fakes.shopify import CostBucket, FakeShopify, make_product
 
 BuildContext = Callable[..., FetchContext]
 LOG = logging.getLogger("pipeline.shopify")
-
-
-http_server = pytest.fixture(scope="module", name="http_server")(loopback_server)
 
 
 @pytest.fixture
