@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 from pipelines.runner import RunResult
+from pipelines.tables import format_table
 from providers.base import Provider
 
 SUMMARY_COLUMNS = ("fetched", "new", "changed", "unchanged", "quarantined", "dropped", "written",
                    "api_calls", "cache_hits")  # fmt: skip
-
-
-def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Left-aligned plain-text columns."""
-    table = [tuple(header), *(tuple(r) for r in rows)]
-    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in table)
 
 
 def print_provider_list(providers: Mapping[str, Provider], env: Mapping[str, str]) -> None:

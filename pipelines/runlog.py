@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.storage import Storage
+from pipelines.tables import format_table
 
 LAKE_RUNLOG = "_log/runs.jsonl"
 COUNTERS = (
@@ -113,7 +114,7 @@ def format_status(runs: list[dict[str, Any]], last: int = 10) -> str:
     """A plain-text table of the last runs, one line per provider."""
     header = ("run_id", "mode", "exit", "provider", "status", "fetched", "new", "changed",
               "written", "calls", "note")  # fmt: skip
-    rows = [header]
+    rows = []
     for run in runs[-last:]:
         for name, entry in run["providers"].items():
             note = entry.get("reason") or entry.get("error") or ""
@@ -123,7 +124,6 @@ def format_status(runs: list[dict[str, Any]], last: int = 10) -> str:
                                                  "api_calls")),
                 note[:60],
             ))  # fmt: skip
-    if len(rows) == 1:
+    if not rows:
         return "No runs recorded yet."
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+    return format_table(header, rows)

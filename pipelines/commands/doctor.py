@@ -17,11 +17,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pipelines.cli_output import format_table
 from pipelines.config import PipelineConfig
 from pipelines.errors import ConfigError, ProviderError
 from pipelines.http import HttpClient, ProviderUnreachableError
 from pipelines.secrets import mask
+from pipelines.tables import format_table
 from providers.base import FetchContext, Provider, ProviderStats
 
 if TYPE_CHECKING:
