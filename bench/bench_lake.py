@@ -6,7 +6,7 @@ The same raw landing file (``bench_replay.write_raw``) is replayed with ``run_pi
 * ``local``: a lake folder (Parquet, the default);
 * ``s3``: an S3 lake on moto's server on 127.0.0.1 (started here; an in-memory stand-in for
   S3 or MinIO, so the figure is the pipeline's cost of talking S3, not a network's);
-* ``delta``: a local lake with ``table_format = "delta"`` (only when ``pipelines/delta.py``
+* ``delta``: a local lake with ``table_format = "delta"`` (only when ``pipelines/lake/delta.py``
   exists), so the Parquet commit plus the three Delta transactions.
 
 Each prints rows/s and the child's peak RSS (``wait4``). Not a test: figures depend on the
@@ -61,9 +61,11 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--lakes", nargs="+", choices=LAKES, default=list(LAKES))
     args = parser.parse_args()
-    lakes = [k for k in args.lakes if k != "delta" or importlib.util.find_spec("pipelines.delta")]
+    lakes = [
+        k for k in args.lakes if k != "delta" or importlib.util.find_spec("pipelines.lake.delta")
+    ]
     if lakes != args.lakes:
-        print("delta: skipped, pipelines/delta.py does not exist yet")
+        print("delta: skipped, pipelines/lake/delta.py does not exist yet")
     s3 = None
     if "s3" in lakes:
         from tests.fakes.s3 import FakeS3

@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pipelines.http import HttpClient  # noqa: E402
+from pipelines.net.http import HttpClient  # noqa: E402
 from providers.base import FetchContext, ProviderStats  # noqa: E402
 from providers.shopify import ShopifyProvider  # noqa: E402
 from tests.fakes.shopify import CostBucket, FakeShopify, make_product  # noqa: E402

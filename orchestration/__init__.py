@@ -1,4 +1,4 @@
-"""Scheduler adapters, each built from the one orchestration plan (``pipelines/plan.py``).
+"""Scheduler adapters, each built from the one orchestration plan (``pipelines/ops/plan.py``).
 
 ``common`` (standard library only) loads the plan and runs a step; ``cron`` and
 ``windows_task`` render the whole run for the system schedulers; ``airflow_dag``,

@@ -63,7 +63,7 @@ def load_plan(path: str | Path | None = None, config: str | Path | None = None) 
 
 
 def new_run_id(now: datetime | None = None, suffix: str | None = None) -> str:
-    """A run id as ``pipelines.runner.new_run_id`` makes them: ``20261122T001500Z-a1b2c3``.
+    """A run id as ``pipelines.run.runner.new_run_id`` makes them: ``20261122T001500Z-a1b2c3``.
 
     Workflow engines that replay code (Temporal) pass their own ``now`` and ``suffix``.
     """

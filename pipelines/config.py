@@ -17,7 +17,7 @@ from typing import Any
 from dotenv import dotenv_values
 
 from pipelines.errors import ConfigError
-from pipelines.secrets import register_secret
+from pipelines.net.secrets import register_secret
 from providers.base import Option, Provider
 
 DEFAULT_CONFIG_PATH = Path("pipeline.toml")

@@ -1,4 +1,4 @@
-"""The provider contract, the paging helpers and the provider registry.
+"""The provider contract and the paging helpers (discovery lives in ``providers.registry``).
 
 A provider declares facts (its name, the environment settings and the
 `pipeline.toml` options it reads) and two behaviours:
@@ -21,17 +21,15 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pipelines.errors import ConfigError, FatalProviderError
+from pipelines.errors import FatalProviderError
+from pipelines.net.stats import ProviderStats
 
 if TYPE_CHECKING:
-    from pipelines.cache import ResponseCache
-    from pipelines.http import HttpClient
-
-ENTRY_POINT_GROUP = "pipeline.providers"
+    from pipelines.net.cache import ResponseCache
+    from pipelines.net.http import HttpClient
 
 
 @dataclass(frozen=True)
@@ -53,20 +51,6 @@ class Option:
     type: type
     default: Any
     description: str
-
-
-@dataclass
-class ProviderStats:
-    """Counters a provider's run adds to the run log."""
-
-    api_calls: int = 0
-    cache_hits: int = 0
-    retries: int = 0
-    pages: int = 0
-    throttle_waits: int = 0
-    throttle_wait_seconds: float = 0.0
-    breaker_trips: int = 0
-    errors: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -202,35 +186,3 @@ class OffsetPaginator:
         reached_end = returned < self.page_size or (total is not None and self.offset >= total)
         capped = self.max_results is not None and self.offset >= self.max_results
         self.has_more = not (reached_end or capped)
-
-
-# --- registry --------------------------------------------------------------------------------
-
-
-def builtin_providers() -> list[type[Provider]]:
-    """The providers shipped with the pipeline, in run order."""
-    from providers.amazon import AmazonProvider
-    from providers.ebay import EbayProvider
-    from providers.shopify import ShopifyProvider
-
-    return [ShopifyProvider, AmazonProvider, EbayProvider]
-
-
-def load_providers() -> dict[str, Provider]:
-    """Built-in providers, then those registered in the ``pipeline.providers`` entry-point group."""
-    found: dict[str, Provider] = {}
-    for cls in builtin_providers():
-        found[cls.name] = cls()
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            cls = ep.load()
-        except Exception as exc:  # a broken plug-in must not take the pipeline down
-            raise ConfigError(
-                f"provider plug-in {ep.name!r} ({ep.value}) failed to import: {exc}"
-            ) from exc
-        if not (isinstance(cls, type) and issubclass(cls, Provider)):
-            raise ConfigError(f"provider plug-in {ep.name!r} ({ep.value}) is not a Provider class")
-        if cls.name in found:
-            raise ConfigError(f"provider plug-in {ep.name!r} reuses the name {cls.name!r}")
-        found[cls.name] = cls()
-    return found

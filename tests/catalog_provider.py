@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from pipelines.errors import FatalProviderError, SkippableRecordError
-from pipelines.schema import BUSINESS_COLUMNS
+from pipelines.lake.schema import BUSINESS_COLUMNS
 from providers.base import FetchContext, Provider, Setting
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from pipelines.http import HttpClient
+from pipelines.net.http import HttpClient
 from providers.base import FetchContext, Provider, ProviderStats
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import pyarrow as pa
 from hypothesis import strategies as st
 
-from pipelines.quality import ISO_4217_CODES
-from pipelines.schema import AVAILABILITIES, BUSINESS_FIELDS, CONDITIONS
+from pipelines.checks.quality import ISO_4217_CODES
+from pipelines.lake.schema import AVAILABILITIES, BUSINESS_FIELDS, CONDITIONS
 
 BUSINESS_SCHEMA = pa.schema(BUSINESS_FIELDS)
 SOURCES = ("shopify", "amazon", "ebay")

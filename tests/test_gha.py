@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import gha
-from pipelines.commands.gha_publish import outputs, run_links
+from pipelines.cli.commands.gha_publish import outputs, run_links
+from pipelines.net import workflow_commands
+from pipelines.net.secrets import mask, register_secret
+from pipelines.ops import gha
 from pipelines.run_pipeline import main
-from pipelines.secrets import mask, register_secret
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -28,14 +29,16 @@ REPO = Path(__file__).resolve().parents[1]
     ],
 )
 def test_escaping_follows_the_toolkit_rules(text: str, data: str, prop: str) -> None:
-    assert gha.escape_data(text) == data
-    assert gha.escape_property(text) == prop
+    assert workflow_commands.escape_data(text) == data
+    assert workflow_commands.escape_property(text) == prop
 
 
 def test_command_puts_escaped_properties_before_the_message() -> None:
-    line = gha.command("warning", "fetched 0 rows\nsee log", {"title": "shopify: empty, odd"})
+    line = workflow_commands.command(
+        "warning", "fetched 0 rows\nsee log", {"title": "shopify: empty, odd"}
+    )
     assert line == "::warning title=shopify%3A empty%2C odd::fetched 0 rows%0Asee log"
-    assert gha.command("error", "boom") == "::error::boom"
+    assert workflow_commands.command("error", "boom") == "::error::boom"
 
 
 def test_annotations_are_capped_at_ten_per_level_with_a_count_of_the_rest() -> None:

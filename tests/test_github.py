@@ -13,13 +13,14 @@ from typing import Any
 import duckdb
 import pytest
 
-from pipelines.commands.file_issues import failure_streaks
+from pipelines.cli.commands.file_issues import failure_streaks
 from pipelines.config import load_config
 from pipelines.errors import ConfigError, FatalProviderError
-from pipelines.github import ArtifactExpiredError, GitHubClient, resolve_token
+from pipelines.ops.github import ArtifactExpiredError, GitHubClient, resolve_token
+from pipelines.ops.state_sync import STATE_ARTIFACT, restore_state, stage_products, stage_state
+from pipelines.run.options import RunOptions
+from pipelines.run.runner import Runner
 from pipelines.run_pipeline import main
-from pipelines.runner import Runner, RunOptions
-from pipelines.state_sync import STATE_ARTIFACT, restore_state, stage_products, stage_state
 from tests.catalog_provider import CatalogProvider, make_record
 from tests.fakes.github import FakeGitHub
 

@@ -13,7 +13,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from pipelines.errors import FatalProviderError, RetriableProviderError
-from pipelines.http import (
+from pipelines.net.http import (
     MAX_RETRY_AFTER_SECONDS,
     HttpClient,
     ProviderUnreachableError,
@@ -72,7 +72,7 @@ def status(code: int, headers: dict[str, str] | None = None) -> Response:
 def test_5xx_burst_is_retried_with_growing_full_jitter_backoff(
     http_server, serve, monkeypatch, caplog
 ):
-    monkeypatch.setattr("pipelines.http.random.uniform", lambda low, high: high)  # the ceiling
+    monkeypatch.setattr("pipelines.net.http.random.uniform", lambda low, high: high)  # the ceiling
     seen = serve(status(500), status(502), status(503), OK)
     http, stats, sleeps = client()
 
@@ -93,7 +93,7 @@ def test_5xx_burst_is_retried_with_growing_full_jitter_backoff(
 def test_full_jitter_draws_between_zero_and_the_step(http_server, serve, monkeypatch):
     bounds: list[tuple[float, float]] = []
     monkeypatch.setattr(
-        "pipelines.http.random.uniform", lambda low, high: bounds.append((low, high)) or 0.0
+        "pipelines.net.http.random.uniform", lambda low, high: bounds.append((low, high)) or 0.0
     )
     serve(status(503), status(503), OK)
     http, _, sleeps = client(backoff_factor=1.0)

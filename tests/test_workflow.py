@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from providers.base import load_providers
+from providers.registry import load_providers
 from tests.fakes.github import FakeGitHub
 
 REPO = Path(__file__).resolve().parents[1]

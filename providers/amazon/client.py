@@ -34,10 +34,10 @@ from amazon_creatorsapi.errors import (
 from creatorsapi_python_sdk.models.error_data import ErrorData
 from creatorsapi_python_sdk.models.item import Item
 
-from pipelines.cache import cache_key
 from pipelines.errors import ConfigError, FatalProviderError, ProviderError, RetriableProviderError
-from pipelines.http import ProviderUnreachableError, check_endpoint
-from pipelines.secrets import mask, register_secret
+from pipelines.net.cache import cache_key
+from pipelines.net.http import ProviderUnreachableError, check_endpoint
+from pipelines.net.secrets import mask, register_secret
 from providers.amazon.settings import (
     API_URL_ENV,
     AUTH_URL_ENV,

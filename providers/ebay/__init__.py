@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from pipelines.errors import ConfigError
-from pipelines.http import check_endpoint
-from pipelines.secrets import register_secret
+from pipelines.net.http import check_endpoint
+from pipelines.net.secrets import register_secret
 from providers.base import FetchContext, Provider
 from providers.ebay.auth import ClientCredentialsToken, StaticToken, TokenSource
 from providers.ebay.client import BrowseClient

@@ -16,11 +16,11 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pipelines.errors import FatalProviderError
-from pipelines.secrets import mask, register_secret
+from pipelines.net.secrets import mask, register_secret
 from providers.ebay.settings import DEFAULT_SCOPE, DEFAULT_TOKEN_REFRESH_MARGIN
 
 if TYPE_CHECKING:
-    from pipelines.http import HttpClient
+    from pipelines.net.http import HttpClient
 
 # The token endpoint answers a bad grant with an OAuth error body (RFC 6749 §5.2), e.g.
 # {"error": "invalid_client", "error_description": "client authentication failed"}.

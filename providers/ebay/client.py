@@ -6,13 +6,13 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from pipelines.errors import FatalProviderError
-from pipelines.secrets import mask
+from pipelines.net.secrets import mask
 from providers.base import OffsetPaginator
 from providers.ebay.auth import STATIC_TOKEN_HINT, TokenSource
 from providers.ebay.settings import API_RESULT_CAP, SEARCH_PATH, Query
 
 if TYPE_CHECKING:
-    from pipelines.http import HttpClient, HttpResponse
+    from pipelines.net.http import HttpClient, HttpResponse
 
 
 class BrowseClient:

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from pipelines.errors import SkippableRecordError
-from pipelines.schema import parse_utc
+from providers.timestamps import parse_utc
 
 SOURCE = "ebay"
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pipelines.errors import FatalProviderError, ProviderError, RetriableProviderError
-from pipelines.secrets import mask
+from pipelines.net.secrets import mask
 from providers.shopify import queries
 from providers.shopify.client import ShopifyClient
 from providers.shopify.options import FetchOptions

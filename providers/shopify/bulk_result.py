@@ -27,8 +27,8 @@ from urllib.parse import urlsplit
 import requests
 
 from pipelines.errors import ConfigError, FatalProviderError, RetriableProviderError
-from pipelines.http import USER_AGENT, check_endpoint
-from pipelines.secrets import register_secret
+from pipelines.net.http import USER_AGENT, check_endpoint
+from pipelines.net.secrets import register_secret
 from providers.base import FetchContext
 
 PROVIDER = "shopify"

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from pipelines.errors import ConfigError, FatalProviderError, RetriableProviderError
-from pipelines.http import HttpResponse, check_endpoint
-from pipelines.secrets import mask
+from pipelines.net.http import HttpResponse, check_endpoint
+from pipelines.net.secrets import mask
 from providers.base import FetchContext
 from providers.shopify.queries import SIMPLE_QUERY_COST
 from providers.shopify.settings import (

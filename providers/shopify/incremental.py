@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pipelines.schema import parse_utc
 from providers.base import FetchContext
 from providers.shopify.options import FetchOptions
+from providers.timestamps import parse_utc
 
 PROVIDER = "shopify"
 WATERMARK_KEY = "watermark"

@@ -88,8 +88,8 @@ SHARDED_TOML = (
 )
 LAKE_ROWS = (
     "import json, sys\n"
-    "from pipelines.lake import Lake\n"
-    "from pipelines.storage import open_storage\n"
+    "from pipelines.lake.lake import Lake\n"
+    "from pipelines.lake.storage import open_storage\n"
     "rows = Lake(open_storage(sys.argv[1])).dataset().to_table(columns=sys.argv[2:]).to_pylist()\n"
     "print(json.dumps(sorted([list(row.values()) for row in rows])))\n"
 )

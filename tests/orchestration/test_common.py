@@ -21,8 +21,8 @@ from orchestration.common import (
     split_extra_args,
     step_argv,
 )
-from pipelines.runner import new_run_id as runner_run_id
-from pipelines.steps import step_graph
+from pipelines.run.options import new_run_id as runner_run_id
+from pipelines.run.steps import step_graph
 from tests.orchestration.helpers import write_config
 
 RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")

@@ -11,8 +11,8 @@ from tests.pipelines.test_cli import REPO
 
 ORCHESTRATORS = ("airflow", "dagster", "prefect", "temporalio")
 PIPELINE_MODULES = (
-    "pipelines.run_pipeline", "pipelines.runner", "pipelines.plan", "pipelines.metrics",
-    "pipelines.commands.plan", "orchestration.common", "orchestration.cron",
+    "pipelines.run_pipeline", "pipelines.run.runner", "pipelines.ops.plan", "pipelines.ops.metrics",
+    "pipelines.cli.commands.plan", "orchestration.common", "orchestration.cron",
     "orchestration.windows_task",
 )  # fmt: skip
 
@@ -25,9 +25,9 @@ def test_importing_the_pipeline_imports_no_orchestrator(tmp_path: Path) -> None:
     code = (
         "import importlib, json, sys\n"
         f"for m in {PIPELINE_MODULES!r}: importlib.import_module(m)\n"
-        "from pipelines.run_pipeline import SUBCOMMANDS\n"
+        "from pipelines.cli.main import SUBCOMMANDS\n"
         "for m in SUBCOMMANDS.values(): importlib.import_module(m)\n"
-        "from providers.base import load_providers; load_providers()\n"
+        "from providers.registry import load_providers; load_providers()\n"
         "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
     )
     result = subprocess.run(

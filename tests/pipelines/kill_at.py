@@ -1,6 +1,6 @@
 """Run the pipeline CLI, SIGKILL-ing it on the Nth call of a function (crash tests only).
 
-python kill_at.py pipelines.lake:_sha256 2 -- --offline
+python kill_at.py pipelines.lake.lake:_sha256 2 -- --offline
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.anomaly import (
+from pipelines.checks.anomaly import (
     SEVERITY,
     AnomalyConfig,
     AnomalyReport,

@@ -27,9 +27,9 @@ import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 
-from pipelines.delta import CHANGES, CURRENT, HISTORY, TABLES, DeltaTables, TableSpec
 from pipelines.errors import ConfigError, DataQualityError, SchemaDriftError
-from pipelines.schema import PRODUCT_SCHEMA, SCHEMA_VERSION, hash_content
+from pipelines.lake.delta import CHANGES, CURRENT, HISTORY, TABLES, DeltaTables, TableSpec
+from pipelines.lake.schema import PRODUCT_SCHEMA, SCHEMA_VERSION, hash_content
 from tests.strategies import product_row
 
 DAY1 = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)

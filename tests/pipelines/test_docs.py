@@ -6,9 +6,9 @@ import re
 import subprocess
 from pathlib import Path
 
-from pipelines.docs import render_readme
-from pipelines.run_pipeline import SUBCOMMANDS, _subcommand_parser, build_parser
-from providers.base import load_providers
+from pipelines.cli.docs import render_readme
+from pipelines.cli.main import SUBCOMMANDS, _subcommand_parser, build_parser
+from providers.registry import load_providers
 
 REPO = Path(__file__).resolve().parents[2]
 README = (REPO / "README.md").read_text()
@@ -24,7 +24,7 @@ def _flags(parser) -> list[tuple[str, str | None]]:
 
 
 def test_settings_reference_is_generated_from_the_declarations() -> None:
-    assert render_readme(README, load_providers()) == README, "run: python -m pipelines.docs"
+    assert render_readme(README, load_providers()) == README, "run: python -m pipelines.cli.docs"
 
 
 def test_every_flag_has_help_and_is_in_the_readme() -> None:

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import pytest
 from pytest_httpserver import HTTPServer
 
-from pipelines.commands.doctor import check_provider
+from pipelines.cli.commands.doctor import check_provider
 from pipelines.config import PipelineConfig, load_config
 from pipelines.run_pipeline import main
 from providers.amazon import AmazonProvider

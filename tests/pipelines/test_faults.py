@@ -25,8 +25,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from pipelines.config import load_config
-from pipelines.lake import Lake
-from pipelines.runner import Runner, RunOptions
+from pipelines.lake.lake import Lake
+from pipelines.run.options import RunOptions
+from pipelines.run.runner import Runner
 from providers.amazon import AmazonProvider
 from providers.base import Provider
 from providers.ebay import EbayProvider

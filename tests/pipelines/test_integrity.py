@@ -9,9 +9,9 @@ import pyarrow as pa
 import pytest
 
 from pipelines.errors import SchemaDriftError
-from pipelines.process import ProviderCounts, _check_schema
-from pipelines.progress import Progress
-from pipelines.schema import PRODUCT_SCHEMA
+from pipelines.lake.schema import PRODUCT_SCHEMA
+from pipelines.run.process import ProviderCounts, _check_schema
+from pipelines.run.progress import Progress
 from tests.catalog_provider import CatalogProvider, make_record
 from tests.pipelines.test_runner import normalized_rows, run
 

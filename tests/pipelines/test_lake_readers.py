@@ -14,8 +14,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.lake import Lake, PartWriter, StagedFile
-from pipelines.schema import PRODUCT_SCHEMA
+from pipelines.lake.lake import Lake, PartWriter, StagedFile
+from pipelines.lake.schema import PRODUCT_SCHEMA
 from tests.pipelines.test_cli import cli
 
 KEY = ["source_id", "content_hash", "change_type"]

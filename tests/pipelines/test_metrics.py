@@ -19,7 +19,7 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from pipelines.metrics import (
+from pipelines.ops.metrics import (
     export_run_metrics,
     live_registry,
     push,

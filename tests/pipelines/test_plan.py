@@ -9,9 +9,9 @@ import pytest
 
 from pipelines.config import load_config
 from pipelines.errors import ConfigError
-from pipelines.plan import build_plan, location_args
-from pipelines.steps import step_graph
-from providers.base import load_providers
+from pipelines.ops.plan import build_plan, location_args
+from pipelines.run.steps import step_graph
+from providers.registry import load_providers
 from tests.pipelines.test_cli import REPO, clean_env, cli
 
 EXPECTED = REPO / "tests/orchestration/expected_plan.json"

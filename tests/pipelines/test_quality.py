@@ -13,8 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.errors import ConfigError, SchemaDriftError
-from pipelines.quality import (
+from pipelines.checks.quality import (
     REASONS_FIELD,
     RULES,
     RULES_BY_CODE,
@@ -27,7 +26,8 @@ from pipelines.quality import (
     example_ids,
     gate_verdict,
 )
-from pipelines.schema import AVAILABILITIES, CONDITIONS
+from pipelines.errors import ConfigError, SchemaDriftError
+from pipelines.lake.schema import AVAILABILITIES, CONDITIONS
 from tests.strategies import product_row, product_rows, product_table
 
 ALL_ERRORS = QualityConfig(rules={code: RuleSettings(severity="error") for code in RULES_BY_CODE})

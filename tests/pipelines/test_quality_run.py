@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.lake import Lake
-from pipelines.process import QUARANTINE_SCHEMA
+from pipelines.lake.lake import Lake
+from pipelines.run.process import QUARANTINE_SCHEMA
 from tests.catalog_provider import CatalogProvider, make_record
 from tests.pipelines.test_runner import normalized_rows, run
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from pipelines.anomaly import AnomalyConfig, detect_anomalies
-from pipelines.report import md_cell, render_html, render_markdown, sparkline, write_reports
+from pipelines.checks.anomaly import AnomalyConfig, detect_anomalies
+from pipelines.checks.report import md_cell, render_html, render_markdown, sparkline, write_reports
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 VARIED = [96, 98, 100, 100, 102, 104, 99, 101, 100, 97]  # median 100, scale 10

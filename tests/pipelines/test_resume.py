@@ -11,22 +11,22 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.lake import Lake
+from pipelines.lake.lake import Lake
 from tests.pipelines.test_cli import clean_env, cli
 
 KILL_AT = Path(__file__).with_name("kill_at.py")
 
 # (function to kill in, on which call): one point in every step of the graph.
 KILL_POINTS = [
-    ("pipelines.lake:RawWriter.write", 30),  # extract.shopify, mid-fetch
-    ("pipelines.lake:RawWriter.write", 120),  # extract.amazon
-    ("pipelines.process:NormalizeStage.flush", 2),  # normalize.shopify
-    ("pipelines.runner:gate_verdict", 2),  # quality
-    ("pipelines.process:DedupStage.feed", 2),  # write, before the commit
-    ("pipelines.lake:_sha256", 2),  # write, files moved but no manifest yet
-    ("pipelines.write:save_state", 1),  # write, manifest written, state not yet
-    ("pipelines.runner:detect_anomalies", 1),  # detect
-    ("pipelines.runner:write_reports", 1),  # report
+    ("pipelines.lake.lake:RawWriter.write", 30),  # extract.shopify, mid-fetch
+    ("pipelines.lake.lake:RawWriter.write", 120),  # extract.amazon
+    ("pipelines.run.process:NormalizeStage.flush", 2),  # normalize.shopify
+    ("pipelines.run.runner:gate_verdict", 2),  # quality
+    ("pipelines.run.process:DedupStage.feed", 2),  # write, before the commit
+    ("pipelines.lake.lake:_sha256", 2),  # write, files moved but no manifest yet
+    ("pipelines.run.write:save_state", 1),  # write, manifest written, state not yet
+    ("pipelines.run.runner:detect_anomalies", 1),  # detect
+    ("pipelines.run.runner:write_reports", 1),  # report
 ]
 
 

@@ -10,10 +10,11 @@ import duckdb
 import pytest
 
 from pipelines.config import load_config
-from pipelines.dedup import load_state
-from pipelines.lake import Lake
-from pipelines.runner import Runner, RunOptions
-from pipelines.schema import PRODUCT_SCHEMA
+from pipelines.lake.dedup import load_state
+from pipelines.lake.lake import Lake
+from pipelines.lake.schema import PRODUCT_SCHEMA
+from pipelines.run.options import RunOptions
+from pipelines.run.runner import Runner
 from tests.catalog_provider import CatalogProvider, make_record
 
 ENV = {"CATALOG_TOKEN": "t0ken-value"}

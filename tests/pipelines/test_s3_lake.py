@@ -23,9 +23,10 @@ import duckdb
 import pytest
 
 from pipelines.config import load_config
-from pipelines.lake import Lake, list_committed
-from pipelines.runner import Runner, RunOptions
-from pipelines.storage import S3Storage, open_storage
+from pipelines.lake.lake import Lake, list_committed
+from pipelines.lake.storage import S3Storage, open_storage
+from pipelines.run.options import RunOptions
+from pipelines.run.runner import Runner
 from tests.catalog_provider import CatalogProvider, make_record
 from tests.fakes import s3 as fake_s3
 from tests.fakes.s3 import FakeS3
@@ -85,7 +86,10 @@ def test_offline_run_into_s3_keeps_lake_state_and_run_log_in_the_bucket(
 
 @pytest.mark.parametrize(
     "target",
-    ["pipelines.lake:_sha256", "pipelines.write:save_state"],  # mid-upload; after the manifest
+    [
+        "pipelines.lake.lake:_sha256",
+        "pipelines.run.write:save_state",
+    ],  # mid-upload; after the manifest
 )
 def test_a_run_killed_while_committing_to_s3_resumes_to_the_same_lake(
     s3_server: FakeS3, s3_env: dict, tmp_path: Path, reference: list[tuple], target: str
@@ -190,7 +194,7 @@ def test_duckdb_reads_the_s3_lake_with_hive_partitions(
 
 
 class FakeDeltaTables:
-    """Stands in for pipelines/delta.py (written separately): records the calls it gets."""
+    """Stands in for pipelines/lake/delta.py (written separately): records the calls it gets."""
 
     calls: ClassVar[list[tuple]] = []
     fail_once: ClassVar[set[str]] = set()
@@ -220,10 +224,10 @@ class FakeDeltaTables:
 
 @pytest.fixture
 def fake_delta(monkeypatch: pytest.MonkeyPatch) -> type[FakeDeltaTables]:
-    module = types.ModuleType("pipelines.delta")
-    module.__spec__ = importlib.machinery.ModuleSpec("pipelines.delta", None)
+    module = types.ModuleType("pipelines.lake.delta")
+    module.__spec__ = importlib.machinery.ModuleSpec("pipelines.lake.delta", None)
     module.DeltaTables = FakeDeltaTables
-    monkeypatch.setitem(sys.modules, "pipelines.delta", module)
+    monkeypatch.setitem(sys.modules, "pipelines.lake.delta", module)
     FakeDeltaTables.calls, FakeDeltaTables.fail_once = [], set()
     return FakeDeltaTables
 

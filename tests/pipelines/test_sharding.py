@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 
 from pipelines.config import load_config
-from pipelines.dedup import load_state
 from pipelines.errors import ConfigError
-from pipelines.lake import Lake
-from pipelines.runner import Runner, RunOptions
-from pipelines.shard import Shard, shard_options, split_lists
-from pipelines.storage import open_storage
-from providers.base import load_providers
+from pipelines.lake.dedup import load_state
+from pipelines.lake.lake import Lake
+from pipelines.lake.storage import open_storage
+from pipelines.run.options import RunOptions
+from pipelines.run.runner import Runner
+from pipelines.run.shard import Shard, shard_options, split_lists
+from providers.registry import load_providers
 from tests.catalog_provider import CatalogProvider
 from tests.fakes import s3 as fake_s3
 from tests.fakes.s3 import FakeS3

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from pipelines.errors import ConfigError
-from pipelines.lock import LOCK_PATH, LakeLock, LakeLockedError, LakeLockLostError, Lease
-from pipelines.storage import (
+from pipelines.lake.lock import LOCK_PATH, LakeLock, LakeLockedError, LakeLockLostError, Lease
+from pipelines.lake.storage import (
     ConditionalWriteUnsupportedError,
     LocalStorage,
     Storage,

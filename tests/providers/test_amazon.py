@@ -12,16 +12,16 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from pipelines.cache import ResponseCache
 from pipelines.errors import (
     ConfigError,
     FatalProviderError,
     RetriableProviderError,
     SkippableRecordError,
 )
-from pipelines.offline import Recording, offline_env, replay_server
-from pipelines.schema import AVAILABILITIES, BUSINESS_COLUMNS, CONDITIONS
-from pipelines.secrets import mask
+from pipelines.lake.schema import AVAILABILITIES, BUSINESS_COLUMNS, CONDITIONS
+from pipelines.net.cache import ResponseCache
+from pipelines.net.offline import Recording, offline_env, replay_server
+from pipelines.net.secrets import mask
 from providers.amazon import AmazonProvider
 from providers.base import FetchContext
 from tests.fakes.amazon import (

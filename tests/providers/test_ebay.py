@@ -18,9 +18,9 @@ from pipelines.errors import (
     RetriableProviderError,
     SkippableRecordError,
 )
-from pipelines.offline import Recording, offline_env, replay_server
-from pipelines.schema import AVAILABILITIES, BUSINESS_COLUMNS, CONDITIONS
-from pipelines.secrets import mask
+from pipelines.lake.schema import AVAILABILITIES, BUSINESS_COLUMNS, CONDITIONS
+from pipelines.net.offline import Recording, offline_env, replay_server
+from pipelines.net.secrets import mask
 from providers.ebay import EbayProvider
 from providers.ebay.normalize import normalize_condition
 from tests.fakes import ebay as fake_ebay

@@ -21,8 +21,8 @@ from pipelines.errors import (
     RetriableProviderError,
     SkippableRecordError,
 )
-from pipelines.offline import Recording, offline_env, replay_server
-from pipelines.schema import BUSINESS_COLUMNS, BUSINESS_FIELDS
+from pipelines.lake.schema import BUSINESS_COLUMNS, BUSINESS_FIELDS
+from pipelines.net.offline import Recording, offline_env, replay_server
 from providers.base import FetchContext
 from providers.shopify import ShopifyProvider
 from providers.shopify.client import graphql_url

@@ -13,9 +13,10 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from pipelines.config import load_config
-from pipelines.dedup import load_state
-from pipelines.lake import Lake
-from pipelines.runner import Runner, RunOptions
+from pipelines.lake.dedup import load_state
+from pipelines.lake.lake import Lake
+from pipelines.run.options import RunOptions
+from pipelines.run.runner import Runner
 from providers.base import FetchContext, ProviderStats
 from providers.shopify import ShopifyProvider
 from providers.shopify.incremental import Watermark, plan_pull

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from pipelines.cache import ResponseCache
-from pipelines.http import HttpClient
-from pipelines.offline import Recording, offline_env, replay_server
+from pipelines.net.cache import ResponseCache
+from pipelines.net.http import HttpClient
+from pipelines.net.offline import Recording, offline_env, replay_server
 from providers.base import FetchContext, ProviderStats
 from providers.shopify import ShopifyProvider
 from providers.shopify.client import ShopifyClient

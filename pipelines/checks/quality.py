@@ -1,0 +1,549 @@
+"""Data quality rules: run per batch, before dedup and persist.
+
+Every rule is declared once in ``RULES``: a code, a one-line description, a default
+severity and a vectorised check (``pyarrow.compute``/numpy, no Python loop over rows)
+that returns the rows failing it. ``[quality]`` in pipeline.toml can disable a rule or
+change its severity. Rows failing any *error* rule are rejected (quarantined) with all
+their failing error-rule codes in ``reasons``; *warn* rules are only counted.
+
+One ``QualityChecker`` per provider per run: it keeps the (source, source_id) keys it
+has seen so that ``duplicate_source_id`` works across the batches of one run, and
+running totals for the provider's quality gate (``gate_verdict``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipelines.errors import ConfigError, SchemaDriftError
+from pipelines.lake.schema import AVAILABILITIES, BUSINESS_FIELDS, CONDITIONS
+
+Severity = Literal["error", "warn"]
+SEVERITIES: tuple[Severity, ...] = ("error", "warn")
+
+DEFAULT_REJECT_THRESHOLD = 0.05
+DEFAULT_MAX_TITLE_LENGTH = 500
+DEFAULT_MAX_DESCRIPTION_LENGTH = 10_000
+MAX_EXAMPLE_ID_LENGTH = 80
+
+# The codes of ISO 4217 "list one" (current currencies and funds) as shipped by Debian's
+# iso-codes 4.15.0 (/usr/share/iso-codes/json/iso_4217.json, which tracks the list the
+# ISO 4217 maintenance agency publishes), plus the later amendments ZWG (Zimbabwe Gold,
+# 2024-06-25) and XCG (Caribbean guilder, 2025-03-31); less XTS (reserved for testing)
+# and XXX (no currency), which are never a product's price currency. Codes are upper case.
+_ISO_4217_TEXT = """
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD
+    BTN BWP BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK DOP
+    DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HRK HTG HUF IDR ILS
+    INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD
+    MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR
+    PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS
+    SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW
+    UZS VED VES VND VUV WST XAF XAG XAU XBA XBB XBC XBD XCD XCG XDR XOF XPD XPF XPT XSU XUA
+    YER ZAR ZMW ZWG ZWL
+"""
+ISO_4217_CODES: frozenset[str] = frozenset(_ISO_4217_TEXT.split())
+
+# Scheme http or https (any case, as RFC 3986 allows) followed by a non-empty host.
+URL_PATTERN = r"^https?://[^\s/?#]+"
+REASONS_FIELD = pa.field("reasons", pa.list_(pa.string()), nullable=False)
+
+_CURRENCIES = pa.array(sorted(ISO_4217_CODES), pa.string())
+_CONDITIONS = pa.array(CONDITIONS, pa.string())
+_AVAILABILITIES = pa.array(AVAILABILITIES, pa.string())
+
+
+# --- configuration -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    """A rule's overrides from ``[quality.rules.<code>]``; ``severity=None`` keeps the default."""
+
+    enabled: bool = True
+    severity: Severity | None = None
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    """The validated ``[quality]`` table; ``QualityConfig()`` is the defaults."""
+
+    reject_threshold: float = DEFAULT_REJECT_THRESHOLD
+    max_title_length: int = DEFAULT_MAX_TITLE_LENGTH
+    max_description_length: int = DEFAULT_MAX_DESCRIPTION_LENGTH
+    rules: Mapping[str, RuleSettings] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.rules) - set(RULES_BY_CODE))
+        if unknown:
+            raise ConfigError(f"quality.rules: unknown rule code(s) {', '.join(unknown)}")
+        object.__setattr__(self, "rules", MappingProxyType(dict(self.rules)))
+
+    def is_enabled(self, code: str) -> bool:
+        return self.rules.get(code, RuleSettings()).enabled
+
+    def severity(self, code: str) -> Severity:
+        return self.rules.get(code, RuleSettings()).severity or RULES_BY_CODE[code].severity
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, Any]) -> QualityConfig:
+        """Validate pipeline.toml's ``[quality]`` table; every problem is reported at once."""
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"quality: expected a table, got {table!r}")
+        problems = [
+            f"quality.{key}: unknown key (known: {', '.join(_KNOWN_KEYS)})"
+            for key in table
+            if key not in _KNOWN_KEYS
+        ]
+        values = {s.key: s.read(table, problems) for s in SETTINGS if s.key in table}
+        rules = _read_rules(table.get("rules", {}), problems)
+        if problems:
+            raise ConfigError("; ".join(problems))
+        return cls(**values, rules=rules)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One scalar key of ``[quality]``: its default, its check and its doc line."""
+
+    key: str
+    default: float | int
+    description: str
+    valid: Callable[[Any], bool]
+    expected: str
+
+    def read(self, table: Mapping[str, Any], problems: list[str]) -> Any:
+        value = table[self.key]
+        if isinstance(value, bool) or not self.valid(value):
+            problems.append(f"quality.{self.key}: expected {self.expected}, got {value!r}")
+        return value
+
+
+def _is_share(value: Any) -> bool:
+    return isinstance(value, int | float) and 0 <= value <= 1
+
+
+def _is_positive_int(value: Any) -> bool:
+    return isinstance(value, int) and value >= 1
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "reject_threshold",
+        DEFAULT_REJECT_THRESHOLD,
+        "Share of a provider's rows that may be rejected; above it none of its rows are committed.",
+        _is_share,
+        "a number from 0 to 1",
+    ),
+    Setting(
+        "max_title_length",
+        DEFAULT_MAX_TITLE_LENGTH,
+        "Longest title accepted, in characters (rule title_length).",
+        _is_positive_int,
+        "a positive integer",
+    ),
+    Setting(
+        "max_description_length",
+        DEFAULT_MAX_DESCRIPTION_LENGTH,
+        "Longest description accepted, in characters (rule description_length).",
+        _is_positive_int,
+        "a positive integer",
+    ),
+)
+_KNOWN_KEYS = (*(s.key for s in SETTINGS), "rules")
+_RULE_KEYS = ("enabled", "severity")
+
+
+def _read_rules(table: Any, problems: list[str]) -> dict[str, RuleSettings]:
+    if not isinstance(table, Mapping):
+        problems.append(f"quality.rules: expected a table, got {table!r}")
+        return {}
+    rules = {}
+    for code, raw in table.items():
+        where = f"quality.rules.{code}"
+        if code not in RULES_BY_CODE:
+            problems.append(f"{where}: unknown rule code (known: {', '.join(RULES_BY_CODE)})")
+        elif not isinstance(raw, Mapping):
+            problems.append(f"{where}: expected a table, got {raw!r}")
+        else:
+            rules[code] = _read_rule(where, raw, problems)
+    return rules
+
+
+def _read_rule(where: str, raw: Mapping[str, Any], problems: list[str]) -> RuleSettings:
+    for key in raw:
+        if key not in _RULE_KEYS:
+            problems.append(f"{where}.{key}: unknown key (known: {', '.join(_RULE_KEYS)})")
+    enabled = raw.get("enabled", True)
+    if not isinstance(enabled, bool):
+        problems.append(f"{where}.enabled: expected true or false, got {enabled!r}")
+    severity = raw.get("severity")
+    if severity is not None and severity not in SEVERITIES:
+        problems.append(f"{where}.severity: expected 'error' or 'warn', got {severity!r}")
+    return RuleSettings(enabled=enabled, severity=severity)
+
+
+# --- rules -------------------------------------------------------------------------------
+
+
+class RunKeys:
+    """The (source, source_id) keys seen so far in one run, for ``duplicate_source_id``.
+
+    Kept as one Arrow array of distinct keys; each batch is looked up with ``is_in``,
+    which hashes the keys seen so far: linear in the run's distinct keys per batch.
+    """
+
+    def __init__(self) -> None:
+        self._seen = pa.array([], pa.string())
+
+    def flag_repeats(self, keys: pa.Array) -> pa.BooleanArray:
+        """Flag every key already seen in an earlier batch or earlier in this one; remember all."""
+        earlier = pc.is_in(keys, value_set=self._seen).to_numpy(zero_copy_only=False)
+        codes = pc.dictionary_encode(keys).indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        repeat = np.ones(len(keys), dtype=bool)
+        repeat[np.unique(codes, return_index=True)[1]] = False
+        repeat[codes == -1] = False
+        new = pc.unique(pc.filter(keys, pa.array(~earlier & (codes != -1))))
+        self._seen = pa.concat_arrays([self._seen, new])
+        return pa.array(earlier | repeat)
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """What a rule may read besides the batch: the config and the run's seen keys."""
+
+    config: QualityConfig
+    run_keys: RunKeys
+
+
+# A boolean Array or ChunkedArray, one value per row, True where the row fails; never null.
+Mask = pa.BooleanArray | pa.ChunkedArray
+Check = Callable[[pa.Table, RuleContext], Mask]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A quality rule: ``check`` flags the failing rows of a batch, vectorised."""
+
+    code: str
+    description: str
+    severity: Severity
+    check: Check
+
+
+def _blank(values: pa.ChunkedArray) -> pa.BooleanArray:
+    """Null, or empty after trimming Unicode whitespace."""
+    return pc.equal(pc.utf8_trim_whitespace(values), "").fill_null(True)
+
+
+def _not_in(values: pa.ChunkedArray, allowed: pa.Array) -> pa.BooleanArray:
+    """Not one of ``allowed``; null counts as not in."""
+    return pc.invert(pc.is_in(values, value_set=allowed))
+
+
+def _present_and(values: pa.ChunkedArray, failing: pa.BooleanArray) -> pa.BooleanArray:
+    return pc.and_(pc.is_valid(values), failing).fill_null(False)
+
+
+def _bad_url(values: pa.Array | pa.ChunkedArray) -> pa.BooleanArray:
+    """Present and not an http(s) URL with a host."""
+    matches = pc.match_substring_regex(values, URL_PATTERN, ignore_case=True)
+    return pc.invert(matches).fill_null(False)
+
+
+def _bad_url_items(column: pa.ChunkedArray) -> np.ndarray:
+    """Rows of a list<string> column holding at least one present, non-http(s) item."""
+    lists = column.combine_chunks()
+    bad_items = _bad_url(pc.list_flatten(lists)).to_numpy(zero_copy_only=False)
+    parents = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False)
+    rows = np.zeros(len(lists), dtype=bool)
+    rows[parents[bad_items]] = True
+    return rows
+
+
+def check_source_required(table: pa.Table, ctx: RuleContext) -> Mask:
+    return _blank(table["source"])
+
+
+def check_source_id_required(table: pa.Table, ctx: RuleContext) -> Mask:
+    return _blank(table["source_id"])
+
+
+def check_title_required(table: pa.Table, ctx: RuleContext) -> Mask:
+    return _blank(table["title"])
+
+
+def check_price_positive(table: pa.Table, ctx: RuleContext) -> Mask:
+    return pc.less_equal(table["price_amount"], 0).fill_null(False)
+
+
+def check_list_price_not_below_price(table: pa.Table, ctx: RuleContext) -> Mask:
+    return pc.less(table["list_price_amount"], table["price_amount"]).fill_null(False)
+
+
+def check_currency_iso4217(table: pa.Table, ctx: RuleContext) -> Mask:
+    currency = table["currency"]
+    return _present_and(currency, _not_in(currency, _CURRENCIES))
+
+
+def check_url_scheme(table: pa.Table, ctx: RuleContext) -> Mask:
+    single = pc.or_(_bad_url(table["url"]), _bad_url(table["image_url"]))
+    items = _bad_url_items(table["additional_image_urls"])
+    return pa.array(single.to_numpy(zero_copy_only=False) | items)
+
+
+def check_condition_vocabulary(table: pa.Table, ctx: RuleContext) -> Mask:
+    return _not_in(table["condition"], _CONDITIONS)
+
+
+def check_availability_vocabulary(table: pa.Table, ctx: RuleContext) -> Mask:
+    return _not_in(table["availability"], _AVAILABILITIES)
+
+
+def check_title_length(table: pa.Table, ctx: RuleContext) -> Mask:
+    length = pc.utf8_length(table["title"])
+    too_short_or_long = pc.or_(pc.less(length, 1), pc.greater(length, ctx.config.max_title_length))
+    return too_short_or_long.fill_null(False)
+
+
+def check_description_length(table: pa.Table, ctx: RuleContext) -> Mask:
+    length = pc.utf8_length(table["description"])
+    return pc.greater(length, ctx.config.max_description_length).fill_null(False)
+
+
+def check_duplicate_source_id(table: pa.Table, ctx: RuleContext) -> Mask:
+    """Later occurrences of a (source, source_id) already seen in this run, in any batch."""
+    source, source_id = table["source"], table["source_id"]
+    # Length-prefixing the source makes the joined key unambiguous whatever the ids hold.
+    prefix = pc.cast(pc.utf8_length(source), pa.string())
+    keys = pc.binary_join_element_wise(prefix, source, source_id, ":")
+    blank = pc.or_(_blank(source), _blank(source_id))
+    keys = pc.if_else(blank, pa.scalar(None, pa.string()), keys)
+    return ctx.run_keys.flag_repeats(keys.combine_chunks())
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("source_required", "source is present and not blank.", "error", check_source_required),
+    Rule(
+        "source_id_required",
+        "source_id is present and not blank.",
+        "error",
+        check_source_id_required,
+    ),
+    Rule("title_required", "title is present and not blank.", "error", check_title_required),
+    Rule("price_positive", "price_amount, when present, is > 0.", "error", check_price_positive),
+    Rule(
+        "list_price_not_below_price",
+        "list_price_amount >= price_amount when both are present.",
+        "error",
+        check_list_price_not_below_price,
+    ),
+    Rule(
+        "currency_iso4217",
+        "currency, when present, is an upper-case ISO 4217 code.",
+        "error",
+        check_currency_iso4217,
+    ),
+    Rule(
+        "url_scheme",
+        "url, image_url and each additional_image_urls item, when present, are http(s) URLs.",
+        "error",
+        check_url_scheme,
+    ),
+    Rule(
+        "condition_vocabulary",
+        f"condition is one of {', '.join(CONDITIONS)}.",
+        "error",
+        check_condition_vocabulary,
+    ),
+    Rule(
+        "availability_vocabulary",
+        f"availability is one of {', '.join(AVAILABILITIES)}.",
+        "error",
+        check_availability_vocabulary,
+    ),
+    Rule(
+        "title_length",
+        "title, when present, is 1 to quality.max_title_length characters.",
+        "error",
+        check_title_length,
+    ),
+    # warn by default: a verbose listing is still a sellable product; count it, keep it.
+    Rule(
+        "description_length",
+        "description, when present, is at most quality.max_description_length characters.",
+        "warn",
+        check_description_length,
+    ),
+    Rule(
+        "duplicate_source_id",
+        "(source, source_id) is not repeated within a run: the first occurrence passes.",
+        "error",
+        check_duplicate_source_id,
+    ),
+)
+RULES_BY_CODE: Mapping[str, Rule] = MappingProxyType({rule.code: rule for rule in RULES})
+
+
+def describe_rules() -> list[dict[str, str]]:
+    """The rules for docs: code, description and default severity, in evaluation order."""
+    return [{"code": r.code, "description": r.description, "severity": r.severity} for r in RULES]
+
+
+def describe_settings() -> list[dict[str, str]]:
+    """The ``[quality]`` keys for docs: key, default and description."""
+    rows = [
+        {"key": f"quality.{s.key}", "default": str(s.default), "description": s.description}
+        for s in SETTINGS
+    ]
+    rule_doc = "Turn a rule off, or set its severity to 'error' (reject) or 'warn' (count)."
+    rows.append({"key": "quality.rules.<code>.enabled", "default": "true", "description": rule_doc})
+    rows.append(
+        {"key": "quality.rules.<code>.severity", "default": "per rule", "description": rule_doc}
+    )
+    return rows
+
+
+# --- checking ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QualityResult:
+    """One batch checked: ``valid`` keeps the input schema; ``rejected`` adds ``reasons``."""
+
+    valid: pa.Table
+    rejected: pa.Table
+    counts: dict[str, int]  # failing rows per rule code (warn rules too); zeros left out
+
+
+@dataclass
+class QualityTotals:
+    """A provider's running totals over the batches of one run, for its quality gate."""
+
+    checked: int = 0
+    rejected: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    examples: list[str] = field(default_factory=list)
+
+
+class QualityChecker:
+    """Checks one provider's batches for one run; keeps the run's seen keys and totals."""
+
+    def __init__(self, config: QualityConfig) -> None:
+        self.config = config
+        self.rules = tuple(rule for rule in RULES if config.is_enabled(rule.code))
+        self.totals = QualityTotals()
+        self._context = RuleContext(config, RunKeys())
+
+    def check(self, table: pa.Table) -> QualityResult:
+        """Split a batch into valid and rejected rows; raises SchemaDriftError on bad columns."""
+        check_columns(table)
+        failing = {r.code: _to_numpy(r.check(table, self._context)) for r in self.rules}
+        errors = {c: m for c, m in failing.items() if self.config.severity(c) == "error"}
+        matrix = np.array(list(errors.values()), dtype=bool).reshape(len(errors), table.num_rows)
+        reject = matrix.any(axis=0)
+        rejected = table.filter(pa.array(reject))
+        reasons = _reasons(list(errors), matrix[:, reject])
+        result = QualityResult(
+            valid=table.filter(pa.array(~reject)),
+            rejected=rejected.append_column(REASONS_FIELD, reasons),
+            counts={c: int(m.sum()) for c, m in failing.items() if m.any()},
+        )
+        self._tally(table.num_rows, result)
+        return result
+
+    def verdict(self, provider: str) -> str | None:
+        """``gate_verdict`` over everything this checker has seen."""
+        t = self.totals
+        return gate_verdict(provider, t.checked, t.rejected, t.counts, t.examples, self.config)
+
+    def _tally(self, rows: int, result: QualityResult) -> None:
+        totals = self.totals
+        totals.checked += rows
+        totals.rejected += result.rejected.num_rows
+        totals.counts.update(result.counts)
+        wanted = 3 - len(totals.examples)
+        if wanted > 0:
+            totals.examples += example_ids(result.rejected, wanted)
+
+
+def _to_numpy(mask: pa.BooleanArray | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _reasons(codes: list[str], matrix: np.ndarray) -> pa.ListArray:
+    """One list of failing codes per rejected row, in rule order; matrix is rules x rows."""
+    _, rules = np.nonzero(matrix.T)  # row-major: sorted by row, then by rule
+    offsets = np.concatenate([[0], np.cumsum(matrix.sum(axis=0))]).astype(np.int32)
+    values = pc.take(pa.array(codes, pa.string()), pa.array(rules, pa.int64()))
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)
+
+
+def check_columns(table: pa.Table) -> None:
+    """Raise SchemaDriftError unless every business column is there with its canonical type."""
+    problems = []
+    for expected in BUSINESS_FIELDS:
+        if expected.name not in table.schema.names:
+            problems.append(f"{expected.name} is missing")
+        elif (actual := table.schema.field(expected.name).type) != expected.type:
+            problems.append(f"{expected.name} is {actual}, expected {expected.type}")
+    if problems:
+        raise SchemaDriftError(f"quality check: {'; '.join(problems)}")
+
+
+# --- the gate ----------------------------------------------------------------------------
+
+
+def example_ids(rejected: pa.Table, n: int = 3) -> list[str]:
+    """Up to ``n`` distinct, non-blank source ids of rejected rows, shortened for messages."""
+    ids = rejected["source_id"]
+    present = pc.filter(ids, pc.invert(_blank(ids)))
+    unique = pc.unique(present)[:n].to_pylist()
+    return [
+        i if len(i) <= MAX_EXAMPLE_ID_LENGTH else i[:MAX_EXAMPLE_ID_LENGTH] + "…" for i in unique
+    ]
+
+
+def gate_verdict(
+    provider: str,
+    fetched_rows: int,
+    rejected_rows: int,
+    counts: Mapping[str, int],
+    examples: list[str],
+    config: QualityConfig,
+) -> str | None:
+    """None when the rejected share is within ``reject_threshold``, else why the gate failed.
+
+    For example: "quality gate failed for ebay: 2 of 10 rows rejected (20.0% > 5.0%);
+    top rules: price_positive 2; examples: v1, v2" (one line). ``counts`` may hold warn
+    rules too: only error-severity rules are named, as only they reject rows.
+    """
+    if fetched_rows <= 0 or rejected_rows / fetched_rows <= config.reject_threshold:
+        return None
+    share = rejected_rows / fetched_rows
+    message = (
+        f"quality gate failed for {provider}: {rejected_rows} of {fetched_rows} rows rejected "
+        f"({share:.1%} > {config.reject_threshold:.1%}); top rules: {_top_rules(counts, config)}"
+    )
+    if examples:
+        message += f"; examples: {', '.join(examples[:3])}"
+    return message
+
+
+def _top_rules(counts: Mapping[str, int], config: QualityConfig, n: int = 3) -> str:
+    """The n error-severity rules that failed most rows, most first (warn rules never reject)."""
+    errors = [
+        (code, count)
+        for code, count in counts.items()
+        if count > 0 and code in RULES_BY_CODE and config.severity(code) == "error"
+    ]
+    errors.sort(key=lambda item: (-item[1], item[0]))
+    return ", ".join(f"{code} {count}" for code, count in errors[:n]) or "none"

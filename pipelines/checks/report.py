@@ -1,0 +1,395 @@
+"""The run report: Markdown for a GitHub job summary or issue body, and a self-contained HTML page.
+
+Both are rendered from the run-log record of this run, the earlier records (for the recent
+trend) and the anomaly verdicts (an ``AnomalyReport`` or its ``to_dict()``). The HTML page has
+no external JS, CSS or fonts; its plots are hand-written SVG.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pipelines.checks.anomaly import TOTAL, AnomalyReport, run_time
+
+TREND_POINTS = 20  # runs in a sparkline or plot, the current one included
+SPARK_BARS = "▁▂▃▄▅▆▇█"
+PLOT_METRICS = ("fetched", "new")
+COUNTER_COLUMNS = (
+    ("fetched", "Fetched"), ("new", "New"), ("changed", "Changed"), ("unchanged", "Unchanged"),
+    ("quarantined", "Quarantined"), ("written", "Written"), ("api_calls", "API calls"),
+)  # fmt: skip
+PROVIDER_HEADERS = ("Provider", "Status", *(h for _, h in COUNTER_COLUMNS), "Errors / skip reason")
+ANOMALY_HEADERS = ("Provider", "Metric", "Value", "Median", "Band", "z", "Verdict", "Recent")
+VERDICT_MARKS = {
+    "ok": "🟢 ok",
+    "warn": "🟠 warn",
+    "alert": "🔴 alert",
+    "insufficient_history": "⚪ insufficient history",
+}
+LINK_LABELS = {"run_url": "Workflow run", "artifacts_url": "Artifacts", "issue_url": "Issue"}
+MAX_NOTE = 300
+
+Record = Mapping[str, Any]
+
+
+# ---------------------------------------------------------------- shared data
+
+
+def _anomaly_dict(anomaly: AnomalyReport | Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if isinstance(anomaly, AnomalyReport):
+        return anomaly.to_dict()
+    return dict(anomaly) if isinstance(anomaly, Mapping) else None
+
+
+def _providers(record: Record) -> dict[str, Mapping[str, Any]]:
+    providers = record.get("providers")
+    if not isinstance(providers, Mapping):
+        return {}
+    return {name: entry for name, entry in providers.items() if isinstance(entry, Mapping)}
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.0f}" if value.is_integer() else f"{value:.{digits}f}"
+    return str(value)
+
+
+def _note(entry: Mapping[str, Any]) -> str:
+    """Why a provider was skipped or failed, and its errors, in one line."""
+    parts = [entry.get("reason"), entry.get("error"), *(entry.get("errors") or ())]
+    text = "; ".join(dict.fromkeys(str(p) for p in parts if p))
+    return text if len(text) <= MAX_NOTE else text[: MAX_NOTE - 1] + "…"
+
+
+def _provider_rows(current: Record) -> list[list[str]]:
+    rows = []
+    for name, entry in _providers(current).items():
+        counts = [_fmt(entry.get(key)) for key, _ in COUNTER_COLUMNS]
+        rows.append([name, str(entry.get("status", "")), *counts, _note(entry)])
+    totals = current.get("totals")
+    if isinstance(totals, Mapping):
+        rows.append([TOTAL, "", *(_fmt(totals.get(k)) for k, _ in COUNTER_COLUMNS), ""])
+    return rows
+
+
+def _quality_rows(current: Record) -> list[list[str]]:
+    rows = []
+    for name, entry in _providers(current).items():
+        quality = entry.get("quality")
+        if isinstance(quality, Mapping):
+            ranked = sorted(quality.items(), key=lambda item: (-(item[1] or 0), item[0]))
+            rows += [[name, str(rule), _fmt(count)] for rule, count in ranked]
+    return rows
+
+
+def _record_value(record: Record, provider: str, metric: str) -> float | None:
+    entry = _providers(record).get(provider, {})
+    value = entry.get(metric)
+    if entry.get("status") == "skipped" or isinstance(value, bool):
+        return None
+    return value if isinstance(value, int | float) else None
+
+
+def _total_value(record: Record, names: Sequence[str], metric: str) -> float | None:
+    """The sum over the providers the current run attempted, as the anomaly detector counts."""
+    values = [_record_value(record, name, metric) for name in names]
+    return None if not values or None in values else sum(values)
+
+
+def _recent_runs(current: Record, history: Sequence[Record]) -> list[Record]:
+    """The last runs of the current run's mode, oldest first, ending with the current run."""
+    same_mode = [
+        r
+        for r in history
+        if r.get("mode") == current.get("mode") and r.get("run_id") != current.get("run_id")
+    ]
+    dated = sorted((t, i) for i, r in enumerate(same_mode) if (t := run_time(r)) is not None)
+    return [same_mode[i] for _, i in dated[-(TREND_POINTS - 1) :]] + [current]
+
+
+def _series(runs: Sequence[Record], provider: str, metric: str) -> list[float | None]:
+    if provider != TOTAL:
+        return [_record_value(r, provider, metric) for r in runs]
+    names = _attempted(runs[-1])
+    return [_total_value(r, names, metric) for r in runs[:-1]] + [
+        sum(_record_value(runs[-1], n, metric) or 0 for n in names)
+    ]
+
+
+def _attempted(record: Record) -> list[str]:
+    return [name for name, entry in _providers(record).items() if entry.get("status") != "skipped"]
+
+
+def sparkline(values: Sequence[float | None]) -> str:
+    """Unicode bars scaled between the series' min and max; a gap for a missing value."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return ""
+    low, high = min(known), max(known)
+    top = len(SPARK_BARS) - 1
+    if high == low:
+        return "".join(" " if v is None else SPARK_BARS[top // 2] for v in values)
+    return "".join(
+        " " if v is None else SPARK_BARS[round((v - low) / (high - low) * top)] for v in values
+    )
+
+
+def _verdicts(anomaly: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [v for v in anomaly.get("verdicts") or () if isinstance(v, Mapping)]
+
+
+def _band(verdict: Mapping[str, Any]) -> str:
+    if verdict.get("warn_upper") is None:
+        return "–"
+    warn = f"{_fmt(verdict.get('warn_lower'))}–{_fmt(verdict.get('warn_upper'))}"
+    alert = f"{_fmt(verdict.get('alert_lower'))}–{_fmt(verdict.get('alert_upper'))}"
+    return f"{warn} (alert {alert})"
+
+
+def _anomaly_rows(
+    anomaly: Mapping[str, Any], runs: Sequence[Record], *, trend: bool = True
+) -> list[list[str]]:
+    rows = []
+    for verdict in _verdicts(anomaly):
+        provider, metric = str(verdict.get("provider")), str(verdict.get("metric"))
+        z = verdict.get("z")
+        row = [
+            provider,
+            metric,
+            _fmt(verdict.get("value")),
+            _fmt(verdict.get("median")),
+            _band(verdict),
+            "–" if z is None else f"{z:+.2f}",
+            VERDICT_MARKS.get(str(verdict.get("verdict")), str(verdict.get("verdict"))),
+        ]
+        if trend:
+            row.append(sparkline(_series(runs, provider, metric)))
+        rows.append(row)
+    return rows
+
+
+def _summary_line(current: Record, anomaly: Mapping[str, Any] | None) -> str:
+    parts = [f"started {current.get('started_at', '?')}"]
+    if current.get("duration_seconds") is not None:
+        parts.append(f"{_fmt(current['duration_seconds'])} s")
+    parts.append(f"exit code {current.get('exit_code', '?')}")
+    parts += [flag for flag in ("bootstrap", "backfill") if current.get(flag)]
+    if anomaly is not None:
+        worst = str(anomaly.get("worst", "ok"))
+        parts.append(f"anomaly check: {VERDICT_MARKS.get(worst, worst)}")
+    return " · ".join(parts)
+
+
+def _link_items(links: Mapping[str, str] | None) -> list[tuple[str, str]]:
+    return [(LINK_LABELS.get(key, key), url) for key, url in (links or {}).items() if url]
+
+
+# ---------------------------------------------------------------- Markdown
+
+
+def md_cell(value: Any) -> str:
+    """Cell text safe inside a Markdown table: pipes escaped, one line, no raw HTML."""
+    text = " ".join(str(value).split())
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def render_markdown(
+    current: Record,
+    history: Sequence[Record],
+    anomaly: AnomalyReport | Mapping[str, Any] | None,
+    links: Mapping[str, str] | None = None,
+) -> str:
+    """The run report as GitHub-flavoured Markdown (job summary or issue body)."""
+    anomaly_data = _anomaly_dict(anomaly)
+    run_id, mode = md_cell(current.get("run_id", "?")), md_cell(current.get("mode", "?"))
+    title = f"# Pipeline run `{run_id}` ({mode})"
+    sections = [title, md_cell(_summary_line(current, anomaly_data))]
+    sections += ["## Providers", _md_table(PROVIDER_HEADERS, _provider_rows(current))]
+    quality = _quality_rows(current)
+    sections.append("## Quality rules")
+    sections.append(
+        _md_table(("Provider", "Rule", "Rows"), quality) if quality else "No rule failed."
+    )
+    sections.append("## Volume anomalies")
+    sections.append(_md_anomalies(current, history, anomaly_data))
+    if items := _link_items(links):
+        sections += ["## Links", "\n".join(f"- [{md_cell(label)}]({url})" for label, url in items)]
+    return "\n\n".join(sections) + "\n"
+
+
+def _md_anomalies(
+    current: Record, history: Sequence[Record], anomaly: Mapping[str, Any] | None
+) -> str:
+    if anomaly is None:
+        return "Anomaly detection did not run."
+    rows = _anomaly_rows(anomaly, _recent_runs(current, history))
+    if not rows:
+        return "Nothing to check (no provider produced counts)."
+    return _md_table(ANOMALY_HEADERS, rows)
+
+
+# ---------------------------------------------------------------- HTML
+
+_CSS = """
+body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
+th:first-child, td:first-child, td.text { text-align: left; }
+th { background: #f3f3f3; }
+figure { display: inline-block; margin: 0 1em 1em 0; }
+.band { fill: #f5a623; opacity: 0.18; }
+.median { stroke: #999; stroke-dasharray: 4 3; }
+.fetched { stroke: #1f6feb; } .new { stroke: #2da44e; }
+polyline { fill: none; stroke-width: 2; }
+.alert { fill: #cf222e; } .warn { fill: #d4a72c; } .ok, .insufficient_history { fill: #555; }
+"""
+_W, _PANEL_H, _PAD, _LEFT = 420, 110, 14, 52
+
+
+def _h(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def _html_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    head = "".join(f"<th>{_h(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{_h(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def render_html(
+    current: Record,
+    history: Sequence[Record],
+    anomaly: AnomalyReport | Mapping[str, Any] | None,
+    links: Mapping[str, str] | None = None,
+) -> str:
+    """The run report as one self-contained HTML page with an SVG volume plot per provider."""
+    anomaly_data = _anomaly_dict(anomaly)
+    runs = _recent_runs(current, history)
+    title = f"Pipeline run {current.get('run_id', '?')} ({current.get('mode', '?')})"
+    body = [f"<h1>{_h(title)}</h1>", f"<p>{_h(_summary_line(current, anomaly_data))}</p>"]
+    body += [f'<p><a href="{_h(url)}">{_h(label)}</a></p>' for label, url in _link_items(links)]
+    body += ["<h2>Providers</h2>", _html_table(PROVIDER_HEADERS, _provider_rows(current))]
+    body += ["<h2>Volumes</h2>", _html_plots(current, runs, anomaly_data)]
+    quality = _quality_rows(current)
+    body.append("<h2>Quality rules</h2>")
+    body.append(
+        _html_table(("Provider", "Rule", "Rows"), quality) if quality else "<p>No rule failed.</p>"
+    )
+    body.append("<h2>Volume anomalies</h2>")
+    if anomaly_data is None:
+        body.append("<p>Anomaly detection did not run.</p>")
+    else:
+        rows = _anomaly_rows(anomaly_data, runs, trend=False)
+        body.append(_html_table(ANOMALY_HEADERS[:-1], rows))
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{_h(title)}</title><style>{_CSS}</style></head>"
+        f"<body>{''.join(body)}</body></html>\n"
+    )
+
+
+def _html_plots(current: Record, runs: Sequence[Record], anomaly: Mapping[str, Any] | None) -> str:
+    verdicts = {(v.get("provider"), v.get("metric")): v for v in _verdicts(anomaly or {})}
+    names = _attempted(current)
+    if len(names) > 1:
+        names.append(TOTAL)
+    return "".join(_svg_plot(name, runs, verdicts) for name in names) or "<p>No volumes.</p>"
+
+
+def _svg_plot(name: str, runs: Sequence[Record], verdicts: Mapping[Any, Mapping]) -> str:
+    panels = [
+        _svg_panel(metric, _series(runs, name, metric), verdicts.get((name, metric)), i * _PANEL_H)
+        for i, metric in enumerate(PLOT_METRICS)
+    ]
+    height = _PANEL_H * len(PLOT_METRICS)
+    return (
+        f'<figure><figcaption>{_h(name)}</figcaption><svg xmlns="http://www.w3.org/2000/svg" '
+        f'width="{_W}" height="{height}" viewBox="0 0 {_W} {height}" role="img" '
+        f'aria-label="{_h(name)} volumes over the last {len(runs)} runs">'
+        f"{''.join(panels)}</svg></figure>"
+    )
+
+
+def _svg_panel(
+    metric: str, values: Sequence[float | None], verdict: Mapping[str, Any] | None, top: int
+) -> str:
+    """One metric over the recent runs: its line, the median ± alert band, the current point."""
+    band = verdict if verdict and verdict.get("alert_upper") is not None else None
+    known = [v for v in values if v is not None]
+    high = max([*known, band["alert_upper"] if band else 0, 1]) * 1.1
+    step = (_W - _LEFT - _PAD) / max(len(values) - 1, 1)
+
+    def y(value: float) -> float:
+        return top + _PAD + (1 - value / high) * (_PANEL_H - 2 * _PAD)
+
+    parts = [
+        f'<text x="4" y="{top + _PAD + 4}" font-size="11">{_h(metric)}</text>',
+        f'<text x="4" y="{top + _PANEL_H - _PAD}" font-size="10">0–{_fmt(high / 1.1)}</text>',
+    ]
+    if band:
+        upper, lower = y(band["alert_upper"]), y(band["alert_lower"])
+        parts.append(
+            f'<rect class="band" x="{_LEFT}" y="{upper:.1f}" width="{_W - _LEFT - _PAD}" '
+            f'height="{lower - upper:.1f}"><title>median ± alert bound</title></rect>'
+        )
+        median_y = y(band["median"])
+        parts.append(
+            f'<line class="median" x1="{_LEFT}" x2="{_W - _PAD}" y1="{median_y:.1f}" '
+            f'y2="{median_y:.1f}"/>'
+        )
+    points = [f"{_LEFT + i * step:.1f},{y(v):.1f}" for i, v in enumerate(values) if v is not None]
+    parts.append(f'<polyline class="{_h(metric)}" fill="none" points="{" ".join(points)}"/>')
+    if values and values[-1] is not None:
+        mark = _h(verdict.get("verdict", "ok")) if verdict else "ok"
+        parts.append(
+            f'<circle class="{mark}" cx="{_LEFT + (len(values) - 1) * step:.1f}" '
+            f'cy="{y(values[-1]):.1f}" r="3.5"><title>{_fmt(values[-1])}</title></circle>'
+        )
+    return "".join(parts)
+
+
+# ---------------------------------------------------------------- files
+
+
+def write_reports(
+    log_dir: Path,
+    current: Record,
+    history: Sequence[Record],
+    anomaly: AnomalyReport | Mapping[str, Any] | None,
+    links: Mapping[str, str] | None = None,
+) -> tuple[Path, Path]:
+    """Write ``report-<run_id>.md`` and ``report-<run_id>.html`` under ``log_dir``."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    stem = "report-" + re.sub(r"[^A-Za-z0-9._-]", "_", str(current.get("run_id", "unknown")))
+    markdown = _write_atomic(
+        log_dir / f"{stem}.md", render_markdown(current, history, anomaly, links)
+    )
+    page = _write_atomic(log_dir / f"{stem}.html", render_html(current, history, anomaly, links))
+    return markdown, page
+
+
+def _write_atomic(path: Path, text: str) -> Path:
+    """Write through a temporary file so a reader never sees half a report."""
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,123 @@
+"""``run_pipeline.py gha-publish``: after a run in GitHub Actions, report it and stage artifacts.
+
+Writes the report (with links to the workflow run and its artifacts) to the
+job summary, failures and anomaly verdicts as annotations, key counts as step
+outputs, and, when the run committed, stages its files and the state for
+upload (see ``pipelines/ops/state_sync.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipelines.checks.report import write_reports
+from pipelines.lake.lake import MANIFEST_DIR
+from pipelines.lake.runlog import read_runs
+from pipelines.ops.gha import annotate, append_summary, run_annotations, set_outputs
+from pipelines.ops.state_sync import GITHUB_RUNS_FILE, stage_products, stage_state
+
+if TYPE_CHECKING:
+    from pipelines.cli.main import CommandContext
+
+HELP = (
+    "In GitHub Actions, after the pipeline step: job summary, annotations, step outputs, and "
+    "the products and state folders to upload."
+)
+COUNT_OUTPUTS = ("fetched", "new", "changed", "quarantined", "written")
+FAILED = ("failed", "quality_failed")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--exit-code", type=int, required=True, metavar="N",
+                        help="the pipeline step's exit code")  # fmt: skip
+    parser.add_argument(
+        "--runs-before", type=int, default=0, metavar="N",
+        help="records in logs/runs.jsonl before the run (restore-state's output runs_before)",
+    )  # fmt: skip
+    parser.add_argument("--products-dir", type=Path, required=True, metavar="DIR",
+                        help="where to stage the products artifact")  # fmt: skip
+    parser.add_argument(
+        "--state-dir", type=Path, required=True, metavar="DIR",
+        help="where to stage the state (cache and pipeline-state artifact)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-raw", action="store_true",
+        help="leave the raw landing files out of the products artifact",
+    )  # fmt: skip
+
+
+def run_links(env: Mapping[str, str]) -> dict[str, str]:
+    """Links to this workflow run and its artifacts, from the variables the runner sets."""
+    needed = ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
+    if not all(env.get(name) for name in needed):
+        return {}
+    run_url = (
+        f"{env['GITHUB_SERVER_URL']}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
+    )
+    attempt = env.get("GITHUB_RUN_ATTEMPT", "1")
+    if attempt != "1":
+        run_url += f"/attempts/{attempt}"
+    return {"run_url": run_url, "artifacts_url": f"{run_url}#artifacts"}
+
+
+def execute(args: argparse.Namespace, context: CommandContext) -> int:
+    env, log_dir = context.env, Path(context.config.log_dir)
+    runs = read_runs(log_dir)
+    if len(runs) <= args.runs_before:
+        text = (f"No run was recorded (exit code {args.exit_code}): a dry run, a usage or "
+                "configuration error, or a crash (see the pipeline step's log). "
+                "Nothing was committed.")  # fmt: skip
+        sys.stdout.write(text + "\n")
+        append_summary(text, env)
+        set_outputs({"committed": False, "exit_code": args.exit_code, "notify": False}, env)
+        return 0
+    record, history = runs[-1], runs[:-1]
+    markdown, _ = write_reports(log_dir, record, history, record.get("anomaly"), run_links(env))
+    append_summary(markdown.read_text(encoding="utf-8"), env)
+    annotate(run_annotations(record))
+    record_github_run(log_dir, record["run_id"], env)
+    committed = (Path(record["data_dir"]) / MANIFEST_DIR / f"{record['run_id']}.json").exists()
+    if committed:
+        stage_products(record, Path.cwd(), log_dir, args.products_dir, include_raw=not args.no_raw)
+        stage_state(context.config, Path.cwd(), args.state_dir)
+    set_outputs(outputs(record, committed, env), env)
+    return 0
+
+
+def record_github_run(log_dir: Path, run_id: str, env: Mapping[str, str]) -> None:
+    """Remember which workflow run and event produced ``run_id`` (``logs/github_runs.jsonl``)."""
+    entry = {
+        "run_id": run_id,
+        "event": env.get("GITHUB_EVENT_NAME", ""),
+        "github_run_id": env.get("GITHUB_RUN_ID", ""),
+        "github_run_attempt": env.get("GITHUB_RUN_ATTEMPT", ""),
+    }
+    with (log_dir / GITHUB_RUNS_FILE).open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(entry, sort_keys=True) + "\n")
+
+
+def outputs(record: Mapping[str, Any], committed: bool, env: Mapping[str, str]) -> dict[str, Any]:
+    """The step outputs: run id, verdict, who alerted or failed, the key counts."""
+    anomaly = record.get("anomaly") or {}
+    alerts = sorted(
+        {v["provider"] for v in anomaly.get("verdicts", []) if v.get("verdict") == "alert"}
+    )
+    failed = sorted(n for n, e in record["providers"].items() if e.get("status") in FAILED)
+    totals = record.get("totals") or {}
+    scheduled_failure = bool(failed) and env.get("GITHUB_EVENT_NAME") == "schedule"
+    return {
+        "run_id": record["run_id"],
+        "committed": committed,
+        "exit_code": record["exit_code"],
+        "bootstrap": bool(record.get("bootstrap")),
+        "anomaly": anomaly.get("worst", "ok"),
+        "alert_providers": ",".join(alerts),
+        "failed_providers": ",".join(failed),
+        "notify": bool(alerts) or scheduled_failure,
+        **{name: totals.get(name, 0) for name in COUNT_OUTPUTS},
+    }

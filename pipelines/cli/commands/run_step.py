@@ -1,0 +1,69 @@
+"""``run_pipeline.py run-step STEP --run-id ID``: one step of a run, for schedulers.
+
+The first step of a run creates its checkpoint with the run flags given here;
+later steps reuse them, so every step of a run sees the same options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from typing import TYPE_CHECKING
+
+from pipelines.cli.logs import setup_logging
+from pipelines.errors import ConfigError
+from pipelines.run.options import RunOptions
+from pipelines.run.runner import Runner
+from pipelines.run.runs import find_checkpoint
+
+if TYPE_CHECKING:
+    from pipelines.cli.main import CommandContext
+
+HELP = "Run one step of a run (extract.<provider>, normalize.<provider>, quality, write, ...)."
+RUN_ID_PATTERN = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    from pipelines.cli.main import _positive_int, _provider_list, _shard
+
+    parser.add_argument("step", metavar="STEP", help="the step to run, e.g. extract.shopify")
+    parser.add_argument(
+        "--run-id", required=True, metavar="ID",
+        help="the run the step belongs to, e.g. 20261122T001500Z-a1b2c3",
+    )  # fmt: skip
+    parser.add_argument("--force", action="store_true", help="run the step even if it is done")
+    parser.add_argument("--providers", type=_provider_list, metavar="A,B",
+                        help="providers of the run (first step only)")  # fmt: skip
+    parser.add_argument("--limit", type=_positive_int, metavar="N",
+                        help="records per provider (first step only)")  # fmt: skip
+    parser.add_argument("--offline", action="store_true",
+                        help="replay the recorded demo responses (first step only)")  # fmt: skip
+    parser.add_argument("--no-cache", action="store_true",
+                        help="bypass the API response cache (first step only)")  # fmt: skip
+    parser.add_argument("--full-refresh", action="store_true",
+                        help="ignore watermarks (first step only)")  # fmt: skip
+    parser.add_argument("--shard", type=_shard, metavar="K/N",
+                        help="do shard K of N of the work (first step only)")  # fmt: skip
+
+
+def execute(args: argparse.Namespace, context: CommandContext) -> int:
+    if not RUN_ID_PATTERN.match(args.run_id):
+        raise ConfigError(
+            f"--run-id: {args.run_id!r} is not a run id like 20261122T001500Z-a1b2c3 "
+            "(UTC time, a dash, 6 hex digits)"
+        )
+    existing = find_checkpoint(context.config, args.run_id)
+    if existing is not None:
+        options = RunOptions.from_dict(existing.options)
+    else:
+        options = RunOptions(
+            providers=args.providers,
+            limit=args.limit,
+            offline=args.offline,
+            no_cache=args.no_cache,
+            full_refresh=args.full_refresh,
+            shard=args.shard,
+        )
+    runner = Runner(context.config, context.providers, context.env, options, run_id=args.run_id)
+    setup_logging(args.run_id, verbose=args.verbose, fmt=args.log_format)
+    return runner.run_step(args.step, force=args.force)

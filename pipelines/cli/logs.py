@@ -1,0 +1,56 @@
+"""Logging set-up: human lines by default, JSON lines with ``--log-format json``.
+
+Every line carries the run id, and secrets are masked before any handler sees them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+
+from pipelines.net.secrets import SecretMaskingFilter
+
+
+class _RunIdFilter(logging.Filter):
+    def __init__(self, run_id: str) -> None:
+        super().__init__()
+        self.run_id = run_id
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.run_id = self.run_id
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, run id, message."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "run_id": getattr(record, "run_id", None),
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def setup_logging(run_id: str, *, verbose: bool = False, fmt: str = "text") -> None:
+    """Route the ``pipeline`` loggers to stderr with run id and secret masking."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_RunIdFilter(run_id))
+    handler.addFilter(SecretMaskingFilter())
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)-7s %(run_id)s %(name)s: %(message)s")
+        )
+    root = logging.getLogger("pipeline")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.propagate = False

@@ -1,0 +1,351 @@
+"""Command line of the product pipeline: parse flags, load config, call the runner.
+
+Every error the pipeline raises on purpose becomes one line on stderr and an
+exit code (see DESIGN.md): 0 ok, 1 a provider failed, 2 usage or config error,
+3 quality gate failed, 4 every provider failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from pipelines.cli.logs import setup_logging
+from pipelines.cli.output import print_provider_list, print_summary
+from pipelines.cli.status import print_status
+from pipelines.config import (
+    DEFAULT_CONFIG_PATH,
+    PipelineConfig,
+    load_config,
+    read_environment,
+    register_provider_secrets,
+)
+from pipelines.errors import ConfigError, PipelineError
+from pipelines.net.secrets import mask
+from pipelines.ops.metrics import export_run_metrics, live_registry, serve
+from pipelines.ops.plan import build_plan, location_args, plan_json
+from pipelines.run.checkpoint import runs_dir
+from pipelines.run.options import RunOptions, RunResult, find_replay_files
+from pipelines.run.record import EXIT_USAGE
+from pipelines.run.runner import Runner
+from pipelines.run.runs import runner_for_run
+from pipelines.run.shard import Shard
+from providers.base import Provider
+from providers.registry import load_providers
+
+CI_VARIABLES = ("CI", "GITHUB_ACTIONS")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one clear line, exit 2
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        sys.exit(EXIT_USAGE)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def _provider_list(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("expected a comma-separated list such as shopify,ebay")
+    return names
+
+
+def _shard(text: str) -> str:
+    try:
+        return str(Shard.parse(text))
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--shard: ")) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="run_pipeline.py",
+        description="Pull product listings from every configured provider into the Parquet lake.",
+        epilog=f"Subcommands (each with its own --help): {', '.join(SUBCOMMANDS)}. "
+        "Exit codes: 0 ok, 1 a provider failed, 2 usage/config error, "
+        "3 quality gate failed, 4 every provider failed, 5 anomaly alert (--fail-on-anomaly).",
+    )
+    add = parser.add_argument
+    add(
+        "--providers",
+        type=_provider_list,
+        metavar="A,B",
+        help="only these providers, comma-separated (default: all)",
+    )
+    add("--limit", type=_positive_int, metavar="N", help="fetch at most N raw records per provider")
+    add(
+        "--dry-run",
+        action="store_true",
+        help="fetch, normalize and validate, write nothing; print what would be written",
+    )
+    add(
+        "--no-cache",
+        action="store_true",
+        help="bypass the API response cache (.cache/api/<provider>): neither read nor written",
+    )
+    add(
+        "--offline",
+        action="store_true",
+        help="replay the recorded API responses shipped in the repo; writes to <data-dir>/demo",
+    )
+    add(
+        "--replay",
+        type=Path,
+        metavar="PATH",
+        help="re-run normalize, quality, dedup and write from raw landing files "
+        "(a file or folder under raw/); calls no API",
+    )
+    add(
+        "--full-refresh",
+        action="store_true",
+        help="ignore incremental watermarks and pull whole catalogs (also finds deletions)",
+    )
+    add(
+        "--fail-on-anomaly",
+        action="store_true",
+        help="exit 5 when the volume anomaly detector raises an alert",
+    )
+    add(
+        "--shard",
+        type=_shard,
+        metavar="K/N",
+        help="do shard K of N of the work (providers, and the items of list options such as "
+        "ebay.queries), so N processes can share one lake",
+    )
+    add(
+        "--metrics-file",
+        type=Path,
+        metavar="PATH",
+        help="write the run's Prometheus metrics there (textfile-collector format)",
+    )
+    add(
+        "--prometheus-port",
+        type=_positive_int,
+        metavar="N",
+        help="serve live Prometheus metrics on 127.0.0.1:N while the run goes",
+    )
+    add_common_arguments(parser)
+    add(
+        "--list-providers",
+        action="store_true",
+        help="list providers, the settings they need and whether they are configured; exit",
+    )
+    add(
+        "--status",
+        nargs="?",
+        const="",
+        metavar="RUN_ID",
+        help="print the last runs as a table, and the steps of the last (or the given) run; exit",
+    )
+    add(
+        "--resume",
+        nargs="?",
+        const="",
+        metavar="RUN_ID",
+        help="continue the last (or the given) unfinished run from its first unfinished step",
+    )
+    add("--check", action="store_true", help="same as the doctor subcommand: check credentials")
+    add(
+        "--dump-orchestration-plan",
+        action="store_true",
+        help="print the orchestration plan (schedule, steps, retries, env names) as JSON; exit",
+    )
+    return parser
+
+
+def _config_path(args: argparse.Namespace) -> Path | None:
+    if args.config is not None:
+        return args.config
+    return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None
+
+
+def _choose_offline(
+    args: argparse.Namespace, providers: dict[str, Provider], env: dict[str, str]
+) -> bool:
+    """Offline when asked, or when nothing is configured outside CI (a newcomer's first run)."""
+    if args.offline or args.replay is not None:
+        return args.offline
+    wanted = args.providers or tuple(providers)
+    selected = [providers[n] for n in wanted if n in providers]
+    if any(p.is_configured(env) or p.check_environment(env) for p in selected):
+        return False  # credentials (or retired settings needing a migration message) present
+    missing = sorted({s for p in selected for s in p.missing_settings(env)})
+    if any(env.get(name) for name in CI_VARIABLES):
+        raise ConfigError(
+            "no provider has credentials in CI; set the secrets: " + ", ".join(missing)
+        )
+    sys.stderr.write(
+        "No provider credentials found: running OFFLINE on the recorded demo catalog "
+        "(writes to data/demo/). Set the provider secrets (see README) for a live run.\n"
+    )
+    return True
+
+
+# Subcommands: name -> module with HELP, configure(parser) and execute(args, context) -> int.
+SUBCOMMANDS: dict[str, str] = {
+    "run-step": "pipelines.cli.commands.run_step",
+    "report": "pipelines.cli.commands.report",
+    "plan": "pipelines.cli.commands.plan",
+    "doctor": "pipelines.cli.commands.doctor",
+    "acknowledge": "pipelines.cli.commands.acknowledge",
+    "download-artifacts": "pipelines.cli.commands.download_artifacts",
+    "restore-state": "pipelines.cli.commands.restore_state",
+    "gha-publish": "pipelines.cli.commands.gha_publish",
+    "file-issues": "pipelines.cli.commands.file_issues",
+    "compact": "pipelines.cli.commands.compact",
+}
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """What a subcommand gets: the validated config, the providers and the environment."""
+
+    config: PipelineConfig
+    providers: dict[str, Provider]
+    env: dict[str, str]
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags every command shares."""
+    parser.add_argument(
+        "--config", type=Path, metavar="PATH",
+        help="settings file (default: pipeline.toml when present)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--data-dir", type=Path, metavar="PATH",
+        help="lake root, overriding pipeline.data_dir (default: data)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--lake-uri", metavar="URI",
+        help="the lake: a local path or s3://bucket/prefix, overriding pipeline.lake_uri",
+    )  # fmt: skip
+    parser.add_argument(
+        "--log-format", choices=("text", "json"), default="text",
+        help="log lines for people (text, default) or machines (json)",
+    )  # fmt: skip
+    parser.add_argument("--verbose", action="store_true", help="debug logging")
+
+
+def _subcommand_parser(name: str) -> tuple[argparse.ArgumentParser, ModuleType]:
+    module = importlib.import_module(SUBCOMMANDS[name])
+    parser = _Parser(prog=f"run_pipeline.py {name}", description=module.HELP)
+    add_common_arguments(parser)
+    module.configure(parser)
+    return parser, module
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in SUBCOMMANDS:
+        parser, module = _subcommand_parser(argv[0])
+        args = parser.parse_args(argv[1:])
+    else:
+        module, args = None, build_parser().parse_args(argv)
+        if args.check:
+            module = importlib.import_module(SUBCOMMANDS["doctor"])
+    try:
+        providers = load_providers()
+        env = read_environment()
+        register_provider_secrets(providers, env)
+        config = load_config(_config_path(args), providers)
+        if args.data_dir is not None:
+            config = config.with_pipeline(data_dir=str(args.data_dir))
+        if args.lake_uri:
+            config = config.with_pipeline(lake_uri=args.lake_uri)
+        if module is not None:
+            setup_logging("-", verbose=args.verbose, fmt=args.log_format)
+            return module.execute(args, CommandContext(config, providers, env))
+        if args.dump_orchestration_plan:
+            plan = build_plan(config, providers, location_args(args.config, args.data_dir))
+            print(plan_json(plan))
+            return 0
+        if args.list_providers:
+            print_provider_list(providers, env)
+            return 0
+        if args.status is not None:
+            print_status(config, args.status or None)
+            return 0
+        if args.resume is not None:
+            return _resume(args, config, providers, env)
+        return _run(args, config, providers, env)
+    except ConfigError as exc:
+        sys.stderr.write(f"run_pipeline.py: error: {mask(str(exc))}\n")
+        return EXIT_USAGE
+    except PipelineError as exc:
+        sys.stderr.write(f"run_pipeline.py: {type(exc).__name__}: {mask(str(exc))}\n")
+        return 1
+
+
+def _run(
+    args: argparse.Namespace,
+    config: PipelineConfig,
+    providers: dict[str, Provider],
+    env: dict[str, str],
+) -> int:
+    options = RunOptions(
+        providers=args.providers,
+        limit=args.limit,
+        dry_run=args.dry_run,
+        no_cache=args.no_cache,
+        offline=_choose_offline(args, providers, env),
+        replay=args.replay,
+        full_refresh=args.full_refresh,
+        fail_on_anomaly=args.fail_on_anomaly,
+        shard=args.shard,
+    )
+    if options.replay is not None:
+        find_replay_files(options.replay)  # a bad --replay is a usage error before anything runs
+    runner = Runner(config, providers, env, options)
+    setup_logging(runner.run_id, verbose=args.verbose, fmt=args.log_format)
+    result = _observed(args, runner, env, runner.run)
+    print_summary(result, runner.lake.uri, dry_run=options.dry_run)
+    return result.exit_code
+
+
+def _resume(
+    args: argparse.Namespace,
+    config: PipelineConfig,
+    providers: dict[str, Provider],
+    env: dict[str, str],
+) -> int:
+    runner = runner_for_run(config, providers, env, args.resume or None, offline=args.offline)
+    setup_logging(runner.run_id, verbose=args.verbose, fmt=args.log_format)
+    result = _observed(args, runner, env, runner.resume)
+    print_summary(result, runner.lake.uri, dry_run=False)
+    return result.exit_code
+
+
+def _observed(
+    args: argparse.Namespace, runner: Runner, env: dict[str, str], action: Callable[[], RunResult]
+) -> RunResult:
+    """Run ``action`` with the metrics the flags ask for: a live endpoint, a file, a push."""
+    checkpoint_path = runs_dir(runner.root) / runner.run_id / "checkpoint.json"
+    stop = (
+        serve(args.prometheus_port, live_registry(checkpoint_path))
+        if args.prometheus_port
+        else None
+    )
+    try:
+        result = action()
+    finally:
+        if stop is not None:
+            stop()
+    checkpoint = runner.checkpoint.path if runner.checkpoint else checkpoint_path
+    steps = json.loads(checkpoint.read_text()) if checkpoint.exists() else None
+    export_run_metrics(result.record, steps, env, metrics_file=args.metrics_file)
+    return result

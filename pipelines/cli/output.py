@@ -1,0 +1,47 @@
+"""What the command line prints: the provider list and the end-of-run summary."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from pipelines.cli.tables import format_table
+from pipelines.run.options import RunResult
+from providers.base import Provider
+
+SUMMARY_COLUMNS = ("fetched", "new", "changed", "unchanged", "quarantined", "dropped", "written",
+                   "api_calls", "cache_hits")  # fmt: skip
+
+
+def print_provider_list(providers: Mapping[str, Provider], env: Mapping[str, str]) -> None:
+    """Each provider, its settings (secret or not, set or not) and whether it can run."""
+    for provider in providers.values():
+        configured = "configured" if provider.is_configured(env) else "not configured"
+        problems = provider.check_environment(env)
+        print(f"{provider.name} ({provider.title}): {configured}")
+        for problem in problems:
+            print(f"  ! {problem}")
+        for s in provider.settings:
+            state = "set" if env.get(s.env) else (f"default {s.default}" if s.default else "unset")
+            kind = "secret" if s.secret else ("required" if s.required else "optional")
+            print(f"  {s.env:<36} {kind:<8} {state:<16} {s.description}")
+        for o in provider.options:
+            print(f"  [providers.{provider.name}] {o.name} = {o.default!r}  {o.description}")
+
+
+def print_summary(result: RunResult, root: Path, *, dry_run: bool) -> None:
+    """The per-provider table, then where the data went (or would go)."""
+    rows = []
+    for name, entry in result.record["providers"].items():
+        note = entry.get("reason") or entry.get("error") or ""
+        rows.append((name, entry["status"], *(str(entry[c]) for c in SUMMARY_COLUMNS), note[:80]))
+    print(format_table(("provider", "status", *SUMMARY_COLUMNS, "note"), rows))
+    if dry_run:
+        print("\nDry run: nothing was written. Rows that would be written (first 5 per provider):")
+        for name, preview in result.previews.items():
+            for row in preview:
+                price = f"{row['price_amount']} {row['currency']}" if row["price_amount"] else "-"
+                print(f"  {name:<8} {row['change_type']:<8} {row['source_id']:<40} "
+                      f"{row['title'][:40]:<40} {price}")  # fmt: skip
+        return
+    print(f"\nRun {result.record['run_id']} -> {root}/normalized (exit code {result.exit_code})")

@@ -1,0 +1,52 @@
+"""``--status``: the run log's last runs as a table, then the steps of one run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pipelines.cli.tables import format_table
+from pipelines.config import PipelineConfig
+from pipelines.errors import ConfigError
+from pipelines.lake.runlog import read_lake_runs, read_runs
+from pipelines.run.checkpoint import format_steps
+from pipelines.run.options import RunOptions, lake_storage, work_roots
+from pipelines.run.runs import find_checkpoint
+
+
+def print_status(config: PipelineConfig, run_id: str | None) -> None:
+    """The run log's last runs (the lake's, for an object store), then the steps of the last
+    (or the given) run."""
+    storage = lake_storage(config, RunOptions())
+    if storage.remote:
+        runs = sorted(read_lake_runs(storage) + read_lake_runs(storage.child("demo")),
+                      key=lambda run: run["run_id"])  # fmt: skip
+    else:
+        runs = read_runs(Path(config.log_dir))
+    print(format_status(runs))
+    checkpoint = find_checkpoint(config, run_id)
+    if checkpoint is None:
+        if run_id:
+            raise ConfigError(f"--status: no run {run_id!r} under {work_roots(config)[0]}/_runs")
+        return
+    print()
+    print(format_steps(checkpoint))
+
+
+def format_status(runs: list[dict[str, Any]], last: int = 10) -> str:
+    """A plain-text table of the last runs, one line per provider."""
+    header = ("run_id", "mode", "exit", "provider", "status", "fetched", "new", "changed",
+              "written", "calls", "note")  # fmt: skip
+    rows = []
+    for run in runs[-last:]:
+        for name, entry in run["providers"].items():
+            note = entry.get("reason") or entry.get("error") or ""
+            rows.append((
+                run["run_id"], run["mode"], str(run["exit_code"]), name, entry["status"],
+                *(str(entry.get(c, 0)) for c in ("fetched", "new", "changed", "written",
+                                                 "api_calls")),
+                note[:60],
+            ))  # fmt: skip
+    if not rows:
+        return "No runs recorded yet."
+    return format_table(header, rows)

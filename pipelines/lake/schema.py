@@ -1,0 +1,90 @@
+"""The canonical product table: its Arrow schema, vocabularies and hashes.
+
+One row per purchasable unit (a Shopify variant, an Amazon ASIN, an eBay
+item). Bump ``SCHEMA_VERSION`` on any column change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+SCHEMA_VERSION = 1
+MONEY = pa.decimal128(18, 4)
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+CONDITIONS = ("new", "used", "refurbished", "unknown")
+AVAILABILITIES = ("in_stock", "out_of_stock", "preorder", "backorder", "unknown")
+CHANGE_TYPES = ("new", "changed", "deleted")
+
+# The columns a provider's normalize() fills in, in table order.
+BUSINESS_FIELDS: tuple[pa.Field, ...] = (
+    pa.field("source", pa.string(), nullable=False),
+    pa.field("source_id", pa.string(), nullable=False),
+    pa.field("source_parent_id", pa.string()),
+    pa.field("marketplace", pa.string()),
+    pa.field("sku", pa.string()),
+    pa.field("gtin", pa.string()),
+    pa.field("mpn", pa.string()),
+    pa.field("brand", pa.string()),
+    pa.field("title", pa.string(), nullable=False),
+    pa.field("description", pa.string()),
+    pa.field("product_type", pa.string()),
+    pa.field("category_path", pa.list_(pa.string())),
+    pa.field("condition", pa.string(), nullable=False),
+    pa.field("availability", pa.string(), nullable=False),
+    pa.field("price_amount", MONEY),
+    pa.field("list_price_amount", MONEY),
+    pa.field("currency", pa.string()),
+    pa.field("inventory_quantity", pa.int64()),
+    pa.field("url", pa.string()),
+    pa.field("image_url", pa.string()),
+    pa.field("additional_image_urls", pa.list_(pa.string())),
+    pa.field("tags", pa.list_(pa.string())),
+    pa.field("status", pa.string()),
+    pa.field("seller_name", pa.string()),
+    pa.field("source_created_at", TIMESTAMP),
+    pa.field("source_updated_at", TIMESTAMP),
+)
+
+# The columns the pipeline adds to every row.
+LINEAGE_FIELDS: tuple[pa.Field, ...] = (
+    pa.field("fetched_at", TIMESTAMP, nullable=False),
+    pa.field("run_id", pa.string(), nullable=False),
+    pa.field("raw_hash", pa.string(), nullable=False),
+    pa.field("content_hash", pa.string(), nullable=False),
+    pa.field("change_type", pa.string(), nullable=False),
+    pa.field("schema_version", pa.int16(), nullable=False),
+)
+
+PRODUCT_SCHEMA = pa.schema(
+    BUSINESS_FIELDS + LINEAGE_FIELDS, metadata={"schema_version": str(SCHEMA_VERSION)}
+)
+BUSINESS_COLUMNS = tuple(f.name for f in BUSINESS_FIELDS)
+REQUIRED_COLUMNS = tuple(f.name for f in BUSINESS_FIELDS if not f.nullable)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    raise TypeError(f"cannot hash a {type(value).__name__}")
+
+
+def canonical_json(value: Any) -> bytes:
+    """Sorted-key, compact JSON: the same bytes for the same content."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=_json_default)
+
+
+def hash_raw(raw: dict[str, Any]) -> str:
+    """sha256 (hex) of a raw record's canonical JSON."""
+    return hashlib.sha256(canonical_json(raw)).hexdigest()
+
+
+def hash_content(row: dict[str, Any]) -> str:
+    """Fingerprint of a row's business columns: tells a real change from a cosmetic one."""
+    business = {k: row.get(k) for k in BUSINESS_COLUMNS}
+    return hashlib.sha256(canonical_json(business)).hexdigest()

@@ -1,0 +1,214 @@
+"""Prometheus metrics of a run: per run, provider and step.
+
+Three ways out, one set of metric families (``grafana/dashboard.json`` charts them):
+
+* ``write_textfile``: the node exporter's textfile-collector format (``--metrics-file``),
+* ``push``: to a Pushgateway (``PROMETHEUS_PUSHGATEWAY``), one group per job, replaced per push,
+* ``serve``: an HTTP endpoint on 127.0.0.1 while a run is going (``--prometheus-port``),
+  scraping ``live_registry``, which reads the run's checkpoint at every scrape.
+
+Every value describes one run, so the families are gauges; the run id is only a label of
+``product_pipeline_run_info``, which keeps the number of series fixed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from threading import Thread
+from typing import Any
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    push_to_gateway,
+    start_http_server,
+    write_to_textfile,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from pipelines.net.secrets import mask
+
+log = logging.getLogger("pipeline.metrics")
+
+PREFIX = "product_pipeline"
+PUSHGATEWAY_ENV = "PROMETHEUS_PUSHGATEWAY"
+ROW_KINDS = (
+    "fetched",
+    "new",
+    "changed",
+    "unchanged",
+    "quarantined",
+    "dropped",
+    "deleted",
+    "written",
+)
+STEP_STATUSES = ("pending", "running", "done", "failed")
+PUSH_TIMEOUT_SECONDS = 10
+
+Source = Callable[[], tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]]
+
+
+def _gauge(name: str, doc: str, labels: list[str]) -> GaugeMetricFamily:
+    return GaugeMetricFamily(f"{PREFIX}_{name}", doc, labels=labels)
+
+
+def _timestamp(text: str | None) -> float | None:
+    return datetime.fromisoformat(text).timestamp() if text else None
+
+
+def run_families(record: Mapping[str, Any]) -> list[Metric]:
+    """Run-level gauges: identity, duration, exit code, end time, anomaly alerts."""
+    mode = [str(record.get("mode", "unknown"))]
+    info = _gauge("run_info", "The run these metrics describe (always 1).", ["run_id", "mode"])
+    info.add_metric([str(record.get("run_id")), mode[0]], 1)
+    duration = _gauge("run_duration_seconds", "Wall time of the run.", ["mode"])
+    duration.add_metric(mode, float(record.get("duration_seconds") or 0))
+    exit_code = _gauge("run_exit_code", "Exit code of the run (0 ok, see the README).", ["mode"])
+    exit_code.add_metric(mode, float(record.get("exit_code") or 0))
+    ended = _gauge("run_end_timestamp_seconds", "When the run ended (Unix time).", ["mode"])
+    end = _timestamp(record.get("ended_at"))
+    if end is not None:
+        ended.add_metric(mode, end)
+    verdicts = record.get("anomaly", {}).get("verdicts", [])
+    alerts = _gauge("anomaly_alerts", "Volume anomaly alerts raised by the run.", ["mode"])
+    alerts.add_metric(mode, sum(v.get("verdict") == "alert" for v in verdicts))
+    return [info, duration, exit_code, ended, alerts]
+
+
+def provider_families(record: Mapping[str, Any]) -> list[Metric]:
+    """Per-provider gauges: rows by kind, API calls, retries, errors, status, anomaly z."""
+    rows = _gauge("rows", "Rows of the run by provider and kind (fetched, new, ...).",
+                  ["provider", "kind"])  # fmt: skip
+    calls = _gauge("api_calls", "API calls made (cache hits excluded).", ["provider"])
+    retries = _gauge("retries", "HTTP retries (429, 5xx, connection errors).", ["provider"])
+    errors = _gauge("errors", "Errors recorded for the provider.", ["provider"])
+    status = _gauge("provider_status", "The provider's outcome (1 for its status).",
+                    ["provider", "status"])  # fmt: skip
+    for name, entry in record.get("providers", {}).items():
+        for kind in ROW_KINDS:
+            rows.add_metric([name, kind], float(entry.get(kind, 0)))
+        calls.add_metric([name], float(entry.get("api_calls", 0)))
+        retries.add_metric([name], float(entry.get("retries", 0)))
+        failed = entry.get("status") not in ("ok", "skipped")
+        errors.add_metric([name], float(max(len(entry.get("errors", [])), int(failed))))
+        status.add_metric([name, str(entry.get("status"))], 1)
+    z_score = _gauge("anomaly_z_score", "Robust z score of a volume metric against its history.",
+                     ["provider", "metric"])  # fmt: skip
+    for verdict in record.get("anomaly", {}).get("verdicts", []):
+        if verdict.get("z") is not None:
+            z_score.add_metric([verdict["provider"], verdict["metric"]], float(verdict["z"]))
+    return [rows, calls, retries, errors, status, z_score]
+
+
+def step_families(checkpoint: Mapping[str, Any]) -> list[Metric]:
+    """Per-step gauges from the run's checkpoint: status, duration, retries."""
+    status = _gauge("step_status", "The step's status (1 for the current one).", ["step", "status"])
+    duration = _gauge("step_duration_seconds", "Wall time of the step's last attempt.", ["step"])
+    retries = _gauge("step_retries", "Attempts of the step beyond the first.", ["step"])
+    for name, step in checkpoint.get("steps", {}).items():
+        for value in STEP_STATUSES:
+            status.add_metric([name, value], float(step.get("status") == value))
+        if step.get("duration_seconds") is not None:
+            duration.add_metric([name], float(step["duration_seconds"]))
+        retries.add_metric([name], float(max(int(step.get("attempts") or 0) - 1, 0)))
+    return [status, duration, retries]
+
+
+class RunCollector(Collector):
+    """Yields the families of whatever ``source`` returns at collection time."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+
+    def collect(self) -> Iterator[Metric]:
+        record, checkpoint = self.source()
+        if record is not None:
+            yield from run_families(record)
+            yield from provider_families(record)
+        if checkpoint is not None:
+            yield from step_families(checkpoint)
+
+
+def run_metrics_registry(
+    record: Mapping[str, Any], checkpoint: Mapping[str, Any] | None
+) -> CollectorRegistry:
+    """A registry holding the metrics of one finished run (``record``: its run-log record)."""
+    registry = CollectorRegistry()
+    registry.register(RunCollector(lambda: (record, checkpoint)))
+    return registry
+
+
+def live_registry(checkpoint_path: Path) -> CollectorRegistry:
+    """A registry whose step metrics are read from ``checkpoint_path`` at every scrape."""
+
+    def read() -> tuple[None, dict[str, Any] | None]:
+        try:
+            return None, json.loads(checkpoint_path.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):  # not yet written, or mid-replace
+            return None, None
+
+    registry = CollectorRegistry()
+    registry.register(RunCollector(read))
+    return registry
+
+
+def write_textfile(path: Path | str, registry: CollectorRegistry) -> None:
+    """Write ``registry`` for the node exporter's textfile collector (atomically: temp + rename)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    write_to_textfile(str(path), registry)
+
+
+def push(url: str, registry: CollectorRegistry, job: str = "product_pipeline") -> None:
+    """Replace the ``job`` group on the Pushgateway at ``url`` with ``registry``."""
+    push_to_gateway(url, job=job, registry=registry, timeout=PUSH_TIMEOUT_SECONDS)
+
+
+@dataclass
+class MetricsServer:
+    """A running ``/metrics`` endpoint; call it to stop it."""
+
+    server: WSGIServer
+    thread: Thread
+
+    @property
+    def port(self) -> int:
+        return self.server.server_port
+
+    def __call__(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+def serve(port: int, registry: CollectorRegistry | None = None) -> MetricsServer:
+    """Serve ``registry`` (default: the process's) on 127.0.0.1:``port``; returns the stopper."""
+    server, thread = start_http_server(port, addr="127.0.0.1", registry=registry or REGISTRY)
+    return MetricsServer(server, thread)
+
+
+def export_run_metrics(
+    record: Mapping[str, Any],
+    checkpoint: Mapping[str, Any] | None,
+    env: Mapping[str, str],
+    metrics_file: Path | None = None,
+) -> None:
+    """After a run: write ``metrics_file`` if given, push if ``PROMETHEUS_PUSHGATEWAY`` is set.
+
+    A Pushgateway that cannot be reached is a warning: it never fails the run.
+    """
+    registry = run_metrics_registry(record, checkpoint)
+    if metrics_file is not None:
+        write_textfile(metrics_file, registry)
+    url = env.get(PUSHGATEWAY_ENV)
+    if url:
+        try:
+            push(url, registry)
+        except OSError as exc:
+            log.warning("could not push metrics to %s: %s", PUSHGATEWAY_ENV, mask(str(exc)))

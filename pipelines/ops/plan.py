@@ -1,0 +1,351 @@
+"""The orchestration plan: one description of a scheduled run that every scheduler adapter reads.
+
+``run_pipeline.py --dump-orchestration-plan`` prints it as JSON; ``plan --emit …`` turns it
+into a crontab line or a Windows task; ``orchestration/`` builds Airflow, Dagster, Prefect
+and Temporal graphs from it. It is built from ``pipeline.toml``'s ``[orchestration]`` table::
+
+    [orchestration]
+    mode = "plain_cron"              # which scheduler runs the pipeline (see MODES)
+    python = ".venv/bin/python"      # interpreter of the step commands, relative to the project
+    extra_args = []                  # run options passed to every step, e.g. ["--limit", "500"]
+    providers = []                   # only these providers (default: all)
+    alerts = [{ kind = "github_issue" }, { kind = "webhook", url_env = "ALERT_WEBHOOK_URL" }]
+    shards = 1                       # N > 1: every scheduled run fans out to N shard runs
+
+    [orchestration.schedule]
+    cron = "15 0 * * *"              # five fields: minute hour day-of-month month day-of-week
+    timezone = "UTC"                 # IANA name
+
+Paths in the plan's commands are relative to the project root (the folder holding
+``pipelines/``). The plan lists the *names* of the environment variables a run needs,
+never their values.
+
+With ``shards = N`` (N > 1) the plan has no top-level ``steps``: its ``shards`` list holds one
+run per shard ``K/N`` that has work (``pipelines/run/shard.py``), each with its own providers,
+step graph, commands (carrying ``--shard K/N``), lock file and log file. The shards run at the
+same time and their write steps queue on the lake's commit lock, so a shard's ``write`` may
+wait ``lock_wait_seconds`` on top of its own timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+
+from pipelines.config import PipelineConfig
+from pipelines.errors import ConfigError
+from pipelines.run.options import RunOptions
+from pipelines.run.runner import Runner
+from pipelines.run.shard import Shard
+from pipelines.run.steps import Step, step_graph
+from providers.base import Provider
+
+PLAN_VERSION = 1
+MODES = (
+    "plain_cron", "windows_task_scheduler", "github_actions", "airflow", "dagster", "prefect",
+    "temporal", "external_scheduler",
+)  # fmt: skip
+SCRIPT = "pipelines/run_pipeline.py"
+DEFAULTS: dict[str, Any] = {
+    "mode": "plain_cron",
+    "python": ".venv/bin/python",
+    "extra_args": [],
+    "providers": [],
+    "alerts": [],
+    "shards": 1,
+}
+DEFAULT_SCHEDULE = {"cron": "15 0 * * *", "timezone": "UTC"}
+# Run options a schedule may pin for every step; --run-id, --force and step names are the
+# adapters' business, and --config/--data-dir come from the plan command's own flags.
+RUN_FLAGS = {"--offline": False, "--no-cache": False, "--full-refresh": False, "--limit": True}
+# Alert kinds and the keys each needs; ``*_env`` keys name environment variables (secrets).
+ALERT_KINDS: dict[str, tuple[str, ...]] = {
+    "github_issue": (),
+    "email": ("to",),
+    "webhook": ("url_env",),
+}
+GITHUB_ALERT_ENV = (("GITHUB_TOKEN", True), ("GITHUB_REPOSITORY", False))
+METRICS_ENV = "PROMETHEUS_PUSHGATEWAY"
+
+
+def _expect(errors: list[str], key: str, value: Any, kind: type, what: str) -> bool:
+    if isinstance(value, kind) and not isinstance(value, bool):
+        return True
+    errors.append(f"{key}: expected {what}, got {type(value).__name__} {value!r}")
+    return False
+
+
+def _string_list(errors: list[str], key: str, value: Any) -> list[str]:
+    if _expect(errors, key, value, list, "a list of strings"):
+        bad = [item for item in value if not isinstance(item, str)]
+        if not bad:
+            return list(value)
+        errors.append(f"{key}: expected a list of strings, got {bad[0]!r}")
+    return []
+
+
+def check_cron(expression: Any, key: str = "orchestration.schedule.cron") -> str:
+    """``expression`` when it is a valid five-field cron expression; else a ConfigError."""
+    if not isinstance(expression, str):
+        raise ConfigError(f"{key}: expected a cron expression string, got {expression!r}")
+    if len(expression.split()) != 5 or not croniter.is_valid(expression):
+        raise ConfigError(
+            f"{key}: {expression!r} is not a valid cron expression (five fields: minute hour "
+            "day-of-month month day-of-week, e.g. '15 0 * * *')"
+        )
+    return expression
+
+
+def check_timezone(name: Any, key: str = "orchestration.schedule.timezone") -> str:
+    if not isinstance(name, str):
+        raise ConfigError(f"{key}: expected an IANA time zone name, got {name!r}")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{key}: unknown time zone {name!r} (use an IANA name such as UTC or Europe/Berlin)"
+        ) from None
+    return name
+
+
+def _schedule(table: Any, errors: list[str]) -> dict[str, str]:
+    if not _expect(errors, "orchestration.schedule", table, dict, "a table"):
+        return dict(DEFAULT_SCHEDULE)
+    schedule = {**DEFAULT_SCHEDULE, **table}
+    for key in sorted(set(table) - set(DEFAULT_SCHEDULE)):
+        errors.append(f"orchestration.schedule.{key}: unknown setting (known: cron, timezone)")
+    for key, check in (("cron", check_cron), ("timezone", check_timezone)):
+        try:
+            check(schedule[key])
+        except ConfigError as exc:
+            errors.append(str(exc))
+    return {key: schedule[key] for key in DEFAULT_SCHEDULE}
+
+
+def _check_extra_args(args: list[str], errors: list[str]) -> None:
+    expects_value = False
+    for arg in args:
+        if expects_value:
+            expects_value = False
+            continue
+        flag = arg.split("=", 1)[0]
+        if flag not in RUN_FLAGS:
+            errors.append(
+                f"orchestration.extra_args: {arg!r} is not allowed "
+                f"(allowed: {', '.join(RUN_FLAGS)})"
+            )
+        expects_value = RUN_FLAGS.get(flag, False) and "=" not in arg
+    if expects_value:
+        errors.append(f"orchestration.extra_args: {args[-1]} needs a value")
+
+
+def _alerts(value: Any, errors: list[str]) -> list[dict[str, str]]:
+    if not _expect(errors, "orchestration.alerts", value, list, "a list of tables"):
+        return []
+    alerts = []
+    for index, alert in enumerate(value):
+        key = f"orchestration.alerts[{index}]"
+        if not _expect(errors, key, alert, dict, "a table such as { kind = 'github_issue' }"):
+            continue
+        kind = alert.get("kind")
+        if kind not in ALERT_KINDS:
+            errors.append(f"{key}.kind: expected one of {', '.join(ALERT_KINDS)}, got {kind!r}")
+            continue
+        wanted = {"kind", *ALERT_KINDS[kind]}
+        for name in sorted(wanted - set(alert)):
+            errors.append(f"{key}.{name}: required for kind {kind!r}")
+        for name in sorted(set(alert) - wanted):
+            errors.append(f"{key}.{name}: unknown setting for kind {kind!r}")
+        for name in sorted(wanted & set(alert)):
+            _expect(errors, f"{key}.{name}", alert[name], str, "a string")
+        alerts.append(dict(alert))
+    return alerts
+
+
+def read_orchestration(
+    table: Mapping[str, Any], providers: Mapping[str, Provider]
+) -> dict[str, Any]:
+    """The validated ``[orchestration]`` table, defaults filled in; errors name their key."""
+    errors: list[str] = []
+    for key in sorted(set(table) - {*DEFAULTS, "schedule"}):
+        known = ", ".join(sorted({*DEFAULTS, "schedule"}))
+        errors.append(f"orchestration.{key}: unknown setting (known: {known})")
+    values = {**DEFAULTS, **{k: v for k, v in table.items() if k in DEFAULTS}}
+    if values["mode"] not in MODES:
+        errors.append(f"orchestration.mode: expected one of {', '.join(MODES)}, "
+                      f"got {values['mode']!r}")  # fmt: skip
+    _expect(errors, "orchestration.python", values["python"], str, "a path string")
+    values["extra_args"] = _string_list(errors, "orchestration.extra_args", values["extra_args"])
+    _check_extra_args(values["extra_args"], errors)
+    values["providers"] = _string_list(errors, "orchestration.providers", values["providers"])
+    for name in values["providers"]:
+        if name not in providers:
+            errors.append(f"orchestration.providers: no such provider {name!r} "
+                          f"(known: {', '.join(providers)})")  # fmt: skip
+    values["alerts"] = _alerts(values["alerts"], errors)
+    shards = values["shards"]
+    if _expect(errors, "orchestration.shards", shards, int, "a whole number >= 1") and shards < 1:
+        errors.append(f"orchestration.shards: expected a whole number >= 1, got {shards!r}")
+    values["schedule"] = _schedule(table.get("schedule", DEFAULT_SCHEDULE), errors)
+    if errors:
+        raise ConfigError("; ".join(errors))
+    return values
+
+
+def environment_names(
+    providers: Sequence[Provider], alerts: Sequence[Mapping[str, str]]
+) -> list[dict[str, Any]]:
+    """Every environment variable a scheduled run may read: names and roles, never values."""
+    names = [
+        {
+            "name": s.env,
+            "used_by": f"providers.{p.name}",
+            "secret": s.secret,
+            "required": s.required and s.default is None,
+        }
+        for p in providers
+        for s in p.settings
+    ]
+    for alert in alerts:
+        if alert["kind"] == "github_issue":
+            names += [
+                {"name": env, "used_by": "alerts", "secret": secret, "required": True}
+                for env, secret in GITHUB_ALERT_ENV
+            ]
+        for key in ALERT_KINDS[alert["kind"]]:
+            if key.endswith("_env"):
+                names.append(
+                    {"name": alert[key], "used_by": "alerts", "secret": True, "required": True}
+                )
+    names.append({"name": METRICS_ENV, "used_by": "metrics", "secret": False, "required": False})
+    unique: dict[str, dict[str, Any]] = {}
+    for entry in names:
+        unique.setdefault(entry["name"], entry)  # the first declaration of a name wins
+    return list(unique.values())
+
+
+def step_hints(step: Step, step_command: Sequence[str]) -> dict[str, Any]:
+    """A step of the graph with its retry policy and the argv that runs it."""
+    return {
+        **step.to_dict(),
+        "retry_backoff": "exponential" if step.retries else "none",
+        "command": [step.name if arg == "{step}" else arg for arg in step_command],
+    }
+
+
+def build_plan(
+    config: PipelineConfig, providers: Mapping[str, Provider], location_args: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The plan of ``config``'s scheduled run (``location_args``: its --config/--data-dir)."""
+    settings = read_orchestration(config.sections.get("orchestration", {}), providers)
+    selected = [providers[n] for n in settings["providers"]] or list(providers.values())
+    names = [p.name for p in selected]
+    options = list(location_args)
+    if settings["providers"]:
+        options += ["--providers", ",".join(names)]
+    options += settings["extra_args"]
+    head: dict[str, Any] = {
+        "version": PLAN_VERSION,
+        "mode": settings["mode"],
+        "schedule": settings["schedule"],
+        "providers": names,
+    }
+    tail = {
+        "alerts": settings["alerts"],
+        "environment": environment_names(selected, settings["alerts"]),
+    }
+    concurrency = {"concurrency": {"max_active_runs": 1, "overlap": "skip"}}
+    if settings["shards"] == 1:
+        run = run_part(settings["python"], names, options, Path(config.log_dir))
+        ordered = (
+            "command",
+            "concurrency",
+            "run_timeout_seconds",
+            "steps",
+            "alerts",
+            "environment",
+            "log_file",
+            "lock_file",
+        )  # the order of the pinned plan
+        merged = {**run, **concurrency, **tail}
+        return {**head, **{key: merged[key] for key in ordered}}
+    shards = shard_parts(config, providers, settings, names, options)
+    timeout = max(shard["run_timeout_seconds"] for shard in shards)
+    return {**head, **concurrency, "run_timeout_seconds": timeout, "shards": shards, **tail}
+
+
+def run_part(
+    python: str,
+    names: Sequence[str],
+    options: Sequence[str],
+    log_dir: Path,
+    shard: Shard | None = None,
+    lock_wait_seconds: float = 0,
+) -> dict[str, Any]:
+    """What one scheduled run (the whole one, or a shard) needs: commands, steps, lock, log.
+
+    A shard's ``write`` may first queue behind the other shards' on the commit lock, so its
+    timeout grows by ``lock_wait_seconds``.
+    """
+    base = [python, SCRIPT]
+    options = [*options, "--shard", str(shard)] if shard else list(options)
+    step_command = [*base, "run-step", "{step}", "--run-id", "{run_id}", *options]
+    steps = [step_hints(step, step_command) for step in step_graph(names)]
+    for step in steps:
+        if step["name"] == "write":
+            step["timeout_seconds"] += math.ceil(lock_wait_seconds)
+    suffix = f"-shard-{shard.index}-of-{shard.count}" if shard else ""
+    return {
+        "command": {"run": [*base, *options], "step": step_command},
+        "run_timeout_seconds": sum(step["timeout_seconds"] for step in steps),
+        "steps": steps,
+        "log_file": str(log_dir / f"scheduler{suffix}.log"),
+        "lock_file": str(log_dir / f"pipeline{suffix}.lock"),
+    }
+
+
+def shard_parts(
+    config: PipelineConfig,
+    providers: Mapping[str, Provider],
+    settings: Mapping[str, Any],
+    names: Sequence[str],
+    options: Sequence[str],
+) -> list[dict[str, Any]]:
+    """One run per shard that has work, its providers as the runner will plan them.
+
+    A shard with no work (more shards than units) is left out: it would have nothing to do.
+    """
+    offline = "--offline" in settings["extra_args"]
+    parts = []
+    for index in range(1, settings["shards"] + 1):
+        shard = Shard(index, settings["shards"])
+        run_options = RunOptions(providers=tuple(names), offline=offline, shard=str(shard))
+        planned = Runner(config, providers, {}, run_options).planned_providers()
+        if planned:
+            run = run_part(settings["python"], planned, options, Path(config.log_dir), shard,
+                           config.lock_wait_seconds)  # fmt: skip
+            parts.append({"shard": str(shard), "providers": planned, **run})
+    if not parts:
+        raise ConfigError("orchestration.shards: no shard has any work (no providers selected?)")
+    return parts
+
+
+def location_args(config_path: Path | None, data_dir: Path | None) -> list[str]:
+    """The --config/--data-dir flags the plan was asked with, so scheduled runs use them too."""
+    args: list[str] = []
+    if config_path is not None:
+        args += ["--config", str(config_path)]
+    if data_dir is not None:
+        args += ["--data-dir", str(data_dir)]
+    return args
+
+
+def plan_json(plan: Mapping[str, Any]) -> str:
+    """The plan as stable, indented JSON (what ``--dump-orchestration-plan`` prints)."""
+    return json.dumps(plan, indent=2)

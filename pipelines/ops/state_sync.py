@@ -1,0 +1,167 @@
+"""Carry the pipeline's state from one GitHub Actions run to the next.
+
+Every runner starts with an empty checkout, but a run needs what the last one
+left: the dedup state and provider watermarks (``<data>/state/``), the
+manifests (``<data>/_manifests/``), the run history the anomaly detector
+trains on (``logs/runs.jsonl``), the acknowledged runs and the map from
+pipeline runs to workflow runs (``logs/github_runs.jsonl``). Those paths,
+for the real lake and the offline demo lake alike, are ``state_paths``.
+
+The workflow stages them into one folder after a committed run, saves that
+folder to ``actions/cache`` (a fresh key per run) and uploads it as the
+``pipeline-state`` artifact. The next run restores the newest cache entry by
+key prefix; on a miss (caches are evicted after 7 days unused) it takes the
+newest ``pipeline-state`` artifact of its branch through the REST API. With
+neither, the runner finds no state and marks the run ``bootstrap``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipelines.config import PipelineConfig
+from pipelines.lake.dedup import STATE_DIR
+from pipelines.lake.lake import MANIFEST_DIR
+from pipelines.ops.github import Artifact, GitHubClient, extract_zip
+from pipelines.run.runner import ACKNOWLEDGED_FILE
+
+STATE_ARTIFACT = "pipeline-state"
+GITHUB_RUNS_FILE = "github_runs.jsonl"
+DEMO_DIR = "demo"
+
+log = logging.getLogger("pipeline.state_sync")
+
+
+def state_paths(config: PipelineConfig) -> list[Path]:
+    """Files and folders (relative to the working directory) that make up the state."""
+    data, logs = Path(config.data_dir), Path(config.log_dir)
+    lakes = [data, data / DEMO_DIR]
+    return [
+        *(lake / name for lake in lakes for name in (STATE_DIR, MANIFEST_DIR)),
+        logs / "runs.jsonl",
+        logs / ACKNOWLEDGED_FILE,
+        logs / GITHUB_RUNS_FILE,
+    ]
+
+
+def _check_relative(path: Path) -> None:
+    if path.is_absolute() or ".." in path.parts:
+        raise ValueError(f"{path}: state paths must be relative to the working directory")
+
+
+def copy_tree(paths: list[Path], source: Path, dest: Path) -> list[Path]:
+    """Copy each of ``paths`` (relative) that exists under ``source`` to the same place under
+    ``dest``; hard links where possible, since the files are never modified in place."""
+    copied = []
+    for rel in paths:
+        _check_relative(rel)
+        origin = source / rel
+        files = sorted(p for p in origin.rglob("*") if p.is_file()) if origin.is_dir() else []
+        if origin.is_file():
+            files = [origin]
+        for file in files:
+            target = dest / file.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.unlink(missing_ok=True)
+            try:
+                os.link(file, target)
+            except OSError:
+                shutil.copy2(file, target)
+            copied.append(target)
+    return copied
+
+
+def stage_state(config: PipelineConfig, workdir: Path, dest: Path) -> list[Path]:
+    """Put a fresh copy of the state into ``dest`` (emptied first), ready to cache or upload."""
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    return copy_tree(state_paths(config), workdir, dest)
+
+
+@dataclass(frozen=True)
+class Restored:
+    """Where the state of this run came from: ``cache``, ``artifact`` or ``none``."""
+
+    source: str
+    detail: str
+    files: int
+
+
+def restore_state(
+    config: PipelineConfig,
+    env: Mapping[str, str],
+    workdir: Path,
+    cache_dir: Path | None,
+    cache_key: str,
+    client: GitHubClient | None = None,
+) -> Restored:
+    """Bring the last saved state into ``workdir``: from the cache, else the newest artifact.
+
+    An API error while looking for the artifact is raised, not taken for "no
+    state": starting from empty state would re-write every product as new.
+    """
+    paths = state_paths(config)
+    if cache_key and cache_dir is not None and cache_dir.is_dir():
+        files = copy_tree(paths, cache_dir, workdir)
+        if files:
+            return Restored("cache", f"cache entry {cache_key}", len(files))
+    client = client or GitHubClient.from_env(env)
+    artifact = newest_state_artifact(client, env.get("GITHUB_REF_NAME"))
+    if artifact is None:
+        return Restored("none", "no cache entry and no pipeline-state artifact", 0)
+    with tempfile.TemporaryDirectory() as temp:
+        archive = client.download_artifact(artifact, Path(temp) / "state.zip")
+        unpacked = Path(temp) / "state"
+        extract_zip(archive, unpacked)
+        files = copy_tree(paths, unpacked, workdir)
+    return Restored("artifact", f"artifact {artifact.name} of run {artifact.run_id}", len(files))
+
+
+def newest_state_artifact(client: GitHubClient, branch: str | None) -> Artifact | None:
+    """The newest unexpired ``pipeline-state`` artifact of ``branch`` (any branch if None).
+
+    A state artifact is uploaded only after its run committed, so the newest one
+    belongs to the newest run that completed its commit.
+    """
+    for artifact in client.artifacts(STATE_ARTIFACT):
+        if artifact.expired:
+            log.info("skipping expired %s of run %s", artifact.name, artifact.run_id)
+            continue
+        if branch is None or artifact.head_branch in (None, branch):
+            return artifact
+    return None
+
+
+def stage_products(
+    record: Mapping[str, Any], workdir: Path, log_dir: Path, dest: Path, *, include_raw: bool
+) -> list[Path]:
+    """Stage the run's committed files, manifest, report and run log into ``dest``.
+
+    Paths inside keep their place relative to the working directory
+    (``data/normalized/…``, ``data/_manifests/<run_id>.json``, ``logs/…``), so
+    ``download-artifacts`` can put them back where they belong.
+    """
+    run_id, root = record["run_id"], _relative(Path(record["data_dir"]), workdir)
+    log_dir = _relative(log_dir, workdir)
+    manifest_path = root / MANIFEST_DIR / f"{run_id}.json"
+    manifest = json.loads((workdir / manifest_path).read_text())
+    files = [
+        root / entry["path"] for entry in manifest["files"] if include_raw or entry["zone"] != "raw"
+    ]
+    reports = [log_dir / f"report-{run_id}.{ext}" for ext in ("md", "html")]
+    logs = [log_dir / "runs.jsonl", log_dir / GITHUB_RUNS_FILE]
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    return copy_tree([*files, manifest_path, *reports, *logs], workdir, dest)
+
+
+def _relative(path: Path, workdir: Path) -> Path:
+    return path.resolve().relative_to(workdir.resolve()) if path.is_absolute() else path

@@ -1,0 +1,156 @@
+"""The extract step of one provider: fetch (live, offline or from raw files) and land raw records.
+
+Live, the provider's API is called with this run's options; offline, the provider's recorded
+exchanges are replayed from a loopback server through the same client code; a ``--replay``
+run only names the raw files to re-normalize. With ``--shard``, the options are cut to this
+shard's share first (``pipelines/run/shard.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from pipelines.config import PipelineConfig
+from pipelines.lake.dedup import read_state_meta
+from pipelines.lake.lake import Lake, RawWriter
+from pipelines.net.cache import ResponseCache
+from pipelines.net.http import HttpClient, RetryBudget
+from pipelines.net.offline import Recording, offline_env, replay_server
+from pipelines.run.options import RunOptions, find_replay_files
+from pipelines.run.progress import Progress
+from pipelines.run.shard import Shard, shard_options
+from providers.base import FetchContext, Provider, ProviderStats
+
+log = logging.getLogger("pipeline.runner")
+
+
+@dataclass
+class Extractor:
+    """What extracting needs from the run: its settings, flags, shard and lake."""
+
+    config: PipelineConfig
+    env: Mapping[str, str]
+    options: RunOptions
+    shard: Shard | None
+    lake: Lake
+    retry_budget: RetryBudget
+    run_id: str
+
+    def extract(self, provider: Provider, work: Path, dt: str) -> dict[str, Any]:
+        """The extract step's outputs for ``provider``."""
+        if self.options.replay is not None:
+            files = find_replay_files(self.options.replay).get(provider.name)
+            if not files:
+                return {"status": "skipped", "reason": "no raw files to replay"}
+            return {"status": "ok", "replay_files": [str(f) for f in files]}
+        if self.options.offline:
+            return self._extract_offline(provider, work, dt)
+        problems = provider.check_environment(self.env)
+        if problems:
+            return {"status": "failed", "error": "; ".join(problems)}
+        missing = provider.missing_settings(self.env)
+        if missing:
+            log.info("%s: skipped, missing %s", provider.name, ", ".join(missing))
+            return {"status": "skipped", "reason": f"missing {', '.join(missing)}"}
+        return self._fetch(provider, self.env, work, dt)
+
+    def _extract_offline(self, provider: Provider, work: Path, dt: str) -> dict[str, Any]:
+        path = provider.recording_path()
+        if not path.exists():
+            return {"status": "skipped", "reason": "no offline recording"}
+        recording = Recording(path)
+        with replay_server(recording) as base_url:
+            return self._fetch(provider, offline_env(recording, base_url), work, dt)
+
+    def options_of(self, provider: Provider, *, sharded: bool = True) -> dict[str, Any] | None:
+        """The provider's options for this run: ``pipeline.toml``'s (a recording's, offline),
+        cut to this shard's share; None when the provider has no work in this shard."""
+        options = dict(self.config.providers.get(provider.name, {}))
+        path = provider.recording_path()
+        if self.options.offline and path.exists():
+            options.update(Recording(path).options)
+        if self.shard and sharded:
+            return shard_options(provider, options, self.shard)
+        return options
+
+    def _fetch(
+        self, provider: Provider, env: Mapping[str, str], work: Path, dt: str
+    ) -> dict[str, Any]:
+        """Fetch and land the raw records; a provider error fails the step (and is retriable)."""
+        options = self.options_of(provider) or {}
+        split = options != self.options_of(provider, sharded=False)
+        stats = ProviderStats()
+        progress = Progress(provider.name)
+        staged = self.lake.raw_file(work, dt, provider.name, self.run_id)
+        writer = RawWriter(staged)
+        ctx = self._fetch_context(provider, env, options, stats, progress)
+        try:
+            for record in progress.count(islice(provider.fetch(ctx), self.options.limit)):
+                writer.write(record)
+        except Exception as exc:
+            writer.close()
+            Lake.discard([staged])
+            exc.stats = asdict(stats)  # the run log counts a failed provider's retries too
+            raise
+        finally:
+            progress.done()
+        writer.close()
+        return {
+            "status": "ok",
+            "raw": staged.to_dict(),
+            "stats": asdict(stats),
+            "next_state": ctx.next_state,
+            # A shard's share of a split provider is never its whole catalog.
+            "complete": ctx.complete and self.options.limit is None and not split,
+        }
+
+    def _fetch_context(
+        self,
+        provider: Provider,
+        env: Mapping[str, str],
+        options: Mapping[str, Any],
+        stats: ProviderStats,
+        progress: Progress,
+    ) -> FetchContext:
+        config = self.config
+        use_cache = not (self.options.no_cache or self.options.offline)
+        cache = (
+            ResponseCache(Path(config.cache_dir) / provider.name, config.cache_ttl_seconds)
+            if use_cache
+            else None
+        )
+        plog = logging.getLogger(f"pipeline.{provider.name}")
+        http = HttpClient(
+            provider.name,
+            stats,
+            timeout=(config.http_connect_timeout_seconds, config.http_timeout_seconds),
+            max_retries=config.http_max_retries,
+            backoff_factor=config.http_backoff_seconds,
+            retry_budget=self.retry_budget,
+            breaker_threshold=config.http_breaker_threshold,
+            cache=cache,
+            log=plog,
+        )
+        return FetchContext(
+            settings=provider.resolve_settings(env),
+            options=options,
+            http=http,
+            stats=stats,
+            log=plog,
+            limit=self.options.limit,
+            cache=cache,
+            on_page=progress.page,
+            full_refresh=self.options.full_refresh,
+            state=provider_state(self.lake, provider.name),
+        )
+
+
+def provider_state(lake: Lake, name: str) -> dict[str, Any]:
+    """What ``name`` saved in its ``next_state`` during the last committed run."""
+    meta = read_state_meta(lake.storage) or {}
+    return meta.get("extra", {}).get("providers", {}).get(name, {})

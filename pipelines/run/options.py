@@ -1,0 +1,127 @@
+"""What a run was asked for (``RunOptions``), what it gave back, and where its lake lives."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pipelines.config import PipelineConfig
+from pipelines.errors import ConfigError
+from pipelines.lake.storage import Storage, open_storage
+from providers.base import Provider
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What the user asked for on the command line (kept in the run's checkpoint)."""
+
+    providers: tuple[str, ...] | None = None
+    limit: int | None = None
+    dry_run: bool = False
+    no_cache: bool = False
+    offline: bool = False
+    replay: Path | None = None
+    full_refresh: bool = False
+    fail_on_anomaly: bool = False
+    shard: str | None = None  # "K/N": this process's share of the work (pipelines/run/shard.py)
+
+    @property
+    def mode(self) -> str:
+        if self.dry_run:
+            return "dry_run"
+        if self.replay is not None:
+            return "replay"
+        return "offline" if self.offline else "live"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["providers"] = list(self.providers) if self.providers else None
+        data["replay"] = str(self.replay) if self.replay else None
+        data["mode"] = self.mode
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunOptions:
+        names = data.get("providers")
+        return cls(
+            providers=tuple(names) if names else None,
+            limit=data.get("limit"),
+            dry_run=data.get("dry_run", False),
+            no_cache=data.get("no_cache", False),
+            offline=data.get("offline", False),
+            replay=Path(data["replay"]) if data.get("replay") else None,
+            full_refresh=data.get("full_refresh", False),
+            fail_on_anomaly=data.get("fail_on_anomaly", False),
+            shard=data.get("shard"),
+        )
+
+
+@dataclass
+class RunResult:
+    """A finished (or stopped) run: its record, exit code and a preview of written rows."""
+
+    record: dict[str, Any]
+    exit_code: int
+    previews: dict[str, list[dict[str, Any]]]
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Sortable, unique run id: UTC time plus a random suffix."""
+    return f"{(now or datetime.now(UTC)):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def lake_uri(config: PipelineConfig) -> str:
+    """The lake: ``lake_uri`` when set, else the ``data_dir`` folder."""
+    return config.lake_uri or config.data_dir
+
+
+def lake_storage(config: PipelineConfig, options: RunOptions) -> Storage:
+    """Where this run's lake lives: offline demo rows never mix with real ones."""
+    storage = open_storage(
+        lake_uri(config), endpoint_url=config.s3_endpoint_url, region=config.s3_region
+    )
+    return storage.child("demo") if options.offline else storage
+
+
+def work_roots(config: PipelineConfig) -> list[Path]:
+    """Where checkpoints and staged files live (real, then demo): the lake when it is a
+    local folder, else the local ``data_dir``."""
+    uri = lake_uri(config)
+    root = Path(config.data_dir if "://" in uri else uri)
+    return [root, root / "demo"]
+
+
+def select_providers(
+    providers: Mapping[str, Provider], wanted: tuple[str, ...] | None
+) -> list[Provider]:
+    if not wanted:
+        return list(providers.values())
+    unknown = [name for name in wanted if name not in providers]
+    if unknown:
+        raise ConfigError(
+            f"--providers: unknown provider {', '.join(unknown)} (known: {', '.join(providers)})"
+        )
+    return [providers[name] for name in wanted]
+
+
+def find_replay_files(path: Path) -> dict[str, list[Path]]:
+    """Raw landing files under ``path``, grouped by the ``source=NAME`` folder they sit in."""
+    if not path.exists():
+        raise ConfigError(f"--replay: {path} does not exist")
+    files = [path] if path.is_file() else sorted(path.rglob("*.jsonl*"))
+    grouped: dict[str, list[Path]] = {}
+    for file in files:
+        sources = [p.removeprefix("source=") for p in file.parts if p.startswith("source=")]
+        if not sources:
+            raise ConfigError(
+                f"--replay: cannot tell the provider of {file}: expected it under a "
+                "source=NAME folder"
+            )
+        grouped.setdefault(sources[-1], []).append(file)
+    if not grouped:
+        raise ConfigError(f"--replay: no .jsonl or .jsonl.zst files under {path}")
+    return grouped

@@ -1,0 +1,95 @@
+"""The run-log record of a run, assembled from its checkpoint's step outputs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pipelines.lake.runlog import COUNTERS
+from pipelines.run.checkpoint import DONE, Checkpoint
+
+EXIT_OK, EXIT_PROVIDER_FAILED, EXIT_USAGE, EXIT_QUALITY, EXIT_ALL_FAILED, EXIT_ANOMALY = range(6)
+STAT_KEYS = (
+    "api_calls", "cache_hits", "retries", "pages", "throttle_waits", "throttle_wait_seconds",
+    "breaker_trips",
+)  # fmt: skip
+COUNT_KEYS = (
+    "records", "fetched", "quarantined", "dropped", "dropped_reasons", "quality", "drift",
+)  # fmt: skip
+WRITE_KEYS = ("new", "changed", "unchanged", "deleted")
+
+
+def provider_status(checkpoint: Checkpoint, name: str) -> tuple[str, str | None]:
+    """A provider's status so far and the reason or error that goes with it."""
+    for step in (f"extract.{name}", f"normalize.{name}", "quality", "write"):
+        if step not in checkpoint.steps:
+            continue
+        outputs = checkpoint.outputs(step)
+        entry = outputs.get(name, {}) if step in ("quality", "write") else outputs
+        status = entry.get("status")
+        if status and status != "ok":
+            return status, entry.get("reason") or entry.get("error")
+        if checkpoint.status(step) != DONE and step.startswith("extract"):
+            return "failed", checkpoint.steps[step].get("error") or "extract did not finish"
+    return "ok", None
+
+
+def provider_entry(checkpoint: Checkpoint, name: str) -> dict[str, Any]:
+    """The run-log entry of one provider."""
+    extract = checkpoint.outputs(f"extract.{name}")
+    counts = checkpoint.outputs(f"normalize.{name}").get("counts", {})
+    written = checkpoint.outputs("write").get(name, {}) if "write" in checkpoint.steps else {}
+    status, note = provider_status(checkpoint, name)
+    stats = extract.get("stats", {})
+    entry: dict[str, Any] = {"status": status}
+    entry.update({key: stats.get(key, 0) for key in STAT_KEYS})
+    entry.update({key: counts.get(key, 0) for key in COUNT_KEYS})
+    entry.update({key: written.get(key, 0) for key in WRITE_KEYS})
+    entry["written"] = sum(written.get(k, 0) for k in ("new", "changed", "deleted"))
+    if status != "ok":
+        entry["written"] = 0
+    entry["errors"] = (stats.get("errors", []) + counts.get("errors", []))[:20]
+    entry["warnings"] = written.get("warnings", [])
+    if note:
+        entry["reason" if status == "skipped" else "error"] = note
+    return entry
+
+
+def build_record(checkpoint: Checkpoint, root: str, ended_at: datetime | None = None) -> dict:
+    """The run-log record of ``checkpoint``'s run as it stands."""
+    options = checkpoint.options
+    started = datetime.fromisoformat(checkpoint.created_at)
+    ended = ended_at or datetime.now(UTC)
+    providers = {name: provider_entry(checkpoint, name) for name in checkpoint.providers}
+    record = {
+        "run_id": checkpoint.run_id,
+        "started_at": started.isoformat(),
+        "ended_at": ended.isoformat(),
+        "duration_seconds": round((ended - started).total_seconds(), 3),
+        "mode": options["mode"],
+        "bootstrap": options.get("bootstrap", False),
+        "backfill": options.get("replay") is not None,
+        "data_dir": root,
+        "args": {k: options.get(k) for k in ARG_KEYS},
+        "providers": providers,
+        "totals": {c: sum(e.get(c, 0) for e in providers.values()) for c in COUNTERS},
+    }
+    record["exit_code"] = exit_code(providers)
+    return record
+
+
+ARG_KEYS = (
+    "providers", "limit", "dry_run", "no_cache", "offline", "replay", "full_refresh",
+    "fail_on_anomaly",
+)  # fmt: skip
+
+
+def exit_code(providers: dict[str, dict[str, Any]]) -> int:
+    """DESIGN.md's exit codes: 0 ok, 1 some failed, 3 quality gate, 4 all failed."""
+    attempted = [e for e in providers.values() if e["status"] != "skipped"]
+    failed = [e for e in attempted if e["status"] == "failed"]
+    if attempted and len(failed) == len(attempted):
+        return EXIT_ALL_FAILED
+    if any(e["status"] == "quality_failed" for e in attempted):
+        return EXIT_QUALITY
+    return EXIT_PROVIDER_FAILED if failed else EXIT_OK

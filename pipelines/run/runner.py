@@ -1,0 +1,342 @@
+"""The runner: executes the step graph of ``pipelines/run/steps.py`` for one run.
+
+A plain run executes every step in order in this process; a scheduler runs
+them one at a time with ``run-step``; ``--resume`` continues a killed or failed
+run. All three go through ``Runner.execute``, so the semantics are the same.
+Each step reads its inputs from the run's work folder and the checkpoint and
+records its outputs there; the runner wires the stages and does none of their
+work.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from pipelines.checks.anomaly import AnomalyConfig, AnomalyReport, detect_anomalies
+from pipelines.checks.quality import QualityConfig, gate_verdict
+from pipelines.checks.report import write_reports
+from pipelines.config import PipelineConfig
+from pipelines.errors import ConfigError, DataQualityError, ProviderError
+from pipelines.lake.dedup import read_state_meta
+from pipelines.lake.lake import Lake, StagedFile, read_raw
+from pipelines.lake.lock import LakeLock, default_holder
+from pipelines.lake.runlog import append_lake_run, append_run, read_lake_runs, read_runs
+from pipelines.net.http import RetryBudget
+from pipelines.net.secrets import mask
+from pipelines.run.checkpoint import DONE, FAILED, Checkpoint, unfinished_runs
+from pipelines.run.extract import Extractor
+from pipelines.run.options import (
+    RunOptions,
+    RunResult,
+    lake_storage,
+    new_run_id,
+    select_providers,
+    work_roots,
+)
+from pipelines.run.process import NormalizeStage, ProviderCounts, RunContext
+from pipelines.run.record import EXIT_ANOMALY, EXIT_OK, build_record
+from pipelines.run.shard import Shard
+from pipelines.run.steps import Step, step_graph
+from pipelines.run.write import WriteStep
+from providers.base import Provider
+
+log = logging.getLogger("pipeline.runner")
+
+ACKNOWLEDGED_FILE = "acknowledged_runs.txt"
+
+
+class Runner:
+    """Runs the steps of one run, creating its checkpoint or picking an existing one up."""
+
+    def __init__(
+        self,
+        config: PipelineConfig,
+        providers: Mapping[str, Provider],
+        env: Mapping[str, str],
+        options: RunOptions,
+        run_id: str | None = None,
+    ) -> None:
+        self.config, self.providers, self.env, self.options = config, providers, env, options
+        self.run_id = run_id or new_run_id()
+        self.shard = Shard.parse(options.shard) if options.shard else None
+        if self.shard and options.replay is not None:
+            raise ConfigError("--shard: a --replay run is not sharded; replay each provider once")
+        if (
+            config.table_format == "delta"
+            and importlib.util.find_spec("pipelines.lake.delta") is None
+        ):
+            raise ConfigError('pipeline.table_format = "delta" needs pipelines/lake/delta.py')
+        self.storage = lake_storage(config, options)
+        self.lake = Lake(self.storage)
+        self.root = work_roots(config)[1 if options.offline else 0]  # checkpoints, staged files
+        self.quality = QualityConfig.from_table(config.sections.get("quality", {}))
+        self.anomaly = AnomalyConfig.from_table(config.sections.get("anomaly", {}))
+        self.retry_budget = RetryBudget(config.http_retry_budget)  # shared by every provider
+        self.log_dir = Path(config.log_dir)
+        self.checkpoint: Checkpoint | None = None
+        self.previews: dict[str, list[dict[str, Any]]] = {}
+
+    # --- entry points -----------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        """A whole new run: every step in order, in this process."""
+        self.open_checkpoint(create=True)
+        return self.execute(force_from=None)
+
+    def resume(self) -> RunResult:
+        """Continue this run from its first unfinished step, without refetching what committed."""
+        checkpoint = self.open_checkpoint(create=False)
+        first = checkpoint.first_unfinished()
+        if first is None:
+            log.info("run %s already finished; nothing to resume", self.run_id)
+        return self.execute(force_from=first)
+
+    def run_step(self, name: str, *, force: bool = False) -> int:
+        """One step (for schedulers): 0 done, 1 failed; a finished step is a no-op unless forced."""
+        checkpoint = self.open_checkpoint(create=None)
+        step = self._graph().get(name)
+        if step is None:
+            known = ", ".join(self._graph())
+            raise ConfigError(f"run-step: unknown step {name!r} (steps of this run: {known})")
+        waiting = [d for d in step.depends_on if checkpoint.status(d) not in (DONE, FAILED)]
+        if waiting:
+            raise ConfigError(f"run-step {name}: waits for {', '.join(waiting)} to run first")
+        if checkpoint.status(name) == DONE and not force:
+            log.info("step %s of run %s already done; nothing to do", name, self.run_id)
+            return 0
+        return 0 if self._run_one(step) == DONE else 1
+
+    # --- checkpoint ---------------------------------------------------------------------------
+
+    def open_checkpoint(self, create: bool | None) -> Checkpoint:
+        """Load this run's checkpoint, or create it (``None``: whichever applies)."""
+        path_exists = (self.root / "_runs" / self.run_id / "checkpoint.json").exists()
+        if path_exists and create is not True:
+            self.checkpoint = Checkpoint.load(self.root, self.run_id)
+            return self.checkpoint
+        if create is False:
+            self.checkpoint = Checkpoint.load(self.root, self.run_id)  # raises: no such run
+        names = self.planned_providers()
+        self._abandon_unfinished_runs()
+        bootstrap = read_state_meta(self.storage) is None
+        options = {**self.options.to_dict(), "bootstrap": bootstrap}
+        graph = [s.name for s in step_graph(names)]
+        # Nothing of a dry run may land in the lake: its work folder is a temporary one.
+        home = Path(tempfile.mkdtemp(prefix="dry-run-")) if self.options.dry_run else self.root
+        self.checkpoint = Checkpoint.create(home, self.run_id, options, names, graph)
+        return self.checkpoint
+
+    def planned_providers(self) -> list[str]:
+        """The providers this run's graph gets: those selected with work in this shard."""
+        selected = select_providers(self.providers, self.options.providers)
+        return [p.name for p in selected if self._extractor().options_of(p) is not None]
+
+    def _abandon_unfinished_runs(self) -> None:
+        """A new run supersedes killed ones of the same shard: their staged files go, their
+        checkpoints stay. Other shards' runs may be running at this moment: left alone."""
+        for old in unfinished_runs(self.root):
+            if old.run_id == self.run_id or old.options.get("shard") != self.options.shard:
+                continue
+            for child in old.work.iterdir():
+                if child.is_dir():
+                    shutil.rmtree(child, ignore_errors=True)
+            old.abandoned = True
+            old.save()
+            log.warning("run %s stopped unfinished and is superseded by this run", old.run_id)
+
+    def _graph(self) -> dict[str, Step]:
+        return {s.name: s for s in step_graph(self.checkpoint.providers)}
+
+    # --- execution ----------------------------------------------------------------------------
+
+    def execute(self, force_from: str | None) -> RunResult:
+        """Run the steps not done yet (and, from ``force_from`` on, every later one)."""
+        forcing = False
+        for name, step in self._graph().items():
+            forcing = forcing or name == force_from
+            if self.checkpoint.status(name) == DONE and not forcing:
+                continue
+            if self._write_done() and step.provider is not None:
+                continue  # the run committed without this provider: never refetch
+            self._run_one(step)
+        return self._result()
+
+    def _write_done(self) -> bool:
+        return self.checkpoint.status("write") == DONE
+
+    def _run_one(self, step: Step) -> str:
+        started = self.checkpoint.start(step.name)
+        kind = step.name.split(".")[0]
+        try:
+            outputs = getattr(self, f"_step_{kind}")(step)
+        except (ProviderError, DataQualityError, ConfigError) as exc:
+            return self._fail(step, started, exc, mask(str(exc)))
+        except Exception as exc:
+            if step.provider is None:
+                raise  # a bug in the pipeline itself: fail loudly
+            # A bug in one provider (a plug-in, say) must not take the other providers down.
+            log.exception("%s failed", step.name)
+            error = mask(f"{step.provider}: unexpected {type(exc).__name__}: {exc}")
+            return self._fail(step, started, exc, error)
+        self.checkpoint.finish(step.name, started, outputs)
+        return DONE
+
+    def _fail(self, step: Step, started: float, exc: Exception, error: str) -> str:
+        """Record a failed step, with the provider's call counters when it has them."""
+        log.error("%s failed: %s", step.name, error)
+        outputs = {"status": "failed", "error": error, "stats": getattr(exc, "stats", None) or {}}
+        self.checkpoint.finish(step.name, started, outputs, error)
+        return FAILED
+
+    def _result(self) -> RunResult:
+        report = self.checkpoint.outputs("report")
+        record = report.get("record") or build_record(self.checkpoint, self.lake.uri)
+        return RunResult(record, record["exit_code"], self.previews)
+
+    # --- steps --------------------------------------------------------------------------------
+
+    def _step_extract(self, step: Step) -> dict[str, Any]:
+        provider = self.providers[step.provider]
+        return self._extractor().extract(provider, self.checkpoint.work, self._dt())
+
+    def _extractor(self) -> Extractor:
+        return Extractor(
+            self.config, self.env, self.options, self.shard, self.lake, self.retry_budget,
+            self.run_id,
+        )  # fmt: skip
+
+    def _step_normalize(self, step: Step) -> dict[str, Any]:
+        name = step.provider
+        extract = self.checkpoint.outputs(f"extract.{name}")
+        if self.checkpoint.status(f"extract.{name}") != DONE or extract.get("status") != "ok":
+            return {"status": "skipped" if extract.get("status") == "skipped" else "failed"}
+        work = self.checkpoint.work
+        stage = NormalizeStage(
+            self.providers[name],
+            self._run_context(),
+            self.quality,
+            self.lake.part_file(work, "candidates", self._dt(), name, self.run_id),
+            self.lake.part_file(work, "quarantine", self._dt(), name, self.run_id),
+        )
+        files = [Path(f) for f in extract.get("replay_files", [])]
+        if "raw" in extract:
+            files = [StagedFile.from_dict(extract["raw"]).staged]
+        records: Iterator[dict[str, Any]] = (r for f in files for r in read_raw(f))
+        if "replay_files" in extract:
+            records = islice(records, self.options.limit)
+        stage.feed(records)
+        staged = stage.close()
+        for drift in stage.counts.drift():
+            log.warning("schema drift in %s: %d records dropped: %s", name, drift["records"],
+                        drift["cause"])  # fmt: skip
+        counts = stage.counts.to_dict()
+        return {"status": "ok", "counts": counts, "staged": [f.to_dict() for f in staged]}
+
+    def _step_quality(self, step: Step) -> dict[str, Any]:
+        verdicts: dict[str, Any] = {}
+        for name in self.checkpoint.providers:
+            normalized = self.checkpoint.outputs(f"normalize.{name}")
+            if normalized.get("status") != "ok":
+                continue
+            counts = ProviderCounts.from_dict(normalized["counts"])
+            verdict = gate_verdict(
+                name, counts.fetched, counts.quarantined, counts.quality,
+                counts.rejected_examples, self.quality,
+            )  # fmt: skip
+            verdicts[name] = {"status": "quality_failed", "error": verdict} if verdict else {}
+            if verdict:
+                log.error("%s", verdict)
+        return verdicts
+
+    def _step_write(self, step: Step) -> dict[str, Any]:
+        """Dedup and commit (``pipelines/run/write.py``), holding the lake's commit lock."""
+        write = WriteStep(
+            self.checkpoint, self.lake, self._run_context(), self.options.dry_run, self._history,
+            self.options.mode, self.config.table_format, previews=self.previews,
+        )  # fmt: skip
+        if self.options.dry_run:
+            return write.execute()
+        with self._lock() as lock:
+            write.guard = lock.check
+            return write.execute()
+
+    def _lock(self) -> LakeLock:
+        holder = default_holder(self.run_id)
+        if self.shard:
+            holder += f" (shard {self.shard})"
+        config = self.config
+        return LakeLock(self.storage, holder, config.lock_ttl_seconds, config.lock_wait_seconds)
+
+    def _history(self) -> list[dict[str, Any]]:
+        """Every recorded run: the lake's run log for an object store, else ``logs/``."""
+        if self.storage.remote:
+            return read_lake_runs(self.storage)
+        return read_runs(self.log_dir)
+
+    def _step_detect(self, step: Step) -> dict[str, Any]:
+        record = build_record(self.checkpoint, self.lake.uri)
+        history = [r for r in self._history() if r["run_id"] != self.run_id]
+        anomaly = detect_anomalies(history, record, self.anomaly, acknowledged_runs(self.log_dir))
+        if anomaly.worst == "alert":
+            log.warning("volume anomaly: %s", "; ".join(describe_alerts(anomaly)))
+        return {"anomaly": anomaly.to_dict()}
+
+    def _step_report(self, step: Step) -> dict[str, Any]:
+        record = build_record(self.checkpoint, self.lake.uri)
+        if self.shard:
+            record["shard"] = str(self.shard)
+        anomaly = self.checkpoint.outputs("detect").get("anomaly")
+        record["anomaly"] = anomaly
+        worst = (anomaly or {}).get("worst")
+        if worst == "alert" and self.options.fail_on_anomaly and record["exit_code"] == EXIT_OK:
+            record["exit_code"] = EXIT_ANOMALY
+        history = [r for r in self._history() if r["run_id"] != self.run_id]
+        if not self.options.dry_run:
+            self._append_run(record)
+            write_reports(self.log_dir, record, history, anomaly)
+        return {"record": record}
+
+    def _append_run(self, record: dict[str, Any]) -> None:
+        """Record the run once: in the lake's run log (object stores), and in ``logs/``."""
+        if self.storage.remote:
+            with self._lock():
+                append_lake_run(self.storage, record)
+        if all(r["run_id"] != record["run_id"] for r in read_runs(self.log_dir)):
+            append_run(self.log_dir, record)
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _dt(self) -> str:
+        return self.checkpoint.created_at[:10]
+
+    def _run_context(self) -> RunContext:
+        return RunContext(
+            run_id=self.run_id,
+            started_at=datetime.fromisoformat(self.checkpoint.created_at),
+            batch_size=self.config.batch_size,
+            row_group_size=self.config.row_group_size,
+        )
+
+
+def acknowledged_runs(log_dir: Path) -> frozenset[str]:
+    """Runs an operator acknowledged (one run id per line): their volumes train the detector."""
+    path = log_dir / ACKNOWLEDGED_FILE
+    if not path.exists():
+        return frozenset()
+    return frozenset(line.strip() for line in path.read_text().splitlines() if line.strip())
+
+
+def describe_alerts(anomaly: AnomalyReport) -> list[str]:
+    """One phrase per alert: provider, metric, value and the usual level."""
+    return [
+        f"{v.provider} {v.metric} {v.value:g} vs median {v.median:g} (z {v.z:+.1f})"
+        for v in anomaly.alerts
+    ]

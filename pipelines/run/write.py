@@ -1,0 +1,220 @@
+"""The write step: dedup every passing provider against the state, then commit the run.
+
+Order of the commit, in any lake: the parts are put in place, then the manifest (the commit
+point), then the state (written last; it names the runs it includes). The next commit first
+removes what killed runs left and folds in any committed manifest the state lacks, so a run
+killed anywhere loses and duplicates nothing. The runner holds the lake's commit lock around
+all of it (``pipelines/lake/lock.py``): two runs or shards never interleave their commits, and each
+dedups against the state the other saved.
+
+With ``table_format = "delta"``, the committed rows then go to the Delta tables
+(``pipelines/lake/delta.py``): three transactions, each made once per run even when a resumed
+run gets here again (the run's work folder remembers which were made, and each call gets
+the run id).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from pipelines.lake.dedup import DedupState, load_state, save_state
+from pipelines.lake.lake import Lake, Manifest, StagedFile
+from pipelines.lake.schema import PRODUCT_SCHEMA
+from pipelines.run.checkpoint import Checkpoint
+from pipelines.run.process import DedupStage, ProviderCounts, RunContext, deletion_stubs
+
+log = logging.getLogger("pipeline.write")
+STATE_COLUMNS = ["source", "source_id", "raw_hash", "content_hash"]
+DELTA_CALLS = ("append_changes", "merge_current", "update_history")
+
+
+@dataclass
+class WriteStep:
+    """One run's write step; ``guard`` raises when the run may no longer write (lost lock)."""
+
+    checkpoint: Checkpoint
+    lake: Lake
+    run: RunContext
+    dry_run: bool
+    history: Callable[[], list[dict[str, Any]]]
+    mode: str
+    table_format: str = "parquet"
+    guard: Callable[[], None] = lambda: None
+    previews: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def run_id(self) -> str:
+        return self.run.run_id
+
+    @property
+    def dt(self) -> str:
+        return self.checkpoint.created_at[:10]
+
+    def execute(self) -> dict[str, Any]:
+        """Dedup every passing provider, then commit: parts, manifest, state (and Delta)."""
+        state = load_state(self.lake.storage)
+        if not self.dry_run:
+            self.recover(state)
+        if self.run_id in state.applied_runs:
+            return self.already_committed()
+        outputs: dict[str, Any] = {}
+        committed: list[StagedFile] = []
+        for name in self.checkpoint.providers:
+            if self.passing(name):
+                outputs[name], staged = self.dedup_provider(name, state)
+                committed += staged
+        if not self.dry_run:
+            self.commit(outputs, committed, state)
+            self.sync_delta()
+        return outputs
+
+    def passing(self, name: str) -> bool:
+        normalized = self.checkpoint.outputs(f"normalize.{name}")
+        quality = self.checkpoint.outputs("quality").get(name, {})
+        return normalized.get("status") == "ok" and not quality.get("status")
+
+    def dedup_provider(self, name: str, state: DedupState) -> tuple[dict, list[StagedFile]]:
+        work = self.checkpoint.work
+        normalized = self.checkpoint.outputs(f"normalize.{name}")
+        staged = [StagedFile.from_dict(f) for f in normalized["staged"]]
+        candidates = next((f.staged for f in staged if f.zone == "candidates"), None)
+        part = self.lake.part_file(work, "normalized", self.dt, name, self.run_id)
+        stage = DedupStage(self.run, state, part)
+        stage.feed(candidates)
+        extract = self.checkpoint.outputs(f"extract.{name}")
+        if extract.get("complete"):
+            self.write_deletions(name, stage, state)
+        self.previews[name] = stage.preview
+        result = {"status": "ok", **asdict(stage.counts), "deleted": stage.deleted}
+        result["warnings"] = self.vanished_warning(name, normalized["counts"]["fetched"])
+        counts = ProviderCounts.from_dict(normalized["counts"])
+        counts.new, counts.changed, counts.unchanged = (
+            stage.counts.new, stage.counts.changed, stage.counts.unchanged,
+        )  # fmt: skip
+        written = stage.close()
+        files = [f for f in staged if f.zone == "quarantine"] + ([written] if written else [])
+        if "raw" in extract:
+            files.append(StagedFile.from_dict(extract["raw"]))
+        if not counts.reconciles():
+            state.rollback(self.lake.storage, name)
+            Lake.discard(files)
+            return {"status": "failed", "error": _reconcile_error(name, counts)}, []
+        result["deleted_keys"] = sorted(stage.deleted_keys)
+        return result, files
+
+    def write_deletions(self, name: str, stage: DedupStage, state: DedupState) -> None:
+        """After a complete pull: a ``deleted`` row for each held product that did not come back."""
+        vanished = state.keys_of(name) - stage.seen_keys
+        stage.deleted_keys = vanished
+        if vanished:
+            ids = {state.source_id(key) for key in vanished}
+            last_rows = self.lake.latest_rows(name, ids, PRODUCT_SCHEMA)
+            stage.write_deleted(last_rows)
+            stage.write_deleted(deletion_stubs(name, ids - set(last_rows["source_id"].to_pylist())))
+            log.info("%s: %d product(s) disappeared since the last pull", name, len(vanished))
+
+    def vanished_warning(self, name: str, fetched: int) -> list[str]:
+        """Zero rows from a provider that returned rows before is a warning by itself."""
+        if fetched:
+            return []
+        earlier = [
+            run["providers"][name].get("fetched", 0)
+            for run in self.history()
+            if run.get("mode") == self.mode and name in run.get("providers", {})
+        ]
+        if not any(earlier):
+            return []
+        message = f"{name}: fetched 0 rows, but earlier runs fetched up to {max(earlier)}"
+        log.warning("%s", message)
+        return [message]
+
+    def commit(self, outputs: dict[str, Any], staged: list[StagedFile], state: DedupState) -> None:
+        """Manifest first, then the state (with the providers' next watermarks)."""
+        deleted = {name: result.pop("deleted_keys", []) for name, result in outputs.items()}
+        manifest = Manifest(self.run_id, self.dt, counts=outputs)
+        self.lake.commit(manifest, staged, before_manifest=self.guard)
+        for name, result in outputs.items():
+            if result.get("status") != "ok":
+                continue
+            state.forget(deleted[name])
+            next_state = self.checkpoint.outputs(f"extract.{name}").get("next_state")
+            if next_state:
+                state.extra.setdefault("providers", {})[name] = next_state
+        state.applied_runs.add(self.run_id)
+        self.guard()
+        save_state(self.lake.storage, state)
+        shutil.rmtree(self.checkpoint.work / "candidates", ignore_errors=True)
+
+    def already_committed(self) -> dict[str, Any]:
+        """The run's manifest exists (killed after committing): take its counts."""
+        if not self.dry_run:
+            self.sync_delta()
+        return self.lake.read_manifest(self.run_id)["counts"]
+
+    def recover(self, state: DedupState) -> None:
+        """Remove killed runs' files and fold in committed manifests the state lacks."""
+        removed = self.lake.recover(keep_run=self.run_id)
+        if removed:
+            log.warning("removed %d uncommitted file(s) left by an interrupted run", len(removed))
+        changed = bool(removed)
+        for run_id in self.lake.manifest_ids():
+            if run_id in state.applied_runs:
+                continue
+            state.apply_table(self.run_rows(run_id, STATE_COLUMNS))
+            state.applied_runs.add(run_id)
+            log.warning("state caught up with committed run %s", run_id)
+            changed = True
+        if changed:
+            self.guard()
+            save_state(self.lake.storage, state)
+
+    def sync_delta(self) -> None:
+        """Hand the run's committed rows to the Delta tables, each call once per run."""
+        if self.table_format != "delta":
+            return
+        from pipelines.lake.delta import DeltaTables  # optional: only delta lakes import deltalake
+
+        progress = self.checkpoint.work / "delta.json"
+        done = set(json.loads(progress.read_text())) if progress.exists() else set()
+        if done >= set(DELTA_CALLS):
+            return
+        table = self.run_rows(self.run_id)
+        if table.num_rows == 0:
+            return  # nothing changed: no empty transactions
+        storage = self.lake.storage
+        uri = storage.uri if storage.remote else str(Path(storage.uri).resolve())
+        tables = DeltaTables(uri, storage.storage_options())
+        for call in DELTA_CALLS:
+            if call not in done:
+                getattr(tables, call)(table, self.run_id)
+                done.add(call)
+                progress.write_text(json.dumps(sorted(done)))
+        log.info("delta: %d row(s) of run %s applied", table.num_rows, self.run_id)
+
+    def run_rows(self, run_id: str, columns: list[str] | None = None) -> pa.Table:
+        """The normalized rows run ``run_id`` committed (new, changed, deleted), ``source``
+        taken from the partition folders."""
+        manifest = self.lake.read_manifest(run_id)
+        storage = self.lake.storage
+        files = [
+            storage.location(f["path"]) for f in manifest["files"] if f["zone"] == "normalized"
+        ]
+        if not files:
+            return PRODUCT_SCHEMA.empty_table().select(columns or PRODUCT_SCHEMA.names)
+        return self.lake.parts("normalized", files, PRODUCT_SCHEMA).to_table(columns=columns)
+
+
+def _reconcile_error(name: str, counts: ProviderCounts) -> str:
+    return (
+        f"{name}: counts do not reconcile: fetched {counts.fetched} != new {counts.new} + "
+        f"changed {counts.changed} + unchanged {counts.unchanged} + quarantined "
+        f"{counts.quarantined} + dropped {counts.dropped}"
+    )
