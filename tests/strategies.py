@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 from hypothesis import strategies as st
 
-from pipelines.checks.quality import ISO_4217_CODES
+from pipelines.checks.currencies import ISO_4217_CODES
 from pipelines.lake.schema import AVAILABILITIES, BUSINESS_FIELDS, CONDITIONS
 
 BUSINESS_SCHEMA = pa.schema(BUSINESS_FIELDS)

@@ -4,15 +4,15 @@ Each run is compared with recent comparable runs, per provider and for the
 total, on the counters named in ``[anomaly] metrics`` (``new`` and ``fetched``
 by default: a drop in ``fetched`` is how a broken source shows itself).
 
-Training set, for one provider and metric: runs of the last ``window_days``
-before the current run where that provider's status was ``ok``, leaving out
-bootstrap and backfill runs, runs whose earlier verdict for the same
-provider/metric was ``alert`` (unless their run id is in ``acknowledged_runs``),
-and ``dry_run``/``offline`` runs unless the current run has that mode. An
-offline run trains on offline runs only. ``min_history`` counts the points of
-the whole window; when the current run's UTC slot of day (``hour //
-slot_hours``) holds at least ``seasonal_min_points`` of them, only those are
-used (``seasonal: true``).
+Training set (picked by pipelines.checks.history), for one provider and
+metric: runs of the last ``window_days`` before the current run where that
+provider's status was ``ok``, leaving out bootstrap and backfill runs, runs
+whose earlier verdict for the same provider/metric was ``alert`` (unless their
+run id is in ``acknowledged_runs``), and ``dry_run``/``offline`` runs unless
+the current run has that mode. An offline run trains on offline runs only.
+``min_history`` counts the points of the whole window; when the current run's
+UTC slot of day (``hour // slot_hours``) holds at least ``seasonal_min_points``
+of them, only those are used (``seasonal: true``).
 
 ``total`` sums the providers the current run attempted (any status but
 ``skipped``); a history run counts for it only if all of those were ``ok``.
@@ -48,27 +48,30 @@ alert > warn > insufficient_history > ok, and is ``ok`` when nothing was checked
 
 from __future__ import annotations
 
-import json
-import logging
 import math
 import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
+from pipelines.checks.history import (
+    TOTAL,
+    attempted_providers,
+    current_value,
+    eligible_runs,
+    finite_number,
+    provider_status,
+    run_time,
+    training_points,
+)
 from pipelines.errors import ConfigError
 
-log = logging.getLogger("pipeline.anomaly")
-
-TOTAL = "total"
 SEVERITY = ("ok", "insufficient_history", "warn", "alert")  # rising
 COUNTERS = frozenset(
     {"fetched", "new", "changed", "unchanged", "quarantined", "dropped", "written", "api_calls"}
 )
-SOLO_MODES = frozenset({"dry_run", "offline"})
 EVALUATED_STATUSES = frozenset({"ok", "quality_failed"})
 MAD_TO_SIGMA = 1.4826  # makes the MAD estimate a standard deviation for normal data
 REL_SCALE_FLOOR = 0.10
@@ -132,7 +135,7 @@ def _type_errors(table: Mapping[str, Any]) -> list[str]:
         if key in table and not _is_int(table[key]):
             errors.append(f"anomaly.{key}: expected an integer, got {table[key]!r}")
     for key in _NUM_KEYS:
-        if key in table and _number(table[key]) is None:
+        if key in table and finite_number(table[key]) is None:
             errors.append(f"anomaly.{key}: expected a number, got {table[key]!r}")
     if "metrics" in table:
         errors += _metrics_errors(table["metrics"])
@@ -152,13 +155,6 @@ def _metrics_errors(metrics: Any) -> list[str]:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _number(value: Any) -> int | float | None:
-    """``value`` if it is a finite int or float (bools are not numbers here), else None."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return value if math.isfinite(value) else None
 
 
 @dataclass(frozen=True)
@@ -210,25 +206,6 @@ class AnomalyReport:
         }
 
 
-def run_time(record: Mapping[str, Any]) -> datetime | None:
-    """When a run started (UTC), from ``started_at`` or else the run id's timestamp prefix."""
-    started = record.get("started_at")
-    if isinstance(started, str):
-        try:
-            moment = datetime.fromisoformat(started)
-        except ValueError:
-            pass
-        else:
-            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    run_id = record.get("run_id")
-    if isinstance(run_id, str):
-        try:
-            return datetime.strptime(run_id[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-        except ValueError:
-            return None
-    return None
-
-
 def detect_anomalies(
     history: list[dict[str, Any]],
     current: dict[str, Any],
@@ -239,121 +216,20 @@ def detect_anomalies(
     now = run_time(current)
     if now is None:
         raise ValueError(f"run {current.get('run_id')!r} has no usable started_at")
-    runs = _eligible_runs(history, current, config, now)
-    attempted = _attempted_providers(current)
-    subjects = [p for p in attempted if _status(current, p) in EVALUATED_STATUSES]
+    runs = eligible_runs(history, current, config.window_days, now)
+    attempted = attempted_providers(current)
+    subjects = [p for p in attempted if provider_status(current, p) in EVALUATED_STATUSES]
     if attempted:
         subjects.append(TOTAL)
     verdicts = []
     for provider in subjects:
         for metric in config.metrics:
-            value = _current_value(current, provider, metric, attempted)
+            value = current_value(current, provider, metric, attempted)
             if value is None:
                 continue
-            points = _training_points(runs, provider, metric, attempted, acknowledged_runs)
+            points = training_points(runs, provider, metric, attempted, acknowledged_runs)
             verdicts.append(_judge(provider, metric, value, points, now, config))
     return AnomalyReport(verdicts=verdicts, config=config)
-
-
-def _eligible_runs(
-    history: Iterable[Mapping[str, Any]],
-    current: Mapping[str, Any],
-    config: AnomalyConfig,
-    now: datetime,
-) -> list[tuple[Mapping[str, Any], datetime]]:
-    """History runs inside the window, of a comparable mode, neither bootstrap nor backfill."""
-    start = now - timedelta(days=config.window_days)
-    runs = []
-    for record in history:
-        moment = run_time(record)
-        if moment is None or not start <= moment < now:
-            continue
-        if record.get("run_id") == current.get("run_id"):
-            continue
-        if record.get("bootstrap") or record.get("backfill"):
-            continue
-        if _comparable_mode(record.get("mode"), current.get("mode")):
-            runs.append((record, moment))
-    return runs
-
-
-def _comparable_mode(mode: Any, current_mode: Any) -> bool:
-    if current_mode == "offline":
-        return mode == "offline"
-    return mode == current_mode or mode not in SOLO_MODES
-
-
-def _providers(record: Mapping[str, Any]) -> Mapping[str, Any]:
-    providers = record.get("providers")
-    return providers if isinstance(providers, Mapping) else {}
-
-
-def _status(record: Mapping[str, Any], provider: str) -> Any:
-    entry = _providers(record).get(provider)
-    return entry.get("status") if isinstance(entry, Mapping) else None
-
-
-def _attempted_providers(record: Mapping[str, Any]) -> list[str]:
-    return [
-        name
-        for name, entry in _providers(record).items()
-        if isinstance(entry, Mapping) and entry.get("status") != "skipped"
-    ]
-
-
-def _current_value(
-    current: Mapping[str, Any], provider: str, metric: str, attempted: list[str]
-) -> int | float | None:
-    providers = _providers(current)
-    if provider != TOTAL:
-        return _number(providers[provider].get(metric))
-    # A failed provider may have no counters at all: it contributed nothing.
-    return sum(_number(providers[p].get(metric)) or 0 for p in attempted)
-
-
-def _history_value(
-    record: Mapping[str, Any], provider: str, metric: str, attempted: list[str]
-) -> int | float | None:
-    """The metric of a run fit for training, or None when the run does not qualify."""
-    names = attempted if provider == TOTAL else [provider]
-    values = []
-    for name in names:
-        entry = _providers(record).get(name)
-        if not isinstance(entry, Mapping) or entry.get("status") != "ok":
-            return None
-        values.append(_number(entry.get(metric)))
-    if not values or None in values:
-        return None
-    return sum(values)
-
-
-def _was_flagged(record: Mapping[str, Any], provider: str, metric: str) -> bool:
-    anomaly = record.get("anomaly")
-    if not isinstance(anomaly, Mapping):
-        return False
-    for verdict in anomaly.get("verdicts") or ():
-        if isinstance(verdict, Mapping) and (
-            verdict.get("provider") == provider and verdict.get("metric") == metric
-        ):
-            return verdict.get("verdict") == "alert"
-    return False
-
-
-def _training_points(
-    runs: list[tuple[Mapping[str, Any], datetime]],
-    provider: str,
-    metric: str,
-    attempted: list[str],
-    acknowledged: AbstractSet[str],
-) -> list[tuple[datetime, float]]:
-    points = []
-    for record, moment in runs:
-        if record.get("run_id") not in acknowledged and _was_flagged(record, provider, metric):
-            continue
-        value = _history_value(record, provider, metric, attempted)
-        if value is not None:
-            points.append((moment, value))
-    return points
 
 
 def _seasonal_values(
@@ -409,29 +285,3 @@ def _classify(value: float, median: float, z: float, config: AnomalyConfig) -> s
     if abs(z) >= config.warn_z:
         return "warn"
     return "ok"
-
-
-def read_run_log(path: Path | str) -> list[dict[str, Any]]:
-    """The records of a ``runs.jsonl`` file, oldest first; unreadable lines are skipped.
-
-    A run killed while writing leaves a truncated last line: it is logged and ignored.
-    """
-    path = Path(path)
-    if not path.exists():
-        return []
-    records = []
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                log.warning("%s line %d skipped, not valid JSON (a killed run?): %s",
-                            path, number, exc)  # fmt: skip
-                continue
-            if isinstance(record, dict):
-                records.append(record)
-            else:
-                log.warning("%s line %d skipped, not a JSON object", path, number)
-    return records

@@ -2,9 +2,10 @@
 
 Every rule is declared once in ``RULES``: a code, a one-line description, a default
 severity and a vectorised check (``pyarrow.compute``/numpy, no Python loop over rows)
-that returns the rows failing it. ``[quality]`` in pipeline.toml can disable a rule or
-change its severity. Rows failing any *error* rule are rejected (quarantined) with all
-their failing error-rule codes in ``reasons``; *warn* rules are only counted.
+that returns the rows failing it. ``[quality]`` in pipeline.toml (read by
+pipelines.checks.quality_config) can disable a rule or change its severity. Rows failing
+any *error* rule are rejected (quarantined) with all their failing error-rule codes in
+``reasons``; *warn* rules are only counted.
 
 One ``QualityChecker`` per provider per run: it keeps the (source, source_id) keys it
 has seen so that ``duplicate_source_id`` works across the batches of one run, and
@@ -17,40 +18,20 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Literal, Protocol
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.errors import ConfigError, SchemaDriftError
-from pipelines.lake.schema import AVAILABILITIES, BUSINESS_FIELDS, CONDITIONS
+from pipelines.checks.currencies import ISO_4217_CODES
+from pipelines.checks.schema_drift import check_columns
+from pipelines.lake.schema import AVAILABILITIES, CONDITIONS
 
 Severity = Literal["error", "warn"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warn")
 
-DEFAULT_REJECT_THRESHOLD = 0.05
-DEFAULT_MAX_TITLE_LENGTH = 500
-DEFAULT_MAX_DESCRIPTION_LENGTH = 10_000
 MAX_EXAMPLE_ID_LENGTH = 80
-
-# The codes of ISO 4217 "list one" (current currencies and funds) as shipped by Debian's
-# iso-codes 4.15.0 (/usr/share/iso-codes/json/iso_4217.json, which tracks the list the
-# ISO 4217 maintenance agency publishes), plus the later amendments ZWG (Zimbabwe Gold,
-# 2024-06-25) and XCG (Caribbean guilder, 2025-03-31); less XTS (reserved for testing)
-# and XXX (no currency), which are never a product's price currency. Codes are upper case.
-_ISO_4217_TEXT = """
-    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD
-    BTN BWP BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK DOP
-    DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HRK HTG HUF IDR ILS
-    INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD
-    MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR
-    PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS
-    SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW
-    UZS VED VES VND VUV WST XAF XAG XAU XBA XBB XBC XBD XCD XCG XDR XOF XPD XPF XPT XSU XUA
-    YER ZAR ZMW ZWG ZWL
-"""
-ISO_4217_CODES: frozenset[str] = frozenset(_ISO_4217_TEXT.split())
 
 # Scheme http or https (any case, as RFC 3986 allows) followed by a non-empty host.
 URL_PATTERN = r"^https?://[^\s/?#]+"
@@ -61,134 +42,21 @@ _CONDITIONS = pa.array(CONDITIONS, pa.string())
 _AVAILABILITIES = pa.array(AVAILABILITIES, pa.string())
 
 
-# --- configuration -----------------------------------------------------------------------
+class ConfigView(Protocol):
+    """What the rules, the checker and the gate read of a ``QualityConfig``.
 
+    QualityConfig (pipelines.checks.quality_config) checks rule codes against ``RULES``,
+    so it imports this module; this view names its type here without an import circle.
+    """
 
-@dataclass(frozen=True)
-class RuleSettings:
-    """A rule's overrides from ``[quality.rules.<code>]``; ``severity=None`` keeps the default."""
-
-    enabled: bool = True
-    severity: Severity | None = None
-
-
-@dataclass(frozen=True)
-class QualityConfig:
-    """The validated ``[quality]`` table; ``QualityConfig()`` is the defaults."""
-
-    reject_threshold: float = DEFAULT_REJECT_THRESHOLD
-    max_title_length: int = DEFAULT_MAX_TITLE_LENGTH
-    max_description_length: int = DEFAULT_MAX_DESCRIPTION_LENGTH
-    rules: Mapping[str, RuleSettings] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        unknown = sorted(set(self.rules) - set(RULES_BY_CODE))
-        if unknown:
-            raise ConfigError(f"quality.rules: unknown rule code(s) {', '.join(unknown)}")
-        object.__setattr__(self, "rules", MappingProxyType(dict(self.rules)))
-
-    def is_enabled(self, code: str) -> bool:
-        return self.rules.get(code, RuleSettings()).enabled
-
-    def severity(self, code: str) -> Severity:
-        return self.rules.get(code, RuleSettings()).severity or RULES_BY_CODE[code].severity
-
-    @classmethod
-    def from_table(cls, table: Mapping[str, Any]) -> QualityConfig:
-        """Validate pipeline.toml's ``[quality]`` table; every problem is reported at once."""
-        if not isinstance(table, Mapping):
-            raise ConfigError(f"quality: expected a table, got {table!r}")
-        problems = [
-            f"quality.{key}: unknown key (known: {', '.join(_KNOWN_KEYS)})"
-            for key in table
-            if key not in _KNOWN_KEYS
-        ]
-        values = {s.key: s.read(table, problems) for s in SETTINGS if s.key in table}
-        rules = _read_rules(table.get("rules", {}), problems)
-        if problems:
-            raise ConfigError("; ".join(problems))
-        return cls(**values, rules=rules)
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One scalar key of ``[quality]``: its default, its check and its doc line."""
-
-    key: str
-    default: float | int
-    description: str
-    valid: Callable[[Any], bool]
-    expected: str
-
-    def read(self, table: Mapping[str, Any], problems: list[str]) -> Any:
-        value = table[self.key]
-        if isinstance(value, bool) or not self.valid(value):
-            problems.append(f"quality.{self.key}: expected {self.expected}, got {value!r}")
-        return value
-
-
-def _is_share(value: Any) -> bool:
-    return isinstance(value, int | float) and 0 <= value <= 1
-
-
-def _is_positive_int(value: Any) -> bool:
-    return isinstance(value, int) and value >= 1
-
-
-SETTINGS: tuple[Setting, ...] = (
-    Setting(
-        "reject_threshold",
-        DEFAULT_REJECT_THRESHOLD,
-        "Share of a provider's rows that may be rejected; above it none of its rows are committed.",
-        _is_share,
-        "a number from 0 to 1",
-    ),
-    Setting(
-        "max_title_length",
-        DEFAULT_MAX_TITLE_LENGTH,
-        "Longest title accepted, in characters (rule title_length).",
-        _is_positive_int,
-        "a positive integer",
-    ),
-    Setting(
-        "max_description_length",
-        DEFAULT_MAX_DESCRIPTION_LENGTH,
-        "Longest description accepted, in characters (rule description_length).",
-        _is_positive_int,
-        "a positive integer",
-    ),
-)
-_KNOWN_KEYS = (*(s.key for s in SETTINGS), "rules")
-_RULE_KEYS = ("enabled", "severity")
-
-
-def _read_rules(table: Any, problems: list[str]) -> dict[str, RuleSettings]:
-    if not isinstance(table, Mapping):
-        problems.append(f"quality.rules: expected a table, got {table!r}")
-        return {}
-    rules = {}
-    for code, raw in table.items():
-        where = f"quality.rules.{code}"
-        if code not in RULES_BY_CODE:
-            problems.append(f"{where}: unknown rule code (known: {', '.join(RULES_BY_CODE)})")
-        elif not isinstance(raw, Mapping):
-            problems.append(f"{where}: expected a table, got {raw!r}")
-        else:
-            rules[code] = _read_rule(where, raw, problems)
-    return rules
-
-
-def _read_rule(where: str, raw: Mapping[str, Any], problems: list[str]) -> RuleSettings:
-    for key in raw:
-        if key not in _RULE_KEYS:
-            problems.append(f"{where}.{key}: unknown key (known: {', '.join(_RULE_KEYS)})")
-    enabled = raw.get("enabled", True)
-    if not isinstance(enabled, bool):
-        problems.append(f"{where}.enabled: expected true or false, got {enabled!r}")
-    severity = raw.get("severity")
-    if severity is not None and severity not in SEVERITIES:
-        problems.append(f"{where}.severity: expected 'error' or 'warn', got {severity!r}")
-    return RuleSettings(enabled=enabled, severity=severity)
+    @property
+    def reject_threshold(self) -> float: ...
+    @property
+    def max_title_length(self) -> int: ...
+    @property
+    def max_description_length(self) -> int: ...
+    def is_enabled(self, code: str) -> bool: ...
+    def severity(self, code: str) -> Severity: ...
 
 
 # --- rules -------------------------------------------------------------------------------
@@ -220,7 +88,7 @@ class RunKeys:
 class RuleContext:
     """What a rule may read besides the batch: the config and the run's seen keys."""
 
-    config: QualityConfig
+    config: ConfigView
     run_keys: RunKeys
 
 
@@ -398,20 +266,6 @@ def describe_rules() -> list[dict[str, str]]:
     return [{"code": r.code, "description": r.description, "severity": r.severity} for r in RULES]
 
 
-def describe_settings() -> list[dict[str, str]]:
-    """The ``[quality]`` keys for docs: key, default and description."""
-    rows = [
-        {"key": f"quality.{s.key}", "default": str(s.default), "description": s.description}
-        for s in SETTINGS
-    ]
-    rule_doc = "Turn a rule off, or set its severity to 'error' (reject) or 'warn' (count)."
-    rows.append({"key": "quality.rules.<code>.enabled", "default": "true", "description": rule_doc})
-    rows.append(
-        {"key": "quality.rules.<code>.severity", "default": "per rule", "description": rule_doc}
-    )
-    return rows
-
-
 # --- checking ----------------------------------------------------------------------------
 
 
@@ -437,7 +291,7 @@ class QualityTotals:
 class QualityChecker:
     """Checks one provider's batches for one run; keeps the run's seen keys and totals."""
 
-    def __init__(self, config: QualityConfig) -> None:
+    def __init__(self, config: ConfigView) -> None:
         self.config = config
         self.rules = tuple(rule for rule in RULES if config.is_enabled(rule.code))
         self.totals = QualityTotals()
@@ -487,18 +341,6 @@ def _reasons(codes: list[str], matrix: np.ndarray) -> pa.ListArray:
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)
 
 
-def check_columns(table: pa.Table) -> None:
-    """Raise SchemaDriftError unless every business column is there with its canonical type."""
-    problems = []
-    for expected in BUSINESS_FIELDS:
-        if expected.name not in table.schema.names:
-            problems.append(f"{expected.name} is missing")
-        elif (actual := table.schema.field(expected.name).type) != expected.type:
-            problems.append(f"{expected.name} is {actual}, expected {expected.type}")
-    if problems:
-        raise SchemaDriftError(f"quality check: {'; '.join(problems)}")
-
-
 # --- the gate ----------------------------------------------------------------------------
 
 
@@ -518,7 +360,7 @@ def gate_verdict(
     rejected_rows: int,
     counts: Mapping[str, int],
     examples: list[str],
-    config: QualityConfig,
+    config: ConfigView,
 ) -> str | None:
     """None when the rejected share is within ``reject_threshold``, else why the gate failed.
 
@@ -538,7 +380,7 @@ def gate_verdict(
     return message
 
 
-def _top_rules(counts: Mapping[str, int], config: QualityConfig, n: int = 3) -> str:
+def _top_rules(counts: Mapping[str, int], config: ConfigView, n: int = 3) -> str:
     """The n error-severity rules that failed most rows, most first (warn rules never reject)."""
     errors = [
         (code, count)

@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pipelines.checks.anomaly import TOTAL, AnomalyReport, run_time
+from pipelines.checks.anomaly import AnomalyReport
+from pipelines.checks.history import TOTAL, run_time
 
 TREND_POINTS = 20  # runs in a sparkline or plot, the current one included
 SPARK_BARS = "▁▂▃▄▅▆▇█"

@@ -19,7 +19,8 @@ from typing import Any, Protocol
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.checks.quality import QualityChecker, QualityConfig, example_ids
+from pipelines.checks.quality import QualityChecker, example_ids
+from pipelines.checks.quality_config import QualityConfig
 from pipelines.errors import SchemaDriftError, SkippableRecordError
 from pipelines.lake.dedup import DedupCounts, DedupState, row_keys
 from pipelines.lake.lake import PartWriter, StagedFile

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.checks.anomaly import AnomalyConfig, AnomalyReport, detect_anomalies
-from pipelines.checks.quality import QualityConfig, gate_verdict
+from pipelines.checks.quality import gate_verdict
+from pipelines.checks.quality_config import QualityConfig
 from pipelines.checks.report import write_reports
 from pipelines.config import PipelineConfig
 from pipelines.errors import ConfigError, DataQualityError, ProviderError
