@@ -1,9 +1,13 @@
-"""Shared fixtures: a fetch context for provider tests, and isolation from the real environment."""
+"""Shared fixtures: a fetch context for provider tests, and isolation from the real environment.
+
+Also the module-wide servers: a plain HTTP server, and the fake GitHub of the GitHub tests.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +15,7 @@ from pytest_httpserver import HTTPServer
 
 from pipelines.net.http import HttpClient
 from providers.base import FetchContext, Provider, ProviderStats
+from tests.fakes.github import FakeGitHub
 
 
 @pytest.fixture
@@ -48,3 +53,28 @@ def http_server() -> Iterator[HTTPServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def gh_server() -> Iterator[FakeGitHub]:
+    with FakeGitHub(page_cap=2) as fake:
+        yield fake
+
+
+@pytest.fixture
+def gh(gh_server: FakeGitHub) -> FakeGitHub:
+    gh_server.reset()
+    return gh_server
+
+
+@pytest.fixture
+def github_env(gh: FakeGitHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """The working directory of a command run with the fake's URL, repository and token."""
+    for name, value in gh.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return work

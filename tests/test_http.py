@@ -13,12 +13,8 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from pipelines.errors import FatalProviderError, RetriableProviderError
-from pipelines.net.http import (
-    MAX_RETRY_AFTER_SECONDS,
-    HttpClient,
-    ProviderUnreachableError,
-    RetryBudget,
-)
+from pipelines.net.http import HttpClient, ProviderUnreachableError
+from pipelines.net.retry import MAX_RETRY_AFTER_SECONDS, RetryBudget
 from providers.base import ProviderStats
 from tests.fakes.ebay import reset_connection, slow, truncated_body
 
@@ -72,7 +68,7 @@ def status(code: int, headers: dict[str, str] | None = None) -> Response:
 def test_5xx_burst_is_retried_with_growing_full_jitter_backoff(
     http_server, serve, monkeypatch, caplog
 ):
-    monkeypatch.setattr("pipelines.net.http.random.uniform", lambda low, high: high)  # the ceiling
+    monkeypatch.setattr("pipelines.net.retry.random.uniform", lambda low, high: high)  # the ceiling
     seen = serve(status(500), status(502), status(503), OK)
     http, stats, sleeps = client()
 
@@ -93,7 +89,7 @@ def test_5xx_burst_is_retried_with_growing_full_jitter_backoff(
 def test_full_jitter_draws_between_zero_and_the_step(http_server, serve, monkeypatch):
     bounds: list[tuple[float, float]] = []
     monkeypatch.setattr(
-        "pipelines.net.http.random.uniform", lambda low, high: bounds.append((low, high)) or 0.0
+        "pipelines.net.retry.random.uniform", lambda low, high: bounds.append((low, high)) or 0.0
     )
     serve(status(503), status(503), OK)
     http, _, sleeps = client(backoff_factor=1.0)

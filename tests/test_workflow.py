@@ -15,7 +15,6 @@ import hashlib
 import io
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -26,112 +25,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ruamel.yaml import YAML
 
-from providers.registry import load_providers
 from tests.fakes.github import FakeGitHub
-
-REPO = Path(__file__).resolve().parents[1]
-WORKFLOWS = REPO / ".github" / "workflows"
-PIPELINE = YAML(typ="safe").load((WORKFLOWS / "pipeline.yml").read_text())
-CHECKED_OUT = ("pipelines", "providers", "pipeline.toml", "requirements.txt")
-PINS = {  # /work/shared/PROVIDERS.md
-    "actions/checkout": ("3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"),
-    "actions/setup-python": ("5fda3b95a4ea91299a34e894583c3862153e4b97", "v7.0.0"),
-    "actions/cache": ("27d5ce7f107fe9357f9df03efb73ab90386fccae", "v5.0.5"),
-    "actions/upload-artifact": ("bbbca2ddaa5d8feaa63e36b76fdaad77386f024f", "v7.0.0"),
-    "actions/download-artifact": ("3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c", "v8.0.1"),
-}
-
-# ---------------------------------------------------------------- expressions
-
-_TOKEN = re.compile(
-    r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>-?\d+(?:\.\d+)?)|(?P<op>==|!=|&&|\|\||[!()])"
-    r"|(?P<name>[A-Za-z_][\w.-]*(?:\(\))?))"
+from tests.workflow_syntax import (
+    PINS,
+    PIPELINE,
+    REPO,
+    _status_functions,
+    condition,
+    evaluate,
+    interpolate,
+    parse_outputs,
+    render,
 )
-FALSY = ("", 0, False, None)
 
-
-def evaluate(expr: str, ctx: dict[str, Any]) -> Any:
-    """A GitHub expression: literals, context paths, == != ! && || and the status functions."""
-    tokens, pos, text = [], 0, expr.strip()
-    while pos < len(text):
-        match = _TOKEN.match(text, pos)
-        assert match, f"cannot parse {text[pos:]!r} in {expr!r}"
-        tokens.append((match.lastgroup, match[match.lastgroup]))
-        pos = match.end()
-    tokens.append(("end", ""))
-    value, rest = _or(tokens, ctx)
-    assert rest[0][0] == "end", f"trailing {rest} in {expr!r}"
-    return value
-
-
-def _or(t: list, ctx: dict) -> tuple[Any, list]:
-    value, t = _and(t, ctx)
-    while t[0] == ("op", "||"):
-        right, t = _and(t[1:], ctx)
-        value = value if value not in FALSY else right
-    return value, t
-
-
-def _and(t: list, ctx: dict) -> tuple[Any, list]:
-    value, t = _cmp(t, ctx)
-    while t[0] == ("op", "&&"):
-        right, t = _cmp(t[1:], ctx)
-        value = right if value not in FALSY else value
-    return value, t
-
-
-def _cmp(t: list, ctx: dict) -> tuple[Any, list]:
-    value, t = _unary(t, ctx)
-    if t[0] in (("op", "=="), ("op", "!=")):
-        right, rest = _unary(t[1:], ctx)
-        same = str(render(value)).lower() == str(render(right)).lower()
-        return same == (t[0][1] == "=="), rest
-    return value, t
-
-
-def _unary(t: list, ctx: dict) -> tuple[Any, list]:
-    kind, text = t[0]
-    if (kind, text) == ("op", "!"):
-        value, rest = _unary(t[1:], ctx)
-        return value in FALSY, rest
-    if (kind, text) == ("op", "("):
-        value, rest = _or(t[1:], ctx)
-        assert rest[0] == ("op", ")")
-        return value, rest[1:]
-    if kind == "str":
-        return text[1:-1].replace("''", "'"), t[1:]
-    if kind == "num":
-        return float(text) if "." in text else int(text), t[1:]
-    if text in ("true", "false", "null"):
-        return {"true": True, "false": False, "null": None}[text], t[1:]
-    if text.endswith("()"):
-        return ctx["functions"][text[:-2]](), t[1:]
-    value: Any = ctx
-    for part in text.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value, t[1:]
-
-
-def render(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else str(value)
-
-
-def interpolate(value: Any, ctx: dict[str, Any]) -> str:
-    text = str(value) if not isinstance(value, bool) else render(value)
-    return re.sub(r"\$\{\{(.*?)\}\}", lambda m: render(evaluate(m[1], ctx)), text)
-
-
-def condition(value: Any, ctx: dict[str, Any]) -> bool:
-    if value is None:
-        return ctx["functions"]["success"]()
-    text = str(value).strip()
-    inner = re.fullmatch(r"\$\{\{(.*)\}\}", text, re.S)
-    return evaluate(inner[1] if inner else text, ctx) not in FALSY
-
+CHECKED_OUT = ("pipelines", "providers", "pipeline.toml", "requirements.txt")
 
 # ---------------------------------------------------------------- the runner
 
@@ -282,101 +190,6 @@ class Actions:
         return {}
 
 
-def _status_functions(ok: Any) -> dict[str, Any]:
-    return {"success": ok, "failure": lambda: not ok(), "always": lambda: True,
-            "cancelled": lambda: False}  # fmt: skip
-
-
-def parse_outputs(path: Path) -> dict[str, str]:
-    """``name=value`` and ``name<<DELIMITER`` … ``DELIMITER`` lines, as the runner reads them."""
-    outputs, lines = {}, iter(path.read_text().splitlines())
-    for line in lines:
-        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
-            name, delimiter = line.split("<<", 1)
-            outputs[name] = "\n".join(iter(lines.__next__, delimiter))
-        elif line:
-            name, value = line.split("=", 1)
-            outputs[name] = value
-    return outputs
-
-
-# ---------------------------------------------------------------- the workflow, statically
-
-
-def workflow_text(name: str) -> str:
-    return (WORKFLOWS / name).read_text()
-
-
-def test_every_action_is_pinned_to_the_agreed_commit_with_its_version() -> None:
-    for name in ("pipeline.yml", "ci.yml"):
-        uses = re.findall(r"uses: ([\w/.-]+)@(\S+)(?: # (\S+))?", workflow_text(name))
-        assert uses
-        for action, sha, version in uses:
-            repo = "/".join(action.split("/")[:2])
-            assert (sha, version) == PINS[repo], f"{name}: {action}"
-
-
-def test_jobs_have_timeouts_and_least_permissions() -> None:
-    assert PIPELINE["permissions"] == {}
-    assert PIPELINE["concurrency"]["cancel-in-progress"] is False
-    permissions = {name: job["permissions"] for name, job in PIPELINE["jobs"].items()}
-    assert permissions == {
-        "run": {"contents": "read", "actions": "read", "issues": "read"},
-        "issues": {"contents": "read", "issues": "write"},
-        "keepalive": {"actions": "write"},
-    }
-    assert all(job["timeout-minutes"] <= 90 for job in PIPELINE["jobs"].values())
-
-
-def test_triggers_schedule_off_the_hour_and_take_the_documented_inputs() -> None:
-    [schedule] = PIPELINE["on"]["schedule"]
-    minute, hour, *_ = schedule["cron"].split()
-    assert (hour, minute != "0") == ("*/6", True)
-    inputs = PIPELINE["on"]["workflow_dispatch"]["inputs"]
-    assert {k: v["type"] for k, v in inputs.items()} == {
-        "providers": "string", "limit": "number", "dry_run": "boolean", "full_refresh": "boolean",
-    }  # fmt: skip
-
-
-def test_products_are_uploaded_uncompressed_under_a_name_unique_per_attempt() -> None:
-    steps = {step["name"]: step for step in PIPELINE["jobs"]["run"]["steps"]}
-    products = steps["Upload products"]["with"]
-    assert products["name"] == "products-${{ github.run_id }}-${{ github.run_attempt }}"
-    assert products["compression-level"] == 0
-    assert "retention-days" in products
-    names = list(steps)
-    assert names.index("Upload products") < names.index("Save state to the cache")
-    assert names.index("Upload products") < names.index("Upload state")
-
-
-def test_no_expression_inside_a_run_script() -> None:
-    for job in PIPELINE["jobs"].values():
-        for step in job["steps"]:
-            assert "${{" not in step.get("run", ""), step["name"]
-
-
-def test_provider_secrets_reach_only_the_pipeline_step() -> None:
-    steps = [step for job in PIPELINE["jobs"].values() for step in job["steps"]]
-    holders = [s["name"] for s in steps if "secrets." in json.dumps(s.get("env", {}))]
-    assert holders == ["Run the pipeline"]
-    env = next(s["env"] for s in steps if s["name"] == "Run the pipeline")
-    for provider in load_providers().values():
-        for setting in provider.settings:
-            if setting.env.endswith("_URL"):
-                assert setting.env not in env  # endpoint overrides are for tests and proxies
-                continue
-            source = "secrets" if setting.secret else "vars"
-            assert env.get(setting.env) == f"${{{{ {source}.{setting.env} }}}}", setting.env
-
-
-def test_ci_runs_the_same_commands_as_ci_run_without_secrets() -> None:
-    ci = YAML(typ="safe").load(workflow_text("ci.yml"))
-    runs = [step.get("run") for step in ci["jobs"]["test"]["steps"] if "run" in step]
-    assert runs == ["make lint", "make test"]
-    assert "secrets." not in workflow_text("ci.yml")
-    assert {"make test", "make lint"} <= set((REPO / ".ci/run").read_text().splitlines())
-
-
 @pytest.mark.parametrize(
     ("expr", "value"),
     [
@@ -437,7 +250,7 @@ def test_scheduled_runs_bootstrap_alert_and_recover_state_from_the_artifact(
     tmp_path: Path,
 ) -> None:
     """20-40 s: three whole workflow runs whose steps start the CLI 14 times (1-2 s each,
-    mostly importing pyarrow and pandas). One scenario, because each run builds on the state
+    mostly importing pyarrow and pandas). One long scenario, because each run builds on the state
     the one before saved; that hand-over through cache and artifact is what is under test."""
     with FakeGitHub() as gh:
         actions = Actions(gh, tmp_path)

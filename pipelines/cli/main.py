@@ -80,6 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
         "Exit codes: 0 ok, 1 a provider failed, 2 usage/config error, "
         "3 quality gate failed, 4 every provider failed, 5 anomaly alert (--fail-on-anomaly).",
     )
+    _add_run_selection(parser)
+    _add_alerting_and_scheduling(parser)
+    add_common_arguments(parser)
+    _add_one_shot_actions(parser)
+    return parser
+
+
+def _add_run_selection(parser: argparse.ArgumentParser) -> None:
+    """Which providers and records a run covers, and where its data comes from."""
     add = parser.add_argument
     add(
         "--providers",
@@ -115,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="ignore incremental watermarks and pull whole catalogs (also finds deletions)",
     )
+
+
+def _add_alerting_and_scheduling(parser: argparse.ArgumentParser) -> None:
+    """Exit on anomalies, shard the work, export metrics: flags a scheduler sets."""
+    add = parser.add_argument
     add(
         "--fail-on-anomaly",
         action="store_true",
@@ -139,7 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="serve live Prometheus metrics on 127.0.0.1:N while the run goes",
     )
-    add_common_arguments(parser)
+
+
+def _add_one_shot_actions(parser: argparse.ArgumentParser) -> None:
+    """Flags that act on past runs or the setup instead of starting a new run."""
+    add = parser.add_argument
     add(
         "--list-providers",
         action="store_true",
@@ -165,7 +183,6 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print the orchestration plan (schedule, steps, retries, env names) as JSON; exit",
     )
-    return parser
 
 
 def _config_path(args: argparse.Namespace) -> Path | None:

@@ -19,8 +19,9 @@ from pipelines.config import PipelineConfig
 from pipelines.lake.dedup import read_state_meta
 from pipelines.lake.lake import Lake, RawWriter
 from pipelines.net.cache import ResponseCache
-from pipelines.net.http import HttpClient, RetryBudget
+from pipelines.net.http import HttpClient
 from pipelines.net.offline import Recording, offline_env, replay_server
+from pipelines.net.retry import RetryBudget
 from pipelines.run.options import RunOptions, find_replay_files
 from pipelines.run.progress import Progress
 from pipelines.run.shard import Shard, shard_options

@@ -30,7 +30,7 @@ from pipelines.lake.dedup import read_state_meta
 from pipelines.lake.lake import Lake, StagedFile, read_raw
 from pipelines.lake.lock import LakeLock, default_holder
 from pipelines.lake.runlog import append_lake_run, append_run, read_lake_runs, read_runs
-from pipelines.net.http import RetryBudget
+from pipelines.net.retry import RetryBudget
 from pipelines.net.secrets import mask
 from pipelines.run.checkpoint import DONE, FAILED, Checkpoint, unfinished_runs
 from pipelines.run.extract import Extractor

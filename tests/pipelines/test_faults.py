@@ -13,126 +13,22 @@ for their (0.5 s) time-outs.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pytest_httpserver import HTTPServer
 
-from pipelines.config import load_config
-from pipelines.lake.lake import Lake
-from pipelines.run.options import RunOptions
-from pipelines.run.runner import Runner
-from providers.amazon import AmazonProvider
-from providers.base import Provider
-from providers.ebay import EbayProvider
-from providers.shopify import ShopifyProvider
 from tests.fakes import ebay as fake_ebay
-from tests.fakes.amazon import FakeCreatorsApi, numbered_catalog
-from tests.fakes.ebay import FakeEbay, make_item, reset_connection, slow, truncated_body
-from tests.fakes.shopify import FakeShopify, make_product
+from tests.fakes.ebay import reset_connection, slow, truncated_body
+from tests.pipelines.fault_runs import ASINS, EBAY_ITEMS, Fakes, committed, run, serving
 
-# Tiny backoff and time-outs keep every case well under a second of waiting.
-PIPELINE = {
-    "http_backoff_seconds": 0.001,
-    "http_timeout_seconds": 0.5,
-    "http_connect_timeout_seconds": 1.0,
-    "http_max_retries": 3,
-    "http_retry_budget": 20,
-    "http_breaker_threshold": 5,
-}
-ASINS = [f"B0TEST{n:04d}" for n in range(1, 13)]  # two GetItems batches: 10 and 2
-EBAY_ITEMS = 25  # three pages of 10
 SLOW = 0.8  # past the 0.5 s read timeout
 EBAY_PAGE_2 = "ebay search 'film camera' (EBAY_US) page 2"
 AMAZON_THROTTLED = {"type": "ThrottlingException", "message": "Rate exceeded"}
 AMAZON_UNAVAILABLE = {"type": "ServiceUnavailableException", "message": "Service unavailable"}
-
-
-@dataclass
-class Fakes:
-    """The three fake APIs of one test, and the environment pointing the providers at them."""
-
-    shopify: FakeShopify
-    amazon: FakeCreatorsApi
-    ebay: FakeEbay
-
-    def env(self) -> dict[str, str]:
-        return {**self.shopify.env(), **self.amazon.env(), **self.ebay.env()}
-
-
-@pytest.fixture(scope="module")
-def servers() -> Iterator[tuple[HTTPServer, HTTPServer, FakeEbay]]:
-    """Servers for the whole module: stopping one takes half a second."""
-    shopify, amazon = HTTPServer(host="127.0.0.1", port=0), HTTPServer(host="127.0.0.1", port=0)
-    shopify.start()
-    amazon.start()
-    with FakeEbay() as ebay:
-        yield shopify, amazon, ebay
-    shopify.stop()
-    amazon.stop()
-
-
-@contextmanager
-def serving(servers: tuple[HTTPServer, HTTPServer, FakeEbay]) -> Iterator[Fakes]:
-    """The three fakes with their default catalogs, on the module's servers."""
-    shopify_server, amazon_server, ebay = servers
-    ebay.reset()
-    ebay.add_search(total=EBAY_ITEMS, q="film camera")
-    shopify = FakeShopify([make_product(n) for n in range(1, 7)], server=shopify_server)
-    amazon = FakeCreatorsApi(numbered_catalog(len(ASINS)), server=amazon_server)
-    with shopify, amazon:
-        yield Fakes(shopify, amazon, ebay)
-
-
-@pytest.fixture
-def fakes(servers) -> Iterator[Fakes]:
-    with serving(servers) as fakes:
-        yield fakes
-
-
-def write_config(path: Path, ebay_page_size: int, **pipeline: Any) -> Path:
-    settings = {**PIPELINE, **pipeline}
-    lines = ["[pipeline]", *(f"{k} = {json.dumps(v)}" for k, v in settings.items())]
-    lines += ["[providers.amazon]", f"asins = {json.dumps(ASINS)}", "throttling_seconds = 0.0"]
-    lines += ["[providers.ebay]", f"page_size = {ebay_page_size}"]
-    lines += ['queries = [{ q = "film camera" }]']
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def run(
-    root: Path,
-    fakes: Fakes,
-    *,
-    only: tuple[str, ...] | None = None,
-    ebay_page_size: int = 10,
-    **pipeline: Any,
-) -> dict[str, Any]:
-    """One run into ``root`` (of the providers ``only`` names); the record in the run log."""
-    registry: dict[str, Provider] = {
-        p.name: p for p in (ShopifyProvider(), AmazonProvider(), EbayProvider())
-    }
-    path = write_config(root / "pipeline.toml", ebay_page_size, **pipeline)
-    config = load_config(path, registry)
-    config = config.with_pipeline(data_dir=str(root / "data"), log_dir=str(root / "logs"))
-    options = RunOptions(providers=only, no_cache=True)
-    result = Runner(config, registry, fakes.env(), options).run()
-    record = json.loads((root / "logs" / "runs.jsonl").read_text().splitlines()[-1])
-    assert record["exit_code"] == result.exit_code
-    return record
-
-
-def committed(root: Path) -> list[tuple[str, str, str]]:
-    """(source, source_id, content_hash) of every committed normalized row."""
-    columns = ["source", "source_id", "content_hash"]
-    table = Lake(root / "data").dataset("normalized").to_table(columns=columns)
-    return [(row["source"], row["source_id"], row["content_hash"]) for row in table.to_pylist()]
 
 
 @pytest.fixture(scope="module")
@@ -372,55 +268,3 @@ def assert_no_row_lost_or_duplicated(
         assert mine == (clean[name] if status == "ok" else set()), name
         if status != "ok":
             assert not list((root / "data" / "raw").rglob(f"source={name}/*")), name
-
-
-# --- beyond the table ----------------------------------------------------------------------------
-
-
-def test_ebay_stops_below_the_10000_result_cap(fakes: Fakes, tmp_path: Path) -> None:
-    """A query matching 20,000 items reads exactly the 10,000 eBay serves; no 400 past them."""
-    fakes.ebay.add_search(total=20_000, q="film camera")
-    record = run(tmp_path, fakes, only=("ebay",), ebay_page_size=200)
-
-    entry = record["providers"]["ebay"]
-    assert (entry["status"], entry["fetched"], entry["pages"]) == ("ok", 10_000, 50)
-    offsets = fakes.ebay.offsets()
-    assert max(offsets) + 200 == 10_000
-    assert len(set(offsets)) == len(offsets) == 50
-    ebay_ids = [i for s, i, _ in committed(tmp_path) if s == "ebay"]
-    assert len(ebay_ids) == len(set(ebay_ids)) == 10_000
-
-
-def test_malformed_records_are_dropped_with_a_reason_and_the_run_goes_on(
-    fakes: Fakes, tmp_path: Path
-) -> None:
-    items = [make_item(n) for n in range(8)]
-    del items[2]["itemId"]  # a required field missing
-    items[5]["title"] = ["not", "a", "string"]  # an unexpected type
-    fakes.ebay.add_search(items, q="film camera")
-
-    record = run(tmp_path, fakes)
-
-    entry = record["providers"]["ebay"]
-    assert (entry["status"], entry["fetched"]) == ("ok", 8)
-    assert entry["dropped"] + entry["quarantined"] == 2
-    assert entry["new"] == 6
-    ebay_ids = {i for s, i, _ in committed(tmp_path) if s == "ebay"}
-    assert ebay_ids == {items[n]["itemId"] for n in (0, 1, 3, 4, 6, 7)}
-
-
-def test_amazon_partial_errors_keep_good_items_and_list_bad_asins(
-    fakes: Fakes, tmp_path: Path
-) -> None:
-    fakes.amazon.inaccessible = {"B0TEST0003", "B0TEST0011"}
-
-    record = run(tmp_path, fakes)
-
-    entry = record["providers"]["amazon"]
-    assert (entry["status"], entry["fetched"]) == ("ok", 10)
-    assert entry["errors"] == [
-        "ASIN B0TEST0003: ItemNotAccessible",
-        "ASIN B0TEST0011: ItemNotAccessible",
-    ]
-    amazon_ids = {i for s, i, _ in committed(tmp_path) if s == "amazon"}
-    assert amazon_ids == set(ASINS) - {"B0TEST0003", "B0TEST0011"}

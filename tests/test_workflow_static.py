@@ -1,0 +1,85 @@
+"""pipeline.yml and ci.yml read, not run: pins, permissions, triggers, artifacts, secrets."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from ruamel.yaml import YAML
+
+from providers.registry import load_providers
+from tests.workflow_syntax import PINS, PIPELINE, REPO, WORKFLOWS
+
+
+def workflow_text(name: str) -> str:
+    return (WORKFLOWS / name).read_text()
+
+
+def test_every_action_is_pinned_to_the_agreed_commit_with_its_version() -> None:
+    for name in ("pipeline.yml", "ci.yml"):
+        uses = re.findall(r"uses: ([\w/.-]+)@(\S+)(?: # (\S+))?", workflow_text(name))
+        assert uses
+        for action, sha, version in uses:
+            repo = "/".join(action.split("/")[:2])
+            assert (sha, version) == PINS[repo], f"{name}: {action}"
+
+
+def test_jobs_have_timeouts_and_least_permissions() -> None:
+    assert PIPELINE["permissions"] == {}
+    assert PIPELINE["concurrency"]["cancel-in-progress"] is False
+    permissions = {name: job["permissions"] for name, job in PIPELINE["jobs"].items()}
+    assert permissions == {
+        "run": {"contents": "read", "actions": "read", "issues": "read"},
+        "issues": {"contents": "read", "issues": "write"},
+        "keepalive": {"actions": "write"},
+    }
+    assert all(job["timeout-minutes"] <= 90 for job in PIPELINE["jobs"].values())
+
+
+def test_triggers_schedule_off_the_hour_and_take_the_documented_inputs() -> None:
+    [schedule] = PIPELINE["on"]["schedule"]
+    minute, hour, *_ = schedule["cron"].split()
+    assert (hour, minute != "0") == ("*/6", True)
+    inputs = PIPELINE["on"]["workflow_dispatch"]["inputs"]
+    assert {k: v["type"] for k, v in inputs.items()} == {
+        "providers": "string", "limit": "number", "dry_run": "boolean", "full_refresh": "boolean",
+    }  # fmt: skip
+
+
+def test_products_are_uploaded_uncompressed_under_a_name_unique_per_attempt() -> None:
+    steps = {step["name"]: step for step in PIPELINE["jobs"]["run"]["steps"]}
+    products = steps["Upload products"]["with"]
+    assert products["name"] == "products-${{ github.run_id }}-${{ github.run_attempt }}"
+    assert products["compression-level"] == 0
+    assert "retention-days" in products
+    names = list(steps)
+    assert names.index("Upload products") < names.index("Save state to the cache")
+    assert names.index("Upload products") < names.index("Upload state")
+
+
+def test_no_expression_inside_a_run_script() -> None:
+    for job in PIPELINE["jobs"].values():
+        for step in job["steps"]:
+            assert "${{" not in step.get("run", ""), step["name"]
+
+
+def test_provider_secrets_reach_only_the_pipeline_step() -> None:
+    steps = [step for job in PIPELINE["jobs"].values() for step in job["steps"]]
+    holders = [s["name"] for s in steps if "secrets." in json.dumps(s.get("env", {}))]
+    assert holders == ["Run the pipeline"]
+    env = next(s["env"] for s in steps if s["name"] == "Run the pipeline")
+    for provider in load_providers().values():
+        for setting in provider.settings:
+            if setting.env.endswith("_URL"):
+                assert setting.env not in env  # endpoint overrides are for tests and proxies
+                continue
+            source = "secrets" if setting.secret else "vars"
+            assert env.get(setting.env) == f"${{{{ {source}.{setting.env} }}}}", setting.env
+
+
+def test_ci_runs_the_same_commands_as_ci_run_without_secrets() -> None:
+    ci = YAML(typ="safe").load(workflow_text("ci.yml"))
+    runs = [step.get("run") for step in ci["jobs"]["test"]["steps"] if "run" in step]
+    assert runs == ["make lint", "make test"]
+    assert "secrets." not in workflow_text("ci.yml")
+    assert {"make test", "make lint"} <= set((REPO / ".ci/run").read_text().splitlines())
