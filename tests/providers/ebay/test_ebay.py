@@ -26,7 +26,7 @@ from providers.ebay.normalize import normalize_condition
 from tests.fakes import ebay as fake_ebay
 from tests.fakes.ebay import FakeEbay, make_item
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "ebay"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "ebay"
 CAMERA = {"queries": [{"q": "film camera"}], "page_size": 10}
 
 

@@ -39,7 +39,7 @@ from tests.fakes.shopify import (
     make_variant,
 )
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "shopify"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "shopify"
 GRAPHQL_PATH = "/admin/api/2026-10/graphql.json"
 BuildContext = Callable[..., FetchContext]
 

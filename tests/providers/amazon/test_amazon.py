@@ -33,7 +33,7 @@ from tests.fakes.amazon import (
     numbered_catalog,
 )
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "amazon"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "amazon"
 FAST = {"throttling_seconds": 0.0}
 REQUEST_ID = "[request id: fake-request-0001]"
 

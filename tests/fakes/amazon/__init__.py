@@ -1,0 +1,31 @@
+"""A fake Amazon Creators API on 127.0.0.1: import its public names from here."""
+
+from tests.fakes.amazon.server import (
+    COGNITO_SCOPE,
+    GET_ITEMS_PATH,
+    LWA_SCOPE,
+    MAX_ITEM_IDS,
+    SEARCH_ITEMS_PATH,
+    TOKEN_PATH,
+    FakeCreatorsApi,
+    Fault,
+    browse_path,
+    make_item,
+    make_listing,
+    numbered_catalog,
+)
+
+__all__ = [
+    "COGNITO_SCOPE",
+    "GET_ITEMS_PATH",
+    "LWA_SCOPE",
+    "MAX_ITEM_IDS",
+    "SEARCH_ITEMS_PATH",
+    "TOKEN_PATH",
+    "FakeCreatorsApi",
+    "Fault",
+    "browse_path",
+    "make_item",
+    "make_listing",
+    "numbered_catalog",
+]

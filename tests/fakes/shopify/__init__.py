@@ -1,0 +1,41 @@
+"""A fake Shopify GraphQL Admin API on 127.0.0.1: import its public names from here."""
+
+from tests.fakes.shopify.server import (
+    DEFAULT_DOMAIN,
+    DEFAULT_TOKEN,
+    INVALID_TOKEN_BODY,
+    MAX_COST,
+    SUPPORTED_VERSIONS,
+    THROTTLED_ERROR,
+    UNDEFINED_FIELD_ERROR,
+    BulkOp,
+    CostBucket,
+    FakeShopify,
+    Fault,
+    SeenRequest,
+    encode_cursor,
+    make_product,
+    make_variant,
+    matching,
+    requested_cost,
+)
+
+__all__ = [
+    "DEFAULT_DOMAIN",
+    "DEFAULT_TOKEN",
+    "INVALID_TOKEN_BODY",
+    "MAX_COST",
+    "SUPPORTED_VERSIONS",
+    "THROTTLED_ERROR",
+    "UNDEFINED_FIELD_ERROR",
+    "BulkOp",
+    "CostBucket",
+    "FakeShopify",
+    "Fault",
+    "SeenRequest",
+    "encode_cursor",
+    "make_product",
+    "make_variant",
+    "matching",
+    "requested_cost",
+]
