@@ -1,6 +1,6 @@
 """Benchmark: reading a Shopify catalog through a cost bucket, against the ideal.
 
-Serves N variants from the fake Shopify (tests/fakes/shopify.py) on 127.0.0.1, with a real
+Serves N variants from the fake Shopify (tests/fakes/shopify/) on 127.0.0.1, with a real
 leaky cost bucket (by default 1,000 points, restoring 100 a second: a standard plan), and
 reads them with the provider's own fetch: paged (pacing by ``extensions.cost``) and as a
 bulk operation. Reports calls, THROTTLED answers, pacing waits and wall time; the ideal is

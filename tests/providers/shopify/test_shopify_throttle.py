@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,13 +18,7 @@ from providers.shopify.queries import SHOP_OPERATION, SHOP_QUERY
 from providers.shopify.throttle import CostPacer
 from tests.fakes.shopify import CostBucket, FakeShopify, make_product
 
-BuildContext = Callable[..., FetchContext]
 LOG = logging.getLogger("pipeline.shopify")
-
-
-@pytest.fixture
-def provider() -> ShopifyProvider:
-    return ShopifyProvider()
 
 
 def catalog(products: int) -> list[dict[str, Any]]:

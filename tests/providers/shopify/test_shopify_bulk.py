@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from pytest_httpserver import HTTPServer
 
 from pipelines.errors import FatalProviderError, RetriableProviderError
-from providers.base import FetchContext
 from providers.shopify import ShopifyProvider
 from providers.shopify.bulk_result import read_bulk_result
 from providers.shopify.queries import bulk_products_query
 from tests.fakes.shopify import FakeShopify, make_product
 
-BuildContext = Callable[..., FetchContext]
 FAST = {"bulk": "always", "bulk_poll_seconds": 0.01}
 OTHER_JOB = "{ orders { edges { node { id } } } }"
-
-
-@pytest.fixture
-def provider() -> ShopifyProvider:
-    return ShopifyProvider()
 
 
 @pytest.fixture
@@ -33,12 +24,6 @@ def catalog() -> list[dict[str, Any]]:
     products[1] = make_product(2, variants=3)
     products[5] = make_product(6, variants=150)
     return products
-
-
-@pytest.fixture
-def shopify(catalog: list[dict[str, Any]], http_server: HTTPServer) -> Iterator[FakeShopify]:
-    with FakeShopify(catalog, server=http_server) as fake:
-        yield fake
 
 
 def fetch(provider, fetch_context, fake, options=None, **context: Any):
