@@ -141,6 +141,9 @@ def test_state_comes_from_the_newest_unexpired_artifact_of_the_branch(
     config = load_config(None, {"catalog": CatalogProvider()})
     staged = tmp_path / "staged"
     stage_state(config, remote, staged)
+    for run_id in (30, 31, 33):
+        gh.add_run(run_id)
+    gh.add_run(32, branch="feature")
     gh.add_artifact(STATE_ARTIFACT, 30, b"old state, never read")
     gh.add_artifact(STATE_ARTIFACT, 31, staged)
     gh.add_artifact(STATE_ARTIFACT, 32, b"another branch", branch="feature")

@@ -4,9 +4,10 @@ Timeouts on every call; retries with exponential backoff and full jitter on
 connection errors, timeouts, 429 and 5xx, honouring ``Retry-After`` (urllib3's
 ``Retry`` decides and waits, in the connection pool); a retry budget shared by
 every provider of a run; a circuit breaker per provider; an optional response
-cache; call, retry, throttle and breaker counters for the run log; and one place
-that turns a failed response into an error message that names the provider,
-what was asked and why it failed.
+cache; redirects followed only within one origin, so credentials never reach
+another host (``pipelines.net.redirects``); call, retry, throttle and breaker
+counters for the run log; and one place that turns a failed response into an
+error message that names the provider, what was asked and why it failed.
 
 A vendor library with its own urllib3 pool (the Amazon wrapper) is handed
 ``HttpClient.retry_policy()``, so its calls obey the same budget, breaker and
@@ -16,7 +17,6 @@ counters. That policy (``GuardedRetry``), the ``RetryBudget`` and the breaker
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import time
@@ -32,6 +32,7 @@ from urllib3.util.retry import Retry
 
 from pipelines.errors import ConfigError, FatalProviderError, ProviderError, RetriableProviderError
 from pipelines.net.cache import ResponseCache, cache_key
+from pipelines.net.redirects import OriginBoundSession, is_loopback
 from pipelines.net.retry import (
     RETRY_STATUSES,
     CallGuard,
@@ -61,21 +62,12 @@ def check_endpoint(env_name: str, url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{env_name}: {url!r} is not an http(s) URL")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ConfigError(
             f"{env_name}: plain http is only allowed for loopback hosts (127.0.0.1, ::1, "
             f"localhost); use https for {parts.hostname}"
         )
     return url.rstrip("/")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)
@@ -131,7 +123,7 @@ class HttpClient:
             raise_on_status=False,
         )
         self.retry.guard = self.guard
-        self.session = requests.Session()
+        self.session = OriginBoundSession(provider)  # same-origin redirects only
         self.session.headers["User-Agent"] = USER_AGENT
         adapter = HTTPAdapter(max_retries=self.retry)
         self.session.mount("http://", adapter)

@@ -11,9 +11,10 @@ It goes through the shared HTTP layer (timeouts, retries on 429/5xx with
   ``retry-after``) waits for the reset when that is near, and otherwise fails
   with a message that says when to try again
   (https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api);
+- API calls follow redirects only within the API's origin (``pipelines.net.redirects``);
 - an artifact's ``/zip`` answers with a redirect to a short-lived storage URL:
-  the download streams to a file, and ``requests`` drops the ``Authorization``
-  header when the redirect leaves the API host, so the token never reaches it.
+  the download streams to a file, and the storage URL is fetched with no
+  ``Authorization`` header at all, over https (plain http only on loopback).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,7 @@ import requests
 
 from pipelines.errors import ConfigError, FatalProviderError
 from pipelines.net.http import HttpClient, HttpResponse, check_endpoint
+from pipelines.net.redirects import storage_url
 from pipelines.net.secrets import register_secret
 from pipelines.net.stats import ProviderStats
 
@@ -349,9 +352,7 @@ class GitHubClient:
         if artifact.expired:
             raise ArtifactExpiredError(f"{what} has expired (past its retention days)")
         url = self.api_url + self._repo_path(f"/actions/artifacts/{artifact.id}/zip")
-        with self.http.session.get(
-            url, headers=self.headers, stream=True, timeout=DOWNLOAD_TIMEOUT
-        ) as raw:
+        with self._open_zip(url) as raw:
             if raw.status_code == 410:
                 raise ArtifactExpiredError(f"{what} has expired (410 Gone)")
             if raw.status_code != 200:
@@ -365,3 +366,14 @@ class GitHubClient:
                     sink.write(chunk)
         log.info("downloaded %s from %s", what, urlsplit(raw.url).hostname)
         return dest
+
+    def _open_zip(self, url: str) -> requests.Response:
+        """The artifact's zip, streamed: the API answers with a redirect to a short-lived
+        storage URL, which is fetched with no credential at all (https, or http on loopback)."""
+        get = partial(self.http.session.get, stream=True, timeout=DOWNLOAD_TIMEOUT,
+                      allow_redirects=False)  # fmt: skip
+        raw = get(url, headers=self.headers)
+        if not raw.is_redirect:
+            return raw
+        raw.close()
+        return get(storage_url("github artifact download", url, raw.headers["Location"]))

@@ -11,8 +11,11 @@ The workflow stages them into one folder after a committed run, saves that
 folder to ``actions/cache`` (a fresh key per run) and uploads it as the
 ``pipeline-state`` artifact. The next run restores the newest cache entry by
 key prefix; on a miss (caches are evicted after 7 days unused) it takes the
-newest ``pipeline-state`` artifact of its branch through the REST API. With
-neither, the runner finds no state and marks the run ``bootstrap``.
+newest ``pipeline-state`` artifact made by a trusted run (the pipeline workflow,
+``schedule`` or ``workflow_dispatch``, on the default branch: see
+``pipelines/ops/artifact_trust.py``) through the REST API, and uses it only when
+its ``state-checksums.json`` verifies. With neither, the runner finds no state
+and marks the run ``bootstrap``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 from pipelines.config import PipelineConfig
 from pipelines.lake.dedup import STATE_DIR
 from pipelines.lake.lake import MANIFEST_DIR
+from pipelines.ops.artifact_trust import untrusted_reason, verify_checksums, write_checksums
 from pipelines.ops.github import Artifact, GitHubClient, extract_zip
 from pipelines.run.runner import ACKNOWLEDGED_FILE
 
@@ -80,19 +84,25 @@ def copy_tree(paths: list[Path], source: Path, dest: Path) -> list[Path]:
 
 
 def stage_state(config: PipelineConfig, workdir: Path, dest: Path) -> list[Path]:
-    """Put a fresh copy of the state into ``dest`` (emptied first), ready to cache or upload."""
+    """Put a fresh copy of the state into ``dest`` (emptied first), ready to cache or upload,
+    with its checksums (``state-checksums.json``)."""
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
-    return copy_tree(state_paths(config), workdir, dest)
+    files = copy_tree(state_paths(config), workdir, dest)
+    return [*files, write_checksums(dest, files)]
 
 
 @dataclass(frozen=True)
 class Restored:
-    """Where the state of this run came from: ``cache``, ``artifact`` or ``none``."""
+    """Where the state of this run came from: ``cache``, ``artifact`` or ``none``.
+
+    ``skipped`` says, one line each, which newer state artifacts were not trusted and why.
+    """
 
     source: str
     detail: str
     files: int
+    skipped: tuple[str, ...] = ()
 
 
 def restore_state(
@@ -114,30 +124,41 @@ def restore_state(
         if files:
             return Restored("cache", f"cache entry {cache_key}", len(files))
     client = client or GitHubClient.from_env(env)
-    artifact = newest_state_artifact(client, env.get("GITHUB_REF_NAME"))
+    artifact, skipped = trusted_state_artifact(client)
     if artifact is None:
-        return Restored("none", "no cache entry and no pipeline-state artifact", 0)
+        return Restored("none", "no cache entry and no trusted pipeline-state artifact", 0, skipped)
+    what = f"artifact {artifact.name} of run {artifact.run_id}"
     with tempfile.TemporaryDirectory() as temp:
         archive = client.download_artifact(artifact, Path(temp) / "state.zip")
         unpacked = Path(temp) / "state"
         extract_zip(archive, unpacked)
+        verify_checksums(unpacked, what)
         files = copy_tree(paths, unpacked, workdir)
-    return Restored("artifact", f"artifact {artifact.name} of run {artifact.run_id}", len(files))
+    return Restored("artifact", what, len(files), skipped)
 
 
-def newest_state_artifact(client: GitHubClient, branch: str | None) -> Artifact | None:
-    """The newest unexpired ``pipeline-state`` artifact of ``branch`` (any branch if None).
+def trusted_state_artifact(client: GitHubClient) -> tuple[Artifact | None, tuple[str, ...]]:
+    """The newest unexpired ``pipeline-state`` artifact made by a trusted run, and a line for
+    each newer one passed over because its run is not trusted.
 
     A state artifact is uploaded only after its run committed, so the newest one
     belongs to the newest run that completed its commit.
     """
+    default_branch, skipped = client.default_branch(), []
     for artifact in client.artifacts(STATE_ARTIFACT):
         if artifact.expired:
             log.info("skipping expired %s of run %s", artifact.name, artifact.run_id)
             continue
-        if branch is None or artifact.head_branch in (None, branch):
-            return artifact
-    return None
+        reason = "made by no workflow run"
+        if artifact.run_id is not None:
+            run = client.workflow_run(int(artifact.run_id))
+            reason = untrusted_reason(run, client.repo, default_branch)
+        if reason is None:
+            return artifact, tuple(skipped)
+        skipped.append(f"skipped {artifact.name} artifact {artifact.id} of run "
+                       f"{artifact.run_id}: {reason}")  # fmt: skip
+        log.warning("%s", skipped[-1])
+    return None, tuple(skipped)
 
 
 def stage_products(

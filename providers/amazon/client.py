@@ -38,6 +38,7 @@ from pipelines.errors import ConfigError, FatalProviderError, ProviderError, Ret
 from pipelines.net.cache import cache_key
 from pipelines.net.http import ProviderUnreachableError, check_endpoint
 from pipelines.net.secrets import mask, register_secret
+from providers.amazon.redirects import refuse_foreign_redirects
 from providers.amazon.settings import (
     API_URL_ENV,
     AUTH_URL_ENV,
@@ -216,6 +217,7 @@ class CreatorsClient:
         # (a private path of python-amazon-paapi 7.1; tests/pipelines/test_faults.py proves it).
         pool = api._api_client.rest_client.pool_manager
         pool.connection_pool_kw["retries"] = self.ctx.http.retry_policy(DEFAULT_RETRIES)
+        refuse_foreign_redirects(api)  # before watch_tokens, which wraps the token refresh
         watch_tokens(api, self.ctx.stats)
         return api
 

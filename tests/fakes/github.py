@@ -96,8 +96,10 @@ def zip_folder(folder: Path) -> bytes:
 class FakeGitHub:
     """The fake; ``with FakeGitHub() as gh:`` starts both servers."""
 
-    def __init__(self, repo: str = "octo/products", page_cap: int = 100) -> None:
-        self.repo, self.page_cap = repo, page_cap
+    def __init__(
+        self, repo: str = "octo/products", page_cap: int = 100, default_branch: str = "main"
+    ) -> None:
+        self.repo, self.page_cap, self.default_branch = repo, page_cap, default_branch
         self.bot = "github-actions[bot]"
         self.api = HTTPServer(host="127.0.0.1", port=0)
         self.blobs = HTTPServer(host="127.0.0.1", port=0)
@@ -175,11 +177,13 @@ class FakeGitHub:
 
     def add_run(
         self, run_id: int, *, attempt: int = 1, branch: str = "main", conclusion: str = "success",
-        event: str = "schedule", workflow: str = "pipeline.yml",
+        event: str = "schedule", workflow: str = "pipeline.yml", head_repo: str | None = None,
     ) -> dict[str, Any]:  # fmt: skip
         run = {
             "id": run_id, "run_attempt": attempt, "head_branch": branch, "status": "completed",
             "conclusion": conclusion, "event": event, "path": f".github/workflows/{workflow}",
+            "workflow_id": sum(map(ord, workflow)), "repository": {"full_name": self.repo},
+            "head_repository": {"full_name": head_repo or self.repo},
             "created_at": f"2026-11-{10 + len(self.state.runs):02d}T06:17:00Z",
         }  # fmt: skip
         self.state.runs.append(run)
@@ -266,7 +270,7 @@ class FakeGitHub:
     # --- handlers -----------------------------------------------------------------------------
 
     def _repo_info(self, request: Request, body: Any) -> Response:
-        return _json(200, {"full_name": self.repo, "default_branch": "main"})
+        return _json(200, {"full_name": self.repo, "default_branch": self.default_branch})
 
     def _list_issues(self, request: Request, body: Any) -> Response:
         state = request.args.get("state", "open")

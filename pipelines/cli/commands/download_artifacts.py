@@ -3,8 +3,11 @@
 Each pipeline run in Actions uploads ``products-<run_id>-<attempt>``: its new
 Parquet parts, quarantine, raw landing files, manifest, report and run log,
 laid out as in the runner's working directory. This command fetches those
-artifacts through the REST API, checks every file against its manifest (size
-and sha256; a file the manifest does not name is an error), and merges them
+artifacts through the REST API (only runs of ``--workflow``, pipeline.yml by
+default, unless ``--any-workflow``), checks every file against its manifest
+(size and sha256; a file the manifest does not name is an error, and so is a
+path that would leave the lake folder, such as ``../../pipelines/x.py``: see
+``pipelines/ops/artifact_trust.py``), and merges them
 into the local ``data/``: files already present with the same checksum are
 left alone, a different file at the same path is a conflict that stops that
 artifact, and the manifest is written last, as in a run's own commit. Running
@@ -26,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipelines.errors import ConfigError, PipelineError
 from pipelines.lake.lake import MANIFEST_DIR, TMP_SUFFIX, _sha256
+from pipelines.ops.artifact_trust import ArtifactVerificationError, safe_relative
 from pipelines.ops.github import Artifact, ArtifactExpiredError, GitHubClient, extract_zip
 
 if TYPE_CHECKING:
@@ -38,10 +42,6 @@ HELP = (
 PRODUCTS_PREFIX = "products-"
 REQUIRED_ZONES = ("normalized", "quarantine")  # raw landing files are optional in an artifact
 log = logging.getLogger("pipeline.download")
-
-
-class ArtifactVerificationError(PipelineError):
-    """An artifact's files do not match its manifest, or clash with local files."""
 
 
 @dataclass
@@ -62,6 +62,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workflow", default="pipeline.yml", metavar="FILE",
                         help="the workflow whose runs to read (default pipeline.yml)")  # fmt: skip
     parser.add_argument(
+        "--any-workflow", action="store_true",
+        help="with --run-id, accept a run of any workflow, not only of --workflow "
+        "(its files are still checked against their manifests)",
+    )  # fmt: skip
+    parser.add_argument(
         "--branch", metavar="NAME",
         help="only runs on this branch (default: the repository's default branch)",
     )  # fmt: skip
@@ -81,7 +86,12 @@ def _attempt(artifact: Artifact) -> int:
 def select_artifacts(client: GitHubClient, args: argparse.Namespace) -> list[Artifact]:
     """The artifacts to merge, oldest run first."""
     if args.run_id is not None:
-        client.workflow_run(args.run_id)  # a clear 404 for a wrong id
+        run = client.workflow_run(args.run_id)  # a clear 404 for a wrong id
+        wanted = f".github/workflows/{args.workflow}"
+        path = str(run.get("path") or "").split("@", 1)[0]
+        if path != wanted and not args.any_workflow:
+            raise ConfigError(f"--run-id: run {args.run_id} is a run of {path!r}, not of "
+                              f"{wanted}; pass --any-workflow to take it anyway")  # fmt: skip
         artifact = products_artifact(client.run_artifacts(args.run_id))
         if artifact is None:
             raise ConfigError(f"--run-id: run {args.run_id} has no products artifact "
@@ -117,7 +127,7 @@ def verify(unpacked: Path) -> list[tuple[Path, dict[str, Any], Path]]:
                 f"{path.name}: manifest of run {manifest.get('run_id')!r}"
             )
         for entry in manifest["files"]:
-            file = root / entry["path"]
+            file = root / safe_relative(entry.get("path"), path.name)
             named.add(file)
             check_file(file, entry)
         named.add(path)

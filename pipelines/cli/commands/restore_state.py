@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 HELP = (
     "Restore data/state, manifests and the run history from the actions/cache folder, or, "
-    "on a cache miss, from the newest pipeline-state artifact (GITHUB_TOKEN, actions:read)."
+    "on a cache miss, from the newest pipeline-state artifact of a scheduled or dispatched "
+    "pipeline run on the default branch whose checksums verify (GITHUB_TOKEN, actions:read)."
 )
 BOOTSTRAP_NOTE = (
     "> [!NOTE]\n> **Bootstrap run**: no saved state was found (no cache entry, no "
@@ -45,6 +46,8 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
     line = f"State: restored {restored.files} file(s) from {restored.detail}."
     if restored.source == "none":
         line = f"State: {restored.detail}.\n\n{BOOTSTRAP_NOTE}"
+    if restored.skipped:
+        line = "\n".join(f"State: {reason}." for reason in restored.skipped) + "\n" + line
     sys.stdout.write(line + "\n")
     append_summary(line, context.env)
     set_outputs({"source": restored.source, "runs_before": len(runs)}, context.env)
