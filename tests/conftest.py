@@ -78,3 +78,11 @@ def github_env(gh: FakeGitHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     work.mkdir()
     monkeypatch.chdir(work)
     return work
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> Path:
+    """The working directory of the "runner" whose runs the artifact tests publish."""
+    path = tmp_path / "remote"
+    path.mkdir()
+    return path

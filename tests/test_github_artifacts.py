@@ -57,13 +57,6 @@ def tree(root: Path) -> dict[str, tuple[str, int]]:
     }
 
 
-@pytest.fixture
-def remote(tmp_path: Path) -> Path:
-    path = tmp_path / "remote"
-    path.mkdir()
-    return path
-
-
 def test_download_merges_verified_artifacts_idempotently(
     gh: FakeGitHub, github_env: Path, remote: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],

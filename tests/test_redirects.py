@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import urllib3
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from pipelines.net.http import HttpClient
-from pipelines.net.redirects import RedirectRefusedError
+from pipelines.net.redirects import RedirectRefusedError, refuse_pool_redirects
 from pipelines.net.stats import ProviderStats
 from pipelines.ops.github import Artifact, GitHubClient
 from providers.amazon import AmazonProvider
@@ -85,6 +86,27 @@ def test_a_redirect_loop_is_cut_short(redirector: HTTPServer) -> None:
     redirector.expect_request("/loop").respond_with_response(loop)
     with pytest.raises(RedirectRefusedError, match="more than 5 redirects"):
         client().request("GET", base(redirector) + "/loop", what="loop")
+
+
+def test_a_vendor_urllib3_pool_follows_only_same_origin_redirects(
+    redirector: HTTPServer, other: Elsewhere
+) -> None:
+    """The Amazon wrapper's pool (its data calls): same origin followed, another refused."""
+    redirector.expect_request("/old").respond_with_response(
+        Response(status=307, headers={"Location": "/new"})
+    )
+    redirector.expect_request("/new", method="POST").respond_with_json({"moved": True})
+    redirector.expect_request("/away").respond_with_handler(other.redirect(307))
+    pool = urllib3.PoolManager()
+    refuse_pool_redirects(pool, "vendor")
+    headers = {"Authorization": f"Bearer {SECRET}"}
+    moved = pool.request("POST", base(redirector) + "/old", body=b"{}", headers=headers)
+    assert (moved.status, moved.json()) == (200, {"moved": True})
+    with pytest.raises(
+        RedirectRefusedError, match=f"vendor: refused a redirect from {base(redirector)}"
+    ):
+        pool.request("POST", base(redirector) + "/away", body=b"{}", headers=headers)
+    assert other.seen == []
 
 
 def test_the_ebay_token_endpoint_does_not_follow_a_307_elsewhere(
