@@ -227,3 +227,16 @@ def test_download_takes_a_run_of_another_workflow_only_when_told(
     assert not (github_env / "data").exists()
     assert main(["download-artifacts", "--run-id", "62", "--any-workflow"]) == 0
     assert "products-62-1 (run 62): merged:" in capsys.readouterr().out
+
+
+def test_download_refuses_a_malformed_manifest_with_one_line(
+    gh: FakeGitHub, github_env: Path, products: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    [manifest_path] = products.rglob("_manifests/*.json")
+    manifest = json.loads(manifest_path.read_text())
+    manifest_path.write_text(json.dumps({**manifest, "files": [1]}))
+    gh.add_run(63)
+    gh.add_artifact("products-63-1", 63, products)
+    assert main(["download-artifacts", "--run-id", "63"]) == 1
+    assert f"{manifest_path.name}: malformed manifest" in capsys.readouterr().out
+    assert not (github_env / "data").exists()

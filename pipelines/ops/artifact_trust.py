@@ -46,12 +46,20 @@ def untrusted_reason(
     event = run.get("event")
     if event not in TRUSTED_EVENTS:
         return f"made by a {event!r} run (only {' and '.join(TRUSTED_EVENTS)} runs are trusted)"
-    if run.get("head_branch") != default_branch:
-        return f"made on branch {run.get('head_branch')!r}, not the default branch {default_branch}"
+    wrong_branch = branch_reason(run.get("head_branch"), default_branch)
+    if wrong_branch:
+        return wrong_branch
     head_repo = str((run.get("head_repository") or {}).get("full_name") or "")
     if head_repo.lower() != repo.lower():
         return f"made from repository {head_repo!r}, not {repo}"
     return None
+
+
+def branch_reason(branch: Any, default_branch: str) -> str | None:
+    """Why a run on ``branch`` is not trusted with the state, or None on the default branch."""
+    if branch == default_branch:
+        return None
+    return f"made on branch {branch!r}, not the default branch {default_branch}"
 
 
 def safe_relative(path: Any, what: str) -> PurePosixPath:

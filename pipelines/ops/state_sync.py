@@ -33,7 +33,12 @@ from typing import Any
 from pipelines.config import PipelineConfig
 from pipelines.lake.dedup import STATE_DIR
 from pipelines.lake.lake import MANIFEST_DIR
-from pipelines.ops.artifact_trust import untrusted_reason, verify_checksums, write_checksums
+from pipelines.ops.artifact_trust import (
+    branch_reason,
+    untrusted_reason,
+    verify_checksums,
+    write_checksums,
+)
 from pipelines.ops.github import Artifact, GitHubClient, extract_zip
 from pipelines.run.runner import ACKNOWLEDGED_FILE
 
@@ -149,16 +154,23 @@ def trusted_state_artifact(client: GitHubClient) -> tuple[Artifact | None, tuple
         if artifact.expired:
             log.info("skipping expired %s of run %s", artifact.name, artifact.run_id)
             continue
-        reason = "made by no workflow run"
-        if artifact.run_id is not None:
-            run = client.workflow_run(int(artifact.run_id))
-            reason = untrusted_reason(run, client.repo, default_branch)
+        reason = _untrusted(client, artifact, default_branch)
         if reason is None:
             return artifact, tuple(skipped)
         skipped.append(f"skipped {artifact.name} artifact {artifact.id} of run "
                        f"{artifact.run_id}: {reason}")  # fmt: skip
         log.warning("%s", skipped[-1])
     return None, tuple(skipped)
+
+
+def _untrusted(client: GitHubClient, artifact: Artifact, default_branch: str) -> str | None:
+    """Why ``artifact`` is not trusted; the listing's branch spares a run lookup when it can."""
+    if artifact.run_id is None:
+        return "made by no workflow run"
+    if artifact.head_branch is not None and branch_reason(artifact.head_branch, default_branch):
+        return branch_reason(artifact.head_branch, default_branch)
+    run = client.workflow_run(int(artifact.run_id))
+    return untrusted_reason(run, client.repo, default_branch)
 
 
 def stage_products(

@@ -190,10 +190,13 @@ class FakeGitHub:
         return run
 
     def add_artifact(
-        self, name: str, run_id: int, data: bytes | Path, *, branch: str = "main",
+        self, name: str, run_id: int, data: bytes | Path, *, branch: str | None = None,
         expired: bool = False,
     ) -> FakeArtifact:  # fmt: skip
-        """Attach an artifact (zip bytes, or a folder zipped as upload-artifact would)."""
+        """Attach an artifact (zip bytes, or a folder zipped as upload-artifact would); its
+        branch is its run's, else ``main``."""
+        run = next((r for r in self.state.runs if r["id"] == run_id), {"head_branch": "main"})
+        branch = branch or run["head_branch"]
         payload = zip_folder(data) if isinstance(data, Path) else data
         created = time.gmtime(time.time() + next(self._clock))  # later artifacts are newer
         artifact = FakeArtifact(next(self._ids), name, run_id, branch, payload,

@@ -121,17 +121,10 @@ def verify(unpacked: Path) -> list[tuple[Path, dict[str, Any], Path]]:
         raise ArtifactVerificationError("no manifest (data/_manifests/<run_id>.json) inside")
     lakes, named = [], set()
     for path in manifests:
-        root, manifest = path.parent.parent, json.loads(path.read_text())
-        if manifest.get("run_id") != path.stem:
-            raise ArtifactVerificationError(
-                f"{path.name}: manifest of run {manifest.get('run_id')!r}"
-            )
-        for entry in manifest["files"]:
-            file = root / safe_relative(entry.get("path"), path.name)
-            named.add(file)
-            check_file(file, entry)
-        named.add(path)
-        lakes.append((root, manifest, path))
+        try:
+            lakes.append(_verify_manifest(path, named))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ArtifactVerificationError(f"{path.name}: malformed manifest") from exc
     for root in {lake for lake, _, _ in lakes}:
         for file in root.rglob("*"):
             if file.is_file() and file not in named:
@@ -139,6 +132,19 @@ def verify(unpacked: Path) -> list[tuple[Path, dict[str, Any], Path]]:
                     f"{file.relative_to(unpacked)}: not in any manifest"
                 )
     return lakes
+
+
+def _verify_manifest(path: Path, named: set[Path]) -> tuple[Path, dict[str, Any], Path]:
+    """Check the files one manifest names (adding them to ``named``)."""
+    root, manifest = path.parent.parent, json.loads(path.read_text())
+    if manifest.get("run_id") != path.stem:
+        raise ArtifactVerificationError(f"{path.name}: manifest of run {manifest.get('run_id')!r}")
+    for entry in manifest["files"]:
+        file = root / safe_relative(entry.get("path"), path.name)
+        named.add(file)
+        check_file(file, entry)
+    named.add(path)
+    return root, manifest, path
 
 
 def check_file(file: Path, entry: dict[str, Any]) -> None:
