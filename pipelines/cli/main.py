@@ -24,6 +24,7 @@ from pipelines.config import (
     PipelineConfig,
     load_config,
     read_environment,
+    read_secret_stores,
     register_provider_secrets,
 )
 from pipelines.errors import ConfigError, PipelineError
@@ -280,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         env = read_environment()
         register_provider_secrets(providers, env)
         config = load_config(_config_path(args), providers)
+        env = read_secret_stores(config, env)
         if args.data_dir is not None:
             config = config.with_pipeline(data_dir=str(args.data_dir))
         if args.lake_uri:
