@@ -37,6 +37,7 @@ PLANTED = {
         "  AMAZON_CREATORS_CREDENTIAL_ID: " + "7abcdef2ghijk3lmnop4qrstu5",
         "Pipeline Secret Variable",
     ),
+    "vault token": ("vault_token: hvs.CAESI" + HEX32, "Vault Token"),
     "aws access key": ("aws_key = 'AKIA" + "Q3ZJ5X2M7PLK4N8R'", "AWS Access Key"),
     "github classic token": ("ghp_" + HEX32 + "a1B2", "GitHub Token"),
     "github fine-grained": (
@@ -52,6 +53,7 @@ CLEAN = "\n".join(
         'ENV = "EBAY_CLIENT_SECRET"',
         'fake = "shpat_wrong"',
         'SHOPIFY_ACCESS_TOKEN = "aws:prod/shopify#access_token"',
+        'EBAY_CLIENT_SECRET = "secret/data/pipeline#ebay_client_secret"',
         "",
     ]
 )

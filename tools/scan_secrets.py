@@ -31,14 +31,14 @@ def tracked_files() -> list[str]:
 def load_baseline(baseline_path: str) -> SecretsCollection:
     """The baseline's secrets; its settings (plugins, filters) become detect-secrets' own.
 
-    Custom plugins are named ``file://tools/…`` relative to the baseline's folder, so the scan
-    works from any working directory.
+    Custom plugins and filters are named ``file://tools/…`` relative to the baseline's
+    folder, so the scan works from any working directory.
     """
     data = baseline.load_from_file(baseline_path)
     root = Path(baseline_path).resolve().parent
-    for plugin in data.get("plugins_used", []):
-        if plugin.get("path", "").startswith("file://"):
-            plugin["path"] = f"file://{root / plugin['path'].removeprefix('file://')}"
+    for entry in [*data.get("plugins_used", []), *data.get("filters_used", [])]:
+        if entry.get("path", "").startswith("file://"):
+            entry["path"] = f"file://{root / entry['path'].removeprefix('file://')}"
     return baseline.load(data, baseline_path)
 
 

@@ -4,7 +4,9 @@ detect-secrets ships detectors for AWS access keys and classic GitHub tokens; th
 shapes it does not know: Shopify tokens and secrets, eBay client secrets, client ids and OAuth
 tokens, Amazon Login-with-Amazon credentials, fine-grained GitHub tokens, and any value
 assigned to one of the pipeline's secret variables (which catches Cognito-style Amazon
-Creators credentials, whose bare shape is too plain to match on its own). The baseline
+Creators credentials, whose bare shape is too plain to match on its own), and Vault tokens.
+``is_secret_store_reference`` is a filter: a ``[secrets.refs]`` reference such as
+``"aws:prod/shopify#access_token"`` names where a secret lives and is not one. The baseline
 (``.secrets.baseline``) names this file, so ``tools/scan_secrets.py``, ``make lint`` and the
 pre-commit hook all load it.
 """
@@ -32,6 +34,7 @@ SECRET_VARIABLES = (
     "VAULT_TOKEN",
 )
 _NAMES = "|".join(SECRET_VARIABLES)
+_REFERENCE = re.compile(r"(?:aws|vault):\S+|[\w.-]+(?:/[\w.-]+)+#[\w.-]+")
 _VALUE = r"([A-Za-z0-9][A-Za-z0-9._~+/=^#%-]{11,})"  # a literal, not ${{ … }} or $NAME
 
 
@@ -70,6 +73,13 @@ class GitHubFineGrainedTokenDetector(RegexBasedDetector):
     denylist = (re.compile(r"\bgithub_pat_[A-Za-z0-9_]{40,}"),)
 
 
+class VaultTokenDetector(RegexBasedDetector):
+    """HashiCorp Vault service and batch tokens (hvs., hvb.)."""
+
+    secret_type = "Vault Token"
+    denylist = (re.compile(r"\bhv[sb]\.[A-Za-z0-9_-]{24,}"),)
+
+
 class SecretVariableDetector(RegexBasedDetector):
     """A literal value assigned to one of ``SECRET_VARIABLES`` (.env, YAML, TOML, dicts).
 
@@ -84,3 +94,8 @@ class SecretVariableDetector(RegexBasedDetector):
         # NAME=value, NAME: value, NAME = "value" (.env, YAML, TOML, keyword arguments).
         re.compile(rf"(?<![\"'\w])(?:{_NAMES})\s*[:=]\s*[\"']?{_VALUE}"),
     )
+
+
+def is_secret_store_reference(secret: str) -> bool:
+    """A detect-secrets filter: ``store:path#key`` or ``mount/path#key`` is a reference."""
+    return bool(_REFERENCE.fullmatch(secret))

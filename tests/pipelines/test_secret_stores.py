@@ -30,6 +30,7 @@ s3_server = fake_aws.s3_server  # moto's server: every AWS API, Secrets Manager 
 
 CLIENT_ID = "store-ebay-client-id-7f3a"
 CLIENT_SECRET = "store-ebay-client-secret-c91e"  # pragma: allowlist secret
+TOKEN = "hvs.t-123456"  # pragma: allowlist secret
 ISOLATED_PREFIXES = ("SHOPIFY_", "AMAZON_", "EBAY_", "VAULT_", "AWS_", "CI", "GITHUB_ACTIONS")
 
 
@@ -178,9 +179,9 @@ def test_a_vault_redirect_is_refused_and_the_token_stays_home(vault: FakeVault) 
     [
         ({"VAULT_ADDR": "http://127.0.0.1:1"}, "Vault: VAULT_TOKEN not set"),
         ({}, "Vault: VAULT_ADDR and VAULT_TOKEN not set"),
-        ({"VAULT_ADDR": "http://vault.example.com", "VAULT_TOKEN": "hvs.t-123456"},
+        ({"VAULT_ADDR": "http://vault.example.com", "VAULT_TOKEN": TOKEN},
          "VAULT_ADDR: plain http is only allowed for loopback hosts"),
-        ({"VAULT_ADDR": "http://127.0.0.1:1", "VAULT_TOKEN": "hvs.t-123456"},
+        ({"VAULT_ADDR": "http://127.0.0.1:1", "VAULT_TOKEN": TOKEN},
          "Vault: cannot reach http://127.0.0.1:1 (ConnectionError)"),
     ],
 )  # fmt: skip
@@ -188,7 +189,7 @@ def test_vault_settings_problems_are_one_line(env: dict, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         read_references(refs(X="vault:secret/pipeline#k"), env)
     assert message in str(caught.value)
-    assert "hvs.t-123456" not in str(caught.value)
+    assert TOKEN not in str(caught.value)
 
 
 # --- AWS Secrets Manager (moto) ---------------------------------------------------------------
@@ -211,9 +212,12 @@ def aws(s3_server: fake_aws.FakeS3) -> tuple[dict[str, str], object]:
 def test_aws_values_come_from_json_fields_or_the_whole_string(aws) -> None:
     env, client = aws
     client.create_secret(
-        Name="prod/ebay", SecretString='{"id": "aws-id-31f0", "secret": "aws-s-77a2"}'
+        Name="prod/ebay",
+        SecretString='{"id": "aws-id-31f0", "secret": "aws-s-77a2"}',  # pragma: allowlist secret
     )
-    client.create_secret(Name="prod/github", SecretString="aws-plain-token-5c3d")
+    client.create_secret(
+        Name="prod/github", SecretString="aws-plain-token-5c3d"
+    )  # pragma: allowlist secret
     values = read_references(
         refs(A="aws:prod/ebay#id", B="aws:prod/ebay#secret", C="aws:prod/github"), env
     )
@@ -234,7 +238,9 @@ def test_aws_values_come_from_json_fields_or_the_whole_string(aws) -> None:
 def test_aws_failures_name_the_reference_not_the_value(aws, ref: str, reason: str) -> None:
     env, client = aws
     client.create_secret(Name="prod/ebay", SecretString='{"id": "never-shown-31f0"}')
-    client.create_secret(Name="prod/plain", SecretString="never-shown-plain")
+    client.create_secret(
+        Name="prod/plain", SecretString="never-shown-plain"
+    )  # pragma: allowlist secret
     client.create_secret(Name="prod/binary", SecretBinary=b"never-shown-bytes")
     with pytest.raises(ConfigError) as caught:
         read_references(refs(EBAY_CLIENT_ID=ref), env)
