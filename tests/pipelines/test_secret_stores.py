@@ -324,3 +324,18 @@ def test_an_unreadable_secret_is_exit_2_and_one_line_naming_the_reference(
     )
     assert ebay_server.token_requests == []  # nothing ran
     assert sorted(p.name for p in workdir.iterdir()) == ["pipeline.toml"]
+
+
+def test_only_commands_that_call_providers_read_the_store(workdir: Path, capsys) -> None:
+    """State, artifact, issue and report steps run where no store credentials are."""
+    write_config(workdir, VAULT_TOML)  # and no VAULT_ADDR or VAULT_TOKEN at all
+
+    assert main(["--status"]) == 0
+    assert main(["--list-providers"]) == 0
+    assert main(["doctor"]) == 2
+
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "run_pipeline.py: error: secrets.refs.EBAY_CLIENT_ID = "
+        "'secret/data/pipeline#ebay_client_id': Vault: VAULT_ADDR and VAULT_TOKEN not set"
+    ]
