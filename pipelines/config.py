@@ -1,5 +1,8 @@
 """Configuration: ``pipeline.toml`` (non-secret settings) and the environment (secrets).
 
+Secrets come from the environment, or from a secret store that ``[secrets]`` names by
+reference (``pipelines/net/secret_stores.py``); the file never holds a secret value.
+
 Every ``[pipeline]`` setting is declared once in ``PIPELINE_OPTIONS`` with its
 type, default and description; provider options are declared by each provider.
 Errors are collected and reported together, each naming its key.
@@ -17,11 +20,12 @@ from typing import Any
 from dotenv import dotenv_values
 
 from pipelines.errors import ConfigError
+from pipelines.net.secret_stores import SOURCES, SecretRef, parse_reference, read_references
 from pipelines.net.secrets import register_secret
 from providers.base import Option, Provider
 
 DEFAULT_CONFIG_PATH = Path("pipeline.toml")
-KNOWN_SECTIONS = ("pipeline", "providers", "quality", "anomaly", "orchestration")
+KNOWN_SECTIONS = ("pipeline", "providers", "quality", "anomaly", "orchestration", "secrets")
 
 PIPELINE_OPTIONS: tuple[Option, ...] = (
     Option("data_dir", str, "data", "Root of the lake (raw, normalized, quarantine, state)."),
@@ -55,6 +59,7 @@ class PipelineConfig:
     pipeline: Mapping[str, Any]
     providers: Mapping[str, Mapping[str, Any]]
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    secret_refs: Mapping[str, SecretRef] = field(default_factory=dict)
 
     def with_pipeline(self, **overrides: Any) -> PipelineConfig:
         """A copy with some ``[pipeline]`` settings replaced (command-line overrides)."""
@@ -126,10 +131,34 @@ def load_config(path: Path | None, providers: Mapping[str, Provider]) -> Pipelin
         )
         for name, provider in providers.items()
     }
+    refs = secret_references(raw.get("secrets", {}), errors)
     if errors:
         raise ConfigError("; ".join(errors))
     sections = {k: raw.get(k, {}) for k in ("quality", "anomaly", "orchestration")}
-    return PipelineConfig(path, pipeline, provider_options, sections)
+    return PipelineConfig(path, pipeline, provider_options, sections, refs)
+
+
+def secret_references(table: Any, errors: list[str]) -> dict[str, SecretRef]:
+    """``[secrets]``: ``source`` (env, aws, vault) and ``[secrets.refs]`` NAME = "reference"."""
+    if not isinstance(table, dict):
+        errors.append("secrets: expected a table")
+        return {}
+    for key in table.keys() - {"source", "refs"}:
+        errors.append(f"secrets.{key}: unknown setting (known: refs, source)")
+    source, refs = table.get("source", "env"), table.get("refs", {})
+    if source not in SOURCES:
+        errors.append(f"secrets.source: expected one of {', '.join(SOURCES)}, got {source!r}")
+        source = "env"
+    if not isinstance(refs, dict):
+        errors.append('secrets.refs: expected a table of NAME = "store:path#key"')
+        return {}
+    parsed = {}
+    for name, text in refs.items():
+        try:
+            parsed[name] = parse_reference(name, text, source)
+        except ValueError as exc:
+            errors.append(f"secrets.refs.{name}: {exc}")
+    return parsed
 
 
 def read_environment(dotenv_path: Path = Path(".env")) -> dict[str, str]:
@@ -137,6 +166,17 @@ def read_environment(dotenv_path: Path = Path(".env")) -> dict[str, str]:
     env = {k: v for k, v in dotenv_values(dotenv_path).items() if v is not None}
     env.update(os.environ)
     return env
+
+
+def read_secret_stores(config: PipelineConfig, env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` with every ``[secrets.refs]`` variable read from its store (store values win).
+
+    Each value is registered for masking as it arrives; a secret that cannot be read is a
+    ``ConfigError`` naming the variable and its reference.
+    """
+    if not config.secret_refs:
+        return dict(env)
+    return {**env, **read_references(config.secret_refs, env)}
 
 
 def register_provider_secrets(providers: Mapping[str, Provider], env: Mapping[str, str]) -> None:

@@ -39,7 +39,7 @@ from tests.workflow_syntax import (
     render,
 )
 
-CHECKED_OUT = ("pipelines", "providers", "pipeline.toml", "requirements.txt")
+CHECKED_OUT = ("pipelines", "providers", "pipeline.toml", "requirements.txt", "requirements.lock")
 
 # ---------------------------------------------------------------- the runner
 

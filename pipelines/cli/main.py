@@ -24,6 +24,7 @@ from pipelines.config import (
     PipelineConfig,
     load_config,
     read_environment,
+    read_secret_stores,
     register_provider_secrets,
 )
 from pipelines.errors import ConfigError, PipelineError
@@ -213,6 +214,17 @@ def _choose_offline(
     return True
 
 
+def _calls_providers(argv: list[str], args: argparse.Namespace) -> bool:
+    """Whether this command calls provider APIs, and so reads ``[secrets.refs]`` from a store.
+
+    The other commands (state, artifacts, issues, reports, the plan) must work in steps and on
+    machines that hold no store credentials.
+    """
+    if argv and argv[0] in SUBCOMMANDS:
+        return argv[0] in ("run-step", "doctor")
+    return not (args.dump_orchestration_plan or args.list_providers or args.status is not None)
+
+
 # Subcommands: name -> module with HELP, configure(parser) and execute(args, context) -> int.
 SUBCOMMANDS: dict[str, str] = {
     "run-step": "pipelines.cli.commands.run_step",
@@ -280,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
         env = read_environment()
         register_provider_secrets(providers, env)
         config = load_config(_config_path(args), providers)
+        if _calls_providers(argv, args):
+            env = read_secret_stores(config, env)
         if args.data_dir is not None:
             config = config.with_pipeline(data_dir=str(args.data_dir))
         if args.lake_uri:
