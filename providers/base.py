@@ -125,9 +125,9 @@ class FetchContext:
     ) -> SourceCount:
         """Record what the source says it holds (``source_count``) and what was ``read``.
 
-        Called once a pull has run to the end (never for a ``--limit`` pull). The runner
-        compares every count after the fetch and fails the provider, moving no watermark
-        and writing no deletion, when one disagrees beyond its tolerance
+        Called once a pull has run to the end, for the counts a ``--limit`` does not cut.
+        The runner compares every count after the fetch and fails the provider, moving no
+        watermark and writing no deletion, when one disagrees beyond its tolerance
         (``SourceCount.problem``).
         """
         count = SourceCount(
