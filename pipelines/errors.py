@@ -32,6 +32,10 @@ class FatalProviderError(ProviderError):
     """A failure that retrying will not fix: bad credentials, a 4xx, an unusable response."""
 
 
+class IncompleteFetchError(RetriableProviderError):
+    """A pull ran to its end but read fewer (or more) objects than the source says it holds."""
+
+
 class SkippableRecordError(PipelineError):
     """One record cannot be normalized; the rest of the batch goes on."""
 

@@ -53,6 +53,42 @@ class Option:
     description: str
 
 
+@dataclass(frozen=True)
+class SourceCount:
+    """What the source says it holds against what this fetch read, for one kind of object.
+
+    ``expected`` is what the fetch could read: the ``source`` count, or less when an API cap
+    (eBay's 10,000 results) or a configured maximum stops it first (``note`` then says so).
+    The fetch is short (or long) when ``read`` differs from ``expected`` by more than
+    ``tolerance``; a ``source`` that is only a lower bound (``at_least``) fails only short.
+    """
+
+    what: str
+    source: int
+    read: int
+    expected: int
+    tolerance: int = 0
+    at_least: bool = False
+    note: str | None = None
+
+    def problem(self) -> str | None:
+        """``"products: the source holds 12, 9 read"`` when the counts disagree, else None."""
+        missing = self.expected - self.read
+        if missing <= self.tolerance and (self.at_least or -missing <= self.tolerance):
+            return None
+        held = f"at least {self.source}" if self.at_least else str(self.source)
+        limit = f", {self.expected} readable" if self.expected != self.source else ""
+        notes = [f"tolerance {self.tolerance}"] if self.tolerance else []
+        if self.note:
+            notes.append(self.note)
+        extra = f" ({'; '.join(notes)})" if notes else ""
+        return f"{self.what}: the source holds {held}{limit}, {self.read} read{extra}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The run log's form."""
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
 @dataclass
 class FetchContext:
     """Everything ``fetch`` may use; built by the runner for one provider and run.
@@ -74,6 +110,43 @@ class FetchContext:
     state: Mapping[str, Any] = field(default_factory=dict)
     next_state: dict[str, Any] = field(default_factory=dict)
     complete: bool = False
+    counts: list[SourceCount] = field(default_factory=list)
+
+    def expect(
+        self,
+        what: str,
+        *,
+        source_count: int,
+        read: int,
+        expected: int | None = None,
+        tolerance: int = 0,
+        at_least: bool = False,
+        note: str | None = None,
+    ) -> SourceCount:
+        """Record what the source says it holds (``source_count``) and what was ``read``.
+
+        Called once a pull has run to the end, for the counts a ``--limit`` does not cut.
+        The runner compares every count after the fetch and fails the provider, moving no
+        watermark and writing no deletion, when one disagrees beyond its tolerance
+        (``SourceCount.problem``).
+        """
+        count = SourceCount(
+            what,
+            source_count,
+            read,
+            source_count if expected is None else expected,
+            tolerance,
+            at_least,
+            note,
+        )
+        self.counts.append(count)
+        if note:
+            self.log.warning("%s (%s)", what, note)
+        return count
+
+    def count_problems(self) -> list[str]:
+        """The recorded counts that disagree, each naming both numbers."""
+        return [problem for count in self.counts if (problem := count.problem()) is not None]
 
     def mark_complete(self) -> None:
         """Say this fetch returned the provider's whole catalog (not a filtered or limited pull).

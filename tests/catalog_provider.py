@@ -46,6 +46,7 @@ class CatalogProvider(Provider):
         row.update(
             source=self.name,
             source_id=raw["id"],
+            gtin=raw.get("gtin"),
             title=raw["title"],
             condition="new",
             availability="in_stock",

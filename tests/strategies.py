@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from pipelines.checks.currencies import ISO_4217_CODES
 from pipelines.lake.schema import AVAILABILITIES, BUSINESS_FIELDS, CONDITIONS
+from providers.identifiers import gs1_check_digit
 
 BUSINESS_SCHEMA = pa.schema(BUSINESS_FIELDS)
 SOURCES = ("shopify", "amazon", "ebay")
@@ -94,6 +95,16 @@ def prices(draw: st.DrawFn) -> tuple[Decimal | None, Decimal | None]:
 
 
 @st.composite
+def gtins(draw: st.DrawFn) -> str:
+    """A GTIN-8, -12, -13 or -14 with a valid GS1 check digit."""
+    length = draw(st.sampled_from((8, 12, 13, 14)))
+    body = draw(st.text(string.digits, min_size=length - 1, max_size=length - 1))
+    if not body.strip("0"):
+        body = body[:-1] + "1"
+    return body + str(gs1_check_digit(body))
+
+
+@st.composite
 def product_rows(draw: st.DrawFn, sources: tuple[str, ...] = SOURCES) -> dict[str, Any]:
     """A business row that passes every quality rule (source_id is not unique: set it)."""
     price, list_price = draw(prices())
@@ -104,7 +115,7 @@ def product_rows(draw: st.DrawFn, sources: tuple[str, ...] = SOURCES) -> dict[st
         "source_parent_id": draw(optional(short_text)),
         "marketplace": draw(optional(short_text)),
         "sku": draw(optional(short_text)),
-        "gtin": draw(optional(st.text(string.digits, min_size=8, max_size=14))),
+        "gtin": draw(optional(gtins())),
         "mpn": draw(optional(short_text)),
         "brand": draw(optional(short_text)),
         "title": first + draw(st.text(max_size=60)),

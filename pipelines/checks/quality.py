@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.checks.currencies import ISO_4217_CODES
+from pipelines.checks.run_keys import RunKeys
 from pipelines.checks.schema_drift import check_columns
 from pipelines.lake.schema import AVAILABILITIES, CONDITIONS
 
@@ -60,28 +61,6 @@ class ConfigView(Protocol):
 
 
 # --- rules -------------------------------------------------------------------------------
-
-
-class RunKeys:
-    """The (source, source_id) keys seen so far in one run, for ``duplicate_source_id``.
-
-    Kept as one Arrow array of distinct keys; each batch is looked up with ``is_in``,
-    which hashes the keys seen so far: linear in the run's distinct keys per batch.
-    """
-
-    def __init__(self) -> None:
-        self._seen = pa.array([], pa.string())
-
-    def flag_repeats(self, keys: pa.Array) -> pa.BooleanArray:
-        """Flag every key already seen in an earlier batch or earlier in this one; remember all."""
-        earlier = pc.is_in(keys, value_set=self._seen).to_numpy(zero_copy_only=False)
-        codes = pc.dictionary_encode(keys).indices.fill_null(-1).to_numpy(zero_copy_only=False)
-        repeat = np.ones(len(keys), dtype=bool)
-        repeat[np.unique(codes, return_index=True)[1]] = False
-        repeat[codes == -1] = False
-        new = pc.unique(pc.filter(keys, pa.array(~earlier & (codes != -1))))
-        self._seen = pa.concat_arrays([self._seen, new])
-        return pa.array(earlier | repeat)
 
 
 @dataclass(frozen=True)
@@ -198,6 +177,16 @@ def check_duplicate_source_id(table: pa.Table, ctx: RuleContext) -> Mask:
     return ctx.run_keys.flag_repeats(keys.combine_chunks())
 
 
+def check_gtin_check_digit(table: pa.Table, ctx: RuleContext) -> Mask:
+    """A gtin given but no gtin14 made of it (the normalize stage's GS1 check failed).
+
+    A table without the ``gtin14`` column (schema version 1) is not judged.
+    """
+    if "gtin14" not in table.column_names:
+        return pa.array(np.zeros(table.num_rows, dtype=bool))
+    return pc.and_(pc.invert(_blank(table["gtin"])), pc.is_null(table["gtin14"]))
+
+
 RULES: tuple[Rule, ...] = (
     Rule("source_required", "source is present and not blank.", "error", check_source_required),
     Rule(
@@ -250,6 +239,13 @@ RULES: tuple[Rule, ...] = (
         "description, when present, is at most quality.max_description_length characters.",
         "warn",
         check_description_length,
+    ),
+    # warn by default: the row is good, only the cross-marketplace key is missing.
+    Rule(
+        "gtin_check_digit",
+        "gtin, when present, is a GTIN-8/12/13/14 with a valid GS1 check digit (else gtin14 null).",
+        "warn",
+        check_gtin_check_digit,
     ),
     Rule(
         "duplicate_source_id",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.checks.anomaly import AnomalyReport
+from pipelines.checks.completeness import COMPLETENESS_HEADERS, completeness_rows
 from pipelines.checks.history import TOTAL, run_time
 
 TREND_POINTS = 20  # runs in a sparkline or plot, the current one included
@@ -89,6 +90,14 @@ def _quality_rows(current: Record) -> list[list[str]]:
             ranked = sorted(quality.items(), key=lambda item: (-(item[1] or 0), item[0]))
             rows += [[name, str(rule), _fmt(count)] for rule, count in ranked]
     return rows
+
+
+def _count_tables(current: Record) -> list[tuple[str, Sequence[str], list[list[str]], str]]:
+    """The quality and completeness tables: title, headers, rows, the text when empty."""
+    return [
+        ("Quality rules", ("Provider", "Rule", "Rows"), _quality_rows(current), "No rule failed."),
+        ("Completeness", COMPLETENESS_HEADERS, completeness_rows(current), "No counts recorded."),
+    ]
 
 
 def _record_value(record: Record, provider: str, metric: str) -> float | None:
@@ -220,11 +229,8 @@ def render_markdown(
     title = f"# Pipeline run `{run_id}` ({mode})"
     sections = [title, md_cell(_summary_line(current, anomaly_data))]
     sections += ["## Providers", _md_table(PROVIDER_HEADERS, _provider_rows(current))]
-    quality = _quality_rows(current)
-    sections.append("## Quality rules")
-    sections.append(
-        _md_table(("Provider", "Rule", "Rows"), quality) if quality else "No rule failed."
-    )
+    for title, headers, rows, empty in _count_tables(current):
+        sections += [f"## {title}", _md_table(headers, rows) if rows else empty]
     sections.append("## Volume anomalies")
     sections.append(_md_anomalies(current, history, anomaly_data))
     if items := _link_items(links):
@@ -285,11 +291,8 @@ def render_html(
     body += [f'<p><a href="{_h(url)}">{_h(label)}</a></p>' for label, url in _link_items(links)]
     body += ["<h2>Providers</h2>", _html_table(PROVIDER_HEADERS, _provider_rows(current))]
     body += ["<h2>Volumes</h2>", _html_plots(current, runs, anomaly_data)]
-    quality = _quality_rows(current)
-    body.append("<h2>Quality rules</h2>")
-    body.append(
-        _html_table(("Provider", "Rule", "Rows"), quality) if quality else "<p>No rule failed.</p>"
-    )
+    for title, headers, rows, empty in _count_tables(current):
+        body += [f"<h2>{title}</h2>", _html_table(headers, rows) if rows else f"<p>{empty}</p>"]
     body.append("<h2>Volume anomalies</h2>")
     if anomaly_data is None:
         body.append("<p>Anomaly detection did not run.</p>")

@@ -125,7 +125,12 @@ class DeltaTables:
 
         def append(delta: DeltaTable, commit: CommitProperties) -> int:
             write_deltalake(
-                delta, rows, mode="append", writer_properties=WRITER, commit_properties=commit
+                delta,
+                rows,
+                mode="append",
+                schema_mode="merge",  # a table made at an older schema_version gains columns
+                writer_properties=WRITER,
+                commit_properties=commit,
             )
             return rows.num_rows
 
@@ -288,6 +293,7 @@ def _merger(delta: DeltaTable, source: pa.Table, on_key: str, commit: CommitProp
         predicate=f"t.source = s.source AND {on_key}",
         source_alias="s",
         target_alias="t",
+        merge_schema=True,  # a table made at an older schema_version gains columns
         writer_properties=WRITER,
         commit_properties=commit,
     )

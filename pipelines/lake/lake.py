@@ -310,12 +310,17 @@ class Lake:
         Parts written before the partition columns left the files still hold ``source``; its
         value there is the folder's, so both kinds read the same. ``schema`` (for instance the
         canonical one, without ``dt``) picks and types the columns; by default every column of
-        the files plus ``dt`` and ``source``.
+        the oldest and newest files plus ``dt`` and ``source``.
         """
         paths = [str(f) for f in files]
         if schema is None and paths:
-            found = ds.dataset(paths[0], format="parquet", filesystem=self.filesystem).schema
-            schema = pa.unify_schemas([stored_schema(found), PARTITIONING])
+            # The oldest part and the newest: a later schema_version adds columns (gtin14 in
+            # version 2), which the older parts read as null.
+            found = [
+                stored_schema(ds.dataset(path, format="parquet", filesystem=self.filesystem).schema)
+                for path in dict.fromkeys((paths[0], paths[-1]))
+            ]
+            schema = pa.unify_schemas([*found, PARTITIONING])
         partitioning = ds.partitioning(PARTITIONING, flavor="hive")
         return ds.dataset(
             paths, schema=schema, format="parquet", filesystem=self.filesystem,

@@ -2,6 +2,10 @@
 
 One row per purchasable unit (a Shopify variant, an Amazon ASIN, an eBay
 item). Bump ``SCHEMA_VERSION`` on any column change.
+
+Versions: 1, the first; 2 adds ``gtin14`` (a derived column, after the business ones). Parts
+written at version 1 still read: a reader given ``PRODUCT_SCHEMA`` sees their ``gtin14`` as
+null (``schema_version`` in each row says which version wrote it).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MONEY = pa.decimal128(18, 4)
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
@@ -51,6 +55,10 @@ BUSINESS_FIELDS: tuple[pa.Field, ...] = (
     pa.field("source_updated_at", TIMESTAMP),
 )
 
+# Columns the pipeline derives from the business columns (outside the content hash, since
+# they change only when a business column does): gtin14 is ``gtin`` as a checked GTIN-14.
+DERIVED_FIELDS: tuple[pa.Field, ...] = (pa.field("gtin14", pa.string()),)
+
 # The columns the pipeline adds to every row.
 LINEAGE_FIELDS: tuple[pa.Field, ...] = (
     pa.field("fetched_at", TIMESTAMP, nullable=False),
@@ -62,7 +70,8 @@ LINEAGE_FIELDS: tuple[pa.Field, ...] = (
 )
 
 PRODUCT_SCHEMA = pa.schema(
-    BUSINESS_FIELDS + LINEAGE_FIELDS, metadata={"schema_version": str(SCHEMA_VERSION)}
+    BUSINESS_FIELDS + DERIVED_FIELDS + LINEAGE_FIELDS,
+    metadata={"schema_version": str(SCHEMA_VERSION)},
 )
 BUSINESS_COLUMNS = tuple(f.name for f in BUSINESS_FIELDS)
 REQUIRED_COLUMNS = tuple(f.name for f in BUSINESS_FIELDS if not f.nullable)

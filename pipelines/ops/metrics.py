@@ -104,7 +104,18 @@ def provider_families(record: Mapping[str, Any]) -> list[Metric]:
     for verdict in record.get("anomaly", {}).get("verdicts", []):
         if verdict.get("z") is not None:
             z_score.add_metric([verdict["provider"], verdict["metric"]], float(verdict["z"]))
-    return [rows, calls, retries, errors, status, z_score]
+    return [rows, calls, retries, errors, status, z_score, completeness_family(record)]
+
+
+def completeness_family(record: Mapping[str, Any]) -> Metric:
+    """What each source said it held, what could be read and what was read, per object kind."""
+    counts = _gauge("source_objects", "Completeness counts of a pull (source, expected, read).",
+                    ["provider", "what", "count"])  # fmt: skip
+    for name, entry in record.get("providers", {}).items():
+        for count in entry.get("completeness") or ():
+            for kind in ("source", "expected", "read"):
+                counts.add_metric([name, str(count.get("what")), kind], float(count.get(kind, 0)))
+    return counts
 
 
 def step_families(checkpoint: Mapping[str, Any]) -> list[Metric]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.config import PipelineConfig
+from pipelines.errors import IncompleteFetchError
 from pipelines.lake.dedup import read_state_meta
 from pipelines.lake.lake import Lake, RawWriter
 from pipelines.net.cache import ResponseCache
@@ -93,10 +94,11 @@ class Extractor:
         try:
             for record in progress.count(islice(provider.fetch(ctx), self.options.limit)):
                 writer.write(record)
+            check_counts(provider.name, ctx)
         except Exception as exc:
             writer.close()
             Lake.discard([staged])
-            exc.stats = asdict(stats)  # the run log counts a failed provider's retries too
+            exc.stats = run_stats(stats, ctx)  # the run log counts a failed provider's too
             raise
         finally:
             progress.done()
@@ -104,7 +106,7 @@ class Extractor:
         return {
             "status": "ok",
             "raw": staged.to_dict(),
-            "stats": asdict(stats),
+            "stats": run_stats(stats, ctx),
             "next_state": ctx.next_state,
             # A shard's share of a split provider is never its whole catalog.
             "complete": ctx.complete and self.options.limit is None and not split,
@@ -149,6 +151,29 @@ class Extractor:
             full_refresh=self.options.full_refresh,
             state=provider_state(self.lake, provider.name),
         )
+
+
+def check_counts(name: str, ctx: FetchContext) -> None:
+    """Fail the provider when a count it recorded disagrees (see ``FetchContext.expect``).
+
+    The extract step fails, so nothing of this provider is committed: no watermark moves and
+    no deletion row is written.
+    """
+    for count in ctx.counts:
+        log.info(
+            "%s: %s: source %d, expected %d, read %d",
+            name, count.what, count.source, count.expected, count.read,
+        )  # fmt: skip
+    problems = ctx.count_problems()
+    if problems:
+        raise IncompleteFetchError(
+            f"{name}: incomplete pull, nothing committed: {'; '.join(problems)}"
+        )
+
+
+def run_stats(stats: ProviderStats, ctx: FetchContext) -> dict[str, Any]:
+    """The call counters and the completeness counts, as the run log keeps them."""
+    return {**asdict(stats), "completeness": [count.as_dict() for count in ctx.counts]}
 
 
 def provider_state(lake: Lake, name: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from pipelines.lake.dedup import DedupCounts, DedupState, row_keys
 from pipelines.lake.lake import PartWriter, StagedFile
 from pipelines.lake.schema import PRODUCT_SCHEMA, SCHEMA_VERSION, TIMESTAMP, hash_content, hash_raw
 from pipelines.net.secrets import mask
+from providers.identifiers import gtin14
 
 QUARANTINE_SCHEMA = PRODUCT_SCHEMA.append(pa.field("reasons", pa.list_(pa.string())))
 MAX_LOGGED_ERRORS = 20
@@ -157,6 +158,7 @@ class NormalizeStage:
         for row in rows:
             row["content_hash"] = hash_content(row)
             row["raw_hash"] = raw_hash
+            row["gtin14"] = gtin14(row.get("gtin"))
             self._batch.append(row)
         if len(self._batch) >= self.run.batch_size:
             self.flush()

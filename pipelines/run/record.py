@@ -48,6 +48,7 @@ def provider_entry(checkpoint: Checkpoint, name: str) -> dict[str, Any]:
     entry["written"] = sum(written.get(k, 0) for k in ("new", "changed", "deleted"))
     if status != "ok":
         entry["written"] = 0
+    entry["completeness"] = stats.get("completeness", [])
     entry["errors"] = (stats.get("errors", []) + counts.get("errors", []))[:20]
     entry["warnings"] = written.get("warnings", [])
     if note:

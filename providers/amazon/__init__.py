@@ -126,14 +126,20 @@ class _Run:
 
     def fetch_asins(self, asins: list[str]) -> Iterator[dict[str, Any]]:
         """GetItems in batches of 10 (fewer when the limit is closer)."""
-        start, batch = 0, 0
+        start, batch, answered = 0, 0, 0
         while start < len(asins) and self.room() != 0:
             size = min(MAX_ITEMS_PER_REQUEST, self.room() or MAX_ITEMS_PER_REQUEST)
             chunk, start, batch = asins[start : start + size], start + size, batch + 1
             what = f"getItems batch {batch} ({len(chunk)} ASINs)"
             page = self.client.get_items(chunk, what)
-            self.report_errors(chunk, page, what)
+            answered += self.report_errors(chunk, page, what)
             yield from self.emit(page.items)
+        if asins:
+            self.ctx.expect(
+                "ASINs returned or refused with an error",
+                source_count=min(start, len(asins)),
+                read=answered,
+            )
 
     def fetch_search(self, search: Search) -> Iterator[dict[str, Any]]:
         """SearchItems pages 1..pages, stopping at a short or empty page."""
@@ -160,8 +166,9 @@ class _Run:
             yield {**item, "__marketplace": self.client.marketplace}
         self.ctx.page_done(emitted)
 
-    def report_errors(self, chunk: list[str], page: Page, what: str) -> None:
-        """Log partial errors and list them per ASIN in ``ctx.stats.errors``."""
+    def report_errors(self, chunk: list[str], page: Page, what: str) -> int:
+        """Log partial errors and list them per ASIN in ``ctx.stats.errors``; the number of
+        ASINs of ``chunk`` answered, with an item or an error naming them."""
         returned = {item.get("asin") for item in page.items}
         explained: set[str] = set()
         for error in page.errors:
@@ -172,9 +179,10 @@ class _Run:
                 self.note(f"ASIN {asin}: {code}", message)
             if not asins:
                 self.note(f"{what}: {code}", message)
-        for asin in chunk:
-            if asin not in returned and asin not in explained:
-                self.note(f"ASIN {asin}: not returned", "no item and no error for it")
+        unanswered = [asin for asin in chunk if asin not in returned and asin not in explained]
+        for asin in unanswered:
+            self.note(f"ASIN {asin}: not returned", "no item and no error for it")
+        return len(chunk) - len(unanswered)
 
     def note(self, summary: str, detail: str) -> None:
         self.ctx.stats.errors.append(summary)

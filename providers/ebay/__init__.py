@@ -3,7 +3,8 @@
 eBay cannot list "all items": the pipeline runs the searches configured under
 ``[providers.ebay] queries``. Each raw record is an ``itemSummary`` exactly as returned, plus
 ``__marketplace`` (the X-EBAY-C-MARKETPLACE-ID asked) and ``__query`` (the ``q`` text, or the
-other criteria, that found it). An item found by several queries is kept once per fetch.
+other criteria, that found it), and ``__gtin`` when the search asked for a GTIN (item summaries
+carry none: only getItem does). An item found by several queries is kept once per fetch.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from providers.ebay.auth import ClientCredentialsToken, StaticToken, TokenSource
 from providers.ebay.client import BrowseClient
 from providers.ebay.normalize import normalize_item
 from providers.ebay.settings import (
+    API_RESULT_CAP,
     DEFAULT_API_URL,
     DEFAULT_OAUTH_URL,
     ENV_API_URL,
@@ -96,7 +98,7 @@ class EbayProvider(Provider):
         remaining = ctx.limit
         for query in plan.queries:
             ctx.log.info("ebay: searching %r on %s", query.label, query.marketplace)
-            for records in self._query_records(client, query, page_size, plan, seen):
+            for records in self._query_records(ctx, client, query, page_size, plan, seen):
                 if remaining is not None:
                     records = records[:remaining]
                     remaining -= len(records)
@@ -116,11 +118,22 @@ class EbayProvider(Provider):
         return BrowseClient(ctx.http, api_url, self._token_source(ctx.settings))
 
     def _query_records(
-        self, client: BrowseClient, query: Query, page_size: int, plan: SearchPlan, seen: set[str]
+        self,
+        ctx: FetchContext,
+        client: BrowseClient,
+        query: Query,
+        page_size: int,
+        plan: SearchPlan,
+        seen: set[str],
     ) -> Iterator[list[dict[str, Any]]]:
-        """Per page: the items not seen before, with their context keys, within the query cap."""
-        taken = 0
-        for items in client.search_pages(query, page_size, plan.max_results_per_query):
+        """Per page: the items not seen before, with their context keys, within the query cap;
+        then the search's ``total`` against the items it returned (``expect_search``)."""
+        context = {"__marketplace": query.marketplace, "__query": query.label}
+        if "gtin" in query.params:  # every item of a gtin search has that GTIN
+            context["__gtin"] = query.params["gtin"]
+        taken, total = 0, None
+        for items, page_total in client.search_pages(query, page_size, plan.max_results_per_query):
+            total = page_total  # the last page's: the freshest
             items = items[: plan.max_results_per_query - taken]
             taken += len(items)
             records = []
@@ -130,8 +143,9 @@ class EbayProvider(Provider):
                     continue
                 if isinstance(item_id, str):
                     seen.add(item_id)
-                records.append({**item, "__marketplace": query.marketplace, "__query": query.label})
+                records.append({**item, **context})
             yield records
+        expect_search(ctx, query, page_size, plan.max_results_per_query, total, taken)
 
     def _token_source(self, settings: Mapping[str, str]) -> TokenSource:
         client_id, secret = settings.get(ENV_CLIENT_ID), settings.get(ENV_CLIENT_SECRET)
@@ -158,3 +172,37 @@ class EbayProvider(Provider):
     def normalize(self, raw: dict[str, Any]) -> list[dict[str, Any]]:
         """One item summary → one canonical row (see ``providers.ebay.normalize``)."""
         return normalize_item(raw)
+
+
+# --- completeness ------------------------------------------------------------------------------
+
+
+def expect_search(
+    ctx: FetchContext,
+    query: Query,
+    page_size: int,
+    max_results: int,
+    total: int | None,
+    read: int,
+) -> None:
+    """Record a search's last ``total`` against the items its pages returned.
+
+    eBay serves at most 10,000 results of one search (``offset + limit`` may not pass it),
+    and ``max_results_per_query`` may stop sooner: the count expected is the smallest of
+    the three, and the note says which cap cut the search.
+    """
+    if total is None:
+        ctx.log.warning("ebay: search %r answered no total; its count is not checked", query.label)
+        return
+    api_cap = API_RESULT_CAP // page_size * page_size
+    expected = min(total, api_cap, max_results)
+    note = None
+    if expected < total:
+        cap = (
+            f"max_results_per_query {max_results}"
+            if max_results < api_cap
+            else f"eBay's {API_RESULT_CAP:,}-result cap"
+        )
+        note = f"{total - expected} of {total} results not readable: {cap}"
+    what = f"search {query.label!r} ({query.marketplace}) items"
+    ctx.expect(what, source_count=total, read=read, expected=expected, note=note)

@@ -25,8 +25,8 @@ class BrowseClient:
 
     def search_pages(
         self, query: Query, page_size: int, max_results: int
-    ) -> Iterator[list[dict[str, Any]]]:
-        """Yield the ``itemSummaries`` of each page of ``query``.
+    ) -> Iterator[tuple[list[dict[str, Any]], int | None]]:
+        """Yield the ``itemSummaries`` of each page of ``query`` with the page's ``total``.
 
         Stops at ``total``, when the response has no ``next``, at ``max_results`` and before
         ``offset + limit`` would pass eBay's 10,000-result cap (eBay answers 400 past it).
@@ -45,7 +45,7 @@ class BrowseClient:
             paginator.update(len(items), _total(page))
             if not page.get("next"):
                 paginator.has_more = False
-            yield items
+            yield items, _total(page)
 
     def count(self, query: Query) -> int | None:
         """The ``total`` of a one-item first page of ``query`` (the ``doctor`` probe)."""

@@ -68,7 +68,8 @@ def normalize_item(raw: dict[str, Any]) -> list[dict[str, Any]]:
             "source_parent_id": _item_group_id(raw.get("itemGroupHref")),
             "marketplace": raw.get("__marketplace") or raw.get("listingMarketplaceId"),
             "sku": None,
-            "gtin": None,  # GTIN, brand and MPN come only from getItem, not from search
+            # Summaries carry no GTIN (getItem does): an item found by a gtin search has it.
+            "gtin": raw.get("__gtin"),
             "mpn": None,
             "brand": None,
             "title": title.strip(),

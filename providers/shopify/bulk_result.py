@@ -18,6 +18,7 @@ import sqlite3
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from http import HTTPStatus
 from itertools import groupby, islice
 from pathlib import Path
@@ -49,20 +50,34 @@ ORDER BY p.seq, c.seq
 _ORPHANS = "SELECT COUNT(*) FROM children WHERE parent NOT IN (SELECT id FROM products)"
 
 
+@dataclass
+class BulkTally:
+    """What was read from a result file: lines, products and the child lines joined to one."""
+
+    lines: int = 0
+    products: int = 0
+    joined: int = 0
+    orphans: int = 0
+
+
 class _TransientDownloadError(Exception):
     """A download attempt that may succeed when tried again."""
 
 
-def read_bulk_result(ctx: FetchContext, url: str) -> Iterator[dict[str, Any]]:
-    """Product nodes with their variants, from the result file at the signed ``url``."""
+def read_bulk_result(
+    ctx: FetchContext, url: str, tally: BulkTally | None = None
+) -> Iterator[dict[str, Any]]:
+    """Product nodes with their variants, from the result file at the signed ``url``;
+    ``tally`` counts what was read and joined."""
+    tally = BulkTally() if tally is None else tally
     register_secret(url)
     register_secret(urlsplit(url).query)
     _check_url(url)
     with tempfile.TemporaryDirectory(prefix="shopify-bulk-") as folder:
         db = sqlite3.connect(Path(folder) / "result.sqlite")
         try:
-            _load_with_retries(ctx, db, url)
-            yield from _joined_products(ctx, db)
+            tally.lines = _load_with_retries(ctx, db, url)
+            yield from _joined_products(ctx, db, tally)
         except sqlite3.Error as exc:  # a full disk, say
             raise FatalProviderError(f"{WHAT}: temporary database in {folder}: {exc}") from None
         finally:
@@ -77,22 +92,25 @@ def _check_url(url: str) -> None:
         raise FatalProviderError(f"{WHAT}: the result URL is not https; refusing it") from None
 
 
-def _load_with_retries(ctx: FetchContext, db: sqlite3.Connection, url: str) -> None:
-    for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
+def _load_with_retries(ctx: FetchContext, db: sqlite3.Connection, url: str) -> int:
+    """Load the file (again after a transient failure); the number of lines read."""
+    attempt = 1
+    while True:
         db.executescript("DROP TABLE IF EXISTS products; DROP TABLE IF EXISTS children;" + _SCHEMA)
         try:
             lines = _load(db, _download_lines(ctx, url))
+            break
         except _TransientDownloadError as exc:
             if attempt == DOWNLOAD_ATTEMPTS:
                 raise RetriableProviderError(f"{WHAT}: {exc} after {attempt} attempts") from None
             ctx.stats.retries += 1
             ctx.log.warning("%s: %s; trying again (attempt %d)", WHAT, exc, attempt + 1)
             time.sleep(DOWNLOAD_BACKOFF_SECONDS * 2 ** (attempt - 1))
-            continue
-        db.execute("CREATE INDEX children_parent ON children (parent, seq)")
-        db.commit()
-        ctx.log.info("%s: %d lines", WHAT, lines)
-        return
+            attempt += 1
+    db.execute("CREATE INDEX children_parent ON children (parent, seq)")
+    db.commit()
+    ctx.log.info("%s: %d lines", WHAT, lines)
+    return lines
 
 
 def _download_lines(ctx: FetchContext, url: str) -> Iterator[bytes]:
@@ -150,13 +168,20 @@ def _row(number: int, line: bytes) -> tuple[bool, str | None, str]:
     return (True, str(parent), text) if parent else (False, record.get("id"), text)
 
 
-def _joined_products(ctx: FetchContext, db: sqlite3.Connection) -> Iterator[dict[str, Any]]:
-    (orphans,) = db.execute(_ORPHANS).fetchone()
-    if orphans:
-        ctx.log.warning("%s: %d variant line(s) name a product not in the file", WHAT, orphans)
+def _joined_products(
+    ctx: FetchContext, db: sqlite3.Connection, tally: BulkTally
+) -> Iterator[dict[str, Any]]:
+    (tally.orphans,) = db.execute(_ORPHANS).fetchone()
+    if tally.orphans:
+        ctx.log.warning(
+            "%s: %d variant line(s) name a product not in the file", WHAT, tally.orphans
+        )
     for _, rows in groupby(db.execute(_JOINED), key=lambda row: row[0]):
         rows = list(rows)
-        yield rejoin(rows[0][1], [child for _, _, child in rows if child is not None])
+        children = [child for _, _, child in rows if child is not None]
+        tally.products += 1
+        tally.joined += len(children)
+        yield rejoin(rows[0][1], children)
 
 
 def rejoin(product_line: str, variant_lines: list[str]) -> dict[str, Any]:

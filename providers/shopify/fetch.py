@@ -1,19 +1,22 @@
-"""The product fetch: plan the pull, page through it or run a bulk operation, move the watermark."""
+"""The product fetch: plan the pull, page through it or run a bulk operation, move the watermark,
+and record what Shopify says it holds against what was read (``ctx.expect``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from pipelines.errors import FatalProviderError
 from providers.base import CursorPaginator, FetchContext
 from providers.shopify import queries
 from providers.shopify.bulk import BulkRunner
-from providers.shopify.bulk_result import read_bulk_result
+from providers.shopify.bulk_result import BulkTally, read_bulk_result
 from providers.shopify.client import ShopifyClient
 from providers.shopify.incremental import PullPlan, Watermark, plan_pull, read_watermark
 from providers.shopify.options import FetchOptions
-from providers.shopify.settings import MAX_PAGE_SIZE, MAX_QUERY_COST, MAX_VARIANTS_PER_PRODUCT
+from providers.shopify.settings import MAX_PAGE_SIZE, MAX_QUERY_COST
+from providers.shopify.variants import VariantTally, complete_variants
 
 PROVIDER = "shopify"
 
@@ -32,8 +35,16 @@ def fetch_shop(client: ShopifyClient, *, cacheable: bool = True) -> dict[str, An
     }
 
 
+@dataclass(frozen=True)
+class ProductsCount:
+    """``productsCount``: the products a filter matches; ``exact`` unless only a lower bound."""
+
+    count: int
+    exact: bool
+
+
 def fetch_products(ctx: FetchContext) -> Iterator[dict[str, Any]]:
-    """Yield product nodes (with their variants) plus ``__shop``.
+    """Yield product nodes (with all their variants) plus ``__shop``.
 
     Moves the watermark in ``ctx.next_state`` as products arrive, and marks the fetch
     complete when it was a full, unfiltered pull that ran to the end.
@@ -45,10 +56,11 @@ def fetch_products(ctx: FetchContext) -> Iterator[dict[str, Any]]:
     plan = plan_pull(ctx, options)
     shop = fetch_shop(client)
     watermark = Watermark(read_watermark(ctx.state), ctx.next_state)
-    if use_bulk(ctx, client, options, plan):
+    bulk, counted = choose_bulk(ctx, client, options, plan)
+    if bulk:
         nodes = fetch_bulk(ctx, client, options, plan)
     else:
-        nodes = fetch_pages(ctx, client, options, plan.search)
+        nodes = fetch_pages(ctx, client, options, plan.search, counted)
     for node in nodes:
         watermark.see(node.get("updatedAt"))
         yield {**node, "__shop": shop}
@@ -56,54 +68,59 @@ def fetch_products(ctx: FetchContext) -> Iterator[dict[str, Any]]:
         ctx.mark_complete()
 
 
-def use_bulk(
+def choose_bulk(
     ctx: FetchContext, client: ShopifyClient, options: FetchOptions, plan: PullPlan
-) -> bool:
-    """Whether this pull runs as a bulk operation (see the ``bulk`` option)."""
-    if options.bulk == "never":
-        return False
+) -> tuple[bool, ProductsCount | None]:
+    """Whether this pull runs as a bulk operation (see the ``bulk`` option), and the products
+    count taken before a paged pull that is not cut by ``--limit``."""
     wanted = options.bulk == "always" or (options.bulk == "full_refresh" and ctx.full_refresh)
     if ctx.limit is not None:  # a bulk operation cannot stop early
         if wanted:
             ctx.log.info("%s: --limit given, paging instead of a bulk operation", PROVIDER)
-        return False
+        return False, None
     if wanted:
-        return True
-    count = count_products(client, plan.search)
-    if count < options.bulk_threshold:
-        return False
+        return True, None
+    counted = count_products(client, plan.search)
+    if options.bulk != "auto" or counted.count < options.bulk_threshold:
+        return False, counted
     ctx.log.info(
         "%s: %d products to pull (bulk_threshold %d): using a bulk operation instead of paging",
         PROVIDER,
-        count,
+        counted.count,
         options.bulk_threshold,
     )
-    return True
+    return True, counted
 
 
-def count_products(client: ShopifyClient, search: str | None) -> int:
-    """How many products the pull's filter matches (exact, uncapped)."""
+def count_products(client: ShopifyClient, search: str | None) -> ProductsCount:
+    """How many products the pull's filter matches (asked exact, uncapped)."""
     data = client.execute(
         queries.COUNT_QUERY, queries.COUNT_OPERATION, {"query": search}, "products count"
     )
-    count = (data.get("productsCount") or {}).get("count")
+    answer = data.get("productsCount") or {}
+    count = answer.get("count")
     if not isinstance(count, int):
         raise FatalProviderError(f"{PROVIDER} products count: response has no productsCount")
-    return count
+    return ProductsCount(count, answer.get("precision", "EXACT") == "EXACT")
 
 
 # --- paging ----------------------------------------------------------------------------------
 
 
 def fetch_pages(
-    ctx: FetchContext, client: ShopifyClient, options: FetchOptions, search: str | None
+    ctx: FetchContext,
+    client: ShopifyClient,
+    options: FetchOptions,
+    search: str | None,
+    before: ProductsCount | None,
 ) -> Iterator[dict[str, Any]]:
-    """Product nodes, page by page, oldest update first, up to ``ctx.limit``."""
+    """Product nodes, page by page, oldest update first, up to ``ctx.limit``, each completed
+    to its last variant; then the counts (``expect_counts``)."""
     per_page = _products_per_page(ctx, options)
     paginator = CursorPaginator(f"{PROVIDER} products")
-    fetched = 0
-    while paginator.has_more:
-        first = per_page if ctx.limit is None else min(per_page, ctx.limit - fetched)
+    tally, seen = VariantTally(), set()
+    while paginator.has_more and (ctx.limit is None or len(seen) < ctx.limit):
+        first = per_page if ctx.limit is None else min(per_page, ctx.limit - len(seen))
         what = f"products page {ctx.stats.pages + 1}"
         variables = {
             "first": first,
@@ -114,14 +131,41 @@ def fetch_pages(
         connection = _fetch_page(client, variables, what)
         nodes = (connection.get("nodes") or [])[:first]
         for node in nodes:
-            _warn_if_truncated(ctx, node, options.variants_per_product)
+            node = complete_variants(client, node)
+            tally.add(node)
+            seen.add(node.get("id"))
             yield node
-        fetched += len(nodes)
         ctx.page_done(len(nodes))
         page_info = connection.get("pageInfo") or {}
         paginator.update(bool(page_info.get("hasNextPage")), page_info.get("endCursor"))
-        if ctx.limit is not None and fetched >= ctx.limit:
-            return
+    expect_counts(ctx, client, search, before, tally, len(seen))
+
+
+def expect_counts(
+    ctx: FetchContext,
+    client: ShopifyClient,
+    search: str | None,
+    before: ProductsCount | None,
+    tally: VariantTally,
+    products: int,
+) -> None:
+    """Record the variants read against the products' ``variantsCount``, and (for a pull not
+    cut by ``--limit``) the distinct products read against ``productsCount``.
+
+    ``productsCount`` is asked before and after paging; products created, updated into the
+    filter or deleted while paging move it, so the two counts' difference is the tolerance.
+    """
+    ctx.expect("variants", source_count=tally.source, read=tally.read, note=tally.note())
+    if before is None:
+        return
+    after = count_products(client, search)
+    ctx.expect(
+        "products",
+        source_count=after.count,
+        read=products,
+        tolerance=abs(after.count - before.count),
+        at_least=not (before.exact and after.exact),
+    )
 
 
 def _products_per_page(ctx: FetchContext, options: FetchOptions) -> int:
@@ -155,44 +199,53 @@ def _fetch_page(client: ShopifyClient, variables: dict[str, Any], what: str) -> 
     return connection
 
 
-def _warn_if_truncated(ctx: FetchContext, node: dict[str, Any], variants_per_product: int) -> None:
-    """Products with more variants than asked for are kept, but never silently."""
-    page_info = (node.get("variants") or {}).get("pageInfo") or {}
-    if page_info.get("hasNextPage"):
-        ctx.log.warning(
-            "%s: product %s (%r) has more than %d variants; only the first %d are fetched "
-            '(raise variants_per_product, up to %d, or set bulk = "always", which fetches '
-            "every variant)",
-            PROVIDER,
-            node.get("id"),
-            node.get("title"),
-            variants_per_product,
-            variants_per_product,
-            MAX_VARIANTS_PER_PRODUCT,
-        )
-
-
 # --- bulk --------------------------------------------------------------------------------------
 
 
 def fetch_bulk(
     ctx: FetchContext, client: ShopifyClient, options: FetchOptions, plan: PullPlan
 ) -> Iterator[dict[str, Any]]:
-    """Product nodes with all their variants, from one bulk operation's result file.
+    """Product nodes with all their variants, from one bulk operation's result file; then the
+    operation's ``objectCount`` and ``rootObjectCount`` against the lines read and joined.
 
     Progress is reported in pages of 250 products, the largest page a paged pull asks for.
     """
     operation = BulkRunner(client, options).run(queries.bulk_products_query(plan.search))
-    url = operation.get("url")
-    if not url:  # Shopify gives no file when nothing matched
-        ctx.log.info("%s: bulk operation %s matched no products", PROVIDER, operation.get("id"))
-        return
-    pending = 0
-    for node in read_bulk_result(ctx, url):
-        yield node
-        pending += 1
-        if pending == MAX_PAGE_SIZE:
+    tally = BulkTally()
+    if operation.get("url"):
+        pending = 0
+        for node in read_bulk_result(ctx, operation["url"], tally):
+            yield node
+            pending += 1
+            if pending == MAX_PAGE_SIZE:
+                ctx.page_done(pending)
+                pending = 0
+        if pending:
             ctx.page_done(pending)
-            pending = 0
-    if pending:
-        ctx.page_done(pending)
+    else:  # Shopify gives no file when nothing matched
+        ctx.log.info("%s: bulk operation %s matched no products", PROVIDER, operation.get("id"))
+    expect_bulk_counts(ctx, operation, tally)
+
+
+def expect_bulk_counts(ctx: FetchContext, operation: dict[str, Any], tally: BulkTally) -> None:
+    """The operation's counts against the result file: lines, products, rows joined."""
+    objects = _unsigned(operation.get("objectCount"), "objectCount")
+    roots = _unsigned(operation.get("rootObjectCount"), "rootObjectCount")
+    ctx.expect("bulk objects (JSONL lines)", source_count=objects, read=tally.lines)
+    ctx.expect("bulk products", source_count=roots, read=tally.products)
+    ctx.expect(
+        "bulk rows joined",
+        source_count=tally.lines,
+        read=tally.products + tally.joined,
+        note=f"{tally.orphans} variant line(s) name no product in the file"
+        if tally.orphans
+        else None,
+    )
+
+
+def _unsigned(value: Any, name: str) -> int:
+    """An ``UnsignedInt64`` (sent as a string) of the bulk operation."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise FatalProviderError(f"{PROVIDER} bulk operation: {name} is {value!r}") from None

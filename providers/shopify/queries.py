@@ -13,6 +13,7 @@ import textwrap
 SHOP_OPERATION = "ShopInfo"
 PRODUCTS_OPERATION = "Products"
 COUNT_OPERATION = "ProductsCount"
+VARIANTS_OPERATION = "ProductVariants"
 BULK_RUN_OPERATION = "BulkProducts"
 BULK_POLL_OPERATION = "BulkOperation"
 BULK_LIST_OPERATION = "RunningBulkOperations"
@@ -71,18 +72,39 @@ query Products($first: Int!, $cursor: String, $query: String, $variantsFirst: In
   products(first: $first, after: $cursor, sortKey: UPDATED_AT, query: $query) {{
     nodes {{
 {_indent(PRODUCT_FIELDS, 3)}
+      variantsCount {{
+        count
+      }}
       variants(first: $variantsFirst) {{
         nodes {{
 {_indent(VARIANT_FIELDS, 5)}
         }}
         pageInfo {{
           hasNextPage
+          endCursor
         }}
       }}
     }}
     pageInfo {{
       hasNextPage
       endCursor
+    }}
+  }}
+}}
+"""
+
+# The rest of one product's variants, after the products page's first `variantsFirst`.
+VARIANTS_QUERY = f"""\
+query ProductVariants($id: ID!, $first: Int!, $cursor: String) {{
+  product(id: $id) {{
+    variants(first: $first, after: $cursor) {{
+      nodes {{
+{_indent(VARIANT_FIELDS, 4)}
+      }}
+      pageInfo {{
+        hasNextPage
+        endCursor
+      }}
     }}
   }}
 }}
@@ -175,8 +197,8 @@ BULK_RUN_COST = 10
 BULK_LIST_COST = 2 + 10
 
 # Objects the products query selects inside each product besides its variants:
-# featuredMedia, its preview and the preview's image.
-_PRODUCT_OBJECTS = 3
+# featuredMedia, its preview, the preview's image and variantsCount.
+_PRODUCT_OBJECTS = 4
 
 
 def products_query_cost(products: int, variants: int) -> int:
@@ -184,11 +206,16 @@ def products_query_cost(products: int, variants: int) -> int:
 
     Shopify's rules (https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits):
     scalars cost 0, objects 1, a connection 2 plus ``first`` times the cost of one node.
-    With 100 variants a product costs 1 + 3 + (2 + 100) = 106 points, so at most 9
+    With 100 variants a product costs 1 + 4 + (2 + 100) = 107 points, so at most 9
     products fit under the 1,000-point single-query limit.
     """
     product = 1 + _PRODUCT_OBJECTS + 2 + variants
     return 2 + products * product
+
+
+def variants_query_cost(variants: int) -> int:
+    """Requested cost of ``VARIANTS_QUERY``: the product, and a connection of ``variants``."""
+    return 1 + 2 + variants
 
 
 def max_products_per_page(variants: int, max_cost: int) -> int:

@@ -75,8 +75,8 @@ OPTIONS: tuple[Option, ...] = (
         "variants_per_product",
         int,
         DEFAULT_VARIANTS_PER_PRODUCT,
-        f"Variants fetched per product when paging (1-{MAX_VARIANTS_PER_PRODUCT}); "
-        "products with more are logged as truncated (bulk operations fetch them all)",
+        f"Variants fetched per product with its products page (1-{MAX_VARIANTS_PER_PRODUCT}); "
+        "a product with more is completed with follow-up queries",
     ),
     Option(
         "query",

@@ -335,7 +335,7 @@ def _broken(column: str, value: Any) -> pa.Table:
             DataQualityError,
             "more than once.*shopify hammer",
         ),
-        (_broken("price_amount", "cheap"), SchemaDriftError, "do not fit schema_version 1"),
+        (_broken("price_amount", "cheap"), SchemaDriftError, "do not fit schema_version 2"),
     ],
     ids=["missing-column", "null-required", "unknown-change-type", "duplicate-key", "wrong-type"],
 )

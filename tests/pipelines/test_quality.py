@@ -95,6 +95,11 @@ SINGLE_RULE_CASES: list[tuple[str, list[dict[str, Any]], list[dict[str, Any]]]] 
         [{"description": "d" * 10_001}],
         [{"description": "d" * 10_000}, {"description": None}, {"description": ""}],
     ),
+    (
+        "gtin_check_digit",
+        [{"gtin": "4006381333932"}, {"gtin": "12345"}, {"gtin": "n/a"}, {"gtin": "0306406152"}],
+        [{"gtin": None}, {"gtin": " "}, {"gtin": "4006381333931"}, {"gtin": "978-0-306-40615-7"}],
+    ),
 ]
 
 
@@ -159,6 +164,14 @@ def test_description_length_warns_by_default() -> None:
     result = check(rows_with_ids([{"description": "d" * 10_001}]), QualityConfig())
     assert result.rejected.num_rows == 0
     assert result.counts == {"description_length": 1}
+
+
+def test_a_bad_gtin_check_digit_warns_by_default_and_keeps_the_row() -> None:
+    rows = rows_with_ids([{"gtin": "036000291453"}, {"gtin": "036000291452"}])
+    result = check(rows, QualityConfig())
+    assert result.rejected.num_rows == 0
+    assert result.valid["gtin14"].to_pylist() == [None, "00036000291452"]
+    assert result.counts == {"gtin_check_digit": 1}
 
 
 def test_configured_lengths_apply() -> None:

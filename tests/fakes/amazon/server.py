@@ -64,6 +64,7 @@ class FakeCreatorsApi:
         marketplace: str = "www.amazon.com",
         expires_in: int = 3600,
         inaccessible: Iterable[str] = (),
+        silent: Iterable[str] = (),
         server: HTTPServer | None = None,
     ) -> None:
         self.catalog = {item["asin"]: item for item in catalog}
@@ -75,6 +76,7 @@ class FakeCreatorsApi:
         self.marketplace = marketplace
         self.expires_in = expires_in
         self.inaccessible = set(inaccessible)
+        self.silent = set(silent)  # left out of an answer with no error naming them
         self.tokens_issued: list[str] = []
         self.valid_tokens: set[str] = set()
         self.token_requests: list[dict[str, Any]] = []
@@ -233,6 +235,8 @@ class FakeCreatorsApi:
             return _json(400, _validation("FieldValidationFailed", "itemIds: 1 to 10 item ids"))
         items, errors = [], []
         for asin in item_ids:
+            if asin in self.silent:
+                continue
             if asin in self.inaccessible:
                 errors.append(
                     {

@@ -46,6 +46,7 @@ class BulkOperations:
     bulk_limit: int
     bulk_ticks: int
     bulk_failures: deque[str]
+    bulk_cut: int  # lines left out of every result file served (a truncated download)
     faults: deque[Fault]
     base_url: str
 
@@ -134,4 +135,5 @@ class BulkOperations:
         fault = self.faults.popleft() if self.faults else Fault("pass")
         if fault.kind == "status":
             return Response("<Error><Code>Unavailable</Code></Error>", fault.status)
-        return Response("".join(line + "\n" for line in op.lines), 200)
+        lines = op.lines[: len(op.lines) - self.bulk_cut]
+        return Response("".join(line + "\n" for line in lines), 200)

@@ -1,7 +1,10 @@
-"""The queries the fake answers: ``products`` pages, ``productsCount`` and ``shop``.
+"""The queries the fake answers: ``products`` pages, ``product(id:)`` variants, ``productsCount``
+and ``shop``.
 
-``products`` pages (sorted by updatedAt, filtered by ``updated_at:>='…'``) nest their
-variants, and their cursors are shaped like Shopify's. The bulk operation queries are
+``products`` pages (sorted by updatedAt, filtered by ``updated_at:>='…'``) nest their first
+variants and ``variantsCount``; ``product(id:) { variants(first:, after:) }`` serves the rest.
+Cursors are shaped like Shopify's. A product's ``variantsCount`` may be set on the node to
+make the fake claim more variants than it serves. The bulk operation queries are
 answered by ``BulkOperations`` (``bulk.py``). ``make_product`` and ``make_variant`` build the
 nodes in wire format.
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections import deque
 from typing import Any
 
 from tests.fakes.shopify.throttle import MAX_COST, _max_cost_exceeded, requested_cost
@@ -80,6 +84,7 @@ class GraphQLQueries:
     """``FakeShopify``'s answers to the queries, with the actual cost of each."""
 
     products: list[dict[str, Any]]
+    count_offsets: deque[int]  # added to the next productsCount answers, one each
     domain: str
     currency: str
     _last_view: tuple[Any, Any]
@@ -94,13 +99,16 @@ class GraphQLQueries:
         if "bulkOperations(" in query:
             return self._bulk_list(), 200, 12
         if "productsCount" in query:
+            offset = self.count_offsets.popleft() if self.count_offsets else 0
             count = {
-                "count": len(matching(self.products, variables.get("query"))),
+                "count": len(matching(self.products, variables.get("query"))) + offset,
                 "precision": "EXACT",
             }
             return {"data": {"productsCount": count}}, 200, 1
         if re.search(r"\bproducts\s*\(", query):
             return self._products(variables)
+        if re.search(r"\bproduct\s*\(", query):
+            return self._variants(variables)
         if re.search(r"\bshop\s*\{", query):
             shop = {"currencyCode": self.currency, "myshopifyDomain": self.domain}
             return {"data": {"shop": shop}}, 200, 1
@@ -130,8 +138,31 @@ class GraphQLQueries:
                 "endCursor": encode_cursor(page[-1]) if page else None,
             },
         }
-        actual = 2 + sum(6 + len(n["variants"]["nodes"]) for n in nodes)
+        actual = 2 + sum(7 + len(n["variants"]["nodes"]) for n in nodes)
         return {"data": {"products": connection}}, 200, actual
+
+    def _variants(self, variables: dict[str, Any]) -> tuple[dict[str, Any], int, int | None]:
+        """``product(id:) { variants(first:, after:) }``; a cursor is the last variant's id."""
+        first, cursor = variables.get("first"), variables.get("cursor")
+        if not isinstance(first, int):
+            return _variable_error("first"), 200, None
+        product = next((p for p in self.products if p["id"] == variables.get("id")), None)
+        if product is None:
+            return {"data": {"product": None}}, 200, 1
+        nodes = product["variants"]["nodes"]
+        ids = [_variant_cursor(v) for v in nodes]
+        start = 0 if cursor is None else ids.index(cursor) + 1 if cursor in ids else None
+        if start is None:
+            return {"errors": [{"message": "Invalid cursor for current pagination."}]}, 200, 1
+        page = nodes[start : start + first]
+        connection = {
+            "nodes": page,
+            "pageInfo": {
+                "hasNextPage": start + first < len(nodes),
+                "endCursor": _variant_cursor(page[-1]) if page else None,
+            },
+        }
+        return {"data": {"product": {"variants": connection}}}, 200, 3 + len(page)
 
     def _view(self, search: str | None) -> tuple[list[dict[str, Any]], dict[str, int]]:
         """The products a search matches, and where each cursor resumes; the last one is kept,
@@ -146,8 +177,17 @@ class GraphQLQueries:
 
 def _truncate_variants(product: dict[str, Any], first: int) -> dict[str, Any]:
     nodes = product["variants"]["nodes"]
-    variants = {"nodes": nodes[:first], "pageInfo": {"hasNextPage": len(nodes) > first}}
-    return {**product, "variants": variants}
+    page = nodes[:first]
+    page_info = {
+        "hasNextPage": len(nodes) > first,
+        "endCursor": _variant_cursor(page[-1]) if page else None,
+    }
+    count = product.get("variantsCount") or {"count": len(nodes)}
+    return {**product, "variantsCount": count, "variants": {"nodes": page, "pageInfo": page_info}}
+
+
+def _variant_cursor(variant: dict[str, Any]) -> str:
+    return base64.b64encode(variant["id"].encode()).decode()
 
 
 def _first_too_large() -> dict[str, Any]:

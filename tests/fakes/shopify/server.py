@@ -73,6 +73,8 @@ class FakeShopify(GraphQLQueries, BulkOperations, CostMeter):
         self.bulk_ops: list[BulkOp] = []
         self.bulk_ticks = 1  # polls or listings before a new operation ends
         self.bulk_failures: deque[str] = deque()
+        self.bulk_cut = 0
+        self.count_offsets: deque[int] = deque()
         self.requests: list[SeenRequest] = []
         self.faults: deque[Fault] = deque()
         self.throttled = 0  # THROTTLED answers, queued or earned

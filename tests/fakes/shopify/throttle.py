@@ -50,7 +50,7 @@ class CostBucket:
 
 def requested_cost(products: int, variants: int) -> int:
     """Shopify's requested cost for the products query: objects 1, connections 2 + first × node."""
-    return 2 + products * (1 + 3 + 2 + variants)
+    return 2 + products * (1 + 4 + 2 + variants)
 
 
 class CostMeter:
@@ -80,6 +80,9 @@ class CostMeter:
             first, variants = variables.get("first"), variables.get("variantsFirst")
             if isinstance(first, int) and isinstance(variants, int):
                 return requested_cost(first, variants)
+        if re.search(r"\bproduct\s*\(", body["query"]):
+            first = variables.get("first")
+            return 3 + first if isinstance(first, int) else 1
         if "bulkOperationRunQuery" in body["query"]:
             return 10
         return 12 if "bulkOperations(" in body["query"] else 1

@@ -34,9 +34,9 @@ def ids(records: list[dict[str, Any]]) -> list[str]:
 
 
 def test_pacing_waits_before_the_bucket_runs_dry(provider, fetch_context, http_server, caplog):
-    """A 1,000-point bucket and 956-point pages: each page must wait for the last one's cost.
+    """A 1,000-point bucket and 965-point pages: each page must wait for the last one's cost.
 
-    Without pacing the second call would come back THROTTLED (935 points left, 956 asked).
+    Without pacing the second call would come back THROTTLED (935 points left, 965 asked).
     """
     caplog.set_level(logging.INFO)
     products = catalog(45)  # 9 products per page: 5 pages
@@ -55,7 +55,7 @@ def test_pacing_waits_before_the_bucket_runs_dry(provider, fetch_context, http_s
 
 
 def test_a_full_bucket_never_waits(provider, fetch_context, http_server):
-    with FakeShopify(catalog(20), server=http_server) as fake:  # 2,000 points, 956 a page
+    with FakeShopify(catalog(20), server=http_server) as fake:  # 2,000 points, 965 a page
         ctx = fetch_context(provider, fake.env())
         list(provider.fetch(ctx))
 
@@ -115,7 +115,7 @@ def test_throttled_is_waited_out_with_no_lost_or_duplicated_rows(
     assert ids(records) == ids(products)
     assert fake.throttled == 2
     assert ctx.stats.retries == 0  # a THROTTLED 429 is Shopify's pacing, not a failure
-    # Twice 5 points short of the 956 asked for, at 1,000 points a second: 5 ms each.
+    # Twice 5 points short of the 965 asked for, at 1,000 points a second: 5 ms each.
     page_2_waits = re.findall(r"waiting ([\d.]+) s before products page 2 ", caplog.text)
     assert [float(s) for s in page_2_waits] == [pytest.approx(0.005, abs=0.002)] * 2
     assert ctx.stats.throttle_waits >= 2  # later pages may wait for the drained bucket
