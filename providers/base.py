@@ -53,6 +53,18 @@ class Option:
     description: str
 
 
+@dataclass(frozen=True)
+class PagingLimits:
+    """Where a paged listing stops with an error instead of paging on (``[pipeline]``).
+
+    ``max_pages`` 0: no cap. ``max_empty_pages``: empty pages in a row that still point to a
+    next one (a cursor that changes on every empty page never repeats, so only this stops it).
+    """
+
+    max_pages: int = 10000
+    max_empty_pages: int = 3
+
+
 @dataclass
 class FetchContext:
     """Everything ``fetch`` may use; built by the runner for one provider and run.
@@ -74,6 +86,7 @@ class FetchContext:
     state: Mapping[str, Any] = field(default_factory=dict)
     next_state: dict[str, Any] = field(default_factory=dict)
     complete: bool = False
+    paging: PagingLimits = field(default_factory=PagingLimits)
 
     def mark_complete(self) -> None:
         """Say this fetch returned the provider's whole catalog (not a filtered or limited pull).
@@ -148,24 +161,45 @@ class Provider(ABC):
 
 
 class CursorPaginator:
-    """Follows a cursor (Shopify ``pageInfo.endCursor``); refuses a cursor seen before."""
+    """Follows a cursor (Shopify ``pageInfo.endCursor``); refuses a cursor seen before, a run
+    of empty pages and a page past the cap (``limits``)."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, limits: PagingLimits | None = None) -> None:
         self.what = what
+        self.limits = limits or PagingLimits()
         self.cursor: str | None = None
         self.has_more = True
+        self.pages = 0
+        self.empty_in_a_row = 0
         self._seen: set[str] = set()
 
-    def update(self, has_next_page: bool, end_cursor: str | None) -> None:
-        """Record what the last page said about the next one."""
+    def update(self, has_next_page: bool, end_cursor: str | None, records: int = -1) -> None:
+        """Record what the last page (of ``records`` records, -1: not said) said of the next."""
         if has_next_page and not end_cursor:
             raise FatalProviderError(f"{self.what}: hasNextPage is true but endCursor is empty")
         if has_next_page and end_cursor in self._seen:
             raise FatalProviderError(f"{self.what}: loop detected in pagination (cursor repeated)")
+        self.pages += 1
+        self.empty_in_a_row = self.empty_in_a_row + 1 if records == 0 else 0
+        if has_next_page:
+            self._check_limits()
         self.has_more = bool(has_next_page)
         self.cursor = end_cursor if has_next_page else None
         if end_cursor:
             self._seen.add(end_cursor)
+
+    def _check_limits(self) -> None:
+        limits = self.limits
+        if 0 < limits.max_empty_pages <= self.empty_in_a_row:
+            raise FatalProviderError(
+                f"{self.what}: {self.empty_in_a_row} empty pages in a row, each pointing to "
+                f"another (pipeline.max_empty_pages = {limits.max_empty_pages}); stopped"
+            )
+        if 0 < limits.max_pages <= self.pages:
+            raise FatalProviderError(
+                f"{self.what}: more pages after {self.pages} (pipeline.max_pages = "
+                f"{limits.max_pages}); stopped"
+            )
 
 
 class OffsetPaginator:

@@ -100,7 +100,7 @@ def fetch_pages(
 ) -> Iterator[dict[str, Any]]:
     """Product nodes, page by page, oldest update first, up to ``ctx.limit``."""
     per_page = _products_per_page(ctx, options)
-    paginator = CursorPaginator(f"{PROVIDER} products")
+    paginator = CursorPaginator(f"{PROVIDER} products", ctx.paging)
     fetched = 0
     while paginator.has_more:
         first = per_page if ctx.limit is None else min(per_page, ctx.limit - fetched)
@@ -119,7 +119,7 @@ def fetch_pages(
         fetched += len(nodes)
         ctx.page_done(len(nodes))
         page_info = connection.get("pageInfo") or {}
-        paginator.update(bool(page_info.get("hasNextPage")), page_info.get("endCursor"))
+        paginator.update(bool(page_info.get("hasNextPage")), page_info.get("endCursor"), len(nodes))
         if ctx.limit is not None and fetched >= ctx.limit:
             return
 
