@@ -51,6 +51,8 @@ PIPELINE_OPTIONS: tuple[Option, ...] = (
     Option("delta_retention_hours", int, 168, "What compact keeps of old Delta table files."),
 )
 CHOICES = {"table_format": ("parquet", "delta")}
+# Time limits where 0 would fail every call rather than mean "no limit".
+POSITIVE = ("http_deadline_seconds", "http_call_budget_seconds", "http_download_deadline_seconds")
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,8 @@ def load_config(path: Path | None, providers: Mapping[str, Provider]) -> Pipelin
         if section not in KNOWN_SECTIONS:
             errors.append(f"{section}: unknown section (known: {', '.join(KNOWN_SECTIONS)})")
     pipeline = validate_options("pipeline", PIPELINE_OPTIONS, raw.get("pipeline", {}), errors)
+    errors += [f"pipeline.{key}: must be more than 0, got {pipeline[key]!r}"
+               for key in POSITIVE if pipeline[key] == 0]  # fmt: skip
     for key, allowed in CHOICES.items():
         if pipeline[key] not in allowed:
             errors.append(f"pipeline.{key}: expected one of {', '.join(allowed)}, "

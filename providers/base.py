@@ -203,13 +203,22 @@ class CursorPaginator:
 
 
 class OffsetPaginator:
-    """Walks ``offset``/``limit`` pages up to ``total`` or a hard ``max_results`` cap."""
+    """Walks ``offset``/``limit`` pages up to ``total`` or a hard ``max_results`` cap; a page
+    past ``limits.max_pages`` is an error (an empty page ends the walk by itself)."""
 
-    def __init__(self, what: str, page_size: int, max_results: int | None = None) -> None:
+    def __init__(
+        self,
+        what: str,
+        page_size: int,
+        max_results: int | None = None,
+        limits: PagingLimits | None = None,
+    ) -> None:
         self.what = what
         self.page_size = page_size
         self.max_results = max_results
+        self.max_pages = (limits or PagingLimits()).max_pages
         self.offset = 0
+        self.pages = 0
         self.has_more = True
 
     def update(self, returned: int, total: int | None) -> None:
@@ -220,3 +229,9 @@ class OffsetPaginator:
         reached_end = returned < self.page_size or (total is not None and self.offset >= total)
         capped = self.max_results is not None and self.offset >= self.max_results
         self.has_more = not (reached_end or capped)
+        self.pages += 1
+        if self.has_more and 0 < self.max_pages <= self.pages:
+            raise FatalProviderError(
+                f"{self.what}: more pages after {self.pages} (pipeline.max_pages = "
+                f"{self.max_pages}); stopped"
+            )

@@ -22,25 +22,6 @@ Answer = Callable[[Request], Response]
 OK = Response('{"ok": true}', content_type="application/json")
 
 
-@pytest.fixture
-def serve(http_server: HTTPServer) -> Callable[..., list[Request]]:
-    """Answer ``/api`` with ``answers`` in turn (the last one from then on); return the log."""
-
-    def install(*answers: Answer | Response) -> list[Request]:
-        seen: list[Request] = []
-
-        def handler(request: Request) -> Response:
-            seen.append(request)
-            answer = answers[min(len(seen), len(answers)) - 1]
-            return answer if isinstance(answer, Response) else answer(request)
-
-        http_server.clear()
-        http_server.expect_request("/api").respond_with_handler(handler)
-        return seen
-
-    return install
-
-
 class Sleeps(list):
     """Records the waits instead of sleeping them."""
 

@@ -88,9 +88,12 @@ class Deadline:
 
     def reason(self) -> str:
         """What was exceeded, in words."""
-        if self.run_over:
-            return "the run's --max-duration is reached"
-        return self.why
+        return "the run's --max-duration" if self.run_over else self.why
+
+    def exceeded(self) -> DeadlineExceededError:
+        """The error for an attempt that passed this deadline."""
+        self.expired = True
+        return DeadlineExceededError(f"no complete response within {self.reason()}")
 
     def attempt(self, conn: HTTPConnection) -> None:
         """A new attempt on ``conn``: its own ``seconds`` from now, its socket watched."""
@@ -98,8 +101,7 @@ class Deadline:
         with self._lock:
             self.expires = self._next_expiry()
             if self.expires <= time.monotonic():
-                self.expired = True
-                raise DeadlineExceededError(self.reason())
+                raise self.exceeded()
             self._timer = threading.Timer(self.expires - time.monotonic(), self._fire, (conn,))
             self._timer.daemon = True
             self._timer.start()
@@ -107,7 +109,8 @@ class Deadline:
     def _fire(self, conn: HTTPConnection) -> None:
         with self._lock:
             self.expired = True
-            sock = getattr(conn, "sock", None)
+            # ``sock`` is None once http.client hands a close-delimited body to the response.
+            sock = getattr(conn, "watched_sock", None) or getattr(conn, "sock", None)
         if sock is not None:
             with suppress(OSError):  # already closed: nothing left to interrupt
                 sock.shutdown(socket.SHUT_RDWR)
@@ -115,8 +118,7 @@ class Deadline:
     def check(self) -> None:
         """Raise once the deadline has passed (between body chunks)."""
         if self.expired or time.monotonic() >= self.expires:
-            self.expired = True
-            raise DeadlineExceededError(self.reason())
+            raise self.exceeded()
 
     def cancel(self) -> None:
         """Stop watching the current attempt."""
@@ -144,6 +146,12 @@ def active_deadline() -> Deadline | None:
 
 class _Watched:
     """Mixin for urllib3 connections: every request (each attempt) arms the active deadline."""
+
+    watched_sock: socket.socket | None = None
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        self.watched_sock = self.sock  # type: ignore[attr-defined]
 
     def request(self, *args: Any, **kwargs: Any) -> None:
         deadline = active_deadline()

@@ -30,6 +30,7 @@ from urllib3.exceptions import HTTPError, MaxRetryError, ProtocolError, ReadTime
 from urllib3.util.retry import Retry
 
 from pipelines.errors import ConfigError, FatalProviderError, ProviderError, RetriableProviderError
+from pipelines.net import strict_json
 from pipelines.net.cache import ResponseCache, cache_key
 from pipelines.net.deadline import (
     CHUNK_BYTES,
@@ -96,9 +97,13 @@ class HttpResponse:
     body: bytes
 
     def json(self, what: str) -> Any:
-        """The body parsed as JSON, or a ``FatalProviderError`` naming ``what``."""
+        """The body parsed as JSON, or a ``FatalProviderError`` naming ``what``.
+
+        ``NaN``, ``Infinity`` and out-of-range numbers come back as ``InvalidNumber``
+        (``pipelines.net.strict_json``): kept as sent, never turned into a float or null.
+        """
         try:
-            return json.loads(self.body)
+            return strict_json.loads(self.body)
         except ValueError as exc:
             snippet = self.body[:80].decode("utf-8", "replace")
             raise FatalProviderError(
@@ -270,11 +275,7 @@ class HttpClient:
         self, exc: Exception, url: str, what: str, deadline: Deadline | None = None
     ) -> ProviderError:
         if deadline is not None and deadline.expired:
-            return self.limit_error(
-                DeadlineExceededError(f"no complete response within {deadline.reason()}"),
-                url,
-                what,
-            )
+            return self.limit_error(deadline.exceeded(), url, what)
         cause = exc.args[0] if exc.args and isinstance(exc.args[0], Exception) else exc
         if isinstance(cause, MaxRetryError) and cause.reason is not None:
             cause = cause.reason

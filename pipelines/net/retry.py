@@ -78,7 +78,7 @@ class CallGuard:
         self.provider, self.stats, self.log = provider, stats, log
         self.budget, self.breaker_threshold, self.sleep = budget, breaker_threshold, sleep
         self.call_budget = call_budget
-        self.started = time.monotonic()
+        self.started, self.waited = time.monotonic(), 0.0
         self.failures = 0
         self.tripped: str | None = None  # why the breaker opened, once it has
         self.what = "call"  # the call under way, for log lines
@@ -90,7 +90,7 @@ class CallGuard:
         if self.tripped:
             raise FatalProviderError(f"{self.provider} {what}: not sent, {self.tripped}")
         self.what, self.handled, self.stop = what, frozenset(handled), None
-        self.started = time.monotonic()
+        self.started, self.waited = time.monotonic(), 0.0
 
     def succeeded(self) -> None:
         """A response that is no failure: the consecutive count starts again."""
@@ -116,7 +116,7 @@ class CallGuard:
         elif deadline is not None and deadline.expired:
             self.stop = f"no complete response within {deadline.reason()}; not retried"
         elif retry_after is not None and (late := self.too_long(retry_after)):
-            self.stop = f"asked to wait {retry_after:.0f} s (Retry-After), {late}"
+            self.stop = f"asked to wait {retry_after:g} s (Retry-After), {late}"
         elif late := self.too_long(0.0):
             self.stop = late
         elif not self.budget.take():
@@ -126,10 +126,12 @@ class CallGuard:
 
     def too_long(self, wait: float) -> str | None:
         """Why waiting ``wait`` more seconds would break this call's time budget, or None."""
-        left = self.call_budget - (time.monotonic() - self.started)
+        # The waits count even when ``sleep`` does not really sleep (tests).
+        used = max(time.monotonic() - self.started, self.waited)
+        left = self.call_budget - used
         if wait >= left:
             return (
-                f"more than the {max(left, 0.0):.0f} s left of this call's "
+                f"more than the {max(left, 0.0):.3g} s left of this call's "
                 f"{self.call_budget:g} s budget (pipeline.http_call_budget_seconds)"
             )
         deadline = active_deadline()
@@ -141,6 +143,7 @@ class CallGuard:
     def wait(self, reason: str, seconds: float, *, throttled: bool) -> None:
         """Log, count and sleep before a retry; ``throttled`` when the server asked for it."""
         self.stats.retries += 1
+        self.waited += seconds
         if throttled:
             self.stats.throttle_waits += 1
             self.stats.throttle_wait_seconds += seconds
