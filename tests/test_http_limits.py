@@ -4,10 +4,13 @@ attempt (status line, headers and body), a body size cap, a per-call time budget
 
 from __future__ import annotations
 
+import http.server
 import socket
+import socketserver
 import threading
 import time
 from collections.abc import Iterator
+from typing import ClassVar
 
 import pytest
 from werkzeug import Request, Response
@@ -177,3 +180,37 @@ def test_a_streamed_download_is_not_capped(http_server, serve):
     lines = list(http.download_lines(http_server.url_for("/api"), "download", lambda s: None))
 
     assert len(lines) == 50_000
+
+
+class KeepAlive(http.server.BaseHTTPRequestHandler):
+    """An HTTP/1.1 server that keeps connections open and notes each caller's port."""
+
+    protocol_version = "HTTP/1.1"
+    ports: ClassVar[list[int]] = []
+
+    def do_GET(self) -> None:
+        self.ports.append(self.client_address[1])
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_body_read_to_its_end_leaves_the_connection_for_the_next_call():
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), KeepAlive)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    http_client, _, _ = client()
+    url = f"http://127.0.0.1:{server.server_address[1]}/api"
+    try:
+        for _ in range(3):
+            http_client.request("GET", url, what="items")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert len(KeepAlive.ports) == 3
+    assert len(set(KeepAlive.ports)) == 1

@@ -233,8 +233,13 @@ class HttpClient:
     ) -> tuple[requests.Response, bytes]:
         deadline.check()  # the run's --max-duration may be over before the call starts
         raw = self.session.request(method, url, timeout=self.timeout, stream=True, **kwargs)
-        with raw:
-            return raw, read_capped(raw.raw, deadline, self.limits.max_body_bytes)
+        try:
+            body = read_capped(raw.raw, deadline, self.limits.max_body_bytes)
+        except BaseException:
+            raw.close()  # a body not read to its end: the connection is not reused
+            raise
+        raw.raw.release_conn()  # read to its end: the connection goes back to the pool
+        return raw, body
 
     def limit_error(self, exc: ProviderError, url: str, what: str) -> ProviderError:
         """``exc`` (a deadline or size limit) as one line naming the provider, call and URL."""
