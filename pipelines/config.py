@@ -40,6 +40,12 @@ PIPELINE_OPTIONS: tuple[Option, ...] = (
     Option("http_backoff_seconds", float, 0.5, "First backoff step; doubles per retry, jittered."),
     Option("http_retry_budget", int, 50, "Retries allowed in a whole run, all providers together."),
     Option("http_breaker_threshold", int, 5, "Failures in a row that stop a provider; 0: never."),
+    Option("http_deadline_seconds", float, 120.0, "Whole API call (connect, headers, body)."),
+    Option("http_max_body_mb", float, 64.0, "Largest API response body held in memory."),
+    Option("http_call_budget_seconds", float, 180.0, "One call's attempts and waits together."),
+    Option("http_download_deadline_seconds", float, 3600.0, "A whole bulk result download."),
+    Option("max_pages", int, 10000, "Pages one paged listing may take; 0: no cap."),
+    Option("max_empty_pages", int, 3, "Empty pages in a row that stop a paged listing."),
     Option("lake_uri", str, "", "The lake: a local path or s3://bucket/prefix; empty: data_dir."),
     Option("s3_endpoint_url", str, "", "S3-compatible endpoint (MinIO); empty: AWS_ENDPOINT_URL."),
     Option("s3_region", str, "", "S3 region; empty: AWS_REGION, else us-east-1."),
@@ -49,6 +55,8 @@ PIPELINE_OPTIONS: tuple[Option, ...] = (
     Option("delta_retention_hours", int, 168, "What compact keeps of old Delta table files."),
 )
 CHOICES = {"table_format": ("parquet", "delta")}
+# Time limits where 0 would fail every call rather than mean "no limit".
+POSITIVE = ("http_deadline_seconds", "http_call_budget_seconds", "http_download_deadline_seconds")
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,8 @@ def load_config(path: Path | None, providers: Mapping[str, Provider]) -> Pipelin
         if section not in KNOWN_SECTIONS:
             errors.append(f"{section}: unknown section (known: {', '.join(KNOWN_SECTIONS)})")
     pipeline = validate_options("pipeline", PIPELINE_OPTIONS, raw.get("pipeline", {}), errors)
+    errors += [f"pipeline.{key}: must be more than 0, got {pipeline[key]!r}"
+               for key in POSITIVE if pipeline[key] == 0]  # fmt: skip
     for key, allowed in CHOICES.items():
         if pipeline[key] not in allowed:
             errors.append(f"pipeline.{key}: expected one of {', '.join(allowed)}, "

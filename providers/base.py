@@ -89,6 +89,18 @@ class SourceCount:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
+@dataclass(frozen=True)
+class PagingLimits:
+    """Where a paged listing stops with an error instead of paging on (``[pipeline]``).
+
+    ``max_pages`` 0: no cap. ``max_empty_pages``: empty pages in a row that still point to a
+    next one (a cursor that changes on every empty page never repeats, so only this stops it).
+    """
+
+    max_pages: int = 10000
+    max_empty_pages: int = 3
+
+
 @dataclass
 class FetchContext:
     """Everything ``fetch`` may use; built by the runner for one provider and run.
@@ -111,6 +123,7 @@ class FetchContext:
     next_state: dict[str, Any] = field(default_factory=dict)
     complete: bool = False
     counts: list[SourceCount] = field(default_factory=list)
+    paging: PagingLimits = field(default_factory=PagingLimits)
 
     def expect(
         self,
@@ -221,34 +234,64 @@ class Provider(ABC):
 
 
 class CursorPaginator:
-    """Follows a cursor (Shopify ``pageInfo.endCursor``); refuses a cursor seen before."""
+    """Follows a cursor (Shopify ``pageInfo.endCursor``); refuses a cursor seen before, a run
+    of empty pages and a page past the cap (``limits``)."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, limits: PagingLimits | None = None) -> None:
         self.what = what
+        self.limits = limits or PagingLimits()
         self.cursor: str | None = None
         self.has_more = True
+        self.pages = 0
+        self.empty_in_a_row = 0
         self._seen: set[str] = set()
 
-    def update(self, has_next_page: bool, end_cursor: str | None) -> None:
-        """Record what the last page said about the next one."""
+    def update(self, has_next_page: bool, end_cursor: str | None, records: int = -1) -> None:
+        """Record what the last page (of ``records`` records, -1: not said) said of the next."""
         if has_next_page and not end_cursor:
             raise FatalProviderError(f"{self.what}: hasNextPage is true but endCursor is empty")
         if has_next_page and end_cursor in self._seen:
             raise FatalProviderError(f"{self.what}: loop detected in pagination (cursor repeated)")
+        self.pages += 1
+        self.empty_in_a_row = self.empty_in_a_row + 1 if records == 0 else 0
+        if has_next_page:
+            self._check_limits()
         self.has_more = bool(has_next_page)
         self.cursor = end_cursor if has_next_page else None
         if end_cursor:
             self._seen.add(end_cursor)
 
+    def _check_limits(self) -> None:
+        limits = self.limits
+        if 0 < limits.max_empty_pages <= self.empty_in_a_row:
+            raise FatalProviderError(
+                f"{self.what}: {self.empty_in_a_row} empty pages in a row, each pointing to "
+                f"another (pipeline.max_empty_pages = {limits.max_empty_pages}); stopped"
+            )
+        if 0 < limits.max_pages <= self.pages:
+            raise FatalProviderError(
+                f"{self.what}: more pages after {self.pages} (pipeline.max_pages = "
+                f"{limits.max_pages}); stopped"
+            )
+
 
 class OffsetPaginator:
-    """Walks ``offset``/``limit`` pages up to ``total`` or a hard ``max_results`` cap."""
+    """Walks ``offset``/``limit`` pages up to ``total`` or a hard ``max_results`` cap; a page
+    past ``limits.max_pages`` is an error (an empty page ends the walk by itself)."""
 
-    def __init__(self, what: str, page_size: int, max_results: int | None = None) -> None:
+    def __init__(
+        self,
+        what: str,
+        page_size: int,
+        max_results: int | None = None,
+        limits: PagingLimits | None = None,
+    ) -> None:
         self.what = what
         self.page_size = page_size
         self.max_results = max_results
+        self.max_pages = (limits or PagingLimits()).max_pages
         self.offset = 0
+        self.pages = 0
         self.has_more = True
 
     def update(self, returned: int, total: int | None) -> None:
@@ -259,3 +302,9 @@ class OffsetPaginator:
         reached_end = returned < self.page_size or (total is not None and self.offset >= total)
         capped = self.max_results is not None and self.offset >= self.max_results
         self.has_more = not (reached_end or capped)
+        self.pages += 1
+        if self.has_more and 0 < self.max_pages <= self.pages:
+            raise FatalProviderError(
+                f"{self.what}: more pages after {self.pages} (pipeline.max_pages = "
+                f"{self.max_pages}); stopped"
+            )

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from pipelines.net.http import HttpClient
 from providers.base import FetchContext, Provider, ProviderStats
@@ -86,3 +87,22 @@ def remote(tmp_path: Path) -> Path:
     path = tmp_path / "remote"
     path.mkdir()
     return path
+
+
+@pytest.fixture
+def serve(http_server: HTTPServer) -> Callable[..., list[Request]]:
+    """Answer ``/api`` with ``answers`` in turn (the last one from then on); return the log."""
+
+    def install(*answers: Callable[[Request], Response] | Response) -> list[Request]:
+        seen: list[Request] = []
+
+        def handler(request: Request) -> Response:
+            seen.append(request)
+            answer = answers[min(len(seen), len(answers)) - 1]
+            return answer if isinstance(answer, Response) else answer(request)
+
+        http_server.clear()
+        http_server.expect_request("/api").respond_with_handler(handler)
+        return seen
+
+    return install

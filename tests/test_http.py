@@ -14,31 +14,12 @@ from werkzeug import Request, Response
 
 from pipelines.errors import FatalProviderError, RetriableProviderError
 from pipelines.net.http import HttpClient, ProviderUnreachableError
-from pipelines.net.retry import MAX_RETRY_AFTER_SECONDS, RetryBudget
+from pipelines.net.retry import RetryBudget
 from providers.base import ProviderStats
 from tests.fakes.ebay import reset_connection, slow, truncated_body
 
 Answer = Callable[[Request], Response]
 OK = Response('{"ok": true}', content_type="application/json")
-
-
-@pytest.fixture
-def serve(http_server: HTTPServer) -> Callable[..., list[Request]]:
-    """Answer ``/api`` with ``answers`` in turn (the last one from then on); return the log."""
-
-    def install(*answers: Answer | Response) -> list[Request]:
-        seen: list[Request] = []
-
-        def handler(request: Request) -> Response:
-            seen.append(request)
-            answer = answers[min(len(seen), len(answers)) - 1]
-            return answer if isinstance(answer, Response) else answer(request)
-
-        http_server.clear()
-        http_server.expect_request("/api").respond_with_handler(handler)
-        return seen
-
-    return install
 
 
 class Sleeps(list):
@@ -143,7 +124,7 @@ def test_unreadable_retry_after_falls_back_to_backoff(http_server, serve):
     assert stats.throttle_waits == 0
 
 
-def test_retry_after_longer_than_a_run_waits_fails_at_once(http_server, serve):
+def test_retry_after_longer_than_the_call_budget_fails_at_once(http_server, serve):
     seen = serve(status(429, {"Retry-After": "3600"}))
     http, _, sleeps = client()
 
@@ -154,7 +135,8 @@ def test_retry_after_longer_than_a_run_waits_fails_at_once(http_server, serve):
     assert sleeps == []
     assert str(raised.value) == (
         "429 TOO MANY REQUESTS from fake items page 3: try later (asked to wait 3600 s "
-        f"(Retry-After), more than the {MAX_RETRY_AFTER_SECONDS:.0f} s a run waits)"
+        "(Retry-After), more than the 180 s left of this call's 180 s budget "
+        "(pipeline.http_call_budget_seconds))"
     )
     assert raised.value.status == 429
 

@@ -59,6 +59,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
 def _provider_list(text: str) -> tuple[str, ...]:
     names = tuple(n.strip() for n in text.split(",") if n.strip())
     if not names:
@@ -141,6 +151,13 @@ def _add_alerting_and_scheduling(parser: argparse.ArgumentParser) -> None:
         metavar="K/N",
         help="do shard K of N of the work (providers, and the items of list options such as "
         "ebay.queries), so N processes can share one lake",
+    )
+    add(
+        "--max-duration",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help="stop fetching after SECONDS: providers still fetching fail with that reason, "
+        "what finished is committed (exit 1, or 4 if every provider was cut off)",
     )
     add(
         "--metrics-file",
@@ -338,6 +355,7 @@ def _run(
         full_refresh=args.full_refresh,
         fail_on_anomaly=args.fail_on_anomaly,
         shard=args.shard,
+        max_duration=args.max_duration,
     )
     if options.replay is not None:
         find_replay_files(options.replay)  # a bad --replay is a usage error before anything runs

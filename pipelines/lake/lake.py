@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
@@ -38,6 +37,7 @@ import pyarrow.parquet as pq
 import zstandard
 
 from pipelines.lake.storage import LocalStorage, S3Storage, Storage, open_storage
+from pipelines.net import strict_json
 
 TMP_SUFFIX = ".tmp"
 MANIFEST_DIR = "_manifests"
@@ -91,7 +91,8 @@ class RawWriter:
         self._stream = zstandard.ZstdCompressor(level=3).stream_writer(self._handle)
 
     def write(self, record: dict[str, Any]) -> None:
-        self._stream.write(orjson.dumps(record) + b"\n")
+        # strict_json writes a NaN or 1e999 back as sent, where orjson alone writes null.
+        self._stream.write(strict_json.dumps(record) + b"\n")
         self.file.rows += 1
 
     def close(self) -> StagedFile:
@@ -100,7 +101,8 @@ class RawWriter:
 
 
 def read_raw(path: Path) -> Iterator[dict[str, Any]]:
-    """Raw records of one landing file (``.jsonl.zst`` or plain ``.jsonl``)."""
+    """Raw records of one landing file (``.jsonl.zst`` or plain ``.jsonl``); a record with a
+    non-finite number comes back as a ``strict_json.InvalidNumberRecord``."""
     with path.open("rb") as handle:
         if path.name.endswith(".zst"):
             reader = zstandard.ZstdDecompressor().stream_reader(handle)
@@ -109,7 +111,7 @@ def read_raw(path: Path) -> Iterator[dict[str, Any]]:
             stream = handle
         for line in stream:
             if line.strip():
-                yield orjson.loads(line)
+                yield strict_json.loads_record(line)
 
 
 def _lines(reader: Any) -> Iterator[bytes]:

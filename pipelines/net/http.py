@@ -20,18 +20,28 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError, ProtocolError, ReadTimeoutError
+from urllib3.exceptions import HTTPError, MaxRetryError, ProtocolError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from pipelines.errors import ConfigError, FatalProviderError, ProviderError, RetriableProviderError
+from pipelines.net import strict_json
 from pipelines.net.cache import ResponseCache, cache_key
+from pipelines.net.deadline import (
+    CHUNK_BYTES,
+    BodyTooLargeError,
+    Deadline,
+    DeadlineAdapter,
+    DeadlineExceededError,
+    HttpLimits,
+    deadline_scope,
+    read_capped,
+)
 from pipelines.net.redirects import OriginBoundSession, is_loopback
 from pipelines.net.retry import (
     RETRY_STATUSES,
@@ -79,9 +89,13 @@ class HttpResponse:
     body: bytes
 
     def json(self, what: str) -> Any:
-        """The body parsed as JSON, or a ``FatalProviderError`` naming ``what``."""
+        """The body parsed as JSON, or a ``FatalProviderError`` naming ``what``.
+
+        ``NaN``, ``Infinity`` and out-of-range numbers come back as ``InvalidNumber``
+        (``pipelines.net.strict_json``): kept as sent, never turned into a float or null.
+        """
         try:
-            return json.loads(self.body)
+            return strict_json.loads(self.body)
         except ValueError as exc:
             snippet = self.body[:80].decode("utf-8", "replace")
             raise FatalProviderError(
@@ -105,14 +119,17 @@ class HttpClient:
         retry_budget: RetryBudget | None = None,
         breaker_threshold: int = DEFAULT_BREAKER_THRESHOLD,
         sleep: Callable[[float], None] = time.sleep,
+        limits: HttpLimits | None = None,
     ) -> None:
         self.provider = provider
+        self.limits = limits or HttpLimits()
         self.stats = stats
         self.timeout = timeout
         self.cache = cache
         self.log = log or logging.getLogger(f"pipeline.http.{provider}")
         budget = retry_budget or RetryBudget()
-        self.guard = CallGuard(provider, stats, self.log, budget, breaker_threshold, sleep)
+        self.guard = CallGuard(provider, stats, self.log, budget, breaker_threshold, sleep,
+                               self.limits.call_budget)  # fmt: skip
         self.retry = GuardedRetry(
             total=max_retries,
             backoff_factor=backoff_factor,
@@ -125,7 +142,7 @@ class HttpClient:
         self.retry.guard = self.guard
         self.session = OriginBoundSession(provider)  # same-origin redirects only
         self.session.headers["User-Agent"] = USER_AGENT
-        adapter = HTTPAdapter(max_retries=self.retry)
+        adapter = DeadlineAdapter(max_retries=self.retry)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 
@@ -165,10 +182,10 @@ class HttpClient:
         self.guard.start(what, expected)
         self.stats.api_calls += 1
         kwargs = {"params": params, "json": json_body, "data": data, "headers": headers}
-        raw = self._send(method, url, what, auth=auth, **kwargs)
+        raw, body = self._send(method, url, what, auth=auth, **kwargs)
         if raw.status_code not in RETRY_STATUSES:
             self.guard.succeeded()
-        response = HttpResponse(raw.status_code, dict(raw.headers), raw.content)
+        response = HttpResponse(raw.status_code, dict(raw.headers), body)
         if raw.status_code not in expected:
             raise self.status_error(response, what, raw.reason)
         if key is not None and response.status == 200 and not _reports_errors(response.body):
@@ -178,26 +195,84 @@ class HttpClient:
                                  "body": body})  # fmt: skip
         return response
 
-    def _send(self, method: str, url: str, what: str, **kwargs: Any) -> requests.Response:
+    def _send(
+        self, method: str, url: str, what: str, **kwargs: Any
+    ) -> tuple[requests.Response, bytes]:
         """The adapter retries until a response arrives; a body that then breaks off is sent again.
 
-        (urllib3 reads the body after its retry loop, so that case needs this one.)
+        (urllib3 reads the body after its retry loop, so that case needs this one.) Every
+        attempt runs against the call's deadline, and its body is read under the size cap.
         """
         retry = self.retry
-        while True:
-            try:
-                return self.session.request(method, url, timeout=self.timeout, **kwargs)
-            except requests.RequestException as exc:
-                broken = _broken_body(exc)
-                if broken is None:
-                    raise self._unreachable(exc, url, what) from None
+        with deadline_scope(self.limits.call_deadline()) as deadline:
+            while True:
                 try:
-                    retry = retry.increment(method, url, error=broken)
-                except MaxRetryError:
-                    raise self._unreachable(exc, url, what) from None
-                retry.sleep()
+                    return self._attempt(method, url, deadline, **kwargs)
+                except (requests.RequestException, HTTPError) as exc:
+                    broken = None if deadline.expired else _broken_body(exc)
+                    if broken is None:
+                        raise self._unreachable(exc, url, what, deadline) from None
+                    try:
+                        retry = retry.increment(method, url, error=broken)
+                    except MaxRetryError:
+                        raise self._unreachable(exc, url, what, deadline) from None
+                    retry.sleep()
+                except (DeadlineExceededError, BodyTooLargeError) as exc:
+                    raise self.limit_error(exc, url, what) from None
 
-    def _unreachable(self, exc: requests.RequestException, url: str, what: str) -> ProviderError:
+    def _attempt(
+        self, method: str, url: str, deadline: Deadline, **kwargs: Any
+    ) -> tuple[requests.Response, bytes]:
+        deadline.check()  # the run's --max-duration may be over before the call starts
+        raw = self.session.request(method, url, timeout=self.timeout, stream=True, **kwargs)
+        try:
+            body = read_capped(raw.raw, deadline, self.limits.max_body_bytes)
+        except BaseException:
+            raw.close()  # a body not read to its end: the connection is not reused
+            raise
+        raw.raw.release_conn()  # read to its end: the connection goes back to the pool
+        return raw, body
+
+    def limit_error(self, exc: ProviderError, url: str, what: str) -> ProviderError:
+        """``exc`` (a deadline or size limit) as one line naming the provider, call and URL."""
+        return type(exc)(mask(f"{self.provider} {what}: {_where(url)}: {exc}"))
+
+    def download_lines(
+        self, url: str, what: str, check_status: Callable[[int], None]
+    ) -> Iterator[bytes]:
+        """Stream a large file's lines (a bulk JSONL result) without holding it in memory.
+
+        No size cap, but the download deadline holds; no retries here (the caller retries
+        the whole download). ``check_status`` raises for a status the caller refuses;
+        ``requests`` errors are the caller's too, as the URL may be signed: ``what`` names
+        the download in messages, never the URL.
+        """
+        session = self._download_session()
+        with deadline_scope(self.limits.download()) as deadline:
+            try:
+                with session.get(url, stream=True, timeout=self.timeout) as raw:
+                    check_status(raw.status_code)
+                    yield from raw.iter_lines(chunk_size=CHUNK_BYTES)
+                    deadline.check()
+            except requests.RequestException:
+                if deadline.expired:
+                    raise _download_too_slow(what, deadline) from None
+                raise
+            except DeadlineExceededError:
+                raise _download_too_slow(what, deadline) from None
+
+    def _download_session(self) -> requests.Session:
+        session = requests.Session()
+        session.headers["User-Agent"] = USER_AGENT
+        session.mount("http://", DeadlineAdapter(max_retries=0))
+        session.mount("https://", DeadlineAdapter(max_retries=0))
+        return session
+
+    def _unreachable(
+        self, exc: Exception, url: str, what: str, deadline: Deadline | None = None
+    ) -> ProviderError:
+        if deadline is not None and deadline.expired:
+            return self.limit_error(deadline.exceeded(), url, what)
         cause = exc.args[0] if exc.args and isinstance(exc.args[0], Exception) else exc
         if isinstance(cause, MaxRetryError) and cause.reason is not None:
             cause = cause.reason
@@ -224,14 +299,26 @@ class HttpClient:
         return error
 
 
-def _broken_body(exc: requests.RequestException) -> Exception | None:
+def _broken_body(exc: Exception) -> Exception | None:
     """The urllib3 error when a response began but its body broke off or stalled, else None."""
+    if isinstance(exc, ProtocolError | ReadTimeoutError):
+        return exc  # raised while reading the streamed body
     cause = exc.args[0] if exc.args else None
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
         return cause if isinstance(cause, ProtocolError) else ProtocolError(str(exc))
     if isinstance(exc, requests.ConnectionError) and isinstance(cause, ReadTimeoutError):
         return cause
     return None
+
+
+def _download_too_slow(what: str, deadline: Deadline) -> DeadlineExceededError:
+    return DeadlineExceededError(f"{what}: not complete within {deadline.reason()}")
+
+
+def _where(url: str) -> str:
+    """The URL without its query (which may carry a key or a signature)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
 def _reports_errors(body: bytes) -> bool:

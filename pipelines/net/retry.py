@@ -9,6 +9,7 @@ import logging
 import math
 import random
 import threading
+import time
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -24,12 +25,14 @@ from urllib3.exceptions import (
 from urllib3.util.retry import Retry
 
 from pipelines.errors import FatalProviderError
+from pipelines.net.deadline import active_deadline
 from pipelines.net.stats import ProviderStats
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 THROTTLE_STATUS = 429  # a request to slow down: waited out, but not a breaker failure
-# A longer Retry-After (a daily quota spent, say) fails the call instead of stalling the run.
-MAX_RETRY_AFTER_SECONDS = 120.0
+# What one call's attempts and waits may take together: a longer Retry-After (a daily quota
+# spent, say) fails the call at once instead of stalling the run.
+DEFAULT_CALL_BUDGET_SECONDS = 180.0
 
 # Each retry is logged below with the provider and the call; urllib3's own line would repeat it
 # without the run id.
@@ -70,9 +73,12 @@ class CallGuard:
     def __init__(
         self, provider: str, stats: ProviderStats, log: logging.Logger | logging.LoggerAdapter,
         budget: RetryBudget, breaker_threshold: int, sleep: Callable[[float], None],
+        call_budget: float = DEFAULT_CALL_BUDGET_SECONDS,
     ) -> None:  # fmt: skip
         self.provider, self.stats, self.log = provider, stats, log
         self.budget, self.breaker_threshold, self.sleep = budget, breaker_threshold, sleep
+        self.call_budget = call_budget
+        self.started, self.waited = time.monotonic(), 0.0
         self.failures = 0
         self.tripped: str | None = None  # why the breaker opened, once it has
         self.what = "call"  # the call under way, for log lines
@@ -84,6 +90,7 @@ class CallGuard:
         if self.tripped:
             raise FatalProviderError(f"{self.provider} {what}: not sent, {self.tripped}")
         self.what, self.handled, self.stop = what, frozenset(handled), None
+        self.started, self.waited = time.monotonic(), 0.0
 
     def succeeded(self) -> None:
         """A response that is no failure: the consecutive count starts again."""
@@ -102,22 +109,41 @@ class CallGuard:
         self.log.error("%s: %s; no more calls this run", self.provider, self.tripped)
 
     def refuse_retry(self, retry_after: float | None) -> str | None:
-        """Why the failed attempt gets no retry (breaker, long Retry-After, budget), or None."""
+        """Why the failed attempt gets no retry (breaker, deadline, time, budget), or None."""
+        deadline = active_deadline()
         if self.tripped:
             self.stop = self.tripped
-        elif retry_after is not None and retry_after > MAX_RETRY_AFTER_SECONDS:
-            self.stop = (
-                f"asked to wait {retry_after:.0f} s (Retry-After), more than the "
-                f"{MAX_RETRY_AFTER_SECONDS:.0f} s a run waits"
-            )
+        elif deadline is not None and deadline.expired:
+            self.stop = f"no complete response within {deadline.reason()}; not retried"
+        elif retry_after is not None and (late := self.too_long(retry_after)):
+            self.stop = f"asked to wait {retry_after:g} s (Retry-After), {late}"
+        elif late := self.too_long(0.0):
+            self.stop = late
         elif not self.budget.take():
             self.stop = str(self.budget)
             self.log.warning("%s %s: not retried, %s", self.provider, self.what, self.stop)
         return self.stop
 
+    def too_long(self, wait: float) -> str | None:
+        """Why waiting ``wait`` more seconds would break this call's time budget, or None."""
+        # The waits count even when ``sleep`` does not really sleep (tests).
+        used = max(time.monotonic() - self.started, self.waited)
+        left = self.call_budget - used
+        if wait >= left:
+            return (
+                f"more than the {max(left, 0.0):.3g} s left of this call's "
+                f"{self.call_budget:g} s budget (pipeline.http_call_budget_seconds)"
+            )
+        deadline = active_deadline()
+        stop_at = deadline.stop_at if deadline is not None else None
+        if stop_at is not None and time.monotonic() + wait >= stop_at:
+            return "past the run's --max-duration"
+        return None
+
     def wait(self, reason: str, seconds: float, *, throttled: bool) -> None:
         """Log, count and sleep before a retry; ``throttled`` when the server asked for it."""
         self.stats.retries += 1
+        self.waited += seconds
         if throttled:
             self.stats.throttle_waits += 1
             self.stats.throttle_wait_seconds += seconds

@@ -20,13 +20,14 @@ from pipelines.errors import IncompleteFetchError
 from pipelines.lake.dedup import read_state_meta
 from pipelines.lake.lake import Lake, RawWriter
 from pipelines.net.cache import ResponseCache
+from pipelines.net.deadline import HttpLimits
 from pipelines.net.http import HttpClient
 from pipelines.net.offline import Recording, offline_env, replay_server
 from pipelines.net.retry import RetryBudget
 from pipelines.run.options import RunOptions, find_replay_files
 from pipelines.run.progress import Progress
 from pipelines.run.shard import Shard, shard_options
-from providers.base import FetchContext, Provider, ProviderStats
+from providers.base import FetchContext, PagingLimits, Provider, ProviderStats
 
 log = logging.getLogger("pipeline.runner")
 
@@ -42,6 +43,7 @@ class Extractor:
     lake: Lake
     retry_budget: RetryBudget
     run_id: str
+    stop_at: float | None = None  # the run's end (time.monotonic()), from --max-duration
 
     def extract(self, provider: Provider, work: Path, dt: str) -> dict[str, Any]:
         """The extract step's outputs for ``provider``."""
@@ -138,6 +140,7 @@ class Extractor:
             breaker_threshold=config.http_breaker_threshold,
             cache=cache,
             log=plog,
+            limits=self.http_limits(),
         )
         return FetchContext(
             settings=provider.resolve_settings(env),
@@ -150,6 +153,19 @@ class Extractor:
             on_page=progress.page,
             full_refresh=self.options.full_refresh,
             state=provider_state(self.lake, provider.name),
+            paging=PagingLimits(config.max_pages, config.max_empty_pages),
+        )
+
+    def http_limits(self) -> HttpLimits:
+        """The ``[pipeline]`` deadlines and size cap of every call, and the run's end."""
+        config = self.config
+        cap = config.http_max_body_mb
+        return HttpLimits(
+            deadline=config.http_deadline_seconds,
+            max_body_bytes=int(cap * 1_000_000) if cap > 0 else None,
+            call_budget=config.http_call_budget_seconds,
+            download_deadline=config.http_download_deadline_seconds,
+            stop_at=self.stop_at,
         )
 
 

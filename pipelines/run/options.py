@@ -28,6 +28,7 @@ class RunOptions:
     full_refresh: bool = False
     fail_on_anomaly: bool = False
     shard: str | None = None  # "K/N": this process's share of the work (pipelines/run/shard.py)
+    max_duration: float | None = None  # seconds after which fetching stops (--max-duration)
 
     @property
     def mode(self) -> str:
@@ -57,6 +58,7 @@ class RunOptions:
             full_refresh=data.get("full_refresh", False),
             fail_on_anomaly=data.get("fail_on_anomaly", False),
             shard=data.get("shard"),
+            max_duration=data.get("max_duration"),
         )
 
 

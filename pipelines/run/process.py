@@ -26,6 +26,7 @@ from pipelines.lake.dedup import DedupCounts, DedupState, row_keys
 from pipelines.lake.lake import PartWriter, StagedFile
 from pipelines.lake.schema import PRODUCT_SCHEMA, SCHEMA_VERSION, TIMESTAMP, hash_content, hash_raw
 from pipelines.net.secrets import mask
+from pipelines.net.strict_json import InvalidNumberRecord
 from providers.identifiers import gtin14
 
 QUARANTINE_SCHEMA = PRODUCT_SCHEMA.append(pa.field("reasons", pa.list_(pa.string())))
@@ -144,6 +145,14 @@ class NormalizeStage:
     def add(self, raw: dict[str, Any]) -> None:
         """Normalize one raw record and queue its rows; process a batch when one is full."""
         self.counts.records += 1
+        if isinstance(raw, InvalidNumberRecord):
+            where = ", ".join(raw.problems[:3])
+            self.counts.drop(
+                "invalid_json_number",
+                f"{self.provider.name} record {self.counts.records}: "
+                f"number not allowed in JSON ({where})",
+            )
+            return
         try:
             rows = self.provider.normalize(raw)
         except SkippableRecordError as exc:

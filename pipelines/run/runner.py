@@ -14,6 +14,7 @@ import importlib.util
 import logging
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from itertools import islice
@@ -81,6 +82,9 @@ class Runner:
         self.quality = QualityConfig.from_table(config.sections.get("quality", {}))
         self.anomaly = AnomalyConfig.from_table(config.sections.get("anomaly", {}))
         self.retry_budget = RetryBudget(config.http_retry_budget)  # shared by every provider
+        self.stop_at = (  # no call of this process outlives --max-duration
+            time.monotonic() + options.max_duration if options.max_duration else None
+        )
         self.log_dir = Path(config.log_dir)
         self.checkpoint: Checkpoint | None = None
         self.previews: dict[str, list[dict[str, Any]]] = {}
@@ -211,7 +215,7 @@ class Runner:
     def _extractor(self) -> Extractor:
         return Extractor(
             self.config, self.env, self.options, self.shard, self.lake, self.retry_budget,
-            self.run_id,
+            self.run_id, self.stop_at,
         )  # fmt: skip
 
     def _step_normalize(self, step: Step) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from creatorsapi_python_sdk.models.item import Item
 
 from pipelines.errors import ConfigError, FatalProviderError, ProviderError, RetriableProviderError
 from pipelines.net.cache import cache_key
+from pipelines.net.deadline import deadline_scope, use_deadlines
 from pipelines.net.http import ProviderUnreachableError, check_endpoint
 from pipelines.net.secrets import mask, register_secret
 from providers.amazon.redirects import refuse_foreign_redirects
@@ -161,14 +162,19 @@ class CreatorsClient:
         """Run one wrapper call: counted, refused by an open breaker, its errors made ours."""
         self.ctx.http.guard.start(what)
         self.ctx.stats.api_calls += 1
+        deadline = self.ctx.http.limits.call_deadline()  # each attempt's, body included
         try:
-            result = call()
+            with deadline_scope(deadline):
+                result = call()
         except ItemsNotFoundError as exc:
             if _status(exc) == 404:  # not "no such item": the URL is wrong
                 raise provider_error(exc, what, self.marketplace) from exc
             raise
         except AmazonCreatorsApiError as exc:
-            raise provider_error(exc, what, self.marketplace, self.ctx.http.guard.stop) from exc
+            stop = self.ctx.http.guard.stop
+            if deadline.expired and not stop:  # the SDK reads the body after the retries
+                stop = f"no complete response within {deadline.reason()}"
+            raise provider_error(exc, what, self.marketplace, stop) from exc
         except ValueError as exc:  # pydantic: the response does not fit the SDK's models
             raise FatalProviderError(
                 f"amazon {what}: the response does not match the Creators API models: "
@@ -218,6 +224,7 @@ class CreatorsClient:
         pool = api._api_client.rest_client.pool_manager
         pool.connection_pool_kw["retries"] = self.ctx.http.retry_policy(DEFAULT_RETRIES)
         refuse_foreign_redirects(api)  # before watch_tokens, which wraps the token refresh
+        use_deadlines(pool)  # the deadline, not the body cap: the SDK reads bodies whole
         watch_tokens(api, self.ctx.stats)
         return api
 

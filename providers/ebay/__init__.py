@@ -115,7 +115,7 @@ class EbayProvider(Provider):
 
     def _client(self, ctx: FetchContext) -> BrowseClient:
         api_url = check_endpoint(ENV_API_URL, ctx.settings.get(ENV_API_URL) or DEFAULT_API_URL)
-        return BrowseClient(ctx.http, api_url, self._token_source(ctx.settings))
+        return BrowseClient(ctx.http, api_url, self._token_source(ctx.settings), ctx.paging)
 
     def _query_records(
         self,

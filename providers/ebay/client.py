@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipelines.errors import FatalProviderError
 from pipelines.net.secrets import mask
-from providers.base import OffsetPaginator
+from providers.base import OffsetPaginator, PagingLimits
 from providers.ebay.auth import STATIC_TOKEN_HINT, TokenSource
 from providers.ebay.settings import API_RESULT_CAP, SEARCH_PATH, Query
 
@@ -18,8 +18,15 @@ if TYPE_CHECKING:
 class BrowseClient:
     """Runs Browse searches page by page; on a 401 mints a new token once and retries."""
 
-    def __init__(self, http: HttpClient, api_url: str, tokens: TokenSource) -> None:
+    def __init__(
+        self,
+        http: HttpClient,
+        api_url: str,
+        tokens: TokenSource,
+        paging: PagingLimits | None = None,
+    ) -> None:
         self.http = http
+        self.paging = paging
         self.search_url = api_url.rstrip("/") + SEARCH_PATH
         self.tokens = tokens
 
@@ -34,7 +41,9 @@ class BrowseClient:
         # The paginator stops once offset >= max_results, so the last offset it asks for is
         # the largest multiple of page_size below the cap: offset + page_size <= 10,000.
         cap = min(max_results, API_RESULT_CAP - page_size + 1)
-        paginator = OffsetPaginator(f"ebay search {query.label!r}", page_size, max_results=cap)
+        paginator = OffsetPaginator(
+            f"ebay search {query.label!r}", page_size, max_results=cap, limits=self.paging
+        )
         page_number = 0
         while paginator.has_more:
             page_number += 1

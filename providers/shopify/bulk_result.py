@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import requests
 
 from pipelines.errors import ConfigError, FatalProviderError, RetriableProviderError
-from pipelines.net.http import USER_AGENT, check_endpoint
+from pipelines.net.http import check_endpoint
 from pipelines.net.secrets import register_secret
 from providers.base import FetchContext
 
@@ -117,20 +117,19 @@ def _download_lines(ctx: FetchContext, url: str) -> Iterator[bytes]:
     """The file's lines as they arrive. No Shopify token; no URL in any message."""
     ctx.stats.api_calls += 1
     try:
-        with requests.get(
-            url, stream=True, timeout=ctx.http.timeout, headers={"User-Agent": USER_AGENT}
-        ) as response:
-            status = response.status_code
-            if status in TRANSIENT_STATUSES:
-                raise _TransientDownloadError(f"HTTP {status} {_phrase(status)}")
-            if status != 200:
-                raise FatalProviderError(
-                    f"{WHAT}: HTTP {status} {_phrase(status)} (a result URL expires 7 days after "
-                    "the operation ends)"
-                )
-            yield from response.iter_lines()
+        yield from ctx.http.download_lines(url, WHAT, _check_status)
     except requests.RequestException as exc:  # its text may hold the URL: keep only the type
         raise _TransientDownloadError(f"connection failed ({type(exc).__name__})") from None
+
+
+def _check_status(status: int) -> None:
+    if status in TRANSIENT_STATUSES:
+        raise _TransientDownloadError(f"HTTP {status} {_phrase(status)}")
+    if status != 200:
+        raise FatalProviderError(
+            f"{WHAT}: HTTP {status} {_phrase(status)} (a result URL expires 7 days after "
+            "the operation ends)"
+        )
 
 
 def _phrase(status: int) -> str:

@@ -117,7 +117,7 @@ def fetch_pages(
     """Product nodes, page by page, oldest update first, up to ``ctx.limit``, each completed
     to its last variant; then the counts (``expect_counts``)."""
     per_page = _products_per_page(ctx, options)
-    paginator = CursorPaginator(f"{PROVIDER} products")
+    paginator = CursorPaginator(f"{PROVIDER} products", ctx.paging)
     tally, seen = VariantTally(), set()
     while paginator.has_more and (ctx.limit is None or len(seen) < ctx.limit):
         first = per_page if ctx.limit is None else min(per_page, ctx.limit - len(seen))
@@ -137,7 +137,7 @@ def fetch_pages(
             yield node
         ctx.page_done(len(nodes))
         page_info = connection.get("pageInfo") or {}
-        paginator.update(bool(page_info.get("hasNextPage")), page_info.get("endCursor"))
+        paginator.update(bool(page_info.get("hasNextPage")), page_info.get("endCursor"), len(nodes))
     expect_counts(ctx, client, search, before, tally, len(seen))
 
 

@@ -78,6 +78,7 @@ def run(
     *,
     only: tuple[str, ...] | None = None,
     ebay_page_size: int = 10,
+    max_duration: float | None = None,
     **pipeline: Any,
 ) -> dict[str, Any]:
     """One run into ``root`` (of the providers ``only`` names); the record in the run log."""
@@ -87,7 +88,7 @@ def run(
     path = write_config(root / "pipeline.toml", ebay_page_size, **pipeline)
     config = load_config(path, registry)
     config = config.with_pipeline(data_dir=str(root / "data"), log_dir=str(root / "logs"))
-    options = RunOptions(providers=only, no_cache=True)
+    options = RunOptions(providers=only, no_cache=True, max_duration=max_duration)
     result = Runner(config, registry, fakes.env(), options).run()
     record = json.loads((root / "logs" / "runs.jsonl").read_text().splitlines()[-1])
     assert record["exit_code"] == result.exit_code

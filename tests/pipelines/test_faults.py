@@ -23,26 +23,12 @@ import pytest
 
 from tests.fakes import ebay as fake_ebay
 from tests.fakes.ebay import reset_connection, slow, truncated_body
-from tests.pipelines.fault_runs import ASINS, EBAY_ITEMS, Fakes, committed, run, serving
+from tests.pipelines.fault_runs import ASINS, EBAY_ITEMS, Fakes, committed, run
 
 SLOW = 0.8  # past the 0.5 s read timeout
 EBAY_PAGE_2 = "ebay search 'film camera' (EBAY_US) page 2"
 AMAZON_THROTTLED = {"type": "ThrottlingException", "message": "Rate exceeded"}
 AMAZON_UNAVAILABLE = {"type": "ServiceUnavailableException", "message": "Service unavailable"}
-
-
-@pytest.fixture(scope="module")
-def clean_rows(servers, tmp_path_factory) -> dict[str, set[tuple[str, str]]]:
-    """What a run without faults commits, per provider."""
-    root = tmp_path_factory.mktemp("clean")
-    with serving(servers) as fakes:
-        record = run(root, fakes)
-    assert record["exit_code"] == 0, record["providers"]
-    rows: dict[str, set[tuple[str, str]]] = {}
-    for source, source_id, content_hash in committed(root):
-        rows.setdefault(source, set()).add((source_id, content_hash))
-    assert {name: len(r) for name, r in rows.items()} == {"shopify": 6, "amazon": 12, "ebay": 25}
-    return rows
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -45,7 +45,7 @@ class Fault:
     """An error response served instead of the next API answer."""
 
     status: int
-    body: dict[str, Any] | bytes
+    body: dict[str, Any] | bytes | Iterator[bytes]  # an iterator: a body sent as it is made
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -134,7 +134,7 @@ class FakeCreatorsApi:
     def fail_next(
         self,
         status: int,
-        body: dict[str, Any] | bytes,
+        body: dict[str, Any] | bytes | Iterator[bytes],
         headers: dict[str, str] | None = None,
         times: int = 1,
         after: int = 0,
@@ -312,10 +312,12 @@ def _validation(reason: str, message: str) -> dict[str, Any]:
 
 
 def _json(
-    status: int, body: dict[str, Any] | bytes, headers: dict[str, str] | None = None
+    status: int,
+    body: dict[str, Any] | bytes | Iterator[bytes],
+    headers: dict[str, str] | None = None,
 ) -> Response:
     return Response(
-        body if isinstance(body, bytes) else json.dumps(body),
+        json.dumps(body) if isinstance(body, dict) else body,
         status=status,
         headers={"x-amzn-RequestId": "fake-request-0001", **(headers or {})},
         content_type="application/json",

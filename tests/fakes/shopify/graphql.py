@@ -88,6 +88,8 @@ class GraphQLQueries:
     domain: str
     currency: str
     _last_view: tuple[Any, Any]
+    # A broken server: after the last product, empty pages that each point to a new cursor.
+    endless_empty_pages: bool = False
 
     def _answer(self, body: dict[str, Any]) -> tuple[dict[str, Any], int, int | None]:
         """(payload, HTTP status, actual cost or None when the query was refused unrun)."""
@@ -126,6 +128,8 @@ class GraphQLQueries:
             return _max_cost_exceeded(cost), 200, None
         products, after = self._view(variables.get("query"))
         cursor = variables.get("cursor")
+        if self.endless_empty_pages and (cursor or "").startswith("empty-"):
+            return _empty_page(int(cursor.removeprefix("empty-")) + 1), 200, 2
         start = 0 if cursor is None else after.get(cursor)
         if start is None:
             return {"errors": [{"message": "Invalid cursor for current pagination."}]}, 200, 1
@@ -138,6 +142,8 @@ class GraphQLQueries:
                 "endCursor": encode_cursor(page[-1]) if page else None,
             },
         }
+        if self.endless_empty_pages and not connection["pageInfo"]["hasNextPage"]:
+            connection["pageInfo"] = {"hasNextPage": True, "endCursor": "empty-1"}
         actual = 2 + sum(7 + len(n["variants"]["nodes"]) for n in nodes)
         return {"data": {"products": connection}}, 200, actual
 
@@ -173,6 +179,12 @@ class GraphQLQueries:
             after = {encode_cursor(p): index + 1 for index, p in enumerate(products)}
             self._last_view = (key, (products, after))
         return self._last_view[1]
+
+
+def _empty_page(number: int) -> dict[str, Any]:
+    """A broken server's page: no products, yet "more", behind a cursor never seen before."""
+    page_info = {"hasNextPage": True, "endCursor": f"empty-{number}"}
+    return {"data": {"products": {"nodes": [], "pageInfo": page_info}}}
 
 
 def _truncate_variants(product: dict[str, Any], first: int) -> dict[str, Any]:
