@@ -75,7 +75,7 @@ def _json_summary(payload: Any) -> str:
 
 
 def _one_error(error: Any) -> str:
-    """``message`` (or ``code`` when there is no message) of one error entry."""
+    """``message (code)`` of one error entry (OAuth: ``error (error_description)``)."""
     if isinstance(error, str | int | float):
         return _text_summary(str(error))
     if not isinstance(error, dict):
@@ -88,6 +88,8 @@ def _one_error(error: Any) -> str:
     code = next((error[k] for k in CODE_KEYS if isinstance(error.get(k), str | int)), None)
     if message and code is not None and error.get("error") == code:
         return f"{code} ({_text_summary(message)})"  # OAuth: error + error_description
+    if message and code is not None and str(code) not in message:
+        return f"{_text_summary(message)} ({code})"
     if message or code is not None:
         return _text_summary(str(message or code))
     scalars = [f"{k}: {v}" for k, v in error.items() if isinstance(v, str | int)]

@@ -92,7 +92,7 @@ ECHO_HEADERS = {"Authorization": "Basic Zm9vOmJhcg==", "X-Forwarded-For": "10.0.
         (
             {"errors": [{"errorId": 1001, "message": "Invalid access token",
                          "request": {"headers": ECHO_HEADERS}}]},
-            "Invalid access token",
+            "Invalid access token (1001)",
         ),
         # OAuth token endpoint: error code and description
         (
@@ -106,7 +106,8 @@ ECHO_HEADERS = {"Authorization": "Basic Zm9vOmJhcg==", "X-Forwarded-For": "10.0.
             "Validation Failed: invalid",
         ),
         # Amazon: reason and message
-        ({"reason": "InvalidToken", "message": "The token is invalid"}, "The token is invalid"),
+        ({"reason": "InvalidToken", "message": "The token is invalid"},
+         "The token is invalid (InvalidToken)"),
         # Shopify REST
         ({"errors": "[API] Invalid API key"}, "[API] Invalid API key"),
     ],
