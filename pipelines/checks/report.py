@@ -209,11 +209,8 @@ def render_markdown(
 ) -> str:
     """The run report as GitHub-flavoured Markdown (job summary or issue body)."""
     anomaly_data = _anomaly_dict(anomaly)
-    run_id, mode = (
-        markdown_code(current.get("run_id", "?")),
-        markdown_cell(current.get("mode", "?")),
-    )
-    title = f"# Pipeline run {run_id} ({mode})"
+    run_id = markdown_code(current.get("run_id", "?"))
+    title = f"# Pipeline run {run_id} ({markdown_cell(current.get('mode', '?'))})"
     sections = [title, markdown_text(_summary_line(current, anomaly_data))]
     sections += ["## Providers", _md_table(PROVIDER_HEADERS, _provider_rows(current))]
     quality = _quality_rows(current)
@@ -224,10 +221,8 @@ def render_markdown(
     sections.append("## Volume anomalies")
     sections.append(_md_anomalies(current, history, anomaly_data))
     if items := _link_items(links):
-        sections += [
-            "## Links",
-            "\n".join(f"- [{markdown_cell(label)}]({url})" for label, url in items),
-        ]
+        links_md = "\n".join(f"- [{markdown_cell(label)}]({url})" for label, url in items)
+        sections += ["## Links", links_md]
     return "\n\n".join(sections) + "\n"
 
 
