@@ -7,7 +7,6 @@ no external JS, CSS or fonts; its plots are hand-written SVG.
 
 from __future__ import annotations
 
-import html
 import os
 import re
 import tempfile
@@ -18,6 +17,7 @@ from typing import Any
 from pipelines.checks.anomaly import AnomalyReport
 from pipelines.checks.completeness import COMPLETENESS_HEADERS, completeness_rows
 from pipelines.checks.history import TOTAL, run_time
+from pipelines.net.markup import html_text, markdown_cell, markdown_code, markdown_text, plain_text
 
 TREND_POINTS = 20  # runs in a sparkline or plot, the current one included
 SPARK_BARS = "▁▂▃▄▅▆▇█"
@@ -67,8 +67,7 @@ def _fmt(value: Any, digits: int = 1) -> str:
 def _note(entry: Mapping[str, Any]) -> str:
     """Why a provider was skipped or failed, and its errors, in one line."""
     parts = [entry.get("reason"), entry.get("error"), *(entry.get("errors") or ())]
-    text = "; ".join(dict.fromkeys(str(p) for p in parts if p))
-    return text if len(text) <= MAX_NOTE else text[: MAX_NOTE - 1] + "…"
+    return plain_text("; ".join(dict.fromkeys(str(p) for p in parts if p)), MAX_NOTE)
 
 
 def _provider_rows(current: Record) -> list[list[str]]:
@@ -205,15 +204,9 @@ def _link_items(links: Mapping[str, str] | None) -> list[tuple[str, str]]:
 # ---------------------------------------------------------------- Markdown
 
 
-def md_cell(value: Any) -> str:
-    """Cell text safe inside a Markdown table: pipes escaped, one line, no raw HTML."""
-    text = " ".join(str(value).split())
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(markdown_cell(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -225,16 +218,17 @@ def render_markdown(
 ) -> str:
     """The run report as GitHub-flavoured Markdown (job summary or issue body)."""
     anomaly_data = _anomaly_dict(anomaly)
-    run_id, mode = md_cell(current.get("run_id", "?")), md_cell(current.get("mode", "?"))
-    title = f"# Pipeline run `{run_id}` ({mode})"
-    sections = [title, md_cell(_summary_line(current, anomaly_data))]
+    run_id = markdown_code(current.get("run_id", "?"))
+    title = f"# Pipeline run {run_id} ({markdown_cell(current.get('mode', '?'))})"
+    sections = [title, markdown_text(_summary_line(current, anomaly_data))]
     sections += ["## Providers", _md_table(PROVIDER_HEADERS, _provider_rows(current))]
     for title, headers, rows, empty in _count_tables(current):
         sections += [f"## {title}", _md_table(headers, rows) if rows else empty]
     sections.append("## Volume anomalies")
     sections.append(_md_anomalies(current, history, anomaly_data))
     if items := _link_items(links):
-        sections += ["## Links", "\n".join(f"- [{md_cell(label)}]({url})" for label, url in items)]
+        links_md = "\n".join(f"- [{markdown_cell(label)}]({url})" for label, url in items)
+        sections += ["## Links", links_md]
     return "\n\n".join(sections) + "\n"
 
 
@@ -267,13 +261,11 @@ polyline { fill: none; stroke-width: 2; }
 _W, _PANEL_H, _PAD, _LEFT = 420, 110, 14, 52
 
 
-def _h(value: Any) -> str:
-    return html.escape(str(value))
-
-
 def _html_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    head = "".join(f"<th>{_h(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{_h(c)}</td>" for c in row) + "</tr>" for row in rows)
+    head = "".join(f"<th>{html_text(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html_text(c)}</td>" for c in row) + "</tr>" for row in rows
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -287,8 +279,14 @@ def render_html(
     anomaly_data = _anomaly_dict(anomaly)
     runs = _recent_runs(current, history)
     title = f"Pipeline run {current.get('run_id', '?')} ({current.get('mode', '?')})"
-    body = [f"<h1>{_h(title)}</h1>", f"<p>{_h(_summary_line(current, anomaly_data))}</p>"]
-    body += [f'<p><a href="{_h(url)}">{_h(label)}</a></p>' for label, url in _link_items(links)]
+    body = [
+        f"<h1>{html_text(title)}</h1>",
+        f"<p>{html_text(_summary_line(current, anomaly_data))}</p>",
+    ]
+    body += [
+        f'<p><a href="{html_text(url)}">{html_text(label)}</a></p>'
+        for label, url in _link_items(links)
+    ]
     body += ["<h2>Providers</h2>", _html_table(PROVIDER_HEADERS, _provider_rows(current))]
     body += ["<h2>Volumes</h2>", _html_plots(current, runs, anomaly_data)]
     for title, headers, rows, empty in _count_tables(current):
@@ -301,7 +299,7 @@ def render_html(
         body.append(_html_table(ANOMALY_HEADERS[:-1], rows))
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{_h(title)}</title><style>{_CSS}</style></head>"
+        f"<title>{html_text(title)}</title><style>{_CSS}</style></head>"
         f"<body>{''.join(body)}</body></html>\n"
     )
 
@@ -321,9 +319,10 @@ def _svg_plot(name: str, runs: Sequence[Record], verdicts: Mapping[Any, Mapping]
     ]
     height = _PANEL_H * len(PLOT_METRICS)
     return (
-        f'<figure><figcaption>{_h(name)}</figcaption><svg xmlns="http://www.w3.org/2000/svg" '
+        f"<figure><figcaption>{html_text(name)}</figcaption>"
+        '<svg xmlns="http://www.w3.org/2000/svg" '
         f'width="{_W}" height="{height}" viewBox="0 0 {_W} {height}" role="img" '
-        f'aria-label="{_h(name)} volumes over the last {len(runs)} runs">'
+        f'aria-label="{html_text(name)} volumes over the last {len(runs)} runs">'
         f"{''.join(panels)}</svg></figure>"
     )
 
@@ -341,7 +340,7 @@ def _svg_panel(
         return top + _PAD + (1 - value / high) * (_PANEL_H - 2 * _PAD)
 
     parts = [
-        f'<text x="4" y="{top + _PAD + 4}" font-size="11">{_h(metric)}</text>',
+        f'<text x="4" y="{top + _PAD + 4}" font-size="11">{html_text(metric)}</text>',
         f'<text x="4" y="{top + _PANEL_H - _PAD}" font-size="10">0–{_fmt(high / 1.1)}</text>',
     ]
     if band:
@@ -356,9 +355,9 @@ def _svg_panel(
             f'y2="{median_y:.1f}"/>'
         )
     points = [f"{_LEFT + i * step:.1f},{y(v):.1f}" for i, v in enumerate(values) if v is not None]
-    parts.append(f'<polyline class="{_h(metric)}" fill="none" points="{" ".join(points)}"/>')
+    parts.append(f'<polyline class="{html_text(metric)}" fill="none" points="{" ".join(points)}"/>')
     if values and values[-1] is not None:
-        mark = _h(verdict.get("verdict", "ok")) if verdict else "ok"
+        mark = html_text(verdict.get("verdict", "ok")) if verdict else "ok"
         parts.append(
             f'<circle class="{mark}" cx="{_LEFT + (len(values) - 1) * step:.1f}" '
             f'cy="{y(values[-1]):.1f}" r="3.5"><title>{_fmt(values[-1])}</title></circle>'

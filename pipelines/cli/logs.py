@@ -34,8 +34,8 @@ class JsonFormatter(logging.Formatter):
             "run_id": getattr(record, "run_id", None),
             "message": record.getMessage(),
         }
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+        if record.exc_info:  # masked by SecretMaskingFilter into exc_text
+            entry["exception"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(entry)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.lake.storage import Storage
+from pipelines.net.secrets import mask_data
 
 LAKE_RUNLOG = "_log/runs.jsonl"
 COUNTERS = (
@@ -40,7 +41,8 @@ CREATE TABLE IF NOT EXISTS provider_runs (
 
 
 def append_run(log_dir: Path, record: dict[str, Any]) -> None:
-    """Append ``record`` to ``runs.jsonl`` and mirror it into ``runs.sqlite``."""
+    """Append ``record`` (secrets masked) to ``runs.jsonl`` and mirror it into ``runs.sqlite``."""
+    record = mask_data(record)
     log_dir.mkdir(parents=True, exist_ok=True)
     with (log_dir / "runs.jsonl").open("a") as handle:
         handle.write(json.dumps(record, sort_keys=True, default=str) + "\n")
@@ -104,6 +106,7 @@ def append_lake_run(storage: Storage, record: dict[str, Any]) -> None:
     Object stores cannot append, so the caller holds the lake's commit lock around this.
     A record already there (a report step run again) is replaced, not duplicated.
     """
+    record = mask_data(record)
     runs = [r for r in read_lake_runs(storage) if r["run_id"] != record["run_id"]]
     lines = [json.dumps(r, sort_keys=True, default=str) for r in [*runs, record]]
     storage.write_bytes(LAKE_RUNLOG, ("\n".join(lines) + "\n").encode())

@@ -42,6 +42,7 @@ from pipelines.net.deadline import (
     deadline_scope,
     read_capped,
 )
+from pipelines.net.redact import error_summary
 from pipelines.net.redirects import OriginBoundSession, is_loopback
 from pipelines.net.retry import (
     RETRY_STATUSES,
@@ -97,7 +98,7 @@ class HttpResponse:
         try:
             return strict_json.loads(self.body)
         except ValueError as exc:
-            snippet = self.body[:80].decode("utf-8", "replace")
+            snippet = mask(self.body[:80].decode("utf-8", "replace"))
             raise FatalProviderError(
                 f"{what}: response is not valid JSON ({exc.msg} at byte {exc.pos}): {snippet!r}"
             ) from exc
@@ -289,7 +290,7 @@ class HttpClient:
         error_class = (
             RetriableProviderError if response.status in RETRY_STATUSES else FatalProviderError
         )
-        detail = error_detail(response.body)
+        detail = error_summary(response.body)
         message = f"{response.status} {reason} from {self.provider} {what}".replace("  ", " ")
         message = f"{message}: {detail}" if detail else message
         if self.guard.stop:
@@ -332,24 +333,3 @@ def _json_or_none(body: bytes) -> Any:
         return json.loads(body)
     except ValueError:
         return None
-
-
-def error_detail(body: bytes, limit: int = 300) -> str:
-    """The human part of an error body: `errors[].message`, `error_description`, or text."""
-    payload = _json_or_none(body)
-    if payload is None:
-        return body[:limit].decode("utf-8", "replace").strip()
-    if isinstance(payload, dict):
-        errors = payload.get("errors")
-        if isinstance(errors, list) and errors:
-            return "; ".join(_error_message(e) for e in errors)[:limit]
-        for key in ("error_description", "message", "error", "errors"):
-            if payload.get(key):
-                return str(payload[key])[:limit]
-    return json.dumps(payload)[:limit]
-
-
-def _error_message(error: Any) -> str:
-    if isinstance(error, dict):
-        return str(error.get("longMessage") or error.get("message") or error)
-    return str(error)

@@ -16,10 +16,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
+from pipelines.net.markup import plain_text
+from pipelines.net.secrets import mask
 from pipelines.net.workflow_commands import command
 
 # GitHub shows at most 10 warning and 10 error annotations per step; more are dropped.
 MAX_ANNOTATIONS = 10
+ANNOTATION_LIMIT, TITLE_LIMIT = 500, 100  # characters; annotations are one line of plain text
 LEVELS = ("warning", "error")
 
 
@@ -28,7 +31,8 @@ def annotate(
 ) -> dict[str, int]:
     """Print ``(level, title, message)`` annotations, at most ``MAX_ANNOTATIONS`` per level.
 
-    When a level has more, its tenth line says how many were left out. Returns the
+    When a level has more, its tenth line says how many were left out. Title and message
+    are masked, made one line of plain text and capped (``plain_text``). Returns the
     number of annotations of each level that were asked for.
     """
     out = stream or sys.stdout
@@ -40,7 +44,8 @@ def annotate(
             extra = len(items) - MAX_ANNOTATIONS + 1
             items = [*items[: MAX_ANNOTATIONS - 1], ("more", f"… and {extra} more {level}s")]
         for title, message in items:
-            out.write(command(level, message, {"title": title}) + "\n")
+            text, heading = plain_text(message, ANNOTATION_LIMIT), plain_text(title, TITLE_LIMIT)
+            out.write(command(level, text, {"title": heading}) + "\n")
     out.flush()
     return {level: len(items) for level, items in by_level.items()}
 
@@ -75,12 +80,16 @@ def _target(env: Mapping[str, str] | None, name: str) -> Path | None:
 
 
 def append_summary(markdown: str, env: Mapping[str, str] | None = None) -> bool:
-    """Append Markdown to ``$GITHUB_STEP_SUMMARY``; False when there is no such file."""
+    """Append Markdown to ``$GITHUB_STEP_SUMMARY``; False when there is no such file.
+
+    Untrusted text in ``markdown`` must already be escaped (``pipelines.net.markup``);
+    secrets are masked here once more, as the last step before the file.
+    """
     path = _target(env, "GITHUB_STEP_SUMMARY")
     if path is None:
         return False
     with path.open("a", encoding="utf-8") as handle:
-        handle.write(markdown.rstrip("\n") + "\n\n")
+        handle.write(mask(markdown).rstrip("\n") + "\n\n")
     return True
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.errors import ConfigError
+from pipelines.net.secrets import mask
 
 RUNS_DIR = "_runs"
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
@@ -94,7 +95,7 @@ class Checkpoint:
             ended_at=datetime.now(UTC).isoformat(),
             duration_seconds=round(time.monotonic() - started, 3),
             outputs=outputs,
-            error=error,
+            error=mask(error) if error else None,
         )
         self.save()
 

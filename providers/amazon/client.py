@@ -38,7 +38,8 @@ from pipelines.errors import ConfigError, FatalProviderError, ProviderError, Ret
 from pipelines.net.cache import cache_key
 from pipelines.net.deadline import deadline_scope, use_deadlines
 from pipelines.net.http import ProviderUnreachableError, check_endpoint
-from pipelines.net.secrets import mask, register_secret
+from pipelines.net.redact import one_line, reduce_message
+from pipelines.net.secrets import register_secret
 from providers.amazon.redirects import refuse_foreign_redirects
 from providers.amazon.settings import (
     API_URL_ENV,
@@ -178,7 +179,7 @@ class CreatorsClient:
         except ValueError as exc:  # pydantic: the response does not fit the SDK's models
             raise FatalProviderError(
                 f"amazon {what}: the response does not match the Creators API models: "
-                f"{mask(str(exc))[:300]}"
+                f"{one_line(str(exc))}"
             ) from exc
         self.ctx.http.guard.succeeded()
         return result
@@ -257,7 +258,7 @@ def provider_error(
 
     ``stop`` says why the shared retry policy gave up early (budget, breaker), when it did.
     """
-    detail = mask(f"{exc}; {stop}" if stop else str(exc))
+    detail = reduce_message(str(exc)) + (f"; {stop}" if stop else "")
     error = _translate(exc, f"amazon {what}", detail, marketplace)
     error.status = _status(exc)
     return error

@@ -16,7 +16,8 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pipelines.errors import FatalProviderError
-from pipelines.net.secrets import mask, register_secret
+from pipelines.net.redact import error_summary
+from pipelines.net.secrets import register_basic_auth, register_secret
 from providers.ebay.settings import DEFAULT_SCOPE, DEFAULT_TOKEN_REFRESH_MARGIN
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ class ClientCredentialsToken:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._credentials = (client_id, client_secret)
+        register_basic_auth(client_id, client_secret)  # the Authorization header it makes
         self.oauth_url = oauth_url
         self.scope = scope
         self.clock = clock
@@ -106,11 +108,11 @@ class ClientCredentialsToken:
             auth=self._credentials,
             expected=(200, *OAUTH_ERROR_STATUSES),
         )
-        payload = _json_object(response.body)
         if response.status != 200:
-            error = FatalProviderError(_oauth_error_message(response.status, payload))
+            error = FatalProviderError(_oauth_error_message(response.status, response.body))
             error.status = response.status
             raise error
+        payload = _json_object(response.body)
         token = payload.get("access_token")
         if not isinstance(token, str) or not token:
             raise FatalProviderError("ebay token: the token response has no access_token")
@@ -132,21 +134,22 @@ def _json_object(body: bytes) -> dict[str, Any]:
     try:
         payload = json.loads(body)
     except ValueError:
-        return {"error_description": body[:200].decode("utf-8", "replace").strip()}
+        return {}
     return payload if isinstance(payload, dict) else {}
 
 
-def _oauth_error_message(status: int, payload: dict[str, Any]) -> str:
-    """``ebay token: 401 Unauthorized: invalid_client (client authentication failed); …``."""
+def _oauth_error_message(status: int, body: bytes) -> str:
+    """``ebay token: 401 Unauthorized: invalid_client (client authentication failed); …``.
+
+    Only the OAuth error code and description are kept (``error_summary``): a proxy that
+    echoes the request would otherwise put the Basic credentials into the message.
+    """
     try:
         reason = HTTPStatus(status).phrase
     except ValueError:
         reason = ""
-    error = str(payload.get("error") or "error")
-    description = payload.get("error_description")
-    message = f"ebay token: {status} {reason}: {error}".replace("  ", " ")
-    if description:
-        message += f" ({description})"
-    if error == "invalid_client":
+    detail = error_summary(body) or "error"
+    message = f"ebay token: {status} {reason}: {detail}".replace("  ", " ")
+    if detail.startswith("invalid_client"):
         message += "; check EBAY_CLIENT_ID and EBAY_CLIENT_SECRET (and EBAY_OAUTH_URL)"
-    return mask(message)
+    return message

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pipelines.errors import FatalProviderError, ProviderError, RetriableProviderError
+from pipelines.net.redact import one_line
 from pipelines.net.secrets import mask
 from providers.shopify import queries
 from providers.shopify.client import ShopifyClient
@@ -171,9 +172,13 @@ def bulk_failure(operation_id: str, operation: dict[str, Any]) -> ProviderError:
 
 
 def _user_errors(errors: list[Any]) -> str:
-    return "; ".join(
-        f"{e.get('message')} ({e.get('code')})" if isinstance(e, dict) else str(e) for e in errors
-    )[:500]
+    return one_line(
+        "; ".join(
+            f"{e.get('message')} ({e.get('code')})" if isinstance(e, dict) else str(e)
+            for e in errors
+        ),
+        500,
+    )
 
 
 def _ids(operations: list[dict[str, Any]]) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from pipelines.errors import ConfigError, FatalProviderError, RetriableProviderError
 from pipelines.net.http import HttpResponse, check_endpoint
+from pipelines.net.redact import one_line
 from pipelines.net.secrets import mask
 from providers.base import FetchContext
 from providers.shopify.queries import SIMPLE_QUERY_COST
@@ -228,7 +229,7 @@ def _messages(errors: list[Any]) -> str:
             continue
         code = _error_code(error)
         parts.append(f"{error.get('message', error)}" + (f" ({code})" if code else ""))
-    return "; ".join(parts)[:500]
+    return one_line("; ".join(parts), 500)
 
 
 def _throttle_note(payload: dict[str, Any]) -> str:

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from pipelines.checks.anomaly import AnomalyConfig, detect_anomalies
-from pipelines.checks.report import md_cell, render_html, render_markdown, sparkline, write_reports
+from pipelines.checks.report import render_html, render_markdown, sparkline, write_reports
+from pipelines.net.markup import markdown_cell
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 VARIED = [96, 98, 100, 100, 102, 104, 99, 101, 100, 97]  # median 100, scale 10
@@ -141,8 +142,8 @@ def test_markdown_without_quality_failures(history) -> None:
         ("C:\\path|x", "C:\\\\path\\|x"),
     ],
 )
-def test_md_cell_escapes(text: str, cell: str) -> None:
-    assert md_cell(text) == cell
+def test_markdown_cell_escapes(text: str, cell: str) -> None:
+    assert markdown_cell(text) == cell
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from pipelines.errors import ConfigError
 from pipelines.lake.runlog import read_runs
+from pipelines.net.markup import markdown_cell, markdown_code, plain_text
+from pipelines.net.secrets import mask
 from pipelines.ops.gha import append_summary, describe_verdict
 from pipelines.ops.github import GitHubClient
 from pipelines.ops.state_sync import GITHUB_RUNS_FILE
@@ -48,6 +50,7 @@ FAILED = ("failed", "quality_failed")
 MAX_BODY = 60_000  # GitHub refuses bodies over 65,536 characters
 RUN_MARKER = "<!-- pipeline-run: {} -->"
 RUN_MARKER_RE = re.compile(r"<!-- pipeline-run: ([\w.-]+) -->")
+ERROR_LIMIT, TITLE_LIMIT = 300, 200  # characters of a provider's error, of an issue title
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,12 @@ class IssuePlan:
 
     @property
     def marker(self) -> str:
-        return f"<!-- pipeline-issue: {self.label}/{self.provider} -->"
+        return f"<!-- pipeline-issue: {self.label}/{_comment_safe(self.provider)} -->"
+
+
+def _comment_safe(text: str) -> str:
+    """``text`` fit for an HTML comment marker: nothing but word characters, dots and dashes."""
+    return re.sub(r"[^\w.-]", "_", text)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -84,8 +92,10 @@ def alert_plans(record: Mapping[str, Any]) -> list[IssuePlan]:
         IssuePlan(
             ANOMALY_LABEL,
             provider,
-            f"Volume anomaly: {provider}",
-            f"Run `{record['run_id']}` raised a volume alert: " + "; ".join(lines) + ".",
+            plain_text(f"Volume anomaly: {provider}", TITLE_LIMIT),
+            f"Run {markdown_code(record['run_id'])} raised a volume alert: "
+            + "; ".join(markdown_cell(line) for line in lines)
+            + ".",
         )
         for provider, lines in sorted(by_provider.items())
     ]
@@ -114,16 +124,23 @@ def failure_streaks(
 def failure_plans(streaks: Mapping[str, list[Mapping[str, Any]]]) -> list[IssuePlan]:
     plans = []
     for name, streak in sorted(streaks.items()):
-        lines = [f"- `{run['run_id']}`: {run['providers'][name].get('error') or '(no message)'}"
-                 for run in streak]  # fmt: skip
-        intro = f"**{name}** failed in the last {len(streak)} scheduled runs:\n" + "\n".join(lines)
-        plans.append(IssuePlan(FAILURE_LABEL, name, f"Pipeline failure: {name}", intro))
+        errors = [run["providers"][name].get("error") or "(no message)" for run in streak]
+        lines = [f"- {markdown_code(run['run_id'])}: {markdown_cell(error, ERROR_LIMIT)}"
+                 for run, error in zip(streak, errors, strict=True)]  # fmt: skip
+        intro = (f"**{markdown_cell(name)}** failed in the last {len(streak)} scheduled runs:\n"
+                 + "\n".join(lines))  # fmt: skip
+        title = plain_text(f"Pipeline failure: {name}", TITLE_LIMIT)
+        plans.append(IssuePlan(FAILURE_LABEL, name, title, intro))
     return plans
 
 
 def submit(client: GitHubClient, plan: IssuePlan, run_id: str, report: str) -> str:
-    """Comment on the open issue for ``plan``'s label and provider, or open one."""
-    text = f"{RUN_MARKER.format(run_id)}\n{plan.intro}\n\n{report}"
+    """Comment on the open issue for ``plan``'s label and provider, or open one.
+
+    The intro is escaped where it is built; the report was escaped when it was rendered;
+    the whole text is masked once more here, the last step before GitHub.
+    """
+    text = mask(f"{RUN_MARKER.format(_comment_safe(run_id))}\n{plan.intro}\n\n{report}")
     if len(text) > MAX_BODY:
         text = text[:MAX_BODY] + "\n\n… (report cut: see the run's artifacts for all of it)"
     for issue in client.list_issues(plan.label):
@@ -162,5 +179,5 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
     client = GitHubClient.from_env(context.env, args.repo)
     done = [submit(client, plan, record["run_id"], report) for plan in plans]
     sys.stdout.write("".join(line + "\n" for line in done))
-    append_summary("\n".join(f"- Issues: {line}" for line in done), context.env)
+    append_summary("\n".join(f"- Issues: {markdown_cell(line)}" for line in done), context.env)
     return 0

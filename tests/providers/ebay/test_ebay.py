@@ -126,7 +126,7 @@ def test_a_second_401_after_minting_again_is_fatal(fake, fetch_context):
 
     assert str(raised.value) == (
         "401 Unauthorized from ebay search 'film camera' (EBAY_US) page 1: Invalid access token. "
-        "Check the value of the Authorization HTTP request header."
+        "Check the value of the Authorization HTTP request header. (1001)"
     )
     assert len(fake.minted) == 2
     assert len(fake.search_requests) == 2

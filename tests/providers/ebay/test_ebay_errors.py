@@ -24,34 +24,35 @@ SEARCH_WHAT = "ebay search 'film camera' (EBAY_US) page 1"
             fake_ebay.INTERNAL_ERROR,
             RetriableProviderError,
             f"500 Internal Server Error from {SEARCH_WHAT}: There was a problem with an eBay "
-            "internal system or process. Contact eBay developer support for assistance.",
+            "internal system or process. Contact eBay developer support for assistance. (2003)",
         ),
         (
             429,
             fake_ebay.TOO_MANY_REQUESTS,
             RetriableProviderError,
             f"429 Too Many Requests from {SEARCH_WHAT}: The request limit has been reached for "
-            "the resource.",
+            "the resource. (2001)",
         ),
         (
             403,
             fake_ebay.ACCESS_DENIED,
             FatalProviderError,
-            f"403 Forbidden from {SEARCH_WHAT}: Insufficient permissions to fulfill the request.",
+            f"403 Forbidden from {SEARCH_WHAT}: Insufficient permissions to fulfill the request. "
+            "(1100)",
         ),
         (
             400,
             fake_ebay.OFFSET_TOO_LARGE,
             FatalProviderError,
             f"400 Bad Request from {SEARCH_WHAT}: The 'offset' plus 'limit' values must not "
-            "exceed 10000; narrow the search with filters.",
+            "exceed 10000; narrow the search with filters. (12004)",
         ),
         (
             400,
             fake_ebay.MISSING_CRITERIA,
             FatalProviderError,
             f"400 Bad Request from {SEARCH_WHAT}: The call must have a valid 'q', 'category_ids', "
-            "'charity_ids', 'epid' or 'gtin' query parameter.",
+            "'charity_ids', 'epid' or 'gtin' query parameter. (12001)",
         ),
         (
             200,
@@ -143,5 +144,5 @@ def test_fake_refuses_an_offset_past_the_cap(fake, fetch_context):
 
     assert str(raised.value) == (
         "400 Bad Request from ebay search page 101: The 'offset' plus 'limit' values must not "
-        "exceed 10000; narrow the search with filters."
+        "exceed 10000; narrow the search with filters. (12004)"
     )
