@@ -28,6 +28,7 @@ class RunOptions:
     full_refresh: bool = False
     fail_on_anomaly: bool = False
     shard: str | None = None  # "K/N": this process's share of the work (pipelines/run/shard.py)
+    allow_mass_delete: bool = False  # a complete pull may mark more than max_delete_share deleted
 
     @property
     def mode(self) -> str:
@@ -57,6 +58,7 @@ class RunOptions:
             full_refresh=data.get("full_refresh", False),
             fail_on_anomaly=data.get("fail_on_anomaly", False),
             shard=data.get("shard"),
+            allow_mass_delete=data.get("allow_mass_delete", False),
         )
 
 
