@@ -104,7 +104,8 @@ def live_runs(storage: Storage, now: float | None = None) -> list[Lease]:
     leases = []
     for rel in storage.list_files(LEASE_DIR):
         name = rel.rsplit("/", 1)[-1]
-        data = storage.read_bytes(rel) if name.startswith("run") else None
+        ours = name.startswith("run") and name.endswith(".json")  # not a write's temporary file
+        data = storage.read_bytes(rel) if ours else None
         lease = Lease.from_json(data) if data is not None else None
         if lease is not None and not lease.stale(moment):
             leases.append(lease)
