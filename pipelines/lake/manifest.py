@@ -42,8 +42,7 @@ def parse_manifest(where: str, data: bytes) -> dict[str, Any]:
     try:
         manifest = json.loads(data)
     except ValueError as exc:
-        detail = f"{exc.msg} at byte {exc.pos}" if isinstance(exc, json.JSONDecodeError) else exc
-        message = f"{where}: manifest is not valid JSON ({detail}); {REPAIR_HINT}"
+        message = f"{where}: manifest is not valid JSON ({exc}); {REPAIR_HINT}"
         raise LakeDamagedError(message) from None
     problem = _shape_problem(manifest)
     if problem:
