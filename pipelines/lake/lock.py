@@ -126,6 +126,7 @@ class LakeLock:
     def acquire(self) -> Lease:
         """Take the lock, waiting up to ``wait_seconds`` for its holder; else LakeLockedError."""
         deadline = time.monotonic() + self.wait
+        waited = False
         while True:
             current = self.read()
             if current is not None and self.takeable(current):
@@ -135,7 +136,13 @@ class LakeLock:
                 return self.lease
             if time.monotonic() >= deadline:
                 raise self.locked_error(self.read())
+            if not waited and current is not None:
+                self.waiting(current)
+                waited = True
             time.sleep(min(1.0, max(self.wait / 20, 0.05)))
+
+    def waiting(self, holder: Lease) -> None:
+        """Called once when the lock is held by ``holder`` and this process starts waiting."""
 
     def takeable(self, current: Lease) -> bool:
         """Whether ``current`` may be taken over: it is stale."""

@@ -82,6 +82,10 @@ class RunLease(LakeLock):
             f"(waited {self.wait:g} s; --wait waits up to pipeline.run_wait_seconds)"
         )
 
+    def waiting(self, holder: Lease) -> None:
+        log.warning("%s is live; waiting up to %g s for it to end (--wait)",
+                    describe_run(holder, self.clock()), self.wait)  # fmt: skip
+
     def on_lost(self) -> None:
         log.info("the lease of run %s was taken over (another step of it?)", self.run_id)
 

@@ -29,11 +29,9 @@ s3_server, s3_env = fake_s3.s3_server, fake_s3.s3_env
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> list[tuple]:
+def reference(committed: Path) -> list[tuple]:
     """The rows of one clean offline run."""
-    workdir = tmp_path_factory.mktemp("clean")
-    assert cli("--offline", cwd=workdir).returncode == 0
-    return lake_rows(workdir / DEMO)
+    return lake_rows(committed / DEMO)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from pipelines.lake.storage import LocalStorage, open_storage
 from pipelines.run.record import EXIT_RUN_LIVE
 from tests.fakes import s3 as fake_s3
 from tests.fakes.s3 import FakeS3
-from tests.pipelines.test_cli import clean_env, cli
+from tests.pipelines.test_cli import SCRIPT, clean_env, cli
 from tests.pipelines.test_resume import lake_rows
 
 PAUSE_AT = Path(__file__).with_name("pause_at.py")
@@ -82,11 +82,20 @@ def test_a_second_run_exits_6_naming_the_live_run_and_leaves_it_alone(
 
 
 def test_wait_runs_after_the_live_run_ends(tmp_path: Path, reference: list[tuple]) -> None:
-    first, _marker = paused_run(tmp_path, seconds=3)
-    second = cli("--offline", "--wait", cwd=tmp_path)
+    first, marker = paused_run(tmp_path)
+    command = [sys.executable, str(SCRIPT), "--offline", "--wait"]
+    second = subprocess.Popen(command, cwd=tmp_path, env=clean_env(), text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    waiting = ""
+    while "is live; waiting up to 3600 s for it to end (--wait)" not in waiting:
+        line = second.stderr.readline()
+        assert line, f"the second run never waited: {waiting}"
+        waiting += line
+    release(marker)
     _, stderr = first.communicate(timeout=120)
     assert first.returncode == 0, stderr
-    assert second.returncode == 0, second.stderr
+    _, stderr = second.communicate(timeout=120)
+    assert second.returncode == 0, stderr
     runs = [json.loads(r) for r in (tmp_path / "logs/runs.jsonl").read_text().splitlines()]
     assert [r["exit_code"] for r in runs] == [0, 0]
     assert runs[1]["started_at"] >= runs[0]["ended_at"]  # it waited for the first to end
