@@ -51,6 +51,25 @@ PIPELINE_OPTIONS: tuple[Option, ...] = (
     Option("s3_region", str, "", "S3 region; empty: AWS_REGION, else us-east-1."),
     Option("lock_wait_seconds", float, 600.0, "How long a run waits for another's commit lock."),
     Option("lock_ttl_seconds", float, 300.0, "Lease of the commit lock; renewed while held."),
+    Option(
+        "run_lease_ttl_seconds",
+        float,
+        60.0,
+        "A run's lease: another run takes it over after this long without a heartbeat.",
+    ),
+    Option("run_wait_seconds", float, 3600.0, "How long --wait waits for a live run to end."),
+    Option(
+        "trash_retention_days",
+        float,
+        7.0,
+        "How long recovery keeps uncommitted files under _trash/ before deleting them.",
+    ),
+    Option(
+        "max_delete_share",
+        float,
+        0.5,
+        "Most of a provider's held catalog one complete pull may mark deleted (0.5: half).",
+    ),
     Option("table_format", str, "parquet", "parquet, or delta: also keep Delta tables."),
     Option("delta_retention_hours", int, 168, "What compact keeps of old Delta table files."),
 )

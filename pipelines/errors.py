@@ -46,3 +46,8 @@ class DataQualityError(PipelineError):
 
 class SchemaDriftError(DataQualityError):
     """Rows do not match the canonical schema of this `schema_version`."""
+
+
+class LakeDamagedError(ConfigError):
+    """A committed file of the lake (a manifest, a part) is missing or corrupt: run ``repair``
+    or restore it before anything else runs (exit 2)."""

@@ -2,7 +2,7 @@
 
 Every error the pipeline raises on purpose becomes one line on stderr and an
 exit code (see DESIGN.md): 0 ok, 1 a provider failed, 2 usage or config error,
-3 quality gate failed, 4 every provider failed.
+3 quality gate failed, 4 every provider failed, 5 anomaly alert, 6 another run is live.
 """
 
 from __future__ import annotations
@@ -28,12 +28,14 @@ from pipelines.config import (
     register_provider_secrets,
 )
 from pipelines.errors import ConfigError, PipelineError
+from pipelines.lake.integrity import verify_local_files
+from pipelines.lake.runlease import RunLiveError
 from pipelines.net.secrets import mask
 from pipelines.ops.metrics import export_run_metrics, live_registry, serve
 from pipelines.ops.plan import build_plan, location_args, plan_json
 from pipelines.run.checkpoint import runs_dir
 from pipelines.run.options import RunOptions, RunResult, find_replay_files
-from pipelines.run.record import EXIT_USAGE
+from pipelines.run.record import EXIT_RUN_LIVE, EXIT_USAGE
 from pipelines.run.runner import Runner
 from pipelines.run.runs import runner_for_run
 from pipelines.run.shard import Shard
@@ -89,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Pull product listings from every configured provider into the Parquet lake.",
         epilog=f"Subcommands (each with its own --help): {', '.join(SUBCOMMANDS)}. "
         "Exit codes: 0 ok, 1 a provider failed, 2 usage/config error, "
-        "3 quality gate failed, 4 every provider failed, 5 anomaly alert (--fail-on-anomaly).",
+        "3 quality gate failed, 4 every provider failed, 5 anomaly alert (--fail-on-anomaly), "
+        "6 another run of this lake is live.",
     )
     _add_run_selection(parser)
     _add_alerting_and_scheduling(parser)
@@ -158,6 +161,18 @@ def _add_alerting_and_scheduling(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="stop fetching after SECONDS: providers still fetching fail with that reason, "
         "what finished is committed (exit 1, or 4 if every provider was cut off)",
+    )
+    add(
+        "--wait",
+        action="store_true",
+        help="when another run of this lake (and shard) is live, wait for it to end, at most "
+        "pipeline.run_wait_seconds, instead of exiting 6",
+    )
+    add(
+        "--allow-mass-delete",
+        action="store_true",
+        help="let a complete pull mark more than pipeline.max_delete_share (or all) of a "
+        "provider's catalog deleted",
     )
     add(
         "--metrics-file",
@@ -254,6 +269,8 @@ SUBCOMMANDS: dict[str, str] = {
     "gha-publish": "pipelines.cli.commands.gha_publish",
     "file-issues": "pipelines.cli.commands.file_issues",
     "compact": "pipelines.cli.commands.compact",
+    "verify": "pipelines.cli.commands.verify",
+    "repair": "pipelines.cli.commands.repair",
 }
 
 
@@ -334,6 +351,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"run_pipeline.py: error: {mask(str(exc))}\n")
         return EXIT_USAGE
+    except RunLiveError as exc:
+        sys.stderr.write(f"run_pipeline.py: {mask(str(exc))}\n")
+        return EXIT_RUN_LIVE
     except PipelineError as exc:
         sys.stderr.write(f"run_pipeline.py: {type(exc).__name__}: {mask(str(exc))}\n")
         return 1
@@ -356,10 +376,13 @@ def _run(
         fail_on_anomaly=args.fail_on_anomaly,
         shard=args.shard,
         max_duration=args.max_duration,
+        allow_mass_delete=args.allow_mass_delete,
     )
-    if options.replay is not None:
-        find_replay_files(options.replay)  # a bad --replay is a usage error before anything runs
     runner = Runner(config, providers, env, options)
+    runner.lease_wait = config.run_wait_seconds if args.wait else 0.0
+    if options.replay is not None:  # a bad --replay is a usage error before anything runs
+        files = find_replay_files(options.replay)
+        verify_local_files(runner.lake, [f for group in files.values() for f in group])
     setup_logging(runner.run_id, verbose=args.verbose, fmt=args.log_format)
     result = _observed(args, runner, env, runner.run)
     print_summary(result, runner.lake.uri, dry_run=options.dry_run)
@@ -373,6 +396,7 @@ def _resume(
     env: dict[str, str],
 ) -> int:
     runner = runner_for_run(config, providers, env, args.resume or None, offline=args.offline)
+    runner.lease_wait = config.run_wait_seconds if args.wait else 0.0
     setup_logging(runner.run_id, verbose=args.verbose, fmt=args.log_format)
     result = _observed(args, runner, env, runner.resume)
     print_summary(result, runner.lake.uri, dry_run=False)

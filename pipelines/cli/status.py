@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 from pipelines.cli.tables import format_table
 from pipelines.config import PipelineConfig
 from pipelines.errors import ConfigError
+from pipelines.lake.runlease import describe_run, live_runs
 from pipelines.lake.runlog import read_lake_runs, read_runs
-from pipelines.run.checkpoint import format_steps
+from pipelines.run.checkpoint import format_steps, unfinished_runs
 from pipelines.run.options import RunOptions, lake_storage, work_roots
 from pipelines.run.runs import find_checkpoint
 
@@ -24,6 +26,10 @@ def print_status(config: PipelineConfig, run_id: str | None) -> None:
     else:
         runs = read_runs(Path(config.log_dir))
     print(format_status(runs))
+    in_progress = format_in_progress(config)
+    if in_progress:
+        print()
+        print(in_progress)
     checkpoint = find_checkpoint(config, run_id)
     if checkpoint is None:
         if run_id:
@@ -31,6 +37,22 @@ def print_status(config: PipelineConfig, run_id: str | None) -> None:
         return
     print()
     print(format_steps(checkpoint))
+
+
+def format_in_progress(config: PipelineConfig) -> str:
+    """What is really running: every live lease of the lake (and its demo lake), and each
+    unfinished run of this machine's work folders, live or abandoned (its process is gone)."""
+    now = time.time()
+    storages = [lake_storage(config, RunOptions()), lake_storage(config, RunOptions(offline=True))]
+    leases = {lease.run_id: lease for s in storages for lease in live_runs(s, now)}
+    lines = [f"  live       {describe_run(lease, now)}" for lease in leases.values()]
+    for root in work_roots(config):
+        for checkpoint in unfinished_runs(root):
+            if checkpoint.run_id not in leases:
+                lines.append(f"  abandoned  run {checkpoint.run_id} (created "
+                             f"{checkpoint.created_at}): unfinished, no live process; "
+                             "--resume continues it")  # fmt: skip
+    return "\n".join(["Runs in progress:", *lines]) if lines else ""
 
 
 def format_status(runs: list[dict[str, Any]], last: int = 10) -> str:

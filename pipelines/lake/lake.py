@@ -15,17 +15,17 @@ path (``Lake.parts``).
 A run writes its files in its local work folder; ``commit`` puts them in place (a rename in a
 local lake, an upload under the final name in an object store) and then writes the manifest,
 in one atomic write. A run that dies before its manifest leaves files that ``recover``
-removes at the next commit; readers that trust manifests (``committed_files``) never see
+moves to ``_trash/`` at the next commit (never a file a manifest or the state claims, nor one of
+a live run); readers that trust manifests (``committed_files``) never see
 them, and in a local lake nothing half-written carries a ``.parquet`` name at any time.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +36,12 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import zstandard
 
+from pipelines.lake.manifest import MANIFEST_DIR, Manifest, manifest_path, parse_manifest
 from pipelines.lake.storage import LocalStorage, S3Storage, Storage, open_storage
+from pipelines.lake.trash import move_to_trash, purge_trash
 from pipelines.net import strict_json
 
 TMP_SUFFIX = ".tmp"
-MANIFEST_DIR = "_manifests"
 ZONES = ("raw", "normalized", "quarantine")
 PARTITIONED_ZONES = ("normalized", "quarantine")  # Parquet zones whose parts omit PARTITIONING
 PARTITIONING = pa.schema([pa.field("dt", pa.string()), pa.field("source", pa.string())])
@@ -191,19 +192,6 @@ class PartWriter:
         return self.file
 
 
-@dataclass
-class Manifest:
-    """What one run committed: its files (with rows and checksums) and its counts."""
-
-    run_id: str
-    dt: str
-    files: list[dict[str, Any]] = field(default_factory=list)
-    counts: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> bytes:
-        return json.dumps(self.__dict__, indent=2, sort_keys=True).encode()
-
-
 class Lake:
     """One lake (a local folder or an S3 prefix): commits runs, lists what was committed,
     cleans up what was not."""
@@ -270,8 +258,10 @@ class Lake:
         return [n.rsplit("/", 1)[1][:-5] for n in names if n.endswith(".json")]
 
     def read_manifest(self, run_id: str) -> dict[str, Any] | None:
-        data = self.storage.read_bytes(manifest_path(run_id))
-        return None if data is None else json.loads(data)
+        """Run ``run_id``'s manifest; None when it has none; ``LakeDamagedError`` when corrupt."""
+        rel = manifest_path(run_id)
+        data = self.storage.read_bytes(rel)
+        return None if data is None else parse_manifest(f"{self.uri}/{rel}", data)
 
     def manifests(self) -> list[dict[str, Any]]:
         """Every committed manifest, oldest run first."""
@@ -351,30 +341,27 @@ class Lake:
         first = [i for i, source_id in enumerate(ids) if i == 0 or ids[i - 1] != source_id]
         return table.take(pa.array(first, pa.int64()))
 
-    def recover(self, keep_run: str | None = None) -> list[str]:
-        """Delete leftovers of runs that died before their manifest; return what was removed.
+    def recover(self, keep: set[str], retention_days: float) -> list[str]:
+        """Move leftovers of dead runs that never committed to ``_trash/``; return them.
 
-        ``keep_run``'s files stay: that run is being resumed and will commit them. Called
-        under the commit lock, so no other run is between its uploads and its manifest.
+        A file stays when a manifest or ``keep`` (the state's applied runs, the run being
+        resumed, the runs whose lease is live) claims its run. Called under the commit lock,
+        so no other run is between its uploads and its manifest. Trash older than
+        ``retention_days`` is deleted.
         """
-        committed = set(self.manifest_ids())
-        if keep_run:
-            committed.add(keep_run)
-        removed = []
+        claimed = set(self.manifest_ids()) | keep
+        moved = []
         for zone in ZONES:
             for rel in self.storage.list_files(zone):
                 name = rel.rsplit("/", 1)[-1]
                 match = _RUN_FILE.match(name)
-                orphan = match is not None and match["run_id"] not in committed
+                orphan = match is not None and match["run_id"] not in claimed
                 if name.endswith(TMP_SUFFIX) or orphan:
-                    removed.append(rel)
-        removed += [n for n in self.storage.list_files(MANIFEST_DIR) if n.endswith(TMP_SUFFIX)]
-        self.storage.delete(removed)
-        return removed
-
-
-def manifest_path(run_id: str) -> str:
-    return f"{MANIFEST_DIR}/{run_id}.json"
+                    moved.append(rel)
+        moved += [n for n in self.storage.list_files(MANIFEST_DIR) if n.endswith(TMP_SUFFIX)]
+        move_to_trash(self.storage, moved)
+        purge_trash(self.storage, retention_days)
+        return moved
 
 
 def list_committed(lake_uri: str, zone: str = "normalized", **storage: str) -> list[str]:

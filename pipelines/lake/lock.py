@@ -61,7 +61,10 @@ class Lease:
     holder: str
     expires_at: float  # Unix time
     host: str = ""
-    pid: int = 0
+    pid: int = 0  # 0: no process holds it now (a run between two run-step processes)
+    run_id: str = ""
+    started: float = 0.0  # Unix time the holder first took it
+    heartbeat: float = 0.0  # Unix time of the last renewal
 
     def to_json(self) -> bytes:
         return json.dumps({**asdict(self), "expires": _iso(self.expires_at)}).encode()
@@ -71,8 +74,9 @@ class Lease:
         try:
             raw = json.loads(data)
             return cls(raw["lease_id"], raw["holder"], float(raw["expires_at"]),
-                       raw.get("host", ""), int(raw.get("pid", 0)))  # fmt: skip
-        except (ValueError, KeyError, TypeError):
+                       raw.get("host", ""), int(raw.get("pid", 0)), raw.get("run_id", ""),
+                       float(raw.get("started", 0)), float(raw.get("heartbeat", 0)))  # fmt: skip
+        except (ValueError, KeyError, TypeError, AttributeError):
             return cls("", "an unreadable lock object", 0.0)  # taken as expired
 
     def describe(self) -> str:
@@ -107,8 +111,9 @@ class LakeLock:
     """``with LakeLock(storage, holder, ttl, wait):`` holds the commit lock for the block."""
 
     def __init__(self, storage: Storage, holder: str, ttl_seconds: float, wait_seconds: float,
-                 *, clock: Callable[[], float] = time.time) -> None:  # fmt: skip
-        self.storage, self.holder = storage, holder
+                 *, clock: Callable[[], float] = time.time, path: str = LOCK_PATH,
+                 run_id: str = "") -> None:  # fmt: skip
+        self.storage, self.holder, self.path, self.run_id = storage, holder, path, run_id
         self.ttl, self.wait = max(ttl_seconds, 1.0), wait_seconds
         self.clock = clock
         self.lease: Lease | None = None
@@ -121,31 +126,49 @@ class LakeLock:
     def acquire(self) -> Lease:
         """Take the lock, waiting up to ``wait_seconds`` for its holder; else LakeLockedError."""
         deadline = time.monotonic() + self.wait
+        waited = False
         while True:
             current = self.read()
-            if current is not None and current.stale(self.clock()):
-                log.warning("taking over the stale lake lock of %s", current.describe())
-                self.storage.delete([LOCK_PATH])
+            if current is not None and self.takeable(current):
+                self.take_over(current)
                 current = None
             if current is None and self._create():
                 return self.lease
             if time.monotonic() >= deadline:
-                holder = self.read()
-                who = holder.describe() if holder else "another run"
-                raise LakeLockedError(
-                    f"the lake {self.storage.uri} is locked by {who}; waited {self.wait:g} s "
-                    "(pipeline.lock_wait_seconds). Try again later, or delete "
-                    f"{LOCK_PATH} in the lake if that run is known to be dead."
-                )
+                raise self.locked_error(self.read())
+            if not waited and current is not None:
+                self.waiting(current)
+                waited = True
             time.sleep(min(1.0, max(self.wait / 20, 0.05)))
 
+    def waiting(self, holder: Lease) -> None:
+        """Called once when the lock is held by ``holder`` and this process starts waiting."""
+
+    def takeable(self, current: Lease) -> bool:
+        """Whether ``current`` may be taken over: it is stale."""
+        return current.stale(self.clock())
+
+    def take_over(self, current: Lease) -> None:
+        log.warning("taking over the stale lake lock of %s", current.describe())
+        self.storage.delete([self.path])
+
+    def locked_error(self, holder: Lease | None) -> PipelineError:
+        """The error of a lock still held by ``holder`` after ``wait_seconds``."""
+        who = holder.describe() if holder else "another run"
+        return LakeLockedError(
+            f"the lake {self.storage.uri} is locked by {who}; waited {self.wait:g} s "
+            "(pipeline.lock_wait_seconds). Try again later, or delete "
+            f"{self.path} in the lake if that run is known to be dead."
+        )
+
     def _create(self) -> bool:
-        lease = Lease(secrets.token_hex(8), self.holder, self.clock() + self.ttl,
-                      socket.gethostname(), os.getpid())  # fmt: skip
+        now = self.clock()
+        lease = Lease(secrets.token_hex(8), self.holder, now + self.ttl, socket.gethostname(),
+                      os.getpid(), self.run_id, now, now)  # fmt: skip
         try:
-            created = self.storage.create_exclusive(LOCK_PATH, lease.to_json())
+            created = self.storage.create_exclusive(self.path, lease.to_json())
         except ConditionalWriteUnsupportedError:
-            self.storage.write_bytes(LOCK_PATH, lease.to_json())  # then read back, below
+            self.storage.write_bytes(self.path, lease.to_json())  # then read back, below
             created = True
         if created and self.read() == lease:
             self.lease = lease
@@ -153,7 +176,7 @@ class LakeLock:
         return False
 
     def read(self) -> Lease | None:
-        data = self.storage.read_bytes(LOCK_PATH)
+        data = self.storage.read_bytes(self.path)
         return None if data is None else Lease.from_json(data)
 
     def check(self) -> None:
@@ -170,13 +193,14 @@ class LakeLock:
     def renew(self) -> None:
         """Push the expiry back by ``ttl_seconds`` (only while the lease is still ours)."""
         self.check()
-        self.lease = replace(self.lease, expires_at=self.clock() + self.ttl)
-        self.storage.write_bytes(LOCK_PATH, self.lease.to_json())
+        now = self.clock()
+        self.lease = replace(self.lease, expires_at=now + self.ttl, heartbeat=now)
+        self.storage.write_bytes(self.path, self.lease.to_json())
 
     def release(self) -> None:
         """Give the lock back (only if it is still ours: never delete another run's lease)."""
         if self.lease is not None and self.read() == self.lease:
-            self.storage.delete([LOCK_PATH])
+            self.storage.delete([self.path])
         self.lease = None
 
     # --- as a context manager, renewing in the background ------------------------------------
@@ -194,12 +218,15 @@ class LakeLock:
             self._renewer.join()
         self.release()
 
+    def on_lost(self) -> None:
+        log.error("lost the lake lock while holding it; the commit will stop")
+
     def _renew_loop(self) -> None:
         while not self._stop.wait(self.ttl / 3):
             try:
                 self.renew()
             except LakeLockLostError:
-                log.error("lost the lake lock while holding it; the commit will stop")
+                self.on_lost()
                 return
             except Exception as exc:  # a network blip: the next renewal may get through
                 log.warning("could not renew the lake lock: %s", exc)

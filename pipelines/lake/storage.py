@@ -104,6 +104,12 @@ class LocalStorage:
         for rel in rels:
             (self.root / rel).unlink(missing_ok=True)
 
+    def move(self, rel: str, new_rel: str) -> None:
+        """Rename ``rel`` to ``new_rel`` within the lake."""
+        target = self.root / new_rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.root / rel, target)
+
     def put_file(self, local: Path, rel: str) -> None:
         """Move a finished local file into place (a rename; the staged file goes)."""
         final = self.root / rel
@@ -201,6 +207,12 @@ class S3Storage:
         for start in range(0, len(keys), _DELETE_BATCH):
             batch = keys[start : start + _DELETE_BATCH]
             self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+
+    def move(self, rel: str, new_rel: str) -> None:
+        """A server-side copy to ``new_rel``, then the delete of ``rel`` (no rename in S3)."""
+        source = {"Bucket": self.bucket, "Key": self.key(rel)}
+        self.client.copy_object(Bucket=self.bucket, Key=self.key(new_rel), CopySource=source)
+        self.delete([rel])
 
     def put_file(self, local: Path, rel: str) -> None:
         """Upload a finished local file under its final name (the staged copy stays until

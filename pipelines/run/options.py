@@ -29,6 +29,7 @@ class RunOptions:
     fail_on_anomaly: bool = False
     shard: str | None = None  # "K/N": this process's share of the work (pipelines/run/shard.py)
     max_duration: float | None = None  # seconds after which fetching stops (--max-duration)
+    allow_mass_delete: bool = False  # a complete pull may mark more than max_delete_share deleted
 
     @property
     def mode(self) -> str:
@@ -59,6 +60,7 @@ class RunOptions:
             fail_on_anomaly=data.get("fail_on_anomaly", False),
             shard=data.get("shard"),
             max_duration=data.get("max_duration"),
+            allow_mass_delete=data.get("allow_mass_delete", False),
         )
 
 

@@ -9,6 +9,7 @@ from pipelines.lake.runlog import COUNTERS
 from pipelines.run.checkpoint import DONE, Checkpoint
 
 EXIT_OK, EXIT_PROVIDER_FAILED, EXIT_USAGE, EXIT_QUALITY, EXIT_ALL_FAILED, EXIT_ANOMALY = range(6)
+EXIT_RUN_LIVE = 6  # another run of this lake and shard is live (pipelines/lake/runlease.py)
 STAT_KEYS = (
     "api_calls", "cache_hits", "retries", "pages", "throttle_waits", "throttle_wait_seconds",
     "breaker_trips",

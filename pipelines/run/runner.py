@@ -16,20 +16,23 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from pipelines.checks.anomaly import AnomalyConfig, AnomalyReport, detect_anomalies
+from pipelines.checks.anomaly import AnomalyConfig, AnomalyReport, Verdict, detect_anomalies
 from pipelines.checks.quality import gate_verdict
 from pipelines.checks.quality_config import QualityConfig
 from pipelines.checks.report import write_reports
 from pipelines.config import PipelineConfig
 from pipelines.errors import ConfigError, DataQualityError, ProviderError
 from pipelines.lake.dedup import read_state_meta
+from pipelines.lake.integrity import check_manifests
 from pipelines.lake.lake import Lake, StagedFile, read_raw
 from pipelines.lake.lock import LakeLock, default_holder
+from pipelines.lake.runlease import RunLease, live_runs
 from pipelines.lake.runlog import append_lake_run, append_run, read_lake_runs, read_runs
 from pipelines.net.retry import RetryBudget
 from pipelines.net.secrets import mask
@@ -88,24 +91,48 @@ class Runner:
         self.log_dir = Path(config.log_dir)
         self.checkpoint: Checkpoint | None = None
         self.previews: dict[str, list[dict[str, Any]]] = {}
+        self.lease_wait = 0.0  # --wait: how long to wait for a live run of this slot
 
     # --- entry points -----------------------------------------------------------------------
 
     def run(self) -> RunResult:
         """A whole new run: every step in order, in this process."""
-        self.open_checkpoint(create=True)
-        return self.execute(force_from=None)
+        with self._lease():
+            self.open_checkpoint(create=True)
+            return self.execute(force_from=None)
 
     def resume(self) -> RunResult:
         """Continue this run from its first unfinished step, without refetching what committed."""
-        checkpoint = self.open_checkpoint(create=False)
-        first = checkpoint.first_unfinished()
-        if first is None:
-            log.info("run %s already finished; nothing to resume", self.run_id)
-        return self.execute(force_from=first)
+        with self._lease():
+            checkpoint = self.open_checkpoint(create=False)
+            first = checkpoint.first_unfinished()
+            if first is None:
+                log.info("run %s already finished; nothing to resume", self.run_id)
+            return self.execute(force_from=first)
 
     def run_step(self, name: str, *, force: bool = False) -> int:
-        """One step (for schedulers): 0 done, 1 failed; a finished step is a no-op unless forced."""
+        """One step (for schedulers): 0 done, 1 failed; a finished step is a no-op unless forced.
+
+        The run's lease is parked, not given back, while later steps remain."""
+        with self._lease() as lease:
+            code = self._run_step(name, force)
+            if lease is not None and not self.checkpoint.finished:
+                lease.park()
+            return code
+
+    @contextmanager
+    def _lease(self) -> Iterator[RunLease | None]:
+        """Hold this run's lease (``pipelines/lake/runlease.py``); a dry run takes none."""
+        if self.options.dry_run:
+            yield None
+            return
+        config = self.config
+        lease = RunLease(self.storage, self.run_id, self.options.shard,
+                         config.run_lease_ttl_seconds, self.lease_wait)  # fmt: skip
+        with lease:
+            yield lease
+
+    def _run_step(self, name: str, force: bool) -> int:
         checkpoint = self.open_checkpoint(create=None)
         step = self._graph().get(name)
         if step is None:
@@ -122,7 +149,10 @@ class Runner:
     # --- checkpoint ---------------------------------------------------------------------------
 
     def open_checkpoint(self, create: bool | None) -> Checkpoint:
-        """Load this run's checkpoint, or create it (``None``: whichever applies)."""
+        """Load this run's checkpoint, or create it (``None``: whichever applies).
+
+        The lake is checked first: a corrupt or missing manifest stops everything here."""
+        check_manifests(self.lake, (read_state_meta(self.storage) or {}).get("applied_runs", []))
         path_exists = (self.root / "_runs" / self.run_id / "checkpoint.json").exists()
         if path_exists and create is not True:
             self.checkpoint = Checkpoint.load(self.root, self.run_id)
@@ -130,7 +160,8 @@ class Runner:
         if create is False:
             self.checkpoint = Checkpoint.load(self.root, self.run_id)  # raises: no such run
         names = self.planned_providers()
-        self._abandon_unfinished_runs()
+        if not self.options.dry_run:
+            self._abandon_unfinished_runs()
         bootstrap = read_state_meta(self.storage) is None
         options = {**self.options.to_dict(), "bootstrap": bootstrap}
         graph = [s.name for s in step_graph(names)]
@@ -145,10 +176,13 @@ class Runner:
         return [p.name for p in selected if self._extractor().options_of(p) is not None]
 
     def _abandon_unfinished_runs(self) -> None:
-        """A new run supersedes killed ones of the same shard: their staged files go, their
-        checkpoints stay. Other shards' runs may be running at this moment: left alone."""
+        """A new run supersedes dead ones of the same shard: their staged files go, their
+        checkpoints stay. Runs with a live lease (other shards', or any other) are left alone."""
+        live = {lease.run_id for lease in live_runs(self.storage)}
         for old in unfinished_runs(self.root):
             if old.run_id == self.run_id or old.options.get("shard") != self.options.shard:
+                continue
+            if old.run_id in live:
                 continue
             for child in old.work.iterdir():
                 if child.is_dir():
@@ -266,6 +300,10 @@ class Runner:
         write = WriteStep(
             self.checkpoint, self.lake, self._run_context(), self.options.dry_run, self._history,
             self.options.mode, self.config.table_format, previews=self.previews,
+            max_delete_share=self.config.max_delete_share,
+            allow_mass_delete=self.options.allow_mass_delete,
+            trash_retention_days=self.config.trash_retention_days,
+            live_runs=lambda: {lease.run_id for lease in live_runs(self.storage)},
         )  # fmt: skip
         if self.options.dry_run:
             return write.execute()
@@ -290,6 +328,7 @@ class Runner:
         record = build_record(self.checkpoint, self.lake.uri)
         history = [r for r in self._history() if r["run_id"] != self.run_id]
         anomaly = detect_anomalies(history, record, self.anomaly, acknowledged_runs(self.log_dir))
+        anomaly.verdicts += mass_delete_alerts(self.checkpoint.outputs("write"))
         if anomaly.worst == "alert":
             log.warning("volume anomaly: %s", "; ".join(describe_alerts(anomaly)))
         return {"anomaly": anomaly.to_dict()}
@@ -337,6 +376,22 @@ def acknowledged_runs(log_dir: Path) -> frozenset[str]:
     if not path.exists():
         return frozenset()
     return frozenset(line.strip() for line in path.read_text().splitlines() if line.strip())
+
+
+def mass_delete_alerts(written: Mapping[str, Any]) -> list[Verdict]:
+    """An alert for each provider whose complete pull the deletion guard stopped."""
+    return [
+        Verdict(
+            name,
+            "mass_delete",
+            float(entry["mass_delete"]["would_delete"]),
+            "alert",
+            z=0.0,
+            median=float(entry["mass_delete"]["held"]),
+        )
+        for name, entry in written.items()
+        if isinstance(entry, dict) and entry.get("mass_delete")
+    ]
 
 
 def describe_alerts(anomaly: AnomalyReport) -> list[str]:

@@ -2,10 +2,11 @@
 
 Order of the commit, in any lake: the parts are put in place, then the manifest (the commit
 point), then the state (written last; it names the runs it includes). The next commit first
-removes what killed runs left and folds in any committed manifest the state lacks, so a run
-killed anywhere loses and duplicates nothing. The runner holds the lake's commit lock around
-all of it (``pipelines/lake/lock.py``): two runs or shards never interleave their commits, and each
-dedups against the state the other saved.
+checks every manifest against the state (a lost or corrupt one stops it: ``repair``), moves
+what dead runs left uncommitted to ``_trash/`` and folds in any committed manifest the state
+lacks, so a run killed anywhere loses and duplicates nothing. The runner holds the lake's
+commit lock around all of it (``pipelines/lake/lock.py``): two runs or shards never interleave
+their commits, and each dedups against the state the other saved.
 
 With ``table_format = "delta"``, the committed rows then go to the Delta tables
 (``pipelines/lake/delta.py``): three transactions, each made once per run even when a resumed
@@ -26,8 +27,10 @@ from typing import Any
 import pyarrow as pa
 
 from pipelines.lake.dedup import DedupState, load_state, save_state
+from pipelines.lake.integrity import check_manifests, verify_run
 from pipelines.lake.lake import Lake, Manifest, StagedFile
 from pipelines.lake.schema import PRODUCT_SCHEMA
+from pipelines.lake.trash import TRASH_DIR
 from pipelines.run.checkpoint import Checkpoint
 from pipelines.run.process import DedupStage, ProviderCounts, RunContext, deletion_stubs
 
@@ -49,6 +52,10 @@ class WriteStep:
     table_format: str = "parquet"
     guard: Callable[[], None] = lambda: None
     previews: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    max_delete_share: float = 0.5
+    allow_mass_delete: bool = False
+    trash_retention_days: float = 7.0
+    live_runs: Callable[[], set[str]] = set
 
     @property
     def run_id(self) -> str:
@@ -91,7 +98,12 @@ class WriteStep:
         stage.feed(candidates)
         extract = self.checkpoint.outputs(f"extract.{name}")
         if extract.get("complete"):
-            self.write_deletions(name, stage, state)
+            refused = self.write_deletions(name, stage, state)
+            if refused:
+                Lake.discard([f for f in [stage.close()] if f])
+                state.rollback(self.lake.storage, name)
+                return {"status": "failed", "error": refused["error"],
+                        "mass_delete": refused}, []  # fmt: skip
         self.previews[name] = stage.preview
         result = {"status": "ok", **asdict(stage.counts), "deleted": stage.deleted}
         result["warnings"] = self.vanished_warning(name, normalized["counts"]["fetched"])
@@ -110,9 +122,18 @@ class WriteStep:
         result["deleted_keys"] = sorted(stage.deleted_keys)
         return result, files
 
-    def write_deletions(self, name: str, stage: DedupStage, state: DedupState) -> None:
-        """After a complete pull: a ``deleted`` row for each held product that did not come back."""
-        vanished = state.keys_of(name) - stage.seen_keys
+    def write_deletions(self, name: str, stage: DedupStage, state: DedupState
+                        ) -> dict[str, Any] | None:  # fmt: skip
+        """After a complete pull: a ``deleted`` row for each held product that did not come back.
+
+        A pull that would delete all of the held catalog, or more than ``max_delete_share`` of
+        it, writes nothing and returns why (the deletion guard), unless mass deletes are allowed.
+        """
+        held = state.keys_of(name)
+        vanished = held - stage.seen_keys
+        refused = self.deletion_guard(name, len(vanished), len(held))
+        if refused:
+            return refused
         stage.deleted_keys = vanished
         if vanished:
             ids = {state.source_id(key) for key in vanished}
@@ -120,6 +141,23 @@ class WriteStep:
             stage.write_deleted(last_rows)
             stage.write_deleted(deletion_stubs(name, ids - set(last_rows["source_id"].to_pylist())))
             log.info("%s: %d product(s) disappeared since the last pull", name, len(vanished))
+        return None
+
+    def deletion_guard(self, name: str, vanished: int, held: int) -> dict[str, Any] | None:
+        """The reason a complete pull may not delete ``vanished`` of ``held`` products, or None."""
+        if self.allow_mass_delete or not vanished or not held:
+            return None
+        share = vanished / held
+        if vanished < held and share <= self.max_delete_share:
+            return None
+        error = (
+            f"{name}: the complete pull would mark {vanished} of {held} held products deleted "
+            f"({share:.0%}, more than pipeline.max_delete_share {self.max_delete_share:.0%}); "
+            "nothing of it was written. If the catalog really shrank, run again with "
+            "--allow-mass-delete"
+        )
+        log.error("%s", error)
+        return {"error": error, "would_delete": vanished, "held": held}
 
     def vanished_warning(self, name: str, fetched: int) -> list[str]:
         """Zero rows from a provider that returned rows before is a warning by itself."""
@@ -160,10 +198,14 @@ class WriteStep:
         return self.lake.read_manifest(self.run_id)["counts"]
 
     def recover(self, state: DedupState) -> None:
-        """Remove killed runs' files and fold in committed manifests the state lacks."""
-        removed = self.lake.recover(keep_run=self.run_id)
+        """Check the manifests against the state, move dead runs' uncommitted files to
+        ``_trash/``, and fold in committed manifests the state lacks."""
+        check_manifests(self.lake, state.applied_runs)
+        keep = state.applied_runs | {self.run_id} | self.live_runs()
+        removed = self.lake.recover(keep, self.trash_retention_days)
         if removed:
-            log.warning("removed %d uncommitted file(s) left by an interrupted run", len(removed))
+            log.warning("moved %d uncommitted file(s) left by an interrupted run to %s/",
+                        len(removed), TRASH_DIR)  # fmt: skip
         changed = bool(removed)
         for run_id in self.lake.manifest_ids():
             if run_id in state.applied_runs:
@@ -186,6 +228,7 @@ class WriteStep:
         done = set(json.loads(progress.read_text())) if progress.exists() else set()
         if done >= set(DELTA_CALLS):
             return
+        verify_run(self.lake, self.run_id, "normalized")  # Delta gets only what was committed
         table = self.run_rows(self.run_id)
         if table.num_rows == 0:
             return  # nothing changed: no empty transactions

@@ -44,6 +44,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="ignore watermarks (first step only)")  # fmt: skip
     parser.add_argument("--shard", type=_shard, metavar="K/N",
                         help="do shard K of N of the work (first step only)")  # fmt: skip
+    parser.add_argument("--allow-mass-delete", action="store_true",
+                        help="let a complete pull mark more than pipeline.max_delete_share "
+                        "deleted (first step only)")  # fmt: skip
 
 
 def execute(args: argparse.Namespace, context: CommandContext) -> int:
@@ -63,6 +66,7 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
             no_cache=args.no_cache,
             full_refresh=args.full_refresh,
             shard=args.shard,
+            allow_mass_delete=args.allow_mass_delete,
         )
     runner = Runner(context.config, context.providers, context.env, options, run_id=args.run_id)
     setup_logging(args.run_id, verbose=args.verbose, fmt=args.log_format)

@@ -1,0 +1,54 @@
+"""``run_pipeline.py repair``: rebuild lost or corrupt manifests from the parts and the state.
+
+A run the state lists as committed but whose manifest is gone, and a manifest that does not
+parse, get a new manifest listing the run's files as they are now (files of the run found in
+``_trash/`` are put back first; a corrupt manifest goes to ``_trash/``). What cannot be
+rebuilt is said, one line each: a run none of whose files is left (exit 1), and, for every
+rebuilt manifest, the run's per-provider counts. Holds the commit lock.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from pipelines.lake.dedup import read_state_meta
+from pipelines.lake.integrity import repair
+from pipelines.lake.lake import Lake
+from pipelines.lake.lock import LakeLock, default_holder
+from pipelines.run.options import RunOptions, lake_storage, new_run_id
+
+if TYPE_CHECKING:
+    from pipelines.cli.main import CommandContext
+
+HELP = "Rebuild missing or corrupt manifests from the lake's parts and the state."
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--offline", action="store_true", help="repair the offline demo lake (<lake>/demo)"
+    )
+
+
+def execute(args: argparse.Namespace, context: CommandContext) -> int:
+    config = context.config
+    storage = lake_storage(config, RunOptions(offline=args.offline))
+    holder = default_holder(f"repair-{new_run_id()}")
+    with LakeLock(storage, holder, config.lock_ttl_seconds, config.lock_wait_seconds):
+        applied = (read_state_meta(storage) or {}).get("applied_runs", [])
+        report = repair(Lake(storage), applied)
+    for rel in report.restored:
+        print(f"{rel}: put back from _trash/")
+    for run_id in report.rebuilt:
+        print(
+            f"_manifests/{run_id}.json: rebuilt from the run's files; its per-provider counts "
+            "cannot be rebuilt and its checksums are those of the files as they are now"
+        )
+    for run_id in report.lost:
+        print(
+            f"_manifests/{run_id}.json: cannot be rebuilt: no file of run {run_id} is left in "
+            f"{storage.uri} or its _trash/; restore them from a backup and run repair again"
+        )
+    if not (report.rebuilt or report.lost):
+        print(f"{storage.uri}: every manifest is readable and every committed run has one")
+    return 1 if report.lost else 0
