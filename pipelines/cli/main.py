@@ -18,6 +18,7 @@ from types import ModuleType
 
 from pipelines.cli.logs import setup_logging
 from pipelines.cli.output import print_provider_list, print_summary
+from pipelines.cli.preflight import check_run_paths, port, port_error
 from pipelines.cli.status import print_status
 from pipelines.config import (
     DEFAULT_CONFIG_PATH,
@@ -149,7 +150,7 @@ def _add_alerting_and_scheduling(parser: argparse.ArgumentParser) -> None:
     )
     add(
         "--prometheus-port",
-        type=_positive_int,
+        type=port,
         metavar="N",
         help="serve live Prometheus metrics on 127.0.0.1:N while the run goes",
     )
@@ -328,6 +329,7 @@ def _run(
     if options.replay is not None:
         find_replay_files(options.replay)  # a bad --replay is a usage error before anything runs
     runner = Runner(config, providers, env, options)
+    check_run_paths(args, config, runner.root)
     setup_logging(runner.run_id, verbose=args.verbose, fmt=args.log_format)
     result = _observed(args, runner, env, runner.run)
     print_summary(result, runner.lake.uri, dry_run=options.dry_run)
@@ -341,6 +343,7 @@ def _resume(
     env: dict[str, str],
 ) -> int:
     runner = runner_for_run(config, providers, env, args.resume or None, offline=args.offline)
+    check_run_paths(args, config, runner.root)
     setup_logging(runner.run_id, verbose=args.verbose, fmt=args.log_format)
     result = _observed(args, runner, env, runner.resume)
     print_summary(result, runner.lake.uri, dry_run=False)
@@ -352,11 +355,12 @@ def _observed(
 ) -> RunResult:
     """Run ``action`` with the metrics the flags ask for: a live endpoint, a file, a push."""
     checkpoint_path = runs_dir(runner.root) / runner.run_id / "checkpoint.json"
-    stop = (
-        serve(args.prometheus_port, live_registry(checkpoint_path))
-        if args.prometheus_port
-        else None
-    )
+    stop = None
+    if args.prometheus_port:
+        try:
+            stop = serve(args.prometheus_port, live_registry(checkpoint_path))
+        except OSError as exc:
+            raise port_error(args.prometheus_port, exc) from None
     try:
         result = action()
     finally:

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.config import PipelineConfig
-from pipelines.lake.dedup import read_state_meta
 from pipelines.lake.lake import Lake, RawWriter
+from pipelines.lake.state_repair import readable_state_meta
 from pipelines.net.cache import ResponseCache
 from pipelines.net.http import HttpClient
 from pipelines.net.offline import Recording, offline_env, replay_server
@@ -121,7 +121,11 @@ class Extractor:
         config = self.config
         use_cache = not (self.options.no_cache or self.options.offline)
         cache = (
-            ResponseCache(Path(config.cache_dir) / provider.name, config.cache_ttl_seconds)
+            ResponseCache(
+                Path(config.cache_dir) / provider.name,
+                config.cache_ttl_seconds,
+                refresh=self.options.full_refresh,  # fresh answers only, and they are kept
+            )
             if use_cache
             else None
         )
@@ -153,5 +157,5 @@ class Extractor:
 
 def provider_state(lake: Lake, name: str) -> dict[str, Any]:
     """What ``name`` saved in its ``next_state`` during the last committed run."""
-    meta = read_state_meta(lake.storage) or {}
+    meta = readable_state_meta(lake.storage) or {}
     return meta.get("extra", {}).get("providers", {}).get(name, {})

@@ -11,7 +11,7 @@ from pipelines.run.checkpoint import DONE, Checkpoint
 EXIT_OK, EXIT_PROVIDER_FAILED, EXIT_USAGE, EXIT_QUALITY, EXIT_ALL_FAILED, EXIT_ANOMALY = range(6)
 STAT_KEYS = (
     "api_calls", "cache_hits", "retries", "pages", "throttle_waits", "throttle_wait_seconds",
-    "breaker_trips",
+    "breaker_trips", "duplicates",
 )  # fmt: skip
 COUNT_KEYS = (
     "records", "fetched", "quarantined", "dropped", "dropped_reasons", "quality", "drift",

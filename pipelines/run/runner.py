@@ -26,10 +26,10 @@ from pipelines.checks.quality_config import QualityConfig
 from pipelines.checks.report import write_reports
 from pipelines.config import PipelineConfig
 from pipelines.errors import ConfigError, DataQualityError, ProviderError
-from pipelines.lake.dedup import read_state_meta
 from pipelines.lake.lake import Lake, StagedFile, read_raw
 from pipelines.lake.lock import LakeLock, default_holder
 from pipelines.lake.runlog import append_lake_run, append_run, read_lake_runs, read_runs
+from pipelines.lake.state_repair import check_state, readable_state_meta
 from pipelines.net.retry import RetryBudget
 from pipelines.net.secrets import mask
 from pipelines.run.checkpoint import DONE, FAILED, Checkpoint, unfinished_runs
@@ -125,9 +125,10 @@ class Runner:
             return self.checkpoint
         if create is False:
             self.checkpoint = Checkpoint.load(self.root, self.run_id)  # raises: no such run
+        check_state(self.storage)  # a corrupt state stops the run here, or is rebuilt at write
         names = self.planned_providers()
         self._abandon_unfinished_runs()
-        bootstrap = read_state_meta(self.storage) is None
+        bootstrap = readable_state_meta(self.storage) is None
         options = {**self.options.to_dict(), "bootstrap": bootstrap}
         graph = [s.name for s in step_graph(names)]
         # Nothing of a dry run may land in the lake: its work folder is a temporary one.
@@ -182,7 +183,11 @@ class Runner:
             return self._fail(step, started, exc, mask(str(exc)))
         except Exception as exc:
             if step.provider is None:
-                raise  # a bug in the pipeline itself: fail loudly
+                # A lock held by another run, or a bug in the pipeline itself: fail loudly, and
+                # record the step as failed, so --status never shows it running.
+                error = mask(f"{type(exc).__name__}: {exc}")
+                self.checkpoint.finish(step.name, started, {"status": "failed"}, error)
+                raise
             # A bug in one provider (a plug-in, say) must not take the other providers down.
             log.exception("%s failed", step.name)
             error = mask(f"{step.provider}: unexpected {type(exc).__name__}: {exc}")

@@ -25,9 +25,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipelines.lake.dedup import DedupState, load_state, save_state
+from pipelines.lake.dedup import DedupState, save_state
 from pipelines.lake.lake import Lake, Manifest, StagedFile
 from pipelines.lake.schema import PRODUCT_SCHEMA
+from pipelines.lake.state_repair import load_or_rebuild_state
 from pipelines.run.checkpoint import Checkpoint
 from pipelines.run.process import DedupStage, ProviderCounts, RunContext, deletion_stubs
 
@@ -60,9 +61,9 @@ class WriteStep:
 
     def execute(self) -> dict[str, Any]:
         """Dedup every passing provider, then commit: parts, manifest, state (and Delta)."""
-        state = load_state(self.lake.storage)
+        state, repaired = load_or_rebuild_state(self.lake.storage)
         if not self.dry_run:
-            self.recover(state)
+            self.recover(state, repaired)
         if self.run_id in state.applied_runs:
             return self.already_committed()
         outputs: dict[str, Any] = {}
@@ -159,12 +160,13 @@ class WriteStep:
             self.sync_delta()
         return self.lake.read_manifest(self.run_id)["counts"]
 
-    def recover(self, state: DedupState) -> None:
-        """Remove killed runs' files and fold in committed manifests the state lacks."""
+    def recover(self, state: DedupState, repaired: bool = False) -> None:
+        """Remove killed runs' files and fold in committed manifests the state lacks; save the
+        state when that or a repair (``state_repair.py``) changed it."""
         removed = self.lake.recover(keep_run=self.run_id)
         if removed:
             log.warning("removed %d uncommitted file(s) left by an interrupted run", len(removed))
-        changed = bool(removed)
+        changed = bool(removed) or repaired
         for run_id in self.lake.manifest_ids():
             if run_id in state.applied_runs:
                 continue

@@ -96,7 +96,7 @@ class EbayProvider(Provider):
         remaining = ctx.limit
         for query in plan.queries:
             ctx.log.info("ebay: searching %r on %s", query.label, query.marketplace)
-            for records in self._query_records(client, query, page_size, plan, seen):
+            for records in self._query_records(client, query, page_size, plan, seen, ctx):
                 if remaining is not None:
                     records = records[:remaining]
                     remaining -= len(records)
@@ -116,20 +116,37 @@ class EbayProvider(Provider):
         return BrowseClient(ctx.http, api_url, self._token_source(ctx.settings))
 
     def _query_records(
-        self, client: BrowseClient, query: Query, page_size: int, plan: SearchPlan, seen: set[str]
+        self,
+        client: BrowseClient,
+        query: Query,
+        page_size: int,
+        plan: SearchPlan,
+        seen: set[str],
+        ctx: FetchContext,
     ) -> Iterator[list[dict[str, Any]]]:
-        """Per page: the items not seen before, with their context keys, within the query cap."""
+        """Per page: the items not seen before, with their context keys, within the query cap.
+
+        An item seen before (on this page, an earlier one, or another query) is counted in
+        ``ctx.stats.duplicates``; one repeated within a page is also a warning.
+        """
         taken = 0
-        for items in client.search_pages(query, page_size, plan.max_results_per_query):
+        for number, items in enumerate(
+            client.search_pages(query, page_size, plan.max_results_per_query), start=1
+        ):
             items = items[: plan.max_results_per_query - taken]
             taken += len(items)
-            records = []
+            records, on_page = [], set()
             for item in items:
                 item_id = item.get("itemId")
                 if isinstance(item_id, str) and item_id in seen:
+                    ctx.stats.duplicates += 1
+                    if item_id in on_page:
+                        ctx.log.warning("ebay: %r page %d lists item %s twice; kept once",
+                                        query.label, number, item_id)  # fmt: skip
                     continue
                 if isinstance(item_id, str):
                     seen.add(item_id)
+                    on_page.add(item_id)
                 records.append({**item, "__marketplace": query.marketplace, "__query": query.label})
             yield records
 
