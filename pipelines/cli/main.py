@@ -34,6 +34,7 @@ from pipelines.ops.plan import build_plan, location_args, plan_json
 from pipelines.run.checkpoint import runs_dir
 from pipelines.run.options import RunOptions, RunResult, find_replay_files
 from pipelines.run.record import EXIT_USAGE
+from pipelines.run.replay import check_replay_files
 from pipelines.run.runner import Runner
 from pipelines.run.runs import runner_for_run
 from pipelines.run.shard import Shard
@@ -326,8 +327,9 @@ def _run(
         fail_on_anomaly=args.fail_on_anomaly,
         shard=args.shard,
     )
-    if options.replay is not None:
-        find_replay_files(options.replay)  # a bad --replay is a usage error before anything runs
+    if options.replay is not None:  # a bad --replay is a usage error before anything runs
+        files = find_replay_files(options.replay)
+        check_replay_files((f for group in files.values() for f in group), options.offline)
     runner = Runner(config, providers, env, options)
     check_run_paths(args, config, runner.root)
     setup_logging(runner.run_id, verbose=args.verbose, fmt=args.log_format)

@@ -43,7 +43,11 @@ def check_writable_folder(path: Path, name: str) -> None:
 def check_run_paths(args: argparse.Namespace, config: PipelineConfig, work_root: Path) -> None:
     """The lake's work folder, the run log folder and ``--metrics-file`` are usable."""
     if not getattr(args, "dry_run", False):
-        check_writable_folder(work_root, "--data-dir" if args.data_dir else "pipeline.data_dir")
+        name = "--data-dir" if args.data_dir else "pipeline.data_dir"
+        for folder in (*reversed(work_root.parents[: len(work_root.parts) - 1]), work_root):
+            if folder.exists() and not folder.is_dir():
+                raise ConfigError(f"{name}: {folder} is a file, not a folder")
+        check_writable_folder(work_root, name)
         check_writable_folder(Path(config.log_dir), "pipeline.log_dir")
     metrics = args.metrics_file
     if metrics is not None:

@@ -24,6 +24,7 @@ from pipelines.net.offline import Recording, offline_env, replay_server
 from pipelines.net.retry import RetryBudget
 from pipelines.run.options import RunOptions, find_replay_files
 from pipelines.run.progress import Progress
+from pipelines.run.replay import mark_demo
 from pipelines.run.shard import Shard, shard_options
 from providers.base import FetchContext, Provider, ProviderStats
 
@@ -92,7 +93,7 @@ class Extractor:
         ctx = self._fetch_context(provider, env, options, stats, progress)
         try:
             for record in progress.count(islice(provider.fetch(ctx), self.options.limit)):
-                writer.write(record)
+                writer.write(mark_demo(record) if self.options.offline else record)
         except Exception as exc:
             writer.close()
             Lake.discard([staged])

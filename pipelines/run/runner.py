@@ -44,6 +44,7 @@ from pipelines.run.options import (
 )
 from pipelines.run.process import NormalizeStage, ProviderCounts, RunContext
 from pipelines.run.record import EXIT_ANOMALY, EXIT_OK, build_record
+from pipelines.run.replay import replay_records
 from pipelines.run.shard import Shard
 from pipelines.run.steps import Step, step_graph
 from pipelines.run.write import WriteStep
@@ -232,11 +233,12 @@ class Runner:
             self.lake.part_file(work, "candidates", self._dt(), name, self.run_id),
             self.lake.part_file(work, "quarantine", self._dt(), name, self.run_id),
         )
-        files = [Path(f) for f in extract.get("replay_files", [])]
+        records: Iterator[dict[str, Any]] = iter(())
         if "raw" in extract:
-            files = [StagedFile.from_dict(extract["raw"]).staged]
-        records: Iterator[dict[str, Any]] = (r for f in files for r in read_raw(f))
+            records = read_raw(StagedFile.from_dict(extract["raw"]).staged)
         if "replay_files" in extract:
+            files = [Path(f) for f in extract["replay_files"]]
+            records = replay_records(self.providers[name], files, demo=self.options.offline)
             records = islice(records, self.options.limit)
         stage.feed(records)
         staged = stage.close()
