@@ -20,6 +20,7 @@ import logging
 from collections.abc import Iterator
 
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from pipelines.errors import ConfigError
@@ -135,17 +136,7 @@ def recompute_content_hashes(storage: Storage, state: DedupState) -> None:
 def _last_committed(lake: Lake) -> Iterator[tuple[str, bytes | None]]:
     """(key, raw hash[:16] + current content hash[:16]) of every committed row, oldest run
     first; None for a ``deleted`` row. Parts the lake no longer holds are skipped."""
-    present = set(lake.storage.list_files("normalized"))
-    for run_id in sorted(lake.manifest_ids()):
-        manifest = lake.read_manifest(run_id) or {"files": []}
-        files = [
-            lake.storage.location(f["path"])
-            for f in manifest["files"]
-            if f["zone"] == "normalized" and f["path"] in present
-        ]
-        if not files:
-            continue
-        dataset = lake.parts("normalized", files, PRODUCT_SCHEMA)
+    for dataset in _runs_in_order(lake):
         for batch in dataset.to_batches(batch_size=5000):
             table = pa.Table.from_batches([batch])
             for key, row in zip(row_keys(table), table.to_pylist()):
@@ -154,6 +145,26 @@ def _last_committed(lake: Lake) -> Iterator[tuple[str, bytes | None]]:
                 else:
                     content = hash_content(row)
                     yield key, bytes.fromhex(row["raw_hash"][:32] + content[:32])
+
+
+def _runs_in_order(lake: Lake) -> list[ds.Dataset]:
+    """The normalized parts of each committed run, oldest first: by the run's start time
+    (``fetched_at``, to the microsecond), so two runs of the same second keep their order."""
+    present = set(lake.storage.list_files("normalized"))
+    runs = []
+    for run_id in lake.manifest_ids():
+        manifest = lake.read_manifest(run_id) or {"files": []}
+        files = [
+            lake.storage.location(f["path"])
+            for f in manifest["files"]
+            if f["zone"] == "normalized" and f["path"] in present
+        ]
+        if files:
+            dataset = lake.parts("normalized", files, PRODUCT_SCHEMA)
+            first = dataset.head(1, columns=["fetched_at"]).column(0).to_pylist()
+            runs.append((first[0] if first else None, run_id, dataset))
+    runs.sort(key=lambda run: (run[0] is not None, run[0] or 0, run[1]))
+    return [dataset for _, _, dataset in runs]
 
 
 def _missing_parts(storage: Storage, cause: StateUnreadableError) -> list[str]:
