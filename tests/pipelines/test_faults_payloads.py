@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.ebay import make_item
 from tests.pipelines.fault_runs import ASINS, Fakes
 from tests.pipelines.fault_runs import run as run_in
 from tests.pipelines.lake_compare import lake_rows
@@ -53,3 +54,18 @@ def test_an_answer_with_no_items_and_no_errors_fails_the_provider(
     fakes.amazon.items_key = "itemsResult"
     run(tmp_path / "empty", fakes, only=("amazon",))
     assert lake_rows(tmp_path / "empty/data") == clean
+
+
+def test_an_ebay_item_twice_on_one_page_is_counted_and_landed_once(
+    fakes: Fakes, tmp_path: Path
+) -> None:
+    items = [make_item(n) for n in range(6)]
+    fakes.ebay.add_search(items, q="film camera")
+    run(tmp_path / "clean", fakes, only=("ebay",))
+    fakes.ebay.add_search([*items[:4], make_item(2), *items[4:]], q="film camera")
+
+    record = run(tmp_path / "twice", fakes, only=("ebay",))
+
+    entry = record["providers"]["ebay"]
+    assert (record["exit_code"], entry["fetched"], entry["duplicates"]) == (0, 6, 1)
+    assert lake_rows(tmp_path / "twice/data") == lake_rows(tmp_path / "clean/data")
