@@ -137,6 +137,12 @@ def load_config(path: Path | None, providers: Mapping[str, Provider]) -> Pipelin
             raw = tomllib.loads(path.read_text())
         except FileNotFoundError:
             raise ConfigError(f"--config: {path} does not exist") from None
+        except IsADirectoryError:
+            raise ConfigError(f"--config: {path} is a folder, not a settings file") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"--config: {path} is not a text file (not UTF-8)") from None
+        except OSError as exc:
+            raise ConfigError(f"--config: {path} cannot be read ({exc.strerror})") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     errors: list[str] = []

@@ -18,6 +18,7 @@ from types import ModuleType
 
 from pipelines.cli.logs import setup_logging
 from pipelines.cli.output import print_provider_list, print_summary
+from pipelines.cli.preflight import check_run_paths, port, port_error
 from pipelines.cli.status import print_status
 from pipelines.config import (
     DEFAULT_CONFIG_PATH,
@@ -36,6 +37,7 @@ from pipelines.ops.plan import build_plan, location_args, plan_json
 from pipelines.run.checkpoint import runs_dir
 from pipelines.run.options import RunOptions, RunResult, find_replay_files
 from pipelines.run.record import EXIT_RUN_LIVE, EXIT_USAGE
+from pipelines.run.replay import check_replay_files
 from pipelines.run.runner import Runner
 from pipelines.run.runs import runner_for_run
 from pipelines.run.shard import Shard
@@ -182,7 +184,7 @@ def _add_alerting_and_scheduling(parser: argparse.ArgumentParser) -> None:
     )
     add(
         "--prometheus-port",
-        type=_positive_int,
+        type=port,
         metavar="N",
         help="serve live Prometheus metrics on 127.0.0.1:N while the run goes",
     )
@@ -378,10 +380,13 @@ def _run(
         max_duration=args.max_duration,
         allow_mass_delete=args.allow_mass_delete,
     )
-    runner = Runner(config, providers, env, options)
-    runner.lease_wait = config.run_wait_seconds if args.wait else 0.0
     if options.replay is not None:  # a bad --replay is a usage error before anything runs
         files = find_replay_files(options.replay)
+        check_replay_files((f for group in files.values() for f in group), options.offline)
+    runner = Runner(config, providers, env, options)
+    runner.lease_wait = config.run_wait_seconds if args.wait else 0.0
+    check_run_paths(args, config, runner.root)
+    if options.replay is not None:
         verify_local_files(runner.lake, [f for group in files.values() for f in group])
     setup_logging(runner.run_id, verbose=args.verbose, fmt=args.log_format)
     result = _observed(args, runner, env, runner.run)
@@ -397,6 +402,7 @@ def _resume(
 ) -> int:
     runner = runner_for_run(config, providers, env, args.resume or None, offline=args.offline)
     runner.lease_wait = config.run_wait_seconds if args.wait else 0.0
+    check_run_paths(args, config, runner.root)
     setup_logging(runner.run_id, verbose=args.verbose, fmt=args.log_format)
     result = _observed(args, runner, env, runner.resume)
     print_summary(result, runner.lake.uri, dry_run=False)
@@ -408,11 +414,12 @@ def _observed(
 ) -> RunResult:
     """Run ``action`` with the metrics the flags ask for: a live endpoint, a file, a push."""
     checkpoint_path = runs_dir(runner.root) / runner.run_id / "checkpoint.json"
-    stop = (
-        serve(args.prometheus_port, live_registry(checkpoint_path))
-        if args.prometheus_port
-        else None
-    )
+    stop = None
+    if args.prometheus_port:
+        try:
+            stop = serve(args.prometheus_port, live_registry(checkpoint_path))
+        except OSError as exc:
+            raise port_error(args.prometheus_port, exc) from None
     try:
         result = action()
     finally:

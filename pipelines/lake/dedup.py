@@ -25,6 +25,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipelines.errors import PipelineError
+from pipelines.lake.schema import CONTENT_HASH_VERSION
 from pipelines.lake.storage import LocalStorage, Storage
 
 STATE_DIR = "state"
@@ -39,6 +41,14 @@ STATE_SCHEMA = pa.schema(
     ]
 )
 _SEP = "\x1f"
+
+
+class StateUnreadableError(PipelineError):
+    """``state/state.json`` or the Parquet file it names cannot be read; ``path`` names it."""
+
+    def __init__(self, path: str, cause: str) -> None:
+        super().__init__(f"{path} is unreadable ({cause})")
+        self.path = path
 
 
 @dataclass
@@ -60,6 +70,7 @@ class DedupState:
     hashes: dict[str, bytes] = field(default_factory=dict)
     applied_runs: set[str] = field(default_factory=set)
     extra: dict[str, Any] = field(default_factory=dict)
+    hash_version: int = CONTENT_HASH_VERSION  # the content-hash definition of ``hashes``
 
     @staticmethod
     def _pack(raw_hash: str, content_hash: str) -> bytes:
@@ -144,23 +155,50 @@ def _storage(root: Path | Storage) -> Storage:
 
 
 def load_state(root: Path | Storage) -> DedupState:
-    """Read the state of the lake at ``root`` (empty for a new lake)."""
+    """Read the state of the lake at ``root`` (empty for a new lake).
+
+    Raises ``StateUnreadableError`` naming the file when either file is corrupt or missing.
+    """
     storage = _storage(root)
     meta = read_state_meta(storage)
     if meta is None:
         return DedupState()
-    products = storage.location(f"{STATE_DIR}/{meta.get('products', LEGACY_PRODUCTS)}")
-    table = pq.read_table(str(products), filesystem=storage.filesystem)
-    state = DedupState(applied_runs=set(meta["applied_runs"]), extra=meta.get("extra", {}))
-    packed = _concat_fixed(table.column("raw_hash"), table.column("content_hash"))
+    rel = f"{STATE_DIR}/{meta.get('products', LEGACY_PRODUCTS)}"
+    try:
+        table = pq.read_table(str(storage.location(rel)), filesystem=storage.filesystem)
+        packed = _concat_fixed(table.column("raw_hash"), table.column("content_hash"))
+    except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
+        raise StateUnreadableError(f"{storage.uri}/{rel}", _cause(exc)) from None
+    state = DedupState(
+        applied_runs=set(meta["applied_runs"]),
+        extra=meta.get("extra", {}),
+        hash_version=meta.get("content_hash_version", 1),
+    )
     state.hashes = dict(zip(row_keys(table), packed.to_pylist()))
     return state
 
 
 def read_state_meta(root: Path | Storage) -> dict[str, Any] | None:
-    """``state/state.json`` (applied runs, provider watermarks), None for a new lake."""
-    data = _storage(root).read_bytes(META_PATH)
-    return None if data is None else json.loads(data)
+    """``state/state.json`` (applied runs, provider watermarks), None for a new lake.
+
+    Raises ``StateUnreadableError`` when it is not the JSON object the pipeline wrote.
+    """
+    storage = _storage(root)
+    data = storage.read_bytes(META_PATH)
+    if data is None:
+        return None
+    try:
+        meta = json.loads(data)
+    except ValueError as exc:
+        raise StateUnreadableError(f"{storage.uri}/{META_PATH}", _cause(exc)) from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("applied_runs"), list):
+        raise StateUnreadableError(f"{storage.uri}/{META_PATH}", "no applied_runs list")
+    return meta
+
+
+def _cause(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:120]}" if text else type(exc).__name__
 
 
 def save_state(root: Path | Storage, state: DedupState) -> None:
@@ -183,7 +221,7 @@ def save_state(root: Path | Storage, state: DedupState) -> None:
     where = str(storage.location(f"{STATE_DIR}/{name}"))
     pq.write_table(table, where, compression="zstd", filesystem=storage.filesystem)
     meta = {"applied_runs": sorted(state.applied_runs), "keys": len(keys), "extra": state.extra,
-            "products": name}  # fmt: skip
+            "products": name, "content_hash_version": state.hash_version}  # fmt: skip
     storage.write_bytes(META_PATH, json.dumps(meta, indent=2).encode())
     stale = [p for p in storage.list_files(STATE_DIR) if p.endswith(".parquet")]
     storage.delete(p for p in stale if p != f"{STATE_DIR}/{name}")

@@ -37,6 +37,7 @@ import pyarrow.parquet as pq
 import zstandard
 
 from pipelines.lake.manifest import MANIFEST_DIR, Manifest, manifest_path, parse_manifest
+from pipelines.lake.schema import PRODUCT_SCHEMA
 from pipelines.lake.storage import LocalStorage, S3Storage, Storage, open_storage
 from pipelines.lake.trash import move_to_trash, purge_trash
 from pipelines.net import strict_json
@@ -291,9 +292,14 @@ class Lake:
         read from the path.
 
         DuckDB queries it by name (``con.sql("SELECT … FROM dataset")``), pandas and polars
-        take ``dataset.to_table()``.
+        take ``dataset.to_table()``. A lake without parts yet gives an empty dataset (the
+        canonical columns for ``normalized``).
         """
-        return self.parts(zone, self.committed_files(zone), schema)
+        files = self.committed_files(zone)
+        if not files and schema is None:
+            schema = pa.unify_schemas([PRODUCT_SCHEMA, PARTITIONING] if zone == "normalized"
+                                      else [PARTITIONING])  # fmt: skip
+        return self.parts(zone, files, schema)
 
     def parts(self, zone: str, files: Iterable[Any], schema: pa.Schema | None = None) -> ds.Dataset:
         """``files`` of ``zone`` (``committed_files`` locations) as one dataset, with ``dt`` and

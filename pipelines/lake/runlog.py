@@ -41,35 +41,56 @@ CREATE TABLE IF NOT EXISTS provider_runs (
 
 
 def append_run(log_dir: Path, record: dict[str, Any]) -> None:
-    """Append ``record`` (secrets masked) to ``runs.jsonl`` and mirror it into ``runs.sqlite``."""
+    """Append ``record`` (secrets masked) to ``runs.jsonl`` and mirror it into ``runs.sqlite``.
+
+    The mirror never fails the run: an unreadable ``runs.sqlite`` is set aside as
+    ``runs.sqlite.corrupt`` and rebuilt from ``runs.jsonl``, and if even that fails the run
+    only logs a warning naming the file.
+    """
     record = mask_data(record)
     log_dir.mkdir(parents=True, exist_ok=True)
     with (log_dir / "runs.jsonl").open("a") as handle:
         handle.write(json.dumps(record, sort_keys=True, default=str) + "\n")
-    mirror_to_sqlite(log_dir / "runs.sqlite", record)
+    path = log_dir / "runs.sqlite"
+    try:
+        mirror_to_sqlite(path, [record])
+    except sqlite3.DatabaseError as exc:
+        log.warning("%s is unreadable (%s): rebuilt from runs.jsonl", path, exc)
+        try:
+            path.replace(path.with_name(path.name + ".corrupt"))
+            mirror_to_sqlite(path, read_runs(log_dir))
+        except (OSError, sqlite3.Error, KeyError, TypeError) as again:
+            log.warning("%s could not be rebuilt (%s); runs.jsonl holds every run", path, again)
+    except OSError as exc:
+        log.warning("%s could not be written (%s); runs.jsonl holds every run", path, exc)
 
 
-def mirror_to_sqlite(path: Path, record: dict[str, Any]) -> None:
-    """Insert (or replace) one run in the SQLite mirror."""
+def mirror_to_sqlite(path: Path, records: list[dict[str, Any]]) -> None:
+    """Insert (or replace) runs in the SQLite mirror."""
     with sqlite3.connect(path) as db:
         db.executescript(_SCHEMA)
+        for record in records:
+            _insert(db, record)
+    db.close()
+
+
+def _insert(db: sqlite3.Connection, record: dict[str, Any]) -> None:
+    db.execute(
+        "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            record["run_id"], record["started_at"], record["ended_at"],
+            record["duration_seconds"], record["mode"], record["exit_code"],
+            json.dumps(record, sort_keys=True, default=str),
+        ),
+    )  # fmt: skip
+    for name, entry in record["providers"].items():
         db.execute(
-            "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT OR REPLACE INTO provider_runs VALUES ({', '.join('?' * 15)})",
             (
-                record["run_id"], record["started_at"], record["ended_at"],
-                record["duration_seconds"], record["mode"], record["exit_code"],
-                json.dumps(record, sort_keys=True, default=str),
+                record["run_id"], name, entry["status"], entry.get("reason"),
+                entry.get("error"), *(entry.get(c, 0) for c in COUNTERS),
             ),
         )  # fmt: skip
-        for name, entry in record["providers"].items():
-            db.execute(
-                f"INSERT OR REPLACE INTO provider_runs VALUES ({', '.join('?' * 15)})",
-                (
-                    record["run_id"], name, entry["status"], entry.get("reason"),
-                    entry.get("error"), *(entry.get(c, 0) for c in COUNTERS),
-                ),
-            )  # fmt: skip
-    db.close()
 
 
 def read_runs(log_dir: Path) -> list[dict[str, Any]]:

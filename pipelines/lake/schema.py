@@ -93,7 +93,19 @@ def hash_raw(raw: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(raw)).hexdigest()
 
 
+# What ``content_hash`` covers: every business column except the source's own bookkeeping
+# timestamp, so a product whose only upstream change is its ``updatedAt`` stays ``unchanged``.
+# Bump ``CONTENT_HASH_VERSION`` whenever this set changes: the dedup state records the version
+# its hashes were made with and recomputes older ones (pipelines/lake/state_repair.py).
+NOT_HASHED_COLUMNS = ("source_updated_at",)
+CONTENT_HASH_VERSION = 2  # 1: every business column, source_updated_at included
+
+
 def hash_content(row: dict[str, Any]) -> str:
-    """Fingerprint of a row's business columns: tells a real change from a cosmetic one."""
-    business = {k: row.get(k) for k in BUSINESS_COLUMNS}
+    """Fingerprint of a row's business values: tells a real change from a cosmetic one.
+
+    ``source_updated_at`` is left out (``NOT_HASHED_COLUMNS``): it moves whenever the source
+    touches a record, whether or not a value we keep changed.
+    """
+    business = {k: row.get(k) for k in BUSINESS_COLUMNS if k not in NOT_HASHED_COLUMNS}
     return hashlib.sha256(canonical_json(business)).hexdigest()

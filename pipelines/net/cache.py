@@ -23,17 +23,23 @@ def cache_key(*parts: Any) -> str:
 
 
 class ResponseCache:
-    """A directory of cached response bodies with a time-to-live."""
+    """A directory of cached response bodies with a time-to-live.
 
-    def __init__(self, directory: Path, ttl_seconds: float) -> None:
+    ``refresh`` (``--full-refresh``): nothing is read, fresh answers still replace entries.
+    """
+
+    def __init__(self, directory: Path, ttl_seconds: float, *, refresh: bool = False) -> None:
         self.directory = directory
         self.ttl_seconds = ttl_seconds
+        self.refresh = refresh
 
     def _path(self, key: str) -> Path:
         return self.directory / key[:2] / f"{key}.json"
 
     def get(self, key: str) -> Any | None:
         """The cached value for ``key``, or None when absent or older than the TTL."""
+        if self.refresh:
+            return None
         path = self._path(key)
         try:
             if time.time() - path.stat().st_mtime > self.ttl_seconds:
@@ -41,6 +47,20 @@ class ResponseCache:
             return json.loads(path.read_bytes())
         except (OSError, ValueError):
             return None
+
+    def get_response(self, key: str) -> dict[str, Any] | None:
+        """A cached HTTP response (``status``, ``headers``, ``body``), or None; an entry of
+        any other shape (hand-edited, from an older version) is ignored, and the next answer
+        overwrites it."""
+        value = self.get(key)
+        if (
+            isinstance(value, dict)
+            and isinstance(value.get("status"), int)
+            and isinstance(value.get("headers"), dict)
+            and isinstance(value.get("body"), str)
+        ):
+            return value
+        return None
 
     def put(self, key: str, value: Any) -> None:
         """Store ``value`` atomically (write then rename)."""

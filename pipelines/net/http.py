@@ -176,7 +176,7 @@ class HttpClient:
             vary = {k: v for k, v in (headers or {}).items() if k.lower() not in CREDENTIAL_HEADERS}
             key = cache_key(method, url, params, json_body, data, vary)
         if key is not None:
-            cached = self.cache.get(key)
+            cached = self.cache.get_response(key)
             if cached is not None:
                 self.stats.cache_hits += 1
                 return HttpResponse(cached["status"], cached["headers"], cached["body"].encode())

@@ -19,4 +19,5 @@ class ProviderStats:
     throttle_waits: int = 0
     throttle_wait_seconds: float = 0.0
     breaker_trips: int = 0
+    duplicates: int = 0  # records the source sent again in the same run; landed once
     errors: list[str] = field(default_factory=list)

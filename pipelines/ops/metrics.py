@@ -212,11 +212,15 @@ def export_run_metrics(
 ) -> None:
     """After a run: write ``metrics_file`` if given, push if ``PROMETHEUS_PUSHGATEWAY`` is set.
 
-    A Pushgateway that cannot be reached is a warning: it never fails the run.
+    Neither a file that cannot be written nor a Pushgateway that cannot be reached fails
+    the run (its data is committed by now): each is a warning naming it.
     """
     registry = run_metrics_registry(record, checkpoint)
     if metrics_file is not None:
-        write_textfile(metrics_file, registry)
+        try:
+            write_textfile(metrics_file, registry)
+        except OSError as exc:
+            log.warning("could not write --metrics-file %s: %s", metrics_file, exc)
     url = env.get(PUSHGATEWAY_ENV)
     if url:
         try:

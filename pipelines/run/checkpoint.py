@@ -8,6 +8,7 @@ can be resumed from its first unfinished step.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -18,8 +19,14 @@ from typing import Any
 from pipelines.errors import ConfigError
 from pipelines.net.secrets import mask
 
+log = logging.getLogger("pipeline.runner")
+
 RUNS_DIR = "_runs"
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
+
+
+class UnreadableCheckpointError(ConfigError):
+    """A run's ``checkpoint.json`` exists but cannot be read."""
 
 
 def runs_dir(root: Path) -> Path:
@@ -60,12 +67,37 @@ class Checkpoint:
 
     @classmethod
     def load(cls, root: Path, run_id: str) -> Checkpoint:
+        """The run's checkpoint; a ``ConfigError`` naming the file when it is missing or
+        unreadable (truncated, garbage, not a checkpoint)."""
         path = runs_dir(root) / run_id / "checkpoint.json"
         try:
             data = json.loads(path.read_text())
+            checkpoint = cls(path=path, **data)
+            checkpoint.first_unfinished()  # every step entry has a status
         except FileNotFoundError:
             raise ConfigError(f"--run-id: no run {run_id!r} under {runs_dir(root)}") from None
-        return cls(path=path, **data)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise UnreadableCheckpointError(
+                f"{path} is unreadable ({type(exc).__name__})"
+            ) from None
+        return checkpoint
+
+    @classmethod
+    def load_or_abandon(cls, root: Path, run_id: str) -> Checkpoint:
+        """The run's checkpoint; an unreadable one is kept beside as ``checkpoint.json.corrupt``
+        and replaced by an abandoned checkpoint without steps, with a warning naming it."""
+        try:
+            return cls.load(root, run_id)
+        except UnreadableCheckpointError as exc:
+            path = runs_dir(root) / run_id / "checkpoint.json"
+            os.replace(path, path.with_name(path.name + ".corrupt"))
+            log.warning("%s: run %s is marked abandoned (the file is kept as %s.corrupt)",
+                        exc, run_id, path.name)  # fmt: skip
+            corrupt = path.with_name(path.name + ".corrupt")
+            created = datetime.fromtimestamp(corrupt.stat().st_mtime, UTC).isoformat()
+            checkpoint = cls(path, run_id, created, {}, [], {}, abandoned=True)
+            checkpoint.save()
+            return checkpoint
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -119,7 +151,10 @@ def unfinished_runs(root: Path) -> list[Checkpoint]:
     folder = runs_dir(root)
     if not folder.is_dir():
         return []
-    runs = [Checkpoint.load(root, p.parent.name) for p in sorted(folder.glob("*/checkpoint.json"))]
+    runs = [
+        Checkpoint.load_or_abandon(root, p.parent.name)
+        for p in sorted(folder.glob("*/checkpoint.json"))
+    ]
     return [c for c in runs if not c.finished and not c.abandoned]
 
 

@@ -17,8 +17,8 @@ from typing import Any
 
 from pipelines.config import PipelineConfig
 from pipelines.errors import IncompleteFetchError
-from pipelines.lake.dedup import read_state_meta
 from pipelines.lake.lake import Lake, RawWriter
+from pipelines.lake.state_repair import readable_state_meta
 from pipelines.net.cache import ResponseCache
 from pipelines.net.deadline import HttpLimits
 from pipelines.net.http import HttpClient
@@ -26,6 +26,7 @@ from pipelines.net.offline import Recording, offline_env, replay_server
 from pipelines.net.retry import RetryBudget
 from pipelines.run.options import RunOptions, find_replay_files
 from pipelines.run.progress import Progress
+from pipelines.run.replay import mark_demo
 from pipelines.run.shard import Shard, shard_options
 from providers.base import FetchContext, PagingLimits, Provider, ProviderStats
 
@@ -95,7 +96,7 @@ class Extractor:
         ctx = self._fetch_context(provider, env, options, stats, progress)
         try:
             for record in progress.count(islice(provider.fetch(ctx), self.options.limit)):
-                writer.write(record)
+                writer.write(mark_demo(record) if self.options.offline else record)
             check_counts(provider.name, ctx)
         except Exception as exc:
             writer.close()
@@ -125,7 +126,11 @@ class Extractor:
         config = self.config
         use_cache = not (self.options.no_cache or self.options.offline)
         cache = (
-            ResponseCache(Path(config.cache_dir) / provider.name, config.cache_ttl_seconds)
+            ResponseCache(
+                Path(config.cache_dir) / provider.name,
+                config.cache_ttl_seconds,
+                refresh=self.options.full_refresh,  # fresh answers only, and they are kept
+            )
             if use_cache
             else None
         )
@@ -194,5 +199,5 @@ def run_stats(stats: ProviderStats, ctx: FetchContext) -> dict[str, Any]:
 
 def provider_state(lake: Lake, name: str) -> dict[str, Any]:
     """What ``name`` saved in its ``next_state`` during the last committed run."""
-    meta = read_state_meta(lake.storage) or {}
+    meta = readable_state_meta(lake.storage) or {}
     return meta.get("extra", {}).get("providers", {}).get(name, {})

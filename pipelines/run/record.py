@@ -12,7 +12,7 @@ EXIT_OK, EXIT_PROVIDER_FAILED, EXIT_USAGE, EXIT_QUALITY, EXIT_ALL_FAILED, EXIT_A
 EXIT_RUN_LIVE = 6  # another run of this lake and shard is live (pipelines/lake/runlease.py)
 STAT_KEYS = (
     "api_calls", "cache_hits", "retries", "pages", "throttle_waits", "throttle_wait_seconds",
-    "breaker_trips",
+    "breaker_trips", "duplicates",
 )  # fmt: skip
 COUNT_KEYS = (
     "records", "fetched", "quarantined", "dropped", "dropped_reasons", "quality", "drift",

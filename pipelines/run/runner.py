@@ -28,12 +28,12 @@ from pipelines.checks.quality_config import QualityConfig
 from pipelines.checks.report import write_reports
 from pipelines.config import PipelineConfig
 from pipelines.errors import ConfigError, DataQualityError, ProviderError
-from pipelines.lake.dedup import read_state_meta
 from pipelines.lake.integrity import check_manifests
 from pipelines.lake.lake import Lake, StagedFile, read_raw
 from pipelines.lake.lock import LakeLock, default_holder
 from pipelines.lake.runlease import RunLease, live_runs
 from pipelines.lake.runlog import append_lake_run, append_run, read_lake_runs, read_runs
+from pipelines.lake.state_repair import check_state, readable_state_meta
 from pipelines.net.retry import RetryBudget
 from pipelines.net.secrets import mask
 from pipelines.run.checkpoint import DONE, FAILED, Checkpoint, unfinished_runs
@@ -48,6 +48,7 @@ from pipelines.run.options import (
 )
 from pipelines.run.process import NormalizeStage, ProviderCounts, RunContext
 from pipelines.run.record import EXIT_ANOMALY, EXIT_OK, build_record
+from pipelines.run.replay import replay_records
 from pipelines.run.shard import Shard
 from pipelines.run.steps import Step, step_graph
 from pipelines.run.write import WriteStep
@@ -152,17 +153,20 @@ class Runner:
         """Load this run's checkpoint, or create it (``None``: whichever applies).
 
         The lake is checked first: a corrupt or missing manifest stops everything here."""
-        check_manifests(self.lake, (read_state_meta(self.storage) or {}).get("applied_runs", []))
+        check_manifests(
+            self.lake, (readable_state_meta(self.storage) or {}).get("applied_runs", [])
+        )
         path_exists = (self.root / "_runs" / self.run_id / "checkpoint.json").exists()
         if path_exists and create is not True:
             self.checkpoint = Checkpoint.load(self.root, self.run_id)
             return self.checkpoint
         if create is False:
             self.checkpoint = Checkpoint.load(self.root, self.run_id)  # raises: no such run
+        check_state(self.storage)  # a corrupt state stops the run here, or is rebuilt at write
         names = self.planned_providers()
         if not self.options.dry_run:
             self._abandon_unfinished_runs()
-        bootstrap = read_state_meta(self.storage) is None
+        bootstrap = readable_state_meta(self.storage) is None
         options = {**self.options.to_dict(), "bootstrap": bootstrap}
         graph = [s.name for s in step_graph(names)]
         # Nothing of a dry run may land in the lake: its work folder is a temporary one.
@@ -220,7 +224,11 @@ class Runner:
             return self._fail(step, started, exc, mask(str(exc)))
         except Exception as exc:
             if step.provider is None:
-                raise  # a bug in the pipeline itself: fail loudly
+                # A lock held by another run, or a bug in the pipeline itself: fail loudly, and
+                # record the step as failed, so --status never shows it running.
+                error = mask(f"{type(exc).__name__}: {exc}")
+                self.checkpoint.finish(step.name, started, {"status": "failed"}, error)
+                raise
             # A bug in one provider (a plug-in, say) must not take the other providers down.
             log.exception("%s failed", step.name)
             error = mask(f"{step.provider}: unexpected {type(exc).__name__}: {exc}")
@@ -265,11 +273,12 @@ class Runner:
             self.lake.part_file(work, "candidates", self._dt(), name, self.run_id),
             self.lake.part_file(work, "quarantine", self._dt(), name, self.run_id),
         )
-        files = [Path(f) for f in extract.get("replay_files", [])]
+        records: Iterator[dict[str, Any]] = iter(())
         if "raw" in extract:
-            files = [StagedFile.from_dict(extract["raw"]).staged]
-        records: Iterator[dict[str, Any]] = (r for f in files for r in read_raw(f))
+            records = read_raw(StagedFile.from_dict(extract["raw"]).staged)
         if "replay_files" in extract:
+            files = [Path(f) for f in extract["replay_files"]]
+            records = replay_records(self.providers[name], files, demo=self.options.offline)
             records = islice(records, self.options.limit)
         stage.feed(records)
         staged = stage.close()

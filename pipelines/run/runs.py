@@ -45,5 +45,7 @@ def runner_for_run(
     checkpoint = find_checkpoint(config, run_id)
     if checkpoint is None:
         raise ConfigError(f"--resume: no run {run_id!r} under {_roots(config)[0]}/_runs")
+    if checkpoint.abandoned:
+        raise ConfigError(f"--resume: run {run_id} was abandoned (superseded or unreadable)")
     options = RunOptions.from_dict(checkpoint.options)
     return Runner(config, providers, env, options, run_id=checkpoint.run_id)

@@ -26,10 +26,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipelines.lake.dedup import DedupState, load_state, save_state
+from pipelines.lake.dedup import DedupState, save_state
 from pipelines.lake.integrity import check_manifests, verify_run
 from pipelines.lake.lake import Lake, Manifest, StagedFile
 from pipelines.lake.schema import PRODUCT_SCHEMA
+from pipelines.lake.state_repair import load_or_rebuild_state
 from pipelines.lake.trash import TRASH_DIR
 from pipelines.run.checkpoint import Checkpoint
 from pipelines.run.process import DedupStage, ProviderCounts, RunContext, deletion_stubs
@@ -67,9 +68,9 @@ class WriteStep:
 
     def execute(self) -> dict[str, Any]:
         """Dedup every passing provider, then commit: parts, manifest, state (and Delta)."""
-        state = load_state(self.lake.storage)
+        state, repaired = load_or_rebuild_state(self.lake.storage)
         if not self.dry_run:
-            self.recover(state)
+            self.recover(state, repaired)
         if self.run_id in state.applied_runs:
             return self.already_committed()
         outputs: dict[str, Any] = {}
@@ -197,16 +198,17 @@ class WriteStep:
             self.sync_delta()
         return self.lake.read_manifest(self.run_id)["counts"]
 
-    def recover(self, state: DedupState) -> None:
+    def recover(self, state: DedupState, repaired: bool = False) -> None:
         """Check the manifests against the state, move dead runs' uncommitted files to
-        ``_trash/``, and fold in committed manifests the state lacks."""
+        ``_trash/``, and fold in committed manifests the state lacks; save the state when that
+        or a repair (``state_repair.py``) changed it."""
         check_manifests(self.lake, state.applied_runs)
         keep = state.applied_runs | {self.run_id} | self.live_runs()
         removed = self.lake.recover(keep, self.trash_retention_days)
         if removed:
             log.warning("moved %d uncommitted file(s) left by an interrupted run to %s/",
                         len(removed), TRASH_DIR)  # fmt: skip
-        changed = bool(removed)
+        changed = bool(removed) or repaired
         for run_id in self.lake.manifest_ids():
             if run_id in state.applied_runs:
                 continue

@@ -13,6 +13,7 @@ The token request itself (``requests.post`` inside the wrapper) is not retried.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -87,7 +88,7 @@ def errors_from_message(message: str) -> list[dict[str, str]]:
     """
     _, found, inner = message.partition(" (")
     if not found or not inner.endswith(")"):
-        return [{"code": "ItemsNotFound", "message": message}]
+        return []  # no partial error at all
     errors = []
     for part in inner[:-1].split("; "):
         code, _, text = part.partition(": ")
@@ -138,10 +139,18 @@ class CreatorsClient:
     # --- calls ----------------------------------------------------------------------------
 
     def _get_items(self, asins: list[str], what: str) -> Page:
+        """One GetItems call; an answer with no item and no error for any ASIN asked is an
+        unusable response (a renamed result key, say), never a silent empty success."""
         try:
             result = self._invoke(what, lambda: self.api.get_items(asins))
         except ItemsNotFoundError as exc:
-            return Page([], errors_from_message(str(exc)))
+            errors = errors_from_message(str(exc))
+            if not errors:
+                raise FatalProviderError(
+                    f"amazon {what}: the answer holds no item and no error for any of the "
+                    f"{len(asins)} ASIN(s) asked (neither itemsResult nor itemResults)"
+                ) from exc
+            return Page([], errors)
         return Page([wire_item(i) for i in result], [wire_error(e) for e in result.errors])
 
     def _search_items(self, params: dict[str, Any], what: str) -> Page:
@@ -194,7 +203,7 @@ class CreatorsClient:
             "amazon", self.host, self.marketplace, self.ctx.settings[PARTNER_TAG_ENV], *request
         )
         hit = cache.get(key)
-        if hit is not None:
+        if _is_page(hit):  # anything else (a hand-edited entry) is ignored and overwritten
             self.ctx.stats.cache_hits += 1
             return Page(hit["items"], hit["errors"])
         page = call()
@@ -227,7 +236,46 @@ class CreatorsClient:
         refuse_foreign_redirects(api)  # before watch_tokens, which wraps the token refresh
         use_deadlines(pool)  # the deadline, not the body cap: the SDK reads bodies whole
         watch_tokens(api, self.ctx.stats)
+        accept_item_results(api)
         return api
+
+
+def accept_item_results(api: AmazonCreatorsApi) -> None:
+    """Read GetItems answers keyed ``itemResults`` (the Creators API docs) like ``itemsResult``
+    (what python-amazon-paapi 7.1's model reads); without this, every item of such an answer
+    would be dropped. Wraps the SDK client's ``deserialize`` (a private path, like the pool's
+    retries above); a release that moves it leaves the empty-answer error as the safety net.
+    """
+    client = getattr(api, "_api_client", None)
+    original = getattr(client, "deserialize", None)
+    if original is None:
+        return
+
+    def deserialize(text: str, response_type: str, content_type: str | None) -> Any:
+        if response_type == "GetItemsResponseContent" and '"itemResults"' in text:
+            text = _rename_item_results(text)
+        return original(text, response_type, content_type)
+
+    client.deserialize = deserialize
+
+
+def _rename_item_results(text: str) -> str:
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        return text  # the SDK reports it
+    if isinstance(payload, dict) and "itemsResult" not in payload:
+        result = payload.pop("itemResults", None)
+        payload["itemsResult"] = {"items": result} if isinstance(result, list) else result
+    return json.dumps(payload)
+
+
+def _is_page(hit: Any) -> bool:
+    return (
+        isinstance(hit, dict)
+        and isinstance(hit.get("items"), list)
+        and isinstance(hit.get("errors"), list)
+    )
 
 
 def watch_tokens(api: AmazonCreatorsApi, stats: ProviderStats) -> None:

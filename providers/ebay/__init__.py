@@ -127,22 +127,32 @@ class EbayProvider(Provider):
         seen: set[str],
     ) -> Iterator[list[dict[str, Any]]]:
         """Per page: the items not seen before, with their context keys, within the query cap;
-        then the search's ``total`` against the items it returned (``expect_search``)."""
+        then the search's ``total`` against the items it returned (``expect_search``).
+
+        An item seen before (on this page, an earlier one, or another query) is counted in
+        ``ctx.stats.duplicates``; one repeated within a page is also a warning.
+        """
         context = {"__marketplace": query.marketplace, "__query": query.label}
         if "gtin" in query.params:  # every item of a gtin search has that GTIN
             context["__gtin"] = query.params["gtin"]
         taken, total = 0, None
-        for items, page_total in client.search_pages(query, page_size, plan.max_results_per_query):
+        pages = client.search_pages(query, page_size, plan.max_results_per_query)
+        for number, (items, page_total) in enumerate(pages, start=1):
             total = page_total  # the last page's: the freshest
             items = items[: plan.max_results_per_query - taken]
             taken += len(items)
-            records = []
+            records, on_page = [], set()
             for item in items:
                 item_id = item.get("itemId")
                 if isinstance(item_id, str) and item_id in seen:
+                    ctx.stats.duplicates += 1
+                    if item_id in on_page:
+                        ctx.log.warning("ebay: %r page %d lists item %s twice; kept once",
+                                        query.label, number, item_id)  # fmt: skip
                     continue
                 if isinstance(item_id, str):
                     seen.add(item_id)
+                    on_page.add(item_id)
                 records.append({**item, **context})
             yield records
         expect_search(ctx, query, page_size, plan.max_results_per_query, total, taken)

@@ -147,17 +147,30 @@ def _item_group_id(href: Any) -> str | None:
 
 
 def _category_path(raw: dict[str, Any]) -> list[str] | None:
-    """Category names from the top down.
+    """The root-first path of the item's leaf category, or only what the payload proves.
 
-    eBay lists the leaf category first and its ancestors after it, so the list is reversed
-    when its first entry is one of ``leafCategoryIds``.
+    eBay's ``categories`` lists the leaf first, then its ancestors from the root down
+    (``[PC Laptops & Netbooks, Computers/Tablets & Networking, Laptops & Netbooks]``), so
+    with one leaf the path is the ancestors followed by the leaf. An item listed in two
+    categories has two ``leafCategoryIds`` and both trees' ancestors in one list, with
+    nothing telling which ancestor belongs to which leaf: the path is then the first
+    (primary) leaf alone, never a mix of the two trees. Without ``leafCategoryIds`` only a
+    single category proves anything.
     """
-    categories = [c for c in raw.get("categories") or [] if isinstance(c, dict)]
-    names = [c["categoryName"] for c in categories if c.get("categoryName")]
-    leaves = raw.get("leafCategoryIds") or []
-    if len(categories) > 1 and categories[0].get("categoryId") in leaves:
-        names.reverse()
-    return names or None
+    categories = [
+        (str(c.get("categoryId")), c["categoryName"])
+        for c in raw.get("categories") or []
+        if isinstance(c, dict) and _text(c.get("categoryName"))
+    ]
+    leaves = [str(leaf) for leaf in raw.get("leafCategoryIds") or [] if leaf]
+    if not leaves:
+        return [categories[0][1]] if len(categories) == 1 else None
+    names = dict(categories)
+    if leaves[0] not in names:
+        return None
+    if len(leaves) == 1 and categories[0][0] == leaves[0]:
+        return [name for _, name in categories[1:]] + [categories[0][1]]
+    return [names[leaves[0]]]
 
 
 def _image_urls(images: Any) -> list[str] | None:

@@ -96,3 +96,13 @@ def test_part_writer_refuses_rows_of_another_source(tmp_path: Path) -> None:
     rows = pa.table({"source": ["shopify", "ebay"], "source_id": ["1", "2"]})
     with pytest.raises(ValueError, match="rows of source ebay in the partition of source shopify"):
         writer.write(rows)
+
+
+def test_a_lake_without_parts_reads_as_empty_tables(tmp_path: Path) -> None:
+    lake = Lake(tmp_path / "new-lake")
+    assert lake.dataset("normalized").to_table(columns=["source_id"]).num_rows == 0
+    products = lake.dataset("normalized").to_table()
+    assert products.num_rows == 0
+    assert products.schema.names == [*PRODUCT_SCHEMA.names, "dt"]
+    assert lake.dataset("quarantine").to_table().schema.names == ["dt", "source"]
+    assert duckdb.sql("SELECT count(*) FROM products").fetchall() == [(0,)]

@@ -77,6 +77,9 @@ class FakeCreatorsApi:
         self.expires_in = expires_in
         self.inaccessible = set(inaccessible)
         self.silent = set(silent)  # left out of an answer with no error naming them
+        # The GetItems result key: the SDK model reads "itemsResult", the API docs show
+        # "itemResults"; "" answers an empty object (no items, no errors).
+        self.items_key = "itemsResult"
         self.tokens_issued: list[str] = []
         self.valid_tokens: set[str] = set()
         self.token_requests: list[dict[str, Any]] = []
@@ -254,8 +257,8 @@ class FakeCreatorsApi:
                     }
                 )
         payload: dict[str, Any] = {}
-        if items:
-            payload["itemsResult"] = {"items": items}
+        if items and self.items_key:
+            payload[self.items_key] = {"items": items}
         if errors:
             payload["errors"] = errors
         return _json(200, payload)

@@ -1,0 +1,183 @@
+"""Repairing the dedup state from the lake itself.
+
+Two cases, both decided from the committed manifests and their normalized parts:
+
+* the state is unreadable (``state.json`` truncated, garbage or empty, its Parquet file
+  truncated or gone): it is rebuilt, each key taking the last row committed for it (a
+  ``deleted`` row removes it), and the run says so in a warning. Provider watermarks were
+  only in the lost file, so each incremental provider makes one full pull. When a part a
+  manifest names is missing (a lake restored from state alone), nothing is guessed: the run
+  stops before any work with one line naming the file and the command that fixes it;
+* the state's content hashes were made with an older definition of ``content_hash``
+  (``CONTENT_HASH_VERSION`` in ``schema.py``): they are recomputed from the committed rows, so
+  upgrading writes no ``changed`` row that is not a real change. Committed rows keep the hash
+  they were written with: history is never rewritten.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from pipelines.errors import ConfigError
+from pipelines.lake.dedup import (
+    META_PATH,
+    STATE_DIR,
+    DedupState,
+    StateUnreadableError,
+    load_state,
+    read_state_meta,
+    row_keys,
+)
+from pipelines.lake.lake import Lake
+from pipelines.lake.schema import CONTENT_HASH_VERSION, PRODUCT_SCHEMA, hash_content
+from pipelines.lake.storage import Storage
+
+log = logging.getLogger("pipeline.state")
+
+FIX_HINT = (
+    "restore it (run_pipeline.py restore-state in GitHub Actions, or a backup of state/), "
+    "or move state/ aside to start from an empty state (every product then counts as new)"
+)
+
+
+def load_or_rebuild_state(storage: Storage) -> tuple[DedupState, bool]:
+    """The lake's state, and whether it had to be repaired (and so must be saved)."""
+    try:
+        state = load_state(storage)
+    except StateUnreadableError as exc:
+        state = rebuild_state(storage, exc)
+        return state, True
+    if state.hash_version < CONTENT_HASH_VERSION and state.hashes:
+        recompute_content_hashes(storage, state)
+        return state, True
+    state.hash_version = CONTENT_HASH_VERSION
+    return state, False
+
+
+def check_state(storage: Storage) -> None:
+    """Before any work: the state is readable, or can be rebuilt; else a ``ConfigError``."""
+    try:
+        meta = read_state_meta(storage)
+        if meta is not None:
+            rel = f"{STATE_DIR}/{meta.get('products', 'products.parquet')}"
+            _check_parquet(storage, rel)
+    except StateUnreadableError as exc:
+        missing = _missing_parts(storage, exc)
+        if missing:
+            raise ConfigError(
+                f"{exc}; it cannot be rebuilt from the manifests ({len(missing)} committed "
+                f"part(s) missing, first {missing[0]}): {FIX_HINT}"
+            ) from None
+        log.warning("%s: it will be rebuilt from the committed manifests", exc)
+
+
+def readable_state_meta(storage: Storage) -> dict | None:
+    """``read_state_meta``, with ``{}`` for an unreadable state (which the write step rebuilds):
+    no watermarks, and not a bootstrap run."""
+    try:
+        return read_state_meta(storage)
+    except StateUnreadableError:
+        return {}
+
+
+def _check_parquet(storage: Storage, rel: str) -> None:
+    try:
+        pq.read_metadata(str(storage.location(rel)), filesystem=storage.filesystem)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise StateUnreadableError(f"{storage.uri}/{rel}", type(exc).__name__) from None
+
+
+def rebuild_state(storage: Storage, cause: StateUnreadableError) -> DedupState:
+    """A state made again from every committed manifest (watermarks cannot be recovered)."""
+    missing = _missing_parts(storage, cause)
+    if missing:
+        raise ConfigError(f"{cause}; {len(missing)} committed part(s) missing: {FIX_HINT}")
+    state = DedupState()
+    lake = Lake(storage)
+    for key, packed in _last_committed(lake):
+        if packed is None:
+            state.hashes.pop(key, None)
+        else:
+            state.hashes[key] = packed
+    state.applied_runs = set(lake.manifest_ids())
+    log.warning(
+        "%s: rebuilt from %d committed manifest(s), %d product(s); provider watermarks were "
+        "lost, so incremental providers pull their whole catalog once",
+        cause, len(state.applied_runs), len(state.hashes),
+    )  # fmt: skip
+    return state
+
+
+def recompute_content_hashes(storage: Storage, state: DedupState) -> None:
+    """Give every held key the content hash of its last committed row, current definition.
+
+    Keys whose rows the lake no longer holds keep their old hash (a product among them
+    whose only change is its ``updatedAt`` is written as changed once).
+    """
+    redone = 0
+    for key, packed in _last_committed(Lake(storage)):
+        held = state.hashes.get(key)
+        if held is not None and packed is not None:
+            state.hashes[key] = held[:16] + packed[16:]
+            redone += 1
+    log.warning(
+        "%s: content hashes of version %d recomputed to version %d for %d of %d product(s)",
+        f"{storage.uri}/{META_PATH}", state.hash_version, CONTENT_HASH_VERSION, redone,
+        len(state.hashes),
+    )  # fmt: skip
+    state.hash_version = CONTENT_HASH_VERSION
+
+
+def _last_committed(lake: Lake) -> Iterator[tuple[str, bytes | None]]:
+    """(key, raw hash[:16] + current content hash[:16]) of every committed row, oldest run
+    first; None for a ``deleted`` row. Parts the lake no longer holds are skipped."""
+    for dataset in _runs_in_order(lake):
+        for batch in dataset.to_batches(batch_size=5000):
+            table = pa.Table.from_batches([batch])
+            for key, row in zip(row_keys(table), table.to_pylist()):
+                if row["change_type"] == "deleted":
+                    yield key, None
+                else:
+                    content = hash_content(row)
+                    yield key, bytes.fromhex(row["raw_hash"][:32] + content[:32])
+
+
+def _runs_in_order(lake: Lake) -> list[ds.Dataset]:
+    """The normalized parts of each committed run, oldest first: by the run's start time
+    (``fetched_at``, to the microsecond), so two runs of the same second keep their order."""
+    present = set(lake.storage.list_files("normalized"))
+    runs = []
+    for run_id in lake.manifest_ids():
+        manifest = lake.read_manifest(run_id) or {"files": []}
+        files = [
+            lake.storage.location(f["path"])
+            for f in manifest["files"]
+            if f["zone"] == "normalized" and f["path"] in present
+        ]
+        if files:
+            dataset = lake.parts("normalized", files, PRODUCT_SCHEMA)
+            first = dataset.head(1, columns=["fetched_at"]).column(0).to_pylist()
+            runs.append((first[0] if first else None, run_id, dataset))
+    runs.sort(key=lambda run: (run[0] is not None, run[0] or 0, run[1]))
+    return [dataset for _, _, dataset in runs]
+
+
+def _missing_parts(storage: Storage, cause: StateUnreadableError) -> list[str]:
+    """Normalized parts the manifests name that the lake does not hold."""
+    lake = Lake(storage)
+    present = set(storage.list_files("normalized"))
+    try:
+        manifests = lake.manifests()
+    except ValueError as exc:
+        raise ConfigError(f"{cause}; a manifest is unreadable too ({exc}): {FIX_HINT}") from None
+    return [
+        f["path"]
+        for manifest in manifests
+        for f in manifest["files"]
+        if f["zone"] == "normalized" and f["path"] not in present
+    ]
