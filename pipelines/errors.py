@@ -32,6 +32,10 @@ class FatalProviderError(ProviderError):
     """A failure that retrying will not fix: bad credentials, a 4xx, an unusable response."""
 
 
+class UnsupportedApiError(FatalProviderError):
+    """The configured API version is past the end of its vendor's support: upgrade it."""
+
+
 class SkippableRecordError(PipelineError):
     """One record cannot be normalized; the rest of the batch goes on."""
 

@@ -20,3 +20,4 @@ class ProviderStats:
     throttle_wait_seconds: float = 0.0
     breaker_trips: int = 0
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # shown in the run summary and run log

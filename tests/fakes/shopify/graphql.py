@@ -82,6 +82,7 @@ class GraphQLQueries:
     products: list[dict[str, Any]]
     domain: str
     currency: str
+    scopes: tuple[str, ...]
     _last_view: tuple[Any, Any]
 
     def _answer(self, body: dict[str, Any]) -> tuple[dict[str, Any], int, int | None]:
@@ -103,7 +104,11 @@ class GraphQLQueries:
             return self._products(variables)
         if re.search(r"\bshop\s*\{", query):
             shop = {"currencyCode": self.currency, "myshopifyDomain": self.domain}
-            return {"data": {"shop": shop}}, 200, 1
+            data: dict[str, Any] = {"shop": shop}
+            if "currentAppInstallation" in query:
+                scopes = [{"handle": scope} for scope in self.scopes]
+                data["currentAppInstallation"] = {"accessScopes": scopes}
+            return {"data": data}, 200, 1
         return {"errors": [{"message": "Unknown query (fake)"}]}, 200, None
 
     def _products(self, variables: dict[str, Any]) -> tuple[dict[str, Any], int, int | None]:
