@@ -112,6 +112,12 @@ class ClientCredentialsToken:
         lifetime = _seconds(payload.get("expires_in"))
         reuse = max(0.0, lifetime - min(self.refresh_margin, lifetime / 10))
         scope = payload.get("scope")
+        http.log.info(
+            "%s: minted an access token (scope %s), valid %.0f s",
+            request.provider,
+            scope or "not stated",
+            lifetime,
+        )
         return MintedToken(
             value, scope if isinstance(scope, str) else None, started + lifetime, started + reuse
         )

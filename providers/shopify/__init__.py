@@ -37,12 +37,13 @@ from providers.shopify.settings import (
     OPTIONS,
     SETTINGS,
 )
-from providers.shopify.versions import FAILURE, WARNING, check_version
+from providers.shopify.versions import FAILURE, OK, WARNING, check_version
 
 __all__ = ["ShopifyProvider"]
 
 
 def utc_today() -> date:
+    """Today in UTC (the day Shopify releases and retires versions on)."""
     return datetime.now(UTC).date()
 
 
@@ -57,12 +58,16 @@ class ShopifyProvider(Provider):
     def __init__(
         self,
         clock: Callable[[], float] = time.monotonic,
-        today: Callable[[], date] = utc_today,
+        today: Callable[[], date] | None = None,
     ) -> None:
         self.clock = clock  # token lifetimes
-        self.today = today  # the API version's support window
+        self._today = today  # the API version's support window (default: the UTC date)
         # One token cache per token endpoint and app, kept for the life of the process.
         self._tokens: dict[tuple[str, str, str], ClientCredentialsToken] = {}
+
+    def today(self) -> date:
+        """The day the API version is judged on."""
+        return (self._today or utc_today)()
 
     # --- configuration ------------------------------------------------------------------------
 
@@ -106,14 +111,13 @@ class ShopifyProvider(Provider):
             error = FatalProviderError(f"shopify: {scopes_fact(granted)}")
             error.status = 403
             raise error
-        version = client.served_version or client.version
+        served = client.served_version or client.version
         detail = f"shop {shop.get('myshopifyDomain')}, currency {shop.get('currencyCode')}"
-        facts = (
-            credentials_fact(client.tokens, self.clock()),
-            scopes_fact(granted),
-            check_version(client.version, self.today()).message.removeprefix("shopify: "),
-        )
-        return ProbeResult(f"{detail}, API {version}", facts)
+        facts = [credentials_fact(client.tokens, self.clock()), scopes_fact(granted)]
+        version = check_version(client.version, self.today())
+        if version.level == OK:  # a warning is in ctx.stats.warnings already
+            facts.append(version.message)
+        return ProbeResult(f"{detail}, API {served}", tuple(facts))
 
     def client(self, ctx: FetchContext) -> ShopifyClient:
         """The GraphQL client of this fetch, once the API version passed its check."""

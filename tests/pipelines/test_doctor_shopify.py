@@ -100,9 +100,11 @@ def test_a_version_near_its_end_is_a_warning_and_past_it_a_failure(shopify, cloc
     past = doctor(shopify.app_env(), clock, today=date(2027, 10, 2))
 
     assert near.verdict == "warning"
-    assert near.facts[-1] == (
+    assert near.facts == (
+        CLIENT_CREDENTIALS,
+        SCOPES_OK,
         "warning: shopify: API version 2026-10 is supported until 2027-10-01 (47 days left); "
-        "set SHOPIFY_API_VERSION to 2027-07 (the newest stable) before then"
+        "set SHOPIFY_API_VERSION to 2027-07 (the newest stable) before then",
     )
     assert past.verdict == "unsupported API"
     assert "API version 2026-10 is past its end of support (2027-10-01" in past.detail

@@ -250,8 +250,10 @@ def test_offline_recording_replays(provider, fetch_context):
     with replay_server(recording) as base_url:
         env = offline_env(recording, base_url)
         everything = fetch_context(provider, env, options=recording.options)
+        everything.offline = True
         records = list(provider.fetch(everything))
         limited = fetch_context(provider, env, options=recording.options, limit=10)
+        limited.offline = True
         first_ten = list(provider.fetch(limited))
     rows = [row for raw in records for row in provider.normalize(raw)]
 
