@@ -36,6 +36,10 @@ class IncompleteFetchError(RetriableProviderError):
     """A pull ran to its end but read fewer (or more) objects than the source says it holds."""
 
 
+class UnsupportedApiError(FatalProviderError):
+    """The configured API version is past the end of its vendor's support: upgrade it."""
+
+
 class SkippableRecordError(PipelineError):
     """One record cannot be normalized; the rest of the batch goes on."""
 

@@ -101,6 +101,14 @@ class PagingLimits:
     max_empty_pages: int = 3
 
 
+@dataclass(frozen=True)
+class ProbeResult:
+    """What ``probe`` learned: a one-line ``detail``, and ``facts`` printed one per line."""
+
+    detail: str
+    facts: tuple[str, ...] = ()
+
+
 @dataclass
 class FetchContext:
     """Everything ``fetch`` may use; built by the runner for one provider and run.
@@ -124,6 +132,7 @@ class FetchContext:
     complete: bool = False
     counts: list[SourceCount] = field(default_factory=list)
     paging: PagingLimits = field(default_factory=PagingLimits)
+    offline: bool = False  # replaying recorded exchanges (--offline): no live API behind them
 
     def expect(
         self,
@@ -194,15 +203,20 @@ class Provider(ABC):
         Raise ``SkippableRecordError`` naming the field when the record cannot be mapped.
         """
 
-    def probe(self, ctx: FetchContext) -> str:
+    def probe(self, ctx: FetchContext) -> str | ProbeResult:
         """One cheap authenticated call for ``doctor``; returns what it learned ("shop X, CAD").
 
-        Raises a ``ProviderError`` (with ``status`` when there was a response) on failure.
+        Raises a ``ProviderError`` (with ``status`` when there was a response) on failure;
+        warnings it finds go to ``ctx.stats.warnings``.
         """
         raise NotImplementedError(f"{self.name} has no doctor check")
 
     def check_environment(self, env: Mapping[str, str]) -> list[str]:
         """Return problems with the environment beyond missing settings (e.g. retired names)."""
+        return []
+
+    def conflicting_settings(self, env: Mapping[str, str]) -> list[str]:
+        """Settings that exclude each other: a usage error (exit 2) before a run starts."""
         return []
 
     def is_configured(self, env: Mapping[str, str]) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,15 @@ from werkzeug import Request, Response
 from pipelines.net.http import HttpClient
 from providers.base import FetchContext, Provider, ProviderStats
 from tests.fakes.github import FakeGitHub
+
+TEST_TODAY = date(2026, 12, 5)
+
+
+@pytest.fixture(autouse=True)
+def fixed_today(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shopify's API version is judged on a fixed day, not the machine's: the default version
+    would otherwise start warning, then failing, as the real date passes its support window."""
+    monkeypatch.setattr("providers.shopify.utc_today", lambda: TEST_TODAY)
 
 
 @pytest.fixture

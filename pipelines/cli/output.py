@@ -36,6 +36,9 @@ def print_summary(result: RunResult, root: Path, *, dry_run: bool) -> None:
         note = entry.get("reason") or entry.get("error") or ""
         rows.append((name, entry["status"], *(str(entry[c]) for c in SUMMARY_COLUMNS), note[:80]))
     print(format_table(("provider", "status", *SUMMARY_COLUMNS, "note"), rows))
+    for entry in result.record["providers"].values():
+        for warning in entry.get("warnings") or ():
+            print(f"warning: {warning}")
     if dry_run:
         print("\nDry run: nothing was written. Rows that would be written (first 5 per provider):")
         for name, preview in result.previews.items():

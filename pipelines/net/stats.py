@@ -21,3 +21,4 @@ class ProviderStats:
     breaker_trips: int = 0
     duplicates: int = 0  # records the source sent again in the same run; landed once
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # shown in the run summary and run log

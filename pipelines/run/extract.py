@@ -157,6 +157,7 @@ class Extractor:
             cache=cache,
             on_page=progress.page,
             full_refresh=self.options.full_refresh,
+            offline=self.options.offline,
             state=provider_state(self.lake, provider.name),
             paging=PagingLimits(config.max_pages, config.max_empty_pages),
         )

@@ -51,7 +51,7 @@ def provider_entry(checkpoint: Checkpoint, name: str) -> dict[str, Any]:
         entry["written"] = 0
     entry["completeness"] = stats.get("completeness", [])
     entry["errors"] = (stats.get("errors", []) + counts.get("errors", []))[:20]
-    entry["warnings"] = written.get("warnings", [])
+    entry["warnings"] = stats.get("warnings", []) + written.get("warnings", [])
     if note:
         entry["reason" if status == "skipped" else "error"] = note
     return entry

@@ -75,6 +75,11 @@ class Runner:
         self.shard = Shard.parse(options.shard) if options.shard else None
         if self.shard and options.replay is not None:
             raise ConfigError("--shard: a --replay run is not sharded; replay each provider once")
+        if not options.offline and options.replay is None:
+            selected = select_providers(providers, options.providers)
+            conflicts = [c for p in selected for c in p.conflicting_settings(env)]
+            if conflicts:
+                raise ConfigError("; ".join(conflicts))
         if (
             config.table_format == "delta"
             and importlib.util.find_spec("pipelines.lake.delta") is None

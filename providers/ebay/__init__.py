@@ -15,9 +15,10 @@ from typing import Any
 
 from pipelines.errors import ConfigError
 from pipelines.net.http import check_endpoint
+from pipelines.net.oauth import ClientCredentialsToken
 from pipelines.net.secrets import register_secret
 from providers.base import FetchContext, Provider
-from providers.ebay.auth import ClientCredentialsToken, StaticToken, TokenSource
+from providers.ebay.auth import StaticToken, TokenSource, application_token
 from providers.ebay.client import BrowseClient
 from providers.ebay.normalize import normalize_item
 from providers.ebay.settings import (
@@ -165,7 +166,7 @@ class EbayProvider(Provider):
             )
             key = (oauth_url, client_id, secret)
             if key not in self._tokens:
-                self._tokens[key] = ClientCredentialsToken(
+                self._tokens[key] = application_token(
                     client_id, secret, oauth_url, clock=self.clock
                 )
             return self._tokens[key]

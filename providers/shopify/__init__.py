@@ -4,20 +4,47 @@ One raw record is one product node as the API returned it, variants nested, plus
 ``"__shop": {"currencyCode": ..., "myshopifyDomain": ...}`` from the shop query.
 Normalizing yields one canonical row per variant. Pulls are incremental after the first
 committed run, paced by Shopify's cost bucket, and run as bulk operations for large catalogs.
+Credentials are a Dev Dashboard app's client id and secret or a legacy token (``auth.py``);
+the API version is held against Shopify's support window (``versions.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, date, datetime
 from typing import Any
 
-from providers.base import FetchContext, Provider
-from providers.shopify.client import ShopifyClient, check_settings
-from providers.shopify.fetch import fetch_products, fetch_shop
+from pipelines.errors import FatalProviderError, UnsupportedApiError
+from pipelines.net.oauth import ClientCredentialsToken
+from providers.base import FetchContext, ProbeResult, Provider
+from providers.shopify import queries
+from providers.shopify.auth import (
+    StaticToken,
+    TokenSource,
+    app_token,
+    conflicting_credentials,
+    missing_credentials,
+)
+from providers.shopify.client import ShopifyClient, base_url, check_settings
+from providers.shopify.fetch import fetch_products
 from providers.shopify.normalize import normalize_product
-from providers.shopify.settings import OPTIONS, SETTINGS
+from providers.shopify.scopes import credentials_fact, missing_scopes, scopes_fact
+from providers.shopify.settings import (
+    ACCESS_TOKEN_ENV,
+    CLIENT_ID_ENV,
+    CLIENT_SECRET_ENV,
+    OPTIONS,
+    SETTINGS,
+)
+from providers.shopify.versions import FAILURE, OK, WARNING, check_version
 
 __all__ = ["ShopifyProvider"]
+
+
+def utc_today() -> date:
+    """Today in UTC (the day Shopify releases and retires versions on)."""
+    return datetime.now(UTC).date()
 
 
 class ShopifyProvider(Provider):
@@ -28,25 +55,96 @@ class ShopifyProvider(Provider):
     settings = SETTINGS
     options = OPTIONS
 
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        today: Callable[[], date] | None = None,
+    ) -> None:
+        self.clock = clock  # token lifetimes
+        self._today = today  # the API version's support window (default: the UTC date)
+        # One token cache per token endpoint and app, kept for the life of the process.
+        self._tokens: dict[tuple[str, str, str], ClientCredentialsToken] = {}
+
+    def today(self) -> date:
+        """The day the API version is judged on."""
+        return (self._today or utc_today)()
+
+    # --- configuration ------------------------------------------------------------------------
+
+    def missing_settings(self, env: Mapping[str, str]) -> list[str]:
+        """Configured by the shop plus SHOPIFY_CLIENT_ID + SECRET, or else SHOPIFY_ACCESS_TOKEN."""
+        return missing_credentials(env)
+
+    def conflicting_settings(self, env: Mapping[str, str]) -> list[str]:
+        """Both kinds of credentials at once."""
+        return conflicting_credentials(env)
+
+    def check_environment(self, env: Mapping[str, str]) -> list[str]:
+        """Both kinds of credentials, a malformed shop or version, a refused URL override."""
+        return conflicting_credentials(env) + check_settings(self.resolve_settings(env))
+
+    # --- fetch --------------------------------------------------------------------------------
+
     def fetch(self, ctx: FetchContext) -> Iterator[dict[str, Any]]:
         """Yield product nodes with their variants and the ``__shop`` context."""
-        return fetch_products(ctx)
+        return fetch_products(ctx, self.client(ctx))
 
     def normalize(self, raw: dict[str, Any]) -> list[dict[str, Any]]:
         """One canonical row per variant of the product."""
         return normalize_product(raw)
 
-    def probe(self, ctx: FetchContext) -> str:
-        """The shop query, uncached: ``shop maple.myshopify.com, currency CAD, API 2026-10``.
+    def probe(self, ctx: FetchContext) -> ProbeResult:
+        """The shop and the app's granted scopes, uncached: what doctor shows.
 
-        Errors are the shared HTTP layer's, with ``status`` 401 (bad token), 403 (missing
-        scope) or 404 (wrong shop or URL).
+        ``shop maple.myshopify.com, currency CAD, API 2026-10``, then the kind of credentials
+        (and the token's remaining life), the scopes granted against those needed, and the
+        version's support window. Errors are the shared HTTP layer's, with ``status`` 401 (bad
+        credentials), 403 (missing scope) or 404 (wrong shop or URL).
         """
-        client = ShopifyClient(ctx)
-        shop = fetch_shop(client, cacheable=False)
-        version = client.served_version or client.version
-        return f"shop {shop['myshopifyDomain']}, currency {shop['currencyCode']}, API {version}"
+        client = self.client(ctx)
+        data = client.execute(queries.PROBE_QUERY, queries.PROBE_OPERATION, {}, "shop")
+        shop = data.get("shop") or {}
+        installation = data.get("currentAppInstallation") or {}
+        granted = [s.get("handle") for s in installation.get("accessScopes") or []]
+        missing = missing_scopes(granted)
+        if missing:
+            error = FatalProviderError(f"shopify: {scopes_fact(granted)}")
+            error.status = 403
+            raise error
+        served = client.served_version or client.version
+        detail = f"shop {shop.get('myshopifyDomain')}, currency {shop.get('currencyCode')}"
+        facts = [credentials_fact(client.tokens, self.clock()), scopes_fact(granted)]
+        version = check_version(client.version, self.today())
+        if version.level == OK:  # a warning is in ctx.stats.warnings already
+            facts.append(version.message)
+        return ProbeResult(f"{detail}, API {served}", tuple(facts))
 
-    def check_environment(self, env: Mapping[str, str]) -> list[str]:
-        """A malformed shop domain or API version, or a refused URL override."""
-        return check_settings(self.resolve_settings(env))
+    def client(self, ctx: FetchContext) -> ShopifyClient:
+        """The GraphQL client of this fetch, once the API version passed its check."""
+        client = ShopifyClient(ctx, self._token_source(ctx.settings))  # settings checked here
+        self.check_version(ctx, client.version)
+        return client
+
+    def check_version(self, ctx: FetchContext, version: str) -> None:
+        """Fail past the version's end of support; warn in the last 90 days before it.
+
+        A recording replayed offline is not held to the support window of its version.
+        """
+        if ctx.offline:
+            return
+        verdict = check_version(version, self.today())
+        if verdict.level == FAILURE:
+            raise UnsupportedApiError(verdict.message)
+        if verdict.level == WARNING:
+            ctx.log.warning("%s", verdict.message)
+            ctx.stats.warnings.append(verdict.message)
+
+    def _token_source(self, settings: Mapping[str, str]) -> TokenSource:
+        client_id, secret = settings.get(CLIENT_ID_ENV), settings.get(CLIENT_SECRET_ENV)
+        if not (client_id and secret):
+            return StaticToken(settings.get(ACCESS_TOKEN_ENV) or "")
+        base = base_url(settings)
+        key = (base, client_id, secret)
+        if key not in self._tokens:
+            self._tokens[key] = app_token(base, client_id, secret, clock=self.clock)
+        return self._tokens[key]

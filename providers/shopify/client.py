@@ -15,6 +15,7 @@ from pipelines.net.http import HttpResponse, check_endpoint
 from pipelines.net.redact import one_line
 from pipelines.net.secrets import mask
 from providers.base import FetchContext
+from providers.shopify.auth import StaticToken, TokenSource
 from providers.shopify.queries import SIMPLE_QUERY_COST
 from providers.shopify.settings import (
     ACCESS_TOKEN_ENV,
@@ -22,12 +23,17 @@ from providers.shopify.settings import (
     API_URL_ENV,
     API_VERSION_ENV,
     API_VERSION_HEADER,
+    CLIENT_ID_ENV,
+    CLIENT_SECRET_ENV,
     DEFAULT_API_VERSION,
+    DEPRECATED_REASON_HEADER,
     GRAPHQL_PATH,
     MAX_THROTTLE_RETRIES,
+    RELEASE_MONTHS,
     SHOP_DOMAIN_ENV,
 )
 from providers.shopify.throttle import CostPacer
+from providers.shopify.versions import deprecation_message
 
 PROVIDER = "shopify"
 _VERSION_RE = re.compile(r"^(\d{4}-\d{2}|unstable)$")
@@ -49,6 +55,11 @@ def check_settings(settings: Mapping[str, str]) -> list[str]:
     version = settings.get(API_VERSION_ENV) or DEFAULT_API_VERSION
     if not _VERSION_RE.match(version):
         problems.append(f"{API_VERSION_ENV}: {version!r} is not an API version like 2026-10")
+    elif version != "unstable" and int(version[5:]) not in RELEASE_MONTHS:
+        problems.append(
+            f"{API_VERSION_ENV}: {version!r} is not a Shopify release (versions are "
+            "YYYY-01, YYYY-04, YYYY-07 and YYYY-10)"
+        )
     if settings.get(API_URL_ENV):
         try:
             check_endpoint(API_URL_ENV, settings[API_URL_ENV])
@@ -57,35 +68,44 @@ def check_settings(settings: Mapping[str, str]) -> list[str]:
     return problems
 
 
-def graphql_url(settings: Mapping[str, str]) -> str:
-    """``{base}/admin/api/{version}/graphql.json``; base is the override or https://{shop}."""
+def base_url(settings: Mapping[str, str]) -> str:
+    """The override, or https://{shop}: the API and the token endpoint both sit under it."""
     problems = check_settings(settings)
     if problems:
         raise ConfigError("; ".join(problems))
     override = settings.get(API_URL_ENV)
     if not override and not settings.get(SHOP_DOMAIN_ENV):
         raise ConfigError(f"{SHOP_DOMAIN_ENV} is not set")
-    base = (
+    return (
         check_endpoint(API_URL_ENV, override)
         if override
         else f"https://{settings[SHOP_DOMAIN_ENV]}"
     )
+
+
+def graphql_url(settings: Mapping[str, str]) -> str:
+    """``{base}/admin/api/{version}/graphql.json``."""
     version = settings.get(API_VERSION_ENV) or DEFAULT_API_VERSION
-    return base + GRAPHQL_PATH.format(version=version)
+    return base_url(settings) + GRAPHQL_PATH.format(version=version)
 
 
 # --- GraphQL transport -----------------------------------------------------------------------
 
 
 class ShopifyClient:
-    """POSTs GraphQL documents to one shop, paced by its cost bucket, and returns their ``data``."""
+    """POSTs GraphQL documents to one shop, paced by its cost bucket, and returns their ``data``.
 
-    def __init__(self, ctx: FetchContext) -> None:
+    The token is asked of ``tokens`` for every call, so a minted one is replaced when it is due,
+    even in the middle of a long pull or bulk operation; a 401 mints a new one once.
+    """
+
+    def __init__(self, ctx: FetchContext, tokens: TokenSource | None = None) -> None:
         self.ctx = ctx
         self.url = graphql_url(ctx.settings)
         self.version = ctx.settings.get(API_VERSION_ENV) or DEFAULT_API_VERSION
         self.served_version: str | None = None
-        self.headers = {ACCESS_TOKEN_HEADER: ctx.settings[ACCESS_TOKEN_ENV]}
+        self.tokens = tokens or StaticToken(ctx.settings.get(ACCESS_TOKEN_ENV) or "")
+        self.deprecations: set[str] = set()  # X-Shopify-API-Deprecated-Reason values seen
         self.pacer = CostPacer(ctx.stats, ctx.log)
 
     def execute(
@@ -124,24 +144,65 @@ class ShopifyClient:
         GraphQL throttling as THROTTLED with HTTP 200 or 429, and both are waited out here.
         """
         cache_hits = self.ctx.stats.cache_hits
-        response = self.ctx.http.request(
-            "POST",
-            self.url,
-            what=what,
-            json_body=body,
-            headers=self.headers,
-            cacheable=cacheable,
-            expected=(200, 429),
-        )
+        response = self._authorized_post(body, what, cacheable)
         if response.status == 429:
             return _json_object_or_none(response) or {}, True, _retry_after(response.headers)
         self._check_version(response)
+        self._check_deprecations(response, what)
         payload = response.json(f"{PROVIDER} {what}")
         if not isinstance(payload, dict):
             raise FatalProviderError(f"{PROVIDER} {what}: response is not a JSON object")
         if self.ctx.stats.cache_hits == cache_hits:  # a cached bucket status is stale
             self.pacer.observe(payload)
         return payload, is_throttled(payload), None
+
+    def _authorized_post(self, body: dict[str, Any], what: str, cacheable: bool) -> HttpResponse:
+        """The POST with the current token; a refused minted token is replaced once."""
+        response = self._send(body, what, cacheable)
+        if response.status == 401 and self.tokens.can_refresh:
+            self.ctx.log.warning(
+                "%s %s: the token was refused (401); minting a new one", PROVIDER, what
+            )
+            self.tokens.invalidate()
+            response = self._send(body, what, cacheable)
+            if response.status == 401:
+                raise self._refused(response, what)
+        if response.status == 401:
+            raise self.ctx.http.status_error(response, what, "Unauthorized")
+        return response
+
+    def _send(self, body: dict[str, Any], what: str, cacheable: bool) -> HttpResponse:
+        return self.ctx.http.request(
+            "POST",
+            self.url,
+            what=what,
+            json_body=body,
+            headers={ACCESS_TOKEN_HEADER: self.tokens.get(self.ctx.http)},
+            cacheable=cacheable,
+            expected=(200, 401, 429),
+        )
+
+    def _refused(self, response: HttpResponse, what: str) -> FatalProviderError:
+        error = self.ctx.http.status_error(response, what, "Unauthorized")
+        refused = FatalProviderError(
+            mask(
+                f"{error}; a newly minted token was refused too: the app was uninstalled from "
+                f"the shop or its access revoked (reinstall it from the Dev Dashboard, then "
+                f"check {CLIENT_ID_ENV} and {CLIENT_SECRET_ENV})"
+            )
+        )
+        refused.status = 401
+        return refused
+
+    def _check_deprecations(self, response: HttpResponse, what: str) -> None:
+        """Warn once per run for each ``X-Shopify-API-Deprecated-Reason`` value."""
+        reason = _header(response.headers, DEPRECATED_REASON_HEADER)
+        if not reason or reason in self.deprecations:
+            return
+        self.deprecations.add(reason)
+        message = mask(deprecation_message(reason, what))
+        self.ctx.log.warning("%s", message)
+        self.ctx.stats.warnings.append(message)
 
     def _check_version(self, response: HttpResponse) -> None:
         """Warn once when Shopify served another version than asked for.

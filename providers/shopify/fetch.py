@@ -43,7 +43,9 @@ class ProductsCount:
     exact: bool
 
 
-def fetch_products(ctx: FetchContext) -> Iterator[dict[str, Any]]:
+def fetch_products(
+    ctx: FetchContext, client: ShopifyClient | None = None
+) -> Iterator[dict[str, Any]]:
     """Yield product nodes (with all their variants) plus ``__shop``.
 
     Moves the watermark in ``ctx.next_state`` as products arrive, and marks the fetch
@@ -52,7 +54,7 @@ def fetch_products(ctx: FetchContext) -> Iterator[dict[str, Any]]:
     if ctx.limit is not None and ctx.limit <= 0:
         return
     options = FetchOptions.from_options(ctx.options)
-    client = ShopifyClient(ctx)
+    client = client or ShopifyClient(ctx)
     plan = plan_pull(ctx, options)
     shop = fetch_shop(client)
     watermark = Watermark(read_watermark(ctx.state), ctx.next_state)

@@ -11,6 +11,7 @@ import json
 import textwrap
 
 SHOP_OPERATION = "ShopInfo"
+PROBE_OPERATION = "ShopProbe"
 PRODUCTS_OPERATION = "Products"
 COUNT_OPERATION = "ProductsCount"
 VARIANTS_OPERATION = "ProductVariants"
@@ -61,6 +62,21 @@ query ShopInfo {
   shop {
     currencyCode
     myshopifyDomain
+  }
+}
+"""
+
+# doctor's one call: the shop, and the access scopes the app was granted on it.
+PROBE_QUERY = """\
+query ShopProbe {
+  shop {
+    currencyCode
+    myshopifyDomain
+  }
+  currentAppInstallation {
+    accessScopes {
+      handle
+    }
   }
 }
 """

@@ -10,6 +10,8 @@ from __future__ import annotations
 from providers.base import Option, Setting
 
 SHOP_DOMAIN_ENV = "SHOPIFY_SHOP_DOMAIN"
+CLIENT_ID_ENV = "SHOPIFY_CLIENT_ID"
+CLIENT_SECRET_ENV = "SHOPIFY_CLIENT_SECRET"
 ACCESS_TOKEN_ENV = "SHOPIFY_ACCESS_TOKEN"
 API_VERSION_ENV = "SHOPIFY_API_VERSION"
 API_URL_ENV = "SHOPIFY_API_URL"
@@ -43,12 +45,49 @@ THROTTLE_FALLBACK_SECONDS = 1.0
 MAX_THROTTLE_WAIT_SECONDS = 60.0
 
 GRAPHQL_PATH = "/admin/api/{version}/graphql.json"
+# The client credentials grant of Dev Dashboard apps (tokens live 86,399 s):
+# https://shopify.dev/docs/apps/build/authentication-authorization/access-tokens/client-credentials-grant
+TOKEN_PATH = "/admin/oauth/access_token"
+# Mint a new token this many seconds before the current one lapses (at most a tenth of its life).
+TOKEN_REFRESH_MARGIN = 600.0
 ACCESS_TOKEN_HEADER = "X-Shopify-Access-Token"
 API_VERSION_HEADER = "X-Shopify-API-Version"
+# Since 2025-04 it names the deprecated fields a query used ("Shop.products, Shop.productVariants").
+DEPRECATED_REASON_HEADER = "X-Shopify-API-Deprecated-Reason"
+
+# The access scopes each dataset needs (https://shopify.dev/docs/api/usage/access-scopes); a
+# write_ scope includes its read_ scope. Add a dataset here when the provider gains one.
+DATASET_SCOPES: dict[str, tuple[str, ...]] = {"products": ("read_products",)}
+DATASETS = ("products",)  # what this provider pulls today
+
+# https://shopify.dev/docs/api/usage/versioning: a version every quarter (YYYY-01/04/07/10),
+# each supported for at least 12 months from its release.
+RELEASE_MONTHS = (1, 4, 7, 10)
+SUPPORT_MONTHS = 12
+# doctor and the run summary warn this many days before the configured version's support ends.
+VERSION_WARNING_DAYS = 90
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(SHOP_DOMAIN_ENV, "The shop's domain, e.g. example.myshopify.com"),
-    Setting(ACCESS_TOKEN_ENV, "Admin API access token (read_products scope)", secret=True),
+    Setting(
+        CLIENT_ID_ENV,
+        "Client ID of the shop's Dev Dashboard app (preferred: tokens are minted and refreshed)",
+        secret=True,
+        required=False,
+    ),
+    Setting(
+        CLIENT_SECRET_ENV,
+        "Client secret of that app, used with SHOPIFY_CLIENT_ID",
+        secret=True,
+        required=False,
+    ),
+    Setting(
+        ACCESS_TOKEN_ENV,
+        "A legacy custom app's Admin API token (shpat_...; use only without "
+        "SHOPIFY_CLIENT_ID/SHOPIFY_CLIENT_SECRET)",
+        secret=True,
+        required=False,
+    ),
     Setting(
         API_VERSION_ENV,
         "GraphQL Admin API version (YYYY-MM)",
@@ -58,7 +97,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         API_URL_ENV,
         "Base URL replacing https://{shop} (proxies, test doubles); "
-        "/admin/api/{version}/graphql.json follows",
+        "/admin/api/{version}/graphql.json and /admin/oauth/access_token follow",
         required=False,
     ),
 )

@@ -107,7 +107,7 @@ def test_retired_amazon_paapi_settings_give_a_migration_error(tmp_path: Path) ->
 def test_no_credentials_in_ci_is_an_error_naming_the_secrets(tmp_path: Path) -> None:
     result = cli(cwd=tmp_path, env=clean_env(CI="true"))
     assert result.returncode == 2
-    assert "SHOPIFY_ACCESS_TOKEN" in result.stderr
+    assert "SHOPIFY_CLIENT_SECRET" in result.stderr
     assert "EBAY_CLIENT_ID" in result.stderr
     assert not (tmp_path / "data").exists()
 

@@ -94,7 +94,8 @@ def test_doctor_checks_each_configured_provider_with_one_call(
     assert out[1:] == [
         "amazon    ok      www.amazon.com: getItems B0TEST0001 answered (1 item(s))",
         "ebay      ok      search 'film camera' on EBAY_US: 1234 results",
-        "not configured: shopify (missing SHOPIFY_SHOP_DOMAIN, SHOPIFY_ACCESS_TOKEN)",
+        "not configured: shopify (missing SHOPIFY_SHOP_DOMAIN, SHOPIFY_CLIENT_ID, "
+        "SHOPIFY_CLIENT_SECRET)",
     ]
     assert len(fake_ebay_api.token_requests) == 1
     assert [r.args for r in fake_ebay_api.search_requests] == [

@@ -5,8 +5,11 @@ Each configured provider makes one cheap authenticated call through its ``probe(
 catalog is fetched, nothing is written, the response cache is neither read nor written.
 Each gets a verdict: ok, bad credentials (401), missing scope (403), wrong shop/URL (404),
 unreachable (no response: refused, reset, time-out), config error, no check (the provider
-has no probe) or error. Exit 0 when every configured provider is ok, 1 otherwise (also
-when no provider is configured at all).
+has no probe), unsupported API (the configured API version is past its end of support) or
+error; ok becomes "warning" when the probe found something to act on soon (an API version
+near its end of support). What else the probe learned (the kind of credentials, the token's
+remaining life, the scopes granted) is printed under the table, one line each. Exit 0 when
+every configured provider is ok or warning, 1 otherwise (also when none is configured).
 """
 
 from __future__ import annotations
@@ -19,10 +22,10 @@ from typing import TYPE_CHECKING
 
 from pipelines.cli.tables import format_table
 from pipelines.config import PipelineConfig
-from pipelines.errors import ConfigError, ProviderError
+from pipelines.errors import ConfigError, ProviderError, UnsupportedApiError
 from pipelines.net.http import HttpClient, ProviderUnreachableError
 from pipelines.net.secrets import mask
-from providers.base import FetchContext, Provider, ProviderStats
+from providers.base import FetchContext, ProbeResult, Provider, ProviderStats
 
 if TYPE_CHECKING:
     from pipelines.cli.main import CommandContext
@@ -35,7 +38,7 @@ HELP = (
 # One retry: a single 503 should not fail the check, a dead host should not take minutes.
 PROBE_MAX_RETRIES = 1
 VERDICTS = {401: "bad credentials", 403: "missing scope", 404: "wrong shop/URL"}
-OK = "ok"
+OK, WARNING = "ok", "warning"
 
 log = logging.getLogger("pipeline.doctor")
 
@@ -47,6 +50,7 @@ class Check:
     provider: str
     verdict: str
     detail: str
+    facts: tuple[str, ...] = ()
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -58,11 +62,14 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
     if checks:
         rows = [(c.provider, c.verdict, c.detail) for c in checks]
         print(format_table(("provider", "result", "detail"), rows))
+        for check in checks:
+            for fact in check.facts:
+                print(f"  {check.provider}: {fact}")
     else:
         print("No provider is configured: nothing to check.")
     for name, missing in unconfigured.items():
         print(f"not configured: {name} (missing {', '.join(missing)})")
-    return 0 if checks and all(c.verdict == OK for c in checks) else 1
+    return 0 if checks and all(c.verdict in (OK, WARNING) for c in checks) else 1
 
 
 def check_providers(
@@ -86,8 +93,9 @@ def check_providers(
 def check_provider(provider: Provider, config: PipelineConfig, env: Mapping[str, str]) -> Check:
     """Run one provider's probe and name the outcome."""
     name = provider.name
+    ctx = probe_context(provider, config, env)
     try:
-        detail = provider.probe(probe_context(provider, config, env))
+        result = provider.probe(ctx)
     except NotImplementedError as exc:
         return Check(name, "no check", str(exc))
     except ConfigError as exc:
@@ -97,13 +105,19 @@ def check_provider(provider: Provider, config: PipelineConfig, env: Mapping[str,
     except Exception as exc:  # a probe's bug must not hide the other providers' verdicts
         log.debug("%s probe failed", name, exc_info=True)
         return Check(name, "error", mask(f"{type(exc).__name__}: {exc}"))
-    return Check(name, OK, mask(detail))
+    if isinstance(result, str):
+        result = ProbeResult(result)
+    warnings = tuple(f"warning: {w}" for w in ctx.stats.warnings)
+    facts = tuple(mask(fact) for fact in (*result.facts, *warnings))
+    return Check(name, WARNING if warnings else OK, mask(result.detail), facts)
 
 
 def verdict_for(exc: ProviderError) -> str:
     """The verdict for a failed probe: by kind of failure, then by HTTP status."""
     if isinstance(exc, ProviderUnreachableError):
         return "unreachable"
+    if isinstance(exc, UnsupportedApiError):
+        return "unsupported API"
     return VERDICTS.get(exc.status or 0, "error")
 
 

@@ -87,6 +87,7 @@ class GraphQLQueries:
     count_offsets: deque[int]  # added to the next productsCount answers, one each
     domain: str
     currency: str
+    scopes: tuple[str, ...]
     _last_view: tuple[Any, Any]
     # A broken server: after the last product, empty pages that each point to a new cursor.
     endless_empty_pages: bool = False
@@ -113,7 +114,11 @@ class GraphQLQueries:
             return self._variants(variables)
         if re.search(r"\bshop\s*\{", query):
             shop = {"currencyCode": self.currency, "myshopifyDomain": self.domain}
-            return {"data": {"shop": shop}}, 200, 1
+            data: dict[str, Any] = {"shop": shop}
+            if "currentAppInstallation" in query:
+                scopes = [{"handle": scope} for scope in self.scopes]
+                data["currentAppInstallation"] = {"accessScopes": scopes}
+            return {"data": data}, 200, 1
         return {"errors": [{"message": "Unknown query (fake)"}]}, 200, None
 
     def _products(self, variables: dict[str, Any]) -> tuple[dict[str, Any], int, int | None]:

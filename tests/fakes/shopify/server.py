@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from pytest_httpserver import HTTPServer
@@ -24,6 +26,7 @@ from werkzeug import Request, Response
 
 from tests.fakes.shopify.bulk import _BULK_FILE_RE, BulkOp, BulkOperations
 from tests.fakes.shopify.graphql import GraphQLQueries
+from tests.fakes.shopify.oauth import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, AppCredentials
 from tests.fakes.shopify.throttle import THROTTLED_ERROR, CostBucket, CostMeter
 from tests.fakes.shopify.wire import Fault, SeenRequest
 
@@ -43,12 +46,13 @@ _PATH_RE = re.compile(r"^/admin/api/(?P<version>[^/]+)/graphql\.json$")
 _VERSION_RE = re.compile(r"^(\d{4}-\d{2}|unstable)$")
 
 
-class FakeShopify(GraphQLQueries, BulkOperations, CostMeter):
+class FakeShopify(GraphQLQueries, BulkOperations, CostMeter, AppCredentials):
     """Serves ``products`` (Product nodes, all variants nested) for one shop.
 
     The HTTP side and fault injection are here; the queries are answered by
     ``GraphQLQueries`` (``graphql.py``), bulk operations run in ``BulkOperations``
-    (``bulk.py``) and every query is paid for by ``CostMeter`` (``throttle.py``).
+    (``bulk.py``), every query is paid for by ``CostMeter`` (``throttle.py``) and the
+    client credentials grant of a Dev Dashboard app is ``AppCredentials`` (``oauth.py``).
     """
 
     def __init__(
@@ -62,6 +66,10 @@ class FakeShopify(GraphQLQueries, BulkOperations, CostMeter):
         bucket: CostBucket | None = None,
         bulk_limit: int = 1,
         server: HTTPServer | None = None,
+        client_id: str = DEFAULT_CLIENT_ID,
+        client_secret: str = DEFAULT_CLIENT_SECRET,
+        scopes: tuple[str, ...] = ("read_products",),
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.products = products
         self.token = token
@@ -80,6 +88,11 @@ class FakeShopify(GraphQLQueries, BulkOperations, CostMeter):
         self.throttled = 0  # THROTTLED answers, queued or earned
         self.charged = 0  # actual cost of every answered query
         self._last_view: tuple[Any, Any] = (None, None)
+        self.setup_app(client_id, client_secret)
+        self.scopes = scopes
+        self.clock = clock
+        self.deprecated_reason: str | None = None  # sent as X-Shopify-API-Deprecated-Reason
+        self.on_query: Callable[[dict[str, Any]], None] = lambda body: None  # before answering
         # A running server may be shared between tests: starting and stopping one costs ~0.5 s.
         self.owns_server = server is None
         self.server = server or HTTPServer(host="127.0.0.1", port=0)
@@ -143,21 +156,27 @@ class FakeShopify(GraphQLQueries, BulkOperations, CostMeter):
         download = _BULK_FILE_RE.match(request.path)
         if download is not None:
             return self._download(request, int(download["number"]))
+        if request.path == "/admin/oauth/access_token" and request.method == "POST":
+            return self.mint(request)
         match = _PATH_RE.match(request.path)
         if match is None or not _VERSION_RE.match(match["version"]):
             return _json({"errors": "Not Found"}, 404)
-        if request.headers.get("X-Shopify-Access-Token") != self.token:
+        if not self.accepts(request.headers.get("X-Shopify-Access-Token")):
             return _json(INVALID_TOKEN_BODY, 401)
         served = self._served_version(match["version"])
         if request.method != "POST":
             return _json({"errors": "Method Not Allowed"}, 405, served)
         if not isinstance(body, dict) or not isinstance(body.get("query"), str):
             return _json({"errors": {"query": "Required parameter missing or invalid"}}, 400)
+        self.on_query(body)
         fault = self.faults.popleft() if self.faults else Fault("pass")
         if fault.kind != "pass":
             return self._fault(fault, body, served)
         payload, status = self._metered(body)
-        return _json(payload, status, served)
+        response = _json(payload, status, served)
+        if self.deprecated_reason:
+            response.headers["X-Shopify-API-Deprecated-Reason"] = self.deprecated_reason
+        return response
 
     def _served_version(self, asked: str) -> str:
         """An unsupported version is served as the oldest supported one, without an error."""

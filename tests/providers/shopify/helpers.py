@@ -16,3 +16,16 @@ def fetch_all(
 ) -> tuple[list[dict[str, Any]], FetchContext]:
     ctx = fetch_context(provider, env, **kwargs)
     return list(provider.fetch(ctx)), ctx
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand (shared by the provider and the fake)."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

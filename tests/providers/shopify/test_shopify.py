@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Any
 
 import pyarrow as pa
@@ -12,6 +13,7 @@ import requests
 from pipelines.errors import FatalProviderError, RetriableProviderError
 from pipelines.lake.schema import BUSINESS_FIELDS
 from pipelines.net.offline import Recording, offline_env, replay_server
+from providers.shopify import ShopifyProvider
 from providers.shopify.queries import COUNT_QUERY, PRODUCTS_QUERY, SHOP_QUERY, products_query_cost
 from tests.fakes.shopify import FakeShopify, encode_cursor
 from tests.providers.shopify.helpers import fetch_all
@@ -113,7 +115,9 @@ def test_graphql_errors_with_data_warn_and_go_on(provider, fetch_context, shopif
     ) in caplog.text
 
 
-def test_served_version_differing_from_asked_warns(provider, fetch_context, shopify, caplog):
+def test_served_version_differing_from_asked_warns(fetch_context, shopify, caplog):
+    # On its last day of support by our clock, Shopify may already serve the next version.
+    provider = ShopifyProvider(today=lambda: date(2025, 12, 31))
     env = shopify.env(SHOPIFY_API_VERSION="2025-01")
 
     records, _ = fetch_all(provider, fetch_context, env)
@@ -235,8 +239,10 @@ def test_offline_recording_replays(provider, fetch_context):
     with replay_server(recording) as base_url:
         env = offline_env(recording, base_url)
         everything = fetch_context(provider, env, options=recording.options)
+        everything.offline = True
         records = list(provider.fetch(everything))
         limited = fetch_context(provider, env, options=recording.options, limit=10)
+        limited.offline = True
         first_ten = list(provider.fetch(limited))
     rows = [row for raw in records for row in provider.normalize(raw)]
 
@@ -251,7 +257,7 @@ def test_offline_recording_replays(provider, fetch_context):
 
 
 def test_offline_recording_has_the_bad_records_to_quarantine(provider):
-    exchanges = Recording(provider.recording_path()).exchanges
+    exchanges = [e for e in Recording(provider.recording_path()).exchanges if "data" in e["body"]]
     pages = [e["body"]["data"]["products"] for e in exchanges if e["body"]["data"].get("products")]
     shop = exchanges[0]["body"]["data"]["shop"]
     records = [{**node, "__shop": shop} for page in pages for node in page["nodes"]]

@@ -86,11 +86,17 @@ def test_bad_options_are_refused(provider, fetch_context, shopify, options, mess
 def test_declared_settings_and_options(provider):
     assert [s.env for s in provider.settings] == [
         "SHOPIFY_SHOP_DOMAIN",
+        "SHOPIFY_CLIENT_ID",
+        "SHOPIFY_CLIENT_SECRET",
         "SHOPIFY_ACCESS_TOKEN",
         "SHOPIFY_API_VERSION",
         "SHOPIFY_API_URL",
     ]
-    assert [s.env for s in provider.settings if s.secret] == ["SHOPIFY_ACCESS_TOKEN"]
+    assert [s.env for s in provider.settings if s.secret] == [
+        "SHOPIFY_CLIENT_ID",
+        "SHOPIFY_CLIENT_SECRET",
+        "SHOPIFY_ACCESS_TOKEN",
+    ]
     assert {o.name: o.default for o in provider.options} == {
         "page_size": 100,
         "variants_per_product": 100,
@@ -101,7 +107,11 @@ def test_declared_settings_and_options(provider):
         "bulk_poll_seconds": 2.0,
         "bulk_timeout_seconds": 3600,
     }
-    assert provider.missing_settings({}) == ["SHOPIFY_SHOP_DOMAIN", "SHOPIFY_ACCESS_TOKEN"]
+    assert provider.missing_settings({}) == [
+        "SHOPIFY_SHOP_DOMAIN",
+        "SHOPIFY_CLIENT_ID",
+        "SHOPIFY_CLIENT_SECRET",
+    ]
     assert provider.resolve_settings({"SHOPIFY_SHOP_DOMAIN": "a"})["SHOPIFY_API_VERSION"] == (
         "2026-10"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -26,15 +27,15 @@ def test_probe_names_shop_currency_and_served_version(fetch_context, shopify):
 
     answer = provider.probe(fetch_context(provider, shopify.env()))
 
-    assert answer == "shop maple.myshopify.com, currency CAD, API 2026-10"
-    assert [r.body["operationName"] for r in shopify.requests] == ["ShopInfo"]
+    assert answer.detail == "shop maple.myshopify.com, currency CAD, API 2026-10"
+    assert [r.body["operationName"] for r in shopify.requests] == ["ShopProbe"]
 
 
 def test_probe_reports_the_version_shopify_actually_served(fetch_context, shopify):
-    provider = ShopifyProvider()
+    provider = ShopifyProvider(today=lambda: date(2025, 12, 31))  # 2025-01's last day
     ctx = fetch_context(provider, shopify.env(SHOPIFY_API_VERSION="2025-01"))
 
-    assert provider.probe(ctx).endswith("API 2026-01")
+    assert provider.probe(ctx).detail.endswith("API 2026-01")
 
 
 @pytest.mark.parametrize(
