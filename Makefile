@@ -53,7 +53,7 @@ lint: $(VENV)/.dev  ## ruff, workflow checks (zizmor, schemas), secret scan (.se
 	$(BIN)/zizmor --offline --persona auditor $(WORKFLOWS) .github/dependabot.yml
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows $(WORKFLOWS)
 	$(BIN)/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
-	$(BIN)/python tools/scan_secrets.py
+	$(BIN)/python .ci/scan_secrets.py
 
 # requirements.txt and requirements-dev.txt hold the pins; the .lock files add every file's
 # sha256 for pip --require-hashes (the workflows, make test). Run after changing a pin: uv
@@ -65,7 +65,7 @@ lock: $(VENV)/.dev  ## Regenerate requirements.lock and requirements-dev.lock (h
 	$(UV_COMPILE) -o requirements-dev.lock requirements-dev.txt
 
 # After reviewing that every new finding is a fake: list the findings of the tracked files
-# as known (keeps their is_secret labels and the custom plugins of tools/secret_plugins.py).
+# as known (keeps their is_secret labels and the custom plugins of .ci/secret_plugins.py).
 secrets-baseline: $(VENV)/.dev  ## Refresh .secrets.baseline (see docs/security.md)
 	$(BIN)/detect-secrets scan --baseline .secrets.baseline
 

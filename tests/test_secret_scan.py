@@ -5,15 +5,26 @@ Every planted token is assembled at run time, so this file itself holds none of 
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tools.scan_secrets import new_secrets
-
 REPO = Path(__file__).resolve().parents[1]
+SCANNER = REPO / ".ci" / "scan_secrets.py"
+
+
+def _load_scanner():
+    """``.ci/scan_secrets.py`` as a module (``.ci`` is not an importable package name)."""
+    spec = importlib.util.spec_from_file_location("scan_secrets", SCANNER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+new_secrets = _load_scanner().new_secrets
 BASELINE = str(REPO / ".secrets.baseline")
 HEX32 = "9f86d081884c7d659a2feaa0c55ad015"  # pragma: allowlist secret
 SHOPIFY_TOKEN = "shpat_" + HEX32
@@ -75,7 +86,7 @@ def test_references_and_short_fakes_pass(tmp_path: Path) -> None:
 
 
 def _scan(repo: Path) -> subprocess.CompletedProcess[str]:
-    script = REPO / "tools" / "scan_secrets.py"
+    script = SCANNER
     return subprocess.run(
         [sys.executable, str(script), "--baseline", BASELINE],
         cwd=repo, capture_output=True, text=True, check=False,
@@ -105,7 +116,7 @@ def test_a_committed_shopify_token_fails_the_scan(tmp_path: Path) -> None:
 def test_an_unreadable_baseline_is_one_line_exit_2(tmp_path: Path) -> None:
     missing = tmp_path / "none.baseline"
     result = subprocess.run(
-        [sys.executable, str(REPO / "tools" / "scan_secrets.py"), "--baseline", str(missing)],
+        [sys.executable, str(SCANNER), "--baseline", str(missing)],
         cwd=tmp_path, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert result.returncode == 2

@@ -5,7 +5,7 @@
 still known, so edits elsewhere in a test file never fail the check. Findings name the file,
 line and kind of secret, never the value. With no file arguments it scans ``git ls-files``.
 
-Usage: python tools/scan_secrets.py [--baseline PATH] [FILE ...]
+Usage: python .ci/scan_secrets.py [--baseline PATH] [FILE ...]
 Exit codes: 0 nothing new, 1 new secrets found, 2 bad baseline.
 """
 
@@ -31,7 +31,7 @@ def tracked_files() -> list[str]:
 def load_baseline(baseline_path: str) -> SecretsCollection:
     """The baseline's secrets; its settings (plugins, filters) become detect-secrets' own.
 
-    Custom plugins and filters are named ``file://tools/…`` relative to the baseline's
+    Custom plugins and filters are named ``file://.ci/…`` relative to the baseline's
     folder, so the scan works from any working directory.
     """
     data = baseline.load_from_file(baseline_path)

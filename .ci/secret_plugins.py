@@ -7,7 +7,7 @@ assigned to one of the pipeline's secret variables (which catches Cognito-style 
 Creators credentials, whose bare shape is too plain to match on its own), and Vault tokens.
 ``is_secret_store_reference`` is a filter: a ``[secrets.refs]`` reference such as
 ``"aws:prod/shopify#access_token"`` names where a secret lives and is not one. The baseline
-(``.secrets.baseline``) names this file, so ``tools/scan_secrets.py``, ``make lint`` and the
+(``.secrets.baseline``) names this file, so ``.ci/scan_secrets.py``, ``make lint`` and the
 pre-commit hook all load it.
 """
 
