@@ -40,7 +40,7 @@ from pipelines.ops.artifact_trust import (
     write_checksums,
 )
 from pipelines.ops.github import Artifact, GitHubClient, extract_zip
-from pipelines.run.runner import ACKNOWLEDGED_FILE
+from pipelines.run.detect import ACKNOWLEDGED_FILE
 
 STATE_ARTIFACT = "pipeline-state"
 GITHUB_RUNS_FILE = "github_runs.jsonl"

@@ -22,7 +22,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from pipelines.checks.anomaly import AnomalyConfig, AnomalyReport, Verdict, detect_anomalies
+from pipelines.checks.anomaly import AnomalyConfig, detect_anomalies
 from pipelines.checks.quality import gate_verdict
 from pipelines.checks.quality_config import QualityConfig
 from pipelines.checks.report import write_reports
@@ -37,6 +37,7 @@ from pipelines.lake.state_repair import check_state, readable_state_meta
 from pipelines.net.retry import RetryBudget
 from pipelines.net.secrets import mask
 from pipelines.run.checkpoint import DONE, FAILED, Checkpoint, unfinished_runs
+from pipelines.run.detect import acknowledged_runs, describe_alerts, mass_delete_alerts
 from pipelines.run.extract import Extractor
 from pipelines.run.options import (
     RunOptions,
@@ -55,8 +56,6 @@ from pipelines.run.write import WriteStep
 from providers.base import Provider
 
 log = logging.getLogger("pipeline.runner")
-
-ACKNOWLEDGED_FILE = "acknowledged_runs.txt"
 
 
 class Runner:
@@ -382,35 +381,3 @@ class Runner:
             batch_size=self.config.batch_size,
             row_group_size=self.config.row_group_size,
         )
-
-
-def acknowledged_runs(log_dir: Path) -> frozenset[str]:
-    """Runs an operator acknowledged (one run id per line): their volumes train the detector."""
-    path = log_dir / ACKNOWLEDGED_FILE
-    if not path.exists():
-        return frozenset()
-    return frozenset(line.strip() for line in path.read_text().splitlines() if line.strip())
-
-
-def mass_delete_alerts(written: Mapping[str, Any]) -> list[Verdict]:
-    """An alert for each provider whose complete pull the deletion guard stopped."""
-    return [
-        Verdict(
-            name,
-            "mass_delete",
-            float(entry["mass_delete"]["would_delete"]),
-            "alert",
-            z=0.0,
-            median=float(entry["mass_delete"]["held"]),
-        )
-        for name, entry in written.items()
-        if isinstance(entry, dict) and entry.get("mass_delete")
-    ]
-
-
-def describe_alerts(anomaly: AnomalyReport) -> list[str]:
-    """One phrase per alert: provider, metric, value and the usual level."""
-    return [
-        f"{v.provider} {v.metric} {v.value:g} vs median {v.median:g} (z {v.z:+.1f})"
-        for v in anomaly.alerts
-    ]

@@ -20,7 +20,7 @@ from pipelines.cli.commands.file_issues import ANOMALY_LABEL, RUN_MARKER_RE
 from pipelines.errors import ConfigError
 from pipelines.lake.runlog import read_runs
 from pipelines.ops.github import GitHubClient
-from pipelines.run.runner import ACKNOWLEDGED_FILE, acknowledged_runs
+from pipelines.run.detect import ACKNOWLEDGED_FILE, acknowledged_runs
 
 if TYPE_CHECKING:
     from pipelines.cli.main import CommandContext

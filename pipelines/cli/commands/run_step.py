@@ -24,7 +24,7 @@ RUN_ID_PATTERN = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from pipelines.cli.main import _positive_int, _provider_list, _shard
+    from pipelines.cli.parser import _positive_int, _provider_list, _shard
 
     parser.add_argument("step", metavar="STEP", help="the step to run, e.g. extract.shopify")
     parser.add_argument(

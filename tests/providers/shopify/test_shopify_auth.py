@@ -72,7 +72,7 @@ def test_client_credentials_mint_one_token_used_for_every_call(provider, fetch_c
     assert set(tokens_sent(shopify)) == {shopify.minted[0]}
     assert shopify.token not in tokens_sent(shopify)  # the legacy token is not involved
     assert mask(f"token {shopify.minted[0]}") == "token ***"
-    assert ctx.stats.api_calls == 1 + 1 + 4  # token, shop, four pages
+    assert ctx.stats.api_calls == 1 + 1 + 4 + 2  # token, shop, four pages, productsCount twice
 
 
 def test_the_token_is_cached_across_fetches_of_the_same_app(provider, fetch_context, shopify):
@@ -101,9 +101,10 @@ def test_a_token_due_to_lapse_mid_run_is_replaced_before_it_is_refused(
     records, _ = fetch_all(provider, fetch_context, shopify.app_env(), options=PAGED)
 
     assert len(records) == 7
-    assert len(shopify.minted) == 2  # 5 calls x 30,000 s: one token cannot cover them
-    first, second = shopify.minted
-    assert tokens_sent(shopify) == [first, first, first, second, second]
+    # 7 calls (shop, productsCount, four pages, productsCount) x 30,000 s: three tokens
+    assert len(shopify.minted) == 3
+    first, second, third = shopify.minted
+    assert tokens_sent(shopify) == [first] * 3 + [second] * 3 + [third]
     assert "refused" not in caplog.text  # replaced in time, never answered 401
 
 
@@ -149,7 +150,7 @@ def test_a_new_token_refused_too_fails_clearly(provider, fetch_context, shopify)
     assert raised.value.status == 401
     message = str(raised.value)
     assert message.startswith(
-        "401 Unauthorized from shopify products page 1: [API] Invalid API key"
+        "401 Unauthorized from shopify products count: [API] Invalid API key"
     )
     assert "a newly minted token was refused too" in message
     assert "SHOPIFY_CLIENT_ID and SHOPIFY_CLIENT_SECRET" in message
@@ -266,4 +267,4 @@ def test_the_offline_recording_speaks_both_kinds(fetch_context, kind):
         records = list(provider.fetch(ctx))
 
     assert len(records) == 42
-    assert ctx.stats.api_calls == (7 if kind == "client credentials" else 6)
+    assert ctx.stats.api_calls == (9 if kind == "client credentials" else 8)  # productsCount x2

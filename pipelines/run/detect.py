@@ -1,0 +1,45 @@
+"""What the detect step adds to the volume verdicts: acknowledged runs, mass-delete alerts, and
+the one-line descriptions the run log and the summary show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pipelines.checks.anomaly import AnomalyReport, Verdict
+
+ACKNOWLEDGED_FILE = "acknowledged_runs.txt"
+
+
+def acknowledged_runs(log_dir: Path) -> frozenset[str]:
+    """Runs an operator acknowledged (one run id per line): their volumes train the detector."""
+    path = log_dir / ACKNOWLEDGED_FILE
+    if not path.exists():
+        return frozenset()
+    return frozenset(line.strip() for line in path.read_text().splitlines() if line.strip())
+
+
+def mass_delete_alerts(written: Mapping[str, Any]) -> list[Verdict]:
+    """An alert for each provider whose complete pull the deletion guard stopped."""
+    return [
+        Verdict(
+            name,
+            "mass_delete",
+            float(entry["mass_delete"]["would_delete"]),
+            "alert",
+            z=0.0,
+            median=float(entry["mass_delete"]["held"]),
+        )
+        for name, entry in written.items()
+        if isinstance(entry, dict) and entry.get("mass_delete")
+    ]
+
+
+def describe_alerts(anomaly: AnomalyReport) -> list[str]:
+    """One phrase per alert: provider, metric, value and the usual level."""
+    return [
+        f"{v.provider} {v.metric} {v.value:g} vs median {v.median:g} (z {v.z:+.1f})"
+        for v in anomaly.alerts
+    ]
