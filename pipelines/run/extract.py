@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.config import PipelineConfig
-from pipelines.errors import IncompleteFetchError
+from pipelines.errors import FatalProviderError, IncompleteFetchError
 from pipelines.lake.lake import Lake, RawWriter
 from pipelines.lake.state_repair import readable_state_meta
 from pipelines.net.cache import ResponseCache
@@ -70,7 +70,15 @@ class Extractor:
             return {"status": "skipped", "reason": "no offline recording"}
         recording = Recording(path)
         with replay_server(recording) as base_url:
-            return self._fetch(provider, offline_env(recording, base_url), work, dt)
+            try:
+                return self._fetch(provider, offline_env(recording, base_url), work, dt)
+            except Exception as exc:
+                miss = recording.miss_message()
+                if miss is None:
+                    raise
+                error = FatalProviderError(f"{provider.name}: {miss}")
+                error.stats = getattr(exc, "stats", None)
+                raise error from exc
 
     def options_of(self, provider: Provider, *, sharded: bool = True) -> dict[str, Any] | None:
         """The provider's options for this run: ``pipeline.toml``'s (a recording's, offline),
