@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from pipelines.errors import ConfigError
 from pipelines.net.secret_stores import SOURCES, SecretRef, parse_reference, read_references
@@ -32,18 +33,30 @@ PIPELINE_OPTIONS: tuple[Option, ...] = (
     Option("log_dir", str, "logs", "Run log (runs.jsonl, runs.sqlite) and reports."),
     Option("cache_dir", str, ".cache/api", "API response cache, one folder per provider."),
     Option("cache_ttl_seconds", int, 3600, "How long a cached API response is reused."),
-    Option("batch_size", int, 5000, "Rows normalized, checked and deduplicated at a time."),
-    Option("row_group_size", int, 131072, "Rows per Parquet row group."),
+    Option(
+        "batch_size", int, 5000, "Rows normalized, checked and deduplicated at a time.", minimum=1
+    ),
+    Option("row_group_size", int, 131072, "Rows per Parquet row group.", minimum=1),
     Option("http_timeout_seconds", float, 30.0, "Read timeout of every API call."),
     Option("http_connect_timeout_seconds", float, 5.0, "Connect timeout of every API call."),
     Option("http_max_retries", int, 4, "Retries of one API call (429, 5xx, connection errors)."),
     Option("http_backoff_seconds", float, 0.5, "First backoff step; doubles per retry, jittered."),
     Option("http_retry_budget", int, 50, "Retries allowed in a whole run, all providers together."),
     Option("http_breaker_threshold", int, 5, "Failures in a row that stop a provider; 0: never."),
-    Option("http_deadline_seconds", float, 120.0, "Whole API call (connect, headers, body)."),
+    Option(
+        "http_deadline_seconds", float, 120.0, "Whole API call (connect, headers, body).", above=0
+    ),
     Option("http_max_body_mb", float, 64.0, "Largest API response body held in memory."),
-    Option("http_call_budget_seconds", float, 180.0, "One call's attempts and waits together."),
-    Option("http_download_deadline_seconds", float, 3600.0, "A whole bulk result download."),
+    Option(
+        "http_call_budget_seconds",
+        float,
+        180.0,
+        "One call's attempts and waits together.",
+        above=0,
+    ),
+    Option(
+        "http_download_deadline_seconds", float, 3600.0, "A whole bulk result download.", above=0
+    ),
     Option("max_pages", int, 10000, "Pages one paged listing may take; 0: no cap."),
     Option("max_empty_pages", int, 3, "Empty pages in a row that stop a paged listing."),
     Option("lake_uri", str, "", "The lake: a local path or s3://bucket/prefix; empty: data_dir."),
@@ -69,13 +82,17 @@ PIPELINE_OPTIONS: tuple[Option, ...] = (
         float,
         0.5,
         "Most of a provider's held catalog one complete pull may mark deleted (0.5: half).",
+        maximum=1,
     ),
-    Option("table_format", str, "parquet", "parquet, or delta: also keep Delta tables."),
+    Option(
+        "table_format",
+        str,
+        "parquet",
+        "parquet, or delta: also keep Delta tables.",
+        choices=("parquet", "delta"),
+    ),
     Option("delta_retention_hours", int, 168, "What compact keeps of old Delta table files."),
 )
-CHOICES = {"table_format": ("parquet", "delta")}
-# Time limits where 0 would fail every call rather than mean "no limit".
-POSITIVE = ("http_deadline_seconds", "http_call_budget_seconds", "http_download_deadline_seconds")
 
 
 @dataclass(frozen=True)
@@ -99,38 +116,93 @@ class PipelineConfig:
             raise AttributeError(name) from None
 
 
-def _check_value(key: str, option: Option, value: Any) -> str | None:
-    if option.type is float and isinstance(value, int) and not isinstance(value, bool):
-        return None
-    if not isinstance(value, option.type) or isinstance(value, bool) != (option.type is bool):
+_SECTION_RULES = ConfigDict(extra="forbid", strict=True)
+
+
+def _field(option: Option) -> tuple[Any, Any]:
+    """The pydantic annotation and field of one declared option."""
+    if option.choices:
+        annotation: Any = Literal[option.choices]
+    elif option.type is list:
+        annotation = list[option.item] if option.item else list[Any]
+    else:
+        annotation = option.type
+    bounds: dict[str, float] = {}
+    if option.type in (int, float):
+        if option.above is not None:
+            bounds["gt"] = option.above
+        else:
+            bounds["ge"] = option.minimum if option.minimum is not None else 0
+        if option.maximum is not None:
+            bounds["le"] = option.maximum
+    return annotation, Field(default=option.default, **bounds)
+
+
+def section_model(prefix: str, options: tuple[Option, ...]) -> type[BaseModel]:
+    """The validating model of one section, built from its declared options."""
+    fields = {o.name: _field(o) for o in options}
+    return create_model(prefix.replace(".", "_"), __config__=_SECTION_RULES, **fields)
+
+
+def _range_words(option: Option, value: Any) -> str:
+    if option.choices:
+        return f"expected {option.allowed()}, got {value!r}"
+    if option.above is not None and option.maximum is None:
+        return f"must be more than {option.above:g}, got {value!r}"
+    if option.maximum is None and not option.minimum:
+        return f"must not be negative, got {value!r}"
+    return f"must be {option.allowed()}, got {value!r}"
+
+
+def _problem(prefix: str, declared: Mapping[str, Option], error: Mapping[str, Any]) -> str:
+    """One pydantic error as ``key: what is wrong (what is allowed), got value``."""
+    loc = error["loc"]
+    key = prefix + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
+    value, kind = error.get("input"), error["type"]
+    option = declared.get(str(loc[0]))
+    if option is None:
+        return f"{key}: unknown setting (known: {', '.join(sorted(declared)) or 'none'})"
+    if len(loc) > 1:  # inside a table of a list option: the item model's own words
+        if kind == "extra_forbidden":
+            known = ", ".join(option.item.model_fields) if option.item else "none"
+            return f"{key}: unknown key (known: {known})"
+        return f"{key}: {error['msg'].removeprefix('Value error, ')}, got {value!r}"
+    if kind.endswith("_type") and not option.choices:
         return f"{key}: expected {option.type.__name__}, got {type(value).__name__} {value!r}"
-    if option.type in (int, float) and value < 0:
-        return f"{key}: must not be negative, got {value!r}"
-    return None
+    return f"{key}: {_range_words(option, value)}"
 
 
 def validate_options(
-    prefix: str, options: tuple[Option, ...], table: Mapping[str, Any], errors: list[str]
+    prefix: str, options: tuple[Option, ...], table: Any, errors: list[str]
 ) -> dict[str, Any]:
-    """Defaults overlaid with ``table``; unknown keys and wrong types appended to ``errors``."""
+    """Defaults overlaid with ``table``; every problem the section's model finds is appended
+    to ``errors`` (unknown keys, types, ranges, allowed values)."""
     declared = {o.name: o for o in options}
     values = {o.name: o.default for o in options}
+    if not isinstance(table, Mapping):
+        errors.append(f"{prefix}: expected a table of settings, got {table!r}")
+        return values
+    try:
+        section_model(prefix, options).model_validate(dict(table))
+    except ValidationError as exc:
+        errors += [_problem(prefix, declared, error) for error in exc.errors()]
+        return values
     for key, value in table.items():
-        option = declared.get(key)
-        if option is None:
-            known = ", ".join(sorted(declared)) or "none"
-            errors.append(f"{prefix}.{key}: unknown setting (known: {known})")
-            continue
-        problem = _check_value(f"{prefix}.{key}", option, value)
-        if problem:
-            errors.append(problem)
-        else:
-            values[key] = float(value) if option.type is float else value
+        values[key] = float(value) if declared[key].type is float else value
     return values
 
 
-def load_config(path: Path | None, providers: Mapping[str, Provider]) -> PipelineConfig:
-    """Read and validate ``pipeline.toml`` (a missing default file means all defaults)."""
+def load_config(
+    path: Path | None,
+    providers: Mapping[str, Provider],
+    section_checks: Mapping[str, Callable[[Any], object]] | None = None,
+) -> PipelineConfig:
+    """Read and validate ``pipeline.toml`` (a missing default file means all defaults).
+
+    Every problem is collected before one ``ConfigError`` names them all, each with the file
+    and its key; ``section_checks`` validate the tables read by other wings (``[quality]``,
+    ``[anomaly]``, ``[orchestration]``) in the same pass.
+    """
     raw: dict[str, Any] = {}
     if path is not None:
         try:
@@ -150,12 +222,6 @@ def load_config(path: Path | None, providers: Mapping[str, Provider]) -> Pipelin
         if section not in KNOWN_SECTIONS:
             errors.append(f"{section}: unknown section (known: {', '.join(KNOWN_SECTIONS)})")
     pipeline = validate_options("pipeline", PIPELINE_OPTIONS, raw.get("pipeline", {}), errors)
-    errors += [f"pipeline.{key}: must be more than 0, got {pipeline[key]!r}"
-               for key in POSITIVE if pipeline[key] == 0]  # fmt: skip
-    for key, allowed in CHOICES.items():
-        if pipeline[key] not in allowed:
-            errors.append(f"pipeline.{key}: expected one of {', '.join(allowed)}, "
-                          f"got {pipeline[key]!r}")  # fmt: skip
     provider_tables = raw.get("providers", {})
     for name in provider_tables:
         if name not in providers:
@@ -167,10 +233,24 @@ def load_config(path: Path | None, providers: Mapping[str, Provider]) -> Pipelin
         for name, provider in providers.items()
     }
     refs = secret_references(raw.get("secrets", {}), errors)
+    errors += _section_problems(raw, section_checks or {})
     if errors:
-        raise ConfigError("; ".join(errors))
+        where = f"{path}: " if path is not None else ""
+        raise ConfigError("; ".join(where + error for error in errors))
     sections = {k: raw.get(k, {}) for k in ("quality", "anomaly", "orchestration")}
     return PipelineConfig(path, pipeline, provider_options, sections, refs)
+
+
+def _section_problems(
+    raw: Mapping[str, Any], checks: Mapping[str, Callable[[Any], object]]
+) -> list[str]:
+    problems = []
+    for name, check in checks.items():
+        try:
+            check(raw.get(name, {}))
+        except ConfigError as exc:
+            problems.append(str(exc))
+    return problems
 
 
 def secret_references(table: Any, errors: list[str]) -> dict[str, SecretRef]:

@@ -45,12 +45,39 @@ class Setting:
 
 @dataclass(frozen=True)
 class Option:
-    """A non-secret `pipeline.toml` option under ``[providers.<name>]``."""
+    """A non-secret `pipeline.toml` option under ``[providers.<name>]`` (or ``[pipeline]``).
+
+    The declaration is the whole rule: ``pipelines.config`` builds the section's validating
+    model from it and ``pipelines.cli.docs`` the settings tables. ``choices``: the allowed
+    values; ``minimum``/``maximum``: inclusive bounds of a number (numbers are never negative
+    unless ``minimum`` says so); ``above``: an exclusive lower bound; ``item``: a pydantic
+    model every element of a ``list`` option must fit (a table of known keys).
+    """
 
     name: str
     type: type
     default: Any
     description: str
+    choices: tuple[Any, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    above: float | None = None
+    item: type | None = None
+
+    def allowed(self) -> str:
+        """The allowed values in words, for errors and the settings tables ("" for any)."""
+        if self.choices:
+            return "one of " + ", ".join(str(c) for c in self.choices)
+        if self.above is not None:
+            return f"more than {self.above:g}" + (
+                f", at most {self.maximum:g}" if self.maximum is not None else ""
+            )
+        low = self.minimum if self.minimum is not None else 0
+        if self.maximum is not None:
+            return f"from {low:g} to {self.maximum:g}"
+        if self.type in (int, float) and self.minimum is not None:
+            return f"{low:g} or more"
+        return ""
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,10 @@ START, END = "<!-- settings:start -->", "<!-- settings:end -->"
 
 
 def _options_table(prefix: str, options: tuple[Option, ...]) -> list[str]:
-    lines = [f"| `{prefix}` key | type | default | meaning |", "|---|---|---|---|"]
+    lines = [f"| `{prefix}` key | type | default | allowed | meaning |", "|---|---|---|---|---|"]
     lines += [
-        f"| `{o.name}` | {o.type.__name__} | `{o.default!r}` | {o.description} |" for o in options
+        f"| `{o.name}` | {o.type.__name__} | `{o.default!r}` | {o.allowed()} | {o.description} |"
+        for o in options
     ]
     return lines
 

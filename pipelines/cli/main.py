@@ -14,7 +14,11 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from pipelines.checks.anomaly import AnomalyConfig
+from pipelines.checks.quality_config import QualityConfig
+from pipelines.cli.credentials import choose_offline
 from pipelines.cli.logs import setup_logging
 from pipelines.cli.output import print_provider_list, print_summary
 from pipelines.cli.parser import SUBCOMMANDS, _subcommand_parser, build_parser
@@ -33,7 +37,7 @@ from pipelines.lake.integrity import verify_local_files
 from pipelines.lake.runlease import RunLiveError
 from pipelines.net.secrets import mask
 from pipelines.ops.metrics import export_run_metrics, live_registry, serve
-from pipelines.ops.plan import build_plan, location_args, plan_json
+from pipelines.ops.plan import build_plan, location_args, plan_json, read_orchestration
 from pipelines.run.checkpoint import runs_dir
 from pipelines.run.options import RunOptions, RunResult, find_replay_files
 from pipelines.run.record import EXIT_RUN_LIVE, EXIT_USAGE
@@ -43,8 +47,6 @@ from pipelines.run.runs import runner_for_run
 from providers.base import Provider
 from providers.registry import load_providers
 
-CI_VARIABLES = ("CI", "GITHUB_ACTIONS")
-
 
 def _config_path(args: argparse.Namespace) -> Path | None:
     if args.config is not None:
@@ -52,26 +54,13 @@ def _config_path(args: argparse.Namespace) -> Path | None:
     return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None
 
 
-def _choose_offline(
-    args: argparse.Namespace, providers: dict[str, Provider], env: dict[str, str]
-) -> bool:
-    """Offline when asked, or when nothing is configured outside CI (a newcomer's first run)."""
-    if args.offline or args.replay is not None:
-        return args.offline
-    wanted = args.providers or tuple(providers)
-    selected = [providers[n] for n in wanted if n in providers]
-    if any(p.is_configured(env) or p.check_environment(env) for p in selected):
-        return False  # credentials (or retired settings needing a migration message) present
-    missing = sorted({s for p in selected for s in p.missing_settings(env)})
-    if any(env.get(name) for name in CI_VARIABLES):
-        raise ConfigError(
-            "no provider has credentials in CI; set the secrets: " + ", ".join(missing)
-        )
-    sys.stderr.write(
-        "No provider credentials found: running OFFLINE on the recorded demo catalog "
-        "(writes to data/demo/). Set the provider secrets (see README) for a live run.\n"
-    )
-    return True
+def section_checks(providers: dict[str, Provider]) -> dict[str, Callable[[Any], object]]:
+    """The validators of the tables other wings read, run when ``pipeline.toml`` loads."""
+    return {
+        "quality": QualityConfig.from_table,
+        "anomaly": AnomalyConfig.from_table,
+        "orchestration": lambda table: read_orchestration(table, providers),
+    }
 
 
 def _calls_providers(argv: list[str], args: argparse.Namespace) -> bool:
@@ -107,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         providers = load_providers()
         env = read_environment()
         register_provider_secrets(providers, env)
-        config = load_config(_config_path(args), providers)
+        config = load_config(_config_path(args), providers, section_checks(providers))
         if _calls_providers(argv, args):
             env = read_secret_stores(config, env)
         if args.data_dir is not None:
@@ -152,7 +141,7 @@ def _run(
         limit=args.limit,
         dry_run=args.dry_run,
         no_cache=args.no_cache,
-        offline=_choose_offline(args, providers, env),
+        offline=choose_offline(args, config, providers, env),
         replay=args.replay,
         full_refresh=args.full_refresh,
         fail_on_anomaly=args.fail_on_anomaly,

@@ -9,6 +9,9 @@ endpoint in ``amazon_creatorsapi.core.oauth.VERSION_ENDPOINTS``.
 
 from __future__ import annotations
 
+from amazon_creatorsapi.core.marketplaces import MARKETPLACES
+from pydantic import BaseModel, ConfigDict, Field
+
 from providers.base import Option, Setting
 
 CREDENTIAL_ID_ENV = "AMAZON_CREATORS_CREDENTIAL_ID"
@@ -61,14 +64,34 @@ SETTINGS = (
     ),
 )
 
+
+class SearchTable(BaseModel):
+    """One ``searches`` table as ``pipeline.toml`` may hold it (checked when the file loads)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    keywords: str = Field(min_length=1)
+    search_index: str | None = None
+    pages: int = Field(default=DEFAULT_SEARCH_PAGES, ge=1, le=MAX_SEARCH_PAGES)
+
+
 OPTIONS = (
-    Option("country", str, DEFAULT_COUNTRY, "Amazon store country code (US, UK, DE, JP, ...)"),
-    Option("asins", list, [], "ASINs (or product URLs) to fetch with GetItems, 10 per call"),
+    Option(
+        "country",
+        str,
+        DEFAULT_COUNTRY,
+        "Amazon store country code (the Creators API's marketplaces)",
+        choices=tuple(MARKETPLACES),
+    ),
+    Option(
+        "asins", list, [], "ASINs (or product URLs) to fetch with GetItems, 10 per call", item=str
+    ),
     Option(
         "searches",
         list,
         [],
         "Keyword searches: tables {keywords, search_index (optional), pages (1-10, default 1)}",
+        item=SearchTable,
     ),
     Option(
         "throttling_seconds",

@@ -11,10 +11,11 @@ Vendor facts (checked against eBay's docs, see the links):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from pipelines.errors import ConfigError
 from providers.base import Option, Setting
@@ -34,8 +35,13 @@ API_RESULT_CAP = 10_000  # offset + limit may never pass this
 
 QUERY_CRITERIA = ("q", "category_ids", "epid", "gtin")
 QUERY_KEYS = (*QUERY_CRITERIA, "filter", "sort", "marketplace")
-# eBay marketplace ids look like EBAY_US, EBAY_GB, EBAY_MOTORS_US; the list grows, so no closed set.
-MARKETPLACE_PATTERN = re.compile(r"^EBAY_[A-Z][A-Z_]*$")
+# X-EBAY-C-MARKETPLACE-ID values of the marketplaces whose Browse item_summary search works
+# (https://developer.ebay.com/api-docs/buy/ref-marketplace-supported.html), and eBay Motors.
+MARKETPLACES = (
+    "EBAY_AT", "EBAY_AU", "EBAY_BE", "EBAY_CA", "EBAY_CH", "EBAY_DE", "EBAY_ES", "EBAY_FR",
+    "EBAY_GB", "EBAY_HK", "EBAY_IE", "EBAY_IT", "EBAY_NL", "EBAY_PL", "EBAY_SG", "EBAY_US",
+    "EBAY_MOTORS_US",
+)  # fmt: skip
 
 ENV_CLIENT_ID = "EBAY_CLIENT_ID"
 ENV_CLIENT_SECRET = "EBAY_CLIENT_SECRET"
@@ -77,12 +83,34 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 
+
+class QueryTable(BaseModel):
+    """One ``queries`` table as ``pipeline.toml`` may hold it (checked when the file loads)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    q: str | None = None
+    category_ids: str | int | list[str | int] | None = None
+    epid: str | None = None
+    gtin: str | None = None
+    filter: str | list[str] | None = None
+    sort: str | None = None
+    marketplace: Literal[MARKETPLACES] | None = None
+
+    @model_validator(mode="after")
+    def _one_criterion(self) -> QueryTable:
+        if not any(getattr(self, name) for name in QUERY_CRITERIA):
+            raise ValueError("needs at least one of q, category_ids, epid or gtin")
+        return self
+
+
 OPTIONS: tuple[Option, ...] = (
     Option(
         "marketplace",
         str,
         DEFAULT_MARKETPLACE,
         "X-EBAY-C-MARKETPLACE-ID for queries without their own marketplace",
+        choices=MARKETPLACES,
     ),
     Option(
         "queries",
@@ -90,13 +118,23 @@ OPTIONS: tuple[Option, ...] = (
         [],
         "searches to run: tables with q and/or category_ids/epid/gtin, optional filter, sort, "
         "marketplace",
+        item=QueryTable,
     ),
-    Option("page_size", int, DEFAULT_PAGE_SIZE, "items per page (limit), 1–200"),
+    Option(
+        "page_size",
+        int,
+        DEFAULT_PAGE_SIZE,
+        "items per page (limit), 1–200",
+        minimum=1,
+        maximum=MAX_PAGE_SIZE,
+    ),
     Option(
         "max_results_per_query",
         int,
         DEFAULT_MAX_RESULTS_PER_QUERY,
         "stop a query after this many items (eBay serves at most 10,000)",
+        minimum=1,
+        maximum=API_RESULT_CAP,
     ),
 )
 
@@ -148,8 +186,8 @@ def _check_int(key: str, value: Any, low: int, high: int) -> list[str]:
 
 
 def _check_marketplace(key: str, value: Any) -> list[str]:
-    if not isinstance(value, str) or not MARKETPLACE_PATTERN.match(value):
-        return [f"{key}: {value!r} is not an eBay marketplace id such as EBAY_US or EBAY_GB"]
+    if value not in MARKETPLACES:
+        return [f"{key}: expected one of {', '.join(MARKETPLACES)}, got {value!r}"]
     return []
 
 

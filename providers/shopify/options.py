@@ -10,6 +10,9 @@ from pipelines.errors import ConfigError
 from providers.shopify import queries
 from providers.shopify.settings import (
     BULK_MODES,
+    MAX_BULK_THRESHOLD,
+    MAX_BULK_TIMEOUT_SECONDS,
+    MAX_LOOKBACK_HOURS,
     MAX_PAGE_SIZE,
     MAX_QUERY_COST,
     MAX_VARIANTS_PER_PRODUCT,
@@ -48,11 +51,13 @@ class FetchOptions:
                 options, "variants_per_product", 1, MAX_VARIANTS_PER_PRODUCT
             ),
             query=query,
-            lookback_hours=_bounded_int(options, "lookback_hours", 0, 24 * 365),
+            lookback_hours=_bounded_int(options, "lookback_hours", 0, MAX_LOOKBACK_HOURS),
             bulk=bulk,
-            bulk_threshold=_bounded_int(options, "bulk_threshold", 1, 10**9),
+            bulk_threshold=_bounded_int(options, "bulk_threshold", 1, MAX_BULK_THRESHOLD),
             bulk_poll_seconds=_positive_number(options, "bulk_poll_seconds"),
-            bulk_timeout_seconds=_bounded_int(options, "bulk_timeout_seconds", 1, 10 * 86400),
+            bulk_timeout_seconds=_bounded_int(
+                options, "bulk_timeout_seconds", 1, MAX_BULK_TIMEOUT_SECONDS
+            ),
         )
 
     def products_per_page(self) -> int:

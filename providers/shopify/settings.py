@@ -35,6 +35,9 @@ MAX_BULK_POLL_SECONDS = 30.0
 # https://shopify.dev/docs/api/usage/limits: connections return at most 250 nodes per call.
 MAX_PAGE_SIZE = 250
 MAX_VARIANTS_PER_PRODUCT = 250
+MAX_LOOKBACK_HOURS = 24 * 365
+MAX_BULK_THRESHOLD = 10**9
+MAX_BULK_TIMEOUT_SECONDS = 10 * 86400
 # https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits: the requested cost of a
 # single query may not exceed 1,000 points, whatever the plan.
 MAX_QUERY_COST = 1000
@@ -109,6 +112,8 @@ OPTIONS: tuple[Option, ...] = (
         DEFAULT_PAGE_SIZE,
         f"Products per page (1-{MAX_PAGE_SIZE}); lowered when needed to keep each query "
         f"under Shopify's {MAX_QUERY_COST}-point cost limit",
+        minimum=1,
+        maximum=MAX_PAGE_SIZE,
     ),
     Option(
         "variants_per_product",
@@ -116,6 +121,8 @@ OPTIONS: tuple[Option, ...] = (
         DEFAULT_VARIANTS_PER_PRODUCT,
         f"Variants fetched per product with its products page (1-{MAX_VARIANTS_PER_PRODUCT}); "
         "a product with more is completed with follow-up queries",
+        minimum=1,
+        maximum=MAX_VARIANTS_PER_PRODUCT,
     ),
     Option(
         "query",
@@ -130,6 +137,7 @@ OPTIONS: tuple[Option, ...] = (
         DEFAULT_LOOKBACK_HOURS,
         "Incremental pulls ask for products updated since the last committed watermark "
         "minus this many hours",
+        maximum=MAX_LOOKBACK_HOURS,
     ),
     Option(
         "bulk",
@@ -138,23 +146,29 @@ OPTIONS: tuple[Option, ...] = (
         "When to use a bulk operation instead of paging: auto (the pull counts at least "
         "bulk_threshold products), full_refresh (auto, and every --full-refresh run), always, "
         "never",
+        choices=BULK_MODES,
     ),
     Option(
         "bulk_threshold",
         int,
         DEFAULT_BULK_THRESHOLD,
         "Products in a pull from which auto uses a bulk operation (paging stops at 25,000)",
+        minimum=1,
+        maximum=MAX_BULK_THRESHOLD,
     ),
     Option(
         "bulk_poll_seconds",
         float,
         DEFAULT_BULK_POLL_SECONDS,
         f"First wait between polls of a bulk operation; doubles up to {MAX_BULK_POLL_SECONDS:g} s",
+        above=0,
     ),
     Option(
         "bulk_timeout_seconds",
         int,
         DEFAULT_BULK_TIMEOUT_SECONDS,
         "How long to wait for a bulk operation (ours, or one already running) before failing",
+        minimum=1,
+        maximum=MAX_BULK_TIMEOUT_SECONDS,
     ),
 )

@@ -154,7 +154,8 @@ def test_an_invalid_cron_expression_exits_2_with_one_line_naming_the_key(tmp_pat
     result = cli("--config", "bad.toml", "--dump-orchestration-plan", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "run_pipeline.py: error: orchestration.schedule.cron: '0 25 * * *' is not a valid cron "
+        "run_pipeline.py: error: bad.toml: orchestration.schedule.cron: '0 25 * * *' is not a "
+        "valid cron "
         "expression (five fields: minute hour day-of-month month day-of-week, e.g. '15 0 * * *')"
     ]
     assert result.stdout == ""

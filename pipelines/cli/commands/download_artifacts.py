@@ -51,9 +51,11 @@ class Merged:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from pipelines.cli.parser import _positive_int  # the parser imports this module
+
     which = parser.add_mutually_exclusive_group()
     which.add_argument(
-        "--runs", type=int, default=5, metavar="N",
+        "--runs", type=_positive_int, default=5, metavar="N",
         help="the last N runs that uploaded a products artifact (default 5)",
     )  # fmt: skip
     which.add_argument("--run-id", type=int, metavar="ID", help="one workflow run, by its id")
@@ -97,8 +99,6 @@ def select_artifacts(client: GitHubClient, args: argparse.Namespace) -> list[Art
             raise ConfigError(f"--run-id: run {args.run_id} has no products artifact "
                               "(a dry run, or a run that committed nothing)")  # fmt: skip
         return [artifact]
-    if args.runs < 1:
-        raise ConfigError(f"--runs: must be 1 or more, got {args.runs}")
     branch = args.branch or client.default_branch()
     chosen: list[Artifact] = []
     for run in client.workflow_runs(args.workflow, branch=branch):

@@ -76,8 +76,9 @@ def test_plain_http_endpoint_override_is_refused_off_loopback(fetch_context, env
         ),
         (
             {"queries": [{"q": "x", "marketplace": "GB"}]},
-            "providers.ebay.queries[0].marketplace: 'GB' is not an eBay marketplace id such as "
-            "EBAY_US or EBAY_GB",
+            "providers.ebay.queries[0].marketplace: expected one of EBAY_AT, EBAY_AU, EBAY_BE, "
+            "EBAY_CA, EBAY_CH, EBAY_DE, EBAY_ES, EBAY_FR, EBAY_GB, EBAY_HK, EBAY_IE, EBAY_IT, "
+            "EBAY_NL, EBAY_PL, EBAY_SG, EBAY_US, EBAY_MOTORS_US, got 'GB'",
         ),
         (
             {"queries": [{"q": "x"}], "page_size": 201},
