@@ -31,6 +31,13 @@ KNOWN_SECTIONS = ("pipeline", "providers", "quality", "anomaly", "orchestration"
 PIPELINE_OPTIONS: tuple[Option, ...] = (
     Option("data_dir", str, "data", "Root of the lake (raw, normalized, quarantine, state)."),
     Option("log_dir", str, "logs", "Run log (runs.jsonl, runs.sqlite) and reports."),
+    Option(
+        "keep_reports",
+        int,
+        30,
+        "Runs whose reports (report-<run_id>.md/.html) log_dir keeps; older ones are deleted.",
+        minimum=1,
+    ),
     Option("cache_dir", str, ".cache/api", "API response cache, one folder per provider."),
     Option("cache_ttl_seconds", int, 3600, "How long a cached API response is reused."),
     Option(

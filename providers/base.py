@@ -218,6 +218,9 @@ class Provider(ABC):
     title: ClassVar[str]
     settings: ClassVar[tuple[Setting, ...]] = ()
     options: ClassVar[tuple[Option, ...]] = ()
+    # What one raw record and one canonical row are, for logs and the run summary.
+    record_noun: ClassVar[str] = "records"
+    row_noun: ClassVar[str] = "rows"
 
     @abstractmethod
     def fetch(self, ctx: FetchContext) -> Iterator[dict[str, Any]]:

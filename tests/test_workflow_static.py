@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 
 from ruamel.yaml import YAML
 
@@ -44,6 +45,15 @@ def test_triggers_schedule_off_the_hour_and_take_the_documented_inputs() -> None
     assert {k: v["type"] for k, v in inputs.items()} == {
         "providers": "string", "limit": "number", "dry_run": "boolean", "full_refresh": "boolean",
     }  # fmt: skip
+
+
+def test_the_workflow_cron_is_pipeline_toml_schedule() -> None:
+    """One schedule: pipeline.toml's [orchestration.schedule] (what other schedulers read) and
+    the workflow's cron (what GitHub runs) must say the same, in UTC."""
+    [schedule] = PIPELINE["on"]["schedule"]
+    toml = tomllib.loads((REPO / "pipeline.toml").read_text())["orchestration"]["schedule"]
+    assert schedule["cron"] == toml["cron"]
+    assert toml.get("timezone", "UTC") == "UTC"  # GitHub's cron is always UTC
 
 
 def test_products_are_uploaded_uncompressed_under_a_name_unique_per_attempt() -> None:

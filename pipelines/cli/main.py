@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             print(plan_json(plan))
             return 0
         if args.list_providers:
-            print_provider_list(providers, env)
+            print_provider_list(providers, env, config.providers)
             return 0
         if args.status is not None:
             print_status(config, args.status or None)
@@ -159,7 +159,7 @@ def _run(
         verify_local_files(runner.lake, [f for group in files.values() for f in group])
     setup_logging(runner.run_id, verbose=args.verbose, fmt=args.log_format)
     result = _observed(args, runner, env, runner.run)
-    print_summary(result, runner.lake.uri, dry_run=options.dry_run)
+    print_summary(result, runner.lake.uri, dry_run=options.dry_run, providers=providers)
     return result.exit_code
 
 
@@ -174,7 +174,7 @@ def _resume(
     check_run_paths(args, config, runner.root)
     setup_logging(runner.run_id, verbose=args.verbose, fmt=args.log_format)
     result = _observed(args, runner, env, runner.resume)
-    print_summary(result, runner.lake.uri, dry_run=False)
+    print_summary(result, runner.lake.uri, dry_run=False, providers=providers)
     return result.exit_code
 
 

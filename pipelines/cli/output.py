@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from pipelines.cli.tables import format_table
 from pipelines.run.options import RunResult
@@ -13,8 +14,13 @@ SUMMARY_COLUMNS = ("fetched", "new", "changed", "unchanged", "quarantined", "dro
                    "api_calls", "cache_hits")  # fmt: skip
 
 
-def print_provider_list(providers: Mapping[str, Provider], env: Mapping[str, str]) -> None:
-    """Each provider, its settings (secret or not, set or not) and whether it can run."""
+def print_provider_list(
+    providers: Mapping[str, Provider],
+    env: Mapping[str, str],
+    options: Mapping[str, Mapping[str, Any]],
+) -> None:
+    """Each provider, its settings (secret or not, set or not), whether it can run, and its
+    options as this run reads them (``options``: pipeline.toml's values over the defaults)."""
     for provider in providers.values():
         configured = "configured" if provider.is_configured(env) else "not configured"
         problems = provider.check_environment(env)
@@ -25,17 +31,32 @@ def print_provider_list(providers: Mapping[str, Provider], env: Mapping[str, str
             state = "set" if env.get(s.env) else (f"default {s.default}" if s.default else "unset")
             kind = "secret" if s.secret else ("required" if s.required else "optional")
             print(f"  {s.env:<36} {kind:<8} {state:<16} {s.description}")
+        values = options.get(provider.name, {})
         for o in provider.options:
-            print(f"  [providers.{provider.name}] {o.name} = {o.default!r}  {o.description}")
+            value = values.get(o.name, o.default)
+            source = "default" if value == o.default else "pipeline.toml"
+            print(f"  [providers.{provider.name}] {o.name} = {value!r} ({source})  {o.description}")
 
 
-def print_summary(result: RunResult, root: Path, *, dry_run: bool) -> None:
-    """The per-provider table, then where the data went (or would go)."""
+def print_summary(
+    result: RunResult,
+    root: Path,
+    *,
+    dry_run: bool,
+    providers: Mapping[str, Provider] | None = None,
+) -> None:
+    """The per-provider table, what ``fetched`` counts where a raw record holds several rows
+    (Shopify: products of variant rows), then where the data went (or would go)."""
     rows = []
     for name, entry in result.record["providers"].items():
         note = entry.get("reason") or entry.get("error") or ""
         rows.append((name, entry["status"], *(str(entry[c]) for c in SUMMARY_COLUMNS), note[:80]))
     print(format_table(("provider", "status", *SUMMARY_COLUMNS, "note"), rows))
+    for name, entry in result.record["providers"].items():
+        provider = (providers or {}).get(name)
+        if provider is not None and provider.row_noun != "rows" and "records" in entry:
+            print(f"{name}: {entry['records']} {provider.record_noun} fetched as "
+                  f"{entry['fetched']} {provider.row_noun}")  # fmt: skip
     for entry in result.record["providers"].values():
         for warning in entry.get("warnings") or ():
             print(f"warning: {warning}")

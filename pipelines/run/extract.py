@@ -98,7 +98,7 @@ class Extractor:
         options = self.options_of(provider) or {}
         split = options != self.options_of(provider, sharded=False)
         stats = ProviderStats()
-        progress = Progress(provider.name)
+        progress = Progress(provider.name, noun=provider.record_noun)
         staged = self.lake.raw_file(work, dt, provider.name, self.run_id)
         writer = RawWriter(staged)
         ctx = self._fetch_context(provider, env, options, stats, progress)

@@ -16,8 +16,11 @@ log = logging.getLogger("pipeline.progress")
 class Progress:
     """Counts pages and records of one provider and reports them."""
 
-    def __init__(self, provider: str, *, interactive: bool | None = None) -> None:
+    def __init__(
+        self, provider: str, *, interactive: bool | None = None, noun: str = "records"
+    ) -> None:
         self.provider = provider
+        self.noun = noun  # what one raw record is (Shopify: a product, its variants inside)
         self.pages = 0
         self.records = 0
         self.interactive = sys.stderr.isatty() if interactive is None else interactive
@@ -39,7 +42,7 @@ class Progress:
 
     def _report(self) -> None:
         now = time.monotonic()
-        line = f"{self.provider}: {self.pages} pages, {self.records} records"
+        line = f"{self.provider}: {self.pages} pages, {self.records} {self.noun}"
         if self.interactive:
             sys.stderr.write(f"\r{line} ({now - self._started:.0f}s)\x1b[K")
             sys.stderr.flush()
@@ -53,5 +56,10 @@ class Progress:
             sys.stderr.write("\r\x1b[K")
         elapsed = time.monotonic() - self._started
         log.info(
-            "%s: %d pages, %d records in %.1fs", self.provider, self.pages, self.records, elapsed
+            "%s: %d pages, %d %s in %.1fs",
+            self.provider,
+            self.pages,
+            self.records,
+            self.noun,
+            elapsed,
         )

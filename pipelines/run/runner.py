@@ -26,6 +26,7 @@ from pipelines.checks.anomaly import AnomalyConfig, detect_anomalies
 from pipelines.checks.quality import gate_verdict
 from pipelines.checks.quality_config import QualityConfig
 from pipelines.checks.report import write_reports
+from pipelines.checks.report_retention import prune_reports
 from pipelines.config import PipelineConfig
 from pipelines.errors import ConfigError, DataQualityError, ProviderError
 from pipelines.lake.integrity import check_manifests
@@ -118,7 +119,18 @@ class Runner:
     def run_step(self, name: str, *, force: bool = False) -> int:
         """One step (for schedulers): 0 done, 1 failed; a finished step is a no-op unless forced.
 
-        The run's lease is parked, not given back, while later steps remain."""
+        The run's lease is parked, not given back, while later steps remain. An unknown step
+        is refused before any lease, checkpoint or superseding of other runs."""
+        path = self.root / "_runs" / self.run_id / "checkpoint.json"
+        names = (
+            Checkpoint.load(self.root, self.run_id).providers
+            if path.exists()
+            else self.planned_providers()
+        )
+        known = [s.name for s in step_graph(names)]
+        if name not in known:
+            raise ConfigError(f"run-step: unknown step {name!r} (steps of this run: "
+                              f"{', '.join(known)})")  # fmt: skip
         with self._lease() as lease:
             code = self._run_step(name, force)
             if lease is not None and not self.checkpoint.finished:
@@ -139,10 +151,7 @@ class Runner:
 
     def _run_step(self, name: str, force: bool) -> int:
         checkpoint = self.open_checkpoint(create=None)
-        step = self._graph().get(name)
-        if step is None:
-            known = ", ".join(self._graph())
-            raise ConfigError(f"run-step: unknown step {name!r} (steps of this run: {known})")
+        step = self._graph()[name]  # known: run_step checked it
         waiting = [d for d in step.depends_on if checkpoint.status(d) not in (DONE, FAILED)]
         if waiting:
             raise ConfigError(f"run-step {name}: waits for {', '.join(waiting)} to run first")
@@ -359,6 +368,7 @@ class Runner:
         if not self.options.dry_run:
             self._append_run(record)
             write_reports(self.log_dir, record, history, anomaly)
+            prune_reports(self.log_dir, self.config.keep_reports)
         return {"record": record}
 
     def _append_run(self, record: dict[str, Any]) -> None:

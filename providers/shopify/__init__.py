@@ -54,6 +54,8 @@ class ShopifyProvider(Provider):
     title = "Shopify (GraphQL Admin API)"
     settings = SETTINGS
     options = OPTIONS
+    record_noun = "products"
+    row_noun = "variant rows"
 
     def __init__(
         self,

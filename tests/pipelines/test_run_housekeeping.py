@@ -1,0 +1,71 @@
+"""What a run leaves behind and says: report retention, effective settings, refused steps,
+products against variant rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipelines.checks.report_retention import prune_reports
+from pipelines.run_pipeline import main
+
+CREDENTIALS = ("SHOPIFY_SHOP_DOMAIN", "AMAZON_PARTNER_TAG", "EBAY_CLIENT_ID", "CI")
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in CREDENTIALS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_prune_keeps_the_newest_runs_reports_only(tmp_path: Path) -> None:
+    runs = ["20261201T000000Z-aaaaaa", "20261202T000000Z-bbbbbb", "20261203T000000Z-cccccc"]
+    for run_id in runs:
+        for suffix in ("md", "html"):
+            (tmp_path / f"report-{run_id}.{suffix}").write_text("x")
+    (tmp_path / "runs.jsonl").write_text("{}\n")
+    deleted = prune_reports(tmp_path, keep=2)
+    assert sorted(p.name for p in deleted) == [f"report-{runs[0]}.html", f"report-{runs[0]}.md"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        f"report-{runs[1]}.html", f"report-{runs[1]}.md",
+        f"report-{runs[2]}.html", f"report-{runs[2]}.md", "runs.jsonl",
+    ]  # fmt: skip
+
+
+def test_runs_keep_only_keep_reports_runs_reports(workdir: Path) -> None:
+    (workdir / "pipeline.toml").write_text("[pipeline]\nkeep_reports = 2\n")
+    for _ in range(3):
+        assert main(["--offline", "--providers", "ebay", "--limit", "1"]) == 0
+    reports = sorted(p.name for p in workdir.rglob("report-*"))
+    assert len(reports) == 4  # two runs, .md and .html each
+
+
+def test_list_providers_shows_the_values_pipeline_toml_sets(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (workdir / "pipeline.toml").write_text("[providers.ebay]\npage_size = 50\n")
+    assert main(["--list-providers"]) == 0
+    out = capsys.readouterr().out
+    assert "[providers.ebay] page_size = 50 (pipeline.toml)" in out
+    assert "[providers.ebay] marketplace = 'EBAY_US' (default)" in out
+
+
+def test_an_unknown_step_is_refused_before_any_checkpoint(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["run-step", "extract.walmart", "--run-id", "20261205T000000Z-abcdef", "--offline"]
+    assert main(argv) == 2
+    assert "run-step: unknown step 'extract.walmart'" in capsys.readouterr().err
+    assert not list(workdir.rglob("checkpoint.json"))
+
+
+def test_shopify_summary_says_products_and_variant_rows(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--offline", "--providers", "shopify", "--limit", "3"]) == 0
+    captured = capsys.readouterr()
+    assert "shopify: 3 products fetched as 9 variant rows" in captured.out
+    assert " 3 products in " in captured.err
