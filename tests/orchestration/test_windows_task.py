@@ -28,13 +28,15 @@ def triggers(cron: str, timezone: str = "UTC") -> list[ET.Element]:
     return task.findall("t:Triggers/t:CalendarTrigger", NS)
 
 
-def test_shipped_plan_gives_a_daily_task_that_never_overlaps() -> None:
+def test_shipped_plan_gives_a_six_hourly_task_that_never_overlaps() -> None:
+    """pipeline.toml's schedule, the workflow's cron too: minute 17 of every sixth hour, UTC."""
     result = cli("plan", "--emit", "windows-task", "--workdir", WORKDIR, cwd=REPO)
     assert result.returncode == 0, result.stderr
     task = ET.fromstring(result.stdout)
     assert task.tag == f"{{{NAMESPACE}}}Task"
     (trigger,) = task.findall("t:Triggers/t:CalendarTrigger", NS)
-    assert trigger.findtext("t:StartBoundary", namespaces=NS) == "2000-01-01T00:15:00Z"
+    assert trigger.findtext("t:StartBoundary", namespaces=NS) == "2000-01-01T00:17:00Z"
+    assert trigger.findtext("t:Repetition/t:Interval", namespaces=NS) == "PT6H"
     assert trigger.findtext("t:ScheduleByDay/t:DaysInterval", namespaces=NS) == "1"
     settings = task.find("t:Settings", NS)
     assert settings.findtext("t:MultipleInstancesPolicy", namespaces=NS) == "IgnoreNew"
