@@ -1,4 +1,9 @@
-"""The validated ``[providers.shopify]`` options, each error naming its key."""
+"""The validated ``[providers.shopify]`` options, each error naming its key.
+
+The bounds and allowed values are the declared ones (``settings.OPTIONS``), which
+``pipeline.toml`` is already checked against when it loads; this check covers options handed
+to the provider by other means (tests, recordings).
+"""
 
 from __future__ import annotations
 
@@ -8,17 +13,10 @@ from typing import Any
 
 from pipelines.errors import ConfigError
 from providers.shopify import queries
-from providers.shopify.settings import (
-    BULK_MODES,
-    MAX_BULK_THRESHOLD,
-    MAX_BULK_TIMEOUT_SECONDS,
-    MAX_LOOKBACK_HOURS,
-    MAX_PAGE_SIZE,
-    MAX_QUERY_COST,
-    MAX_VARIANTS_PER_PRODUCT,
-)
+from providers.shopify.settings import BULK_MODES, MAX_QUERY_COST, OPTIONS
 
 PREFIX = "providers.shopify"
+DECLARED = {option.name: option for option in OPTIONS}
 
 
 @dataclass(frozen=True)
@@ -46,18 +44,14 @@ class FetchOptions:
                 f"{PREFIX}.bulk: must be one of {', '.join(BULK_MODES)}, got {bulk!r}"
             )
         return cls(
-            page_size=_bounded_int(options, "page_size", 1, MAX_PAGE_SIZE),
-            variants_per_product=_bounded_int(
-                options, "variants_per_product", 1, MAX_VARIANTS_PER_PRODUCT
-            ),
+            page_size=_bounded_int(options, "page_size"),
+            variants_per_product=_bounded_int(options, "variants_per_product"),
             query=query,
-            lookback_hours=_bounded_int(options, "lookback_hours", 0, MAX_LOOKBACK_HOURS),
+            lookback_hours=_bounded_int(options, "lookback_hours"),
             bulk=bulk,
-            bulk_threshold=_bounded_int(options, "bulk_threshold", 1, MAX_BULK_THRESHOLD),
+            bulk_threshold=_bounded_int(options, "bulk_threshold"),
             bulk_poll_seconds=_positive_number(options, "bulk_poll_seconds"),
-            bulk_timeout_seconds=_bounded_int(
-                options, "bulk_timeout_seconds", 1, MAX_BULK_TIMEOUT_SECONDS
-            ),
+            bulk_timeout_seconds=_bounded_int(options, "bulk_timeout_seconds"),
         )
 
     def products_per_page(self) -> int:
@@ -68,7 +62,9 @@ class FetchOptions:
         )
 
 
-def _bounded_int(options: Mapping[str, Any], name: str, minimum: int, maximum: int) -> int:
+def _bounded_int(options: Mapping[str, Any], name: str) -> int:
+    declared = DECLARED[name]
+    minimum, maximum = int(declared.minimum or 0), int(declared.maximum or 0)
     value = options.get(name)
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
         raise ConfigError(
