@@ -54,9 +54,16 @@ def _demo_place(path: Path) -> bool:
     return any(a == "demo" and b == "raw" for a, b in pairwise(parts))
 
 
-def check_world(record: dict[str, Any], path: Path, demo: bool) -> None:
-    """Refuse a demo record in a replay into the real lake, and the reverse."""
-    is_demo = bool(record.get(DEMO_MARKER)) or _demo_place(path)
+def check_world(
+    record: dict[str, Any], path: Path, demo: bool, in_demo_place: bool | None = None
+) -> None:
+    """Refuse a demo record in a replay into the real lake, and the reverse.
+
+    ``in_demo_place`` is ``path``'s place when the caller already knows it (resolving a path
+    is a dozen system calls: once per file, not once per record).
+    """
+    place = _demo_place(path) if in_demo_place is None else in_demo_place
+    is_demo = bool(record.get(DEMO_MARKER)) or place
     if is_demo and not demo:
         raise ConfigError(
             f"--replay: {path} holds demo records (landed by --offline); they never go into "
@@ -88,8 +95,9 @@ def replay_records(provider: Provider, files: Iterable[Path], demo: bool) -> Ite
     latest: dict[str, tuple[int, int]] = {}
     unmapped: set[tuple[int, int]] = set()
     for f, path in enumerate(ordered):
+        place = _demo_place(path)
         for r, record in enumerate(read_raw(path)):
-            check_world(record, path, demo)
+            check_world(record, path, demo, place)
             ids = _ids(provider, record)
             if not ids:
                 unmapped.add((f, r))
