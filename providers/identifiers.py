@@ -23,7 +23,8 @@ _SEPARATORS = re.compile(r"[\s\-]")
 
 def gs1_check_digit(digits: str) -> int:
     """The GS1 mod-10 check digit for ``digits`` (the number without its check digit)."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
+    # From the right: the last digit and every second one before it weigh 3, the others 1.
+    total = 3 * sum(map(int, digits[-1::-2])) + sum(map(int, digits[-2::-2]))
     return (10 - total % 10) % 10
 
 

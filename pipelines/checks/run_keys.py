@@ -4,26 +4,31 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 
 class RunKeys:
     """The (source, source_id) keys seen so far in one run, for ``duplicate_source_id``.
 
-    Kept as one Arrow array of distinct keys; each batch is looked up with ``is_in``,
-    which hashes the keys seen so far: linear in the run's distinct keys per batch.
+    Kept as a hash set: each key of a batch is one set lookup, so a run costs time linear in
+    its rows (an Arrow ``is_in`` against every key seen so far would cost, per batch, time
+    linear in the run's keys: quadratic over a run).
     """
 
     def __init__(self) -> None:
-        self._seen = pa.array([], pa.string())
+        self._seen: set[str] = set()
 
     def flag_repeats(self, keys: pa.Array) -> pa.BooleanArray:
-        """Flag every key already seen in an earlier batch or earlier in this one; remember all."""
-        earlier = pc.is_in(keys, value_set=self._seen).to_numpy(zero_copy_only=False)
-        codes = pc.dictionary_encode(keys).indices.fill_null(-1).to_numpy(zero_copy_only=False)
-        repeat = np.ones(len(keys), dtype=bool)
-        repeat[np.unique(codes, return_index=True)[1]] = False
-        repeat[codes == -1] = False
-        new = pc.unique(pc.filter(keys, pa.array(~earlier & (codes != -1))))
-        self._seen = pa.concat_arrays([self._seen, new])
-        return pa.array(earlier | repeat)
+        """Flag every key already seen in an earlier batch or earlier in this one; remember all.
+
+        A null key (a blank source or source_id, another rule's concern) is never a repeat.
+        """
+        seen, add = self._seen, self._seen.add
+        repeat = np.zeros(len(keys), dtype=bool)
+        for i, key in enumerate(keys.to_pylist()):
+            if key is None:
+                continue
+            if key in seen:
+                repeat[i] = True
+            else:
+                add(key)
+        return pa.array(repeat)

@@ -145,9 +145,13 @@ class DedupState:
 
 def row_keys(table: pa.Table) -> list[str]:
     """The state key of every row: source and source_id joined."""
-    return pc.binary_join_element_wise(
-        table.column("source"), table.column("source_id"), _SEP
-    ).to_pylist()
+    return key_array(table).to_pylist()
+
+
+def key_array(table: pa.Table) -> pa.Array:
+    """``row_keys`` as one Arrow string array (compact: no Python object per key)."""
+    keys = pc.binary_join_element_wise(table.column("source"), table.column("source_id"), _SEP)
+    return keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
 
 
 def _storage(root: Path | Storage) -> Storage:

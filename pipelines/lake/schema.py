@@ -99,6 +99,8 @@ def hash_raw(raw: dict[str, Any]) -> str:
 # its hashes were made with and recomputes older ones (pipelines/lake/state_repair.py).
 NOT_HASHED_COLUMNS = ("source_updated_at",)
 CONTENT_HASH_VERSION = 2  # 1: every business column, source_updated_at included
+# The hashed columns in canonical_json's key order, so each row's dict is built already sorted.
+_HASHED_SORTED = tuple(sorted(k for k in BUSINESS_COLUMNS if k not in NOT_HASHED_COLUMNS))
 
 
 def hash_content(row: dict[str, Any]) -> str:
@@ -107,5 +109,6 @@ def hash_content(row: dict[str, Any]) -> str:
     ``source_updated_at`` is left out (``NOT_HASHED_COLUMNS``): it moves whenever the source
     touches a record, whether or not a value we keep changed.
     """
-    business = {k: row.get(k) for k in BUSINESS_COLUMNS if k not in NOT_HASHED_COLUMNS}
-    return hashlib.sha256(canonical_json(business)).hexdigest()
+    get = row.get
+    business = {k: get(k) for k in _HASHED_SORTED}  # built in key order: no sort per row
+    return hashlib.sha256(orjson.dumps(business, default=_json_default)).hexdigest()

@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipelines.checks.quality import QualityChecker, example_ids
 from pipelines.checks.quality_config import QualityConfig
 from pipelines.errors import SchemaDriftError, SkippableRecordError
-from pipelines.lake.dedup import DedupCounts, DedupState, row_keys
+from pipelines.lake.dedup import DedupCounts, DedupState, key_array
 from pipelines.lake.lake import PartWriter, StagedFile
 from pipelines.lake.schema import PRODUCT_SCHEMA, SCHEMA_VERSION, TIMESTAMP, hash_content, hash_raw
 from pipelines.net.secrets import mask
@@ -229,7 +230,7 @@ class DedupStage:
         self.run, self.state = run, state
         self.counts = DedupCounts()
         self.deleted = 0
-        self.seen_keys: set[str] = set()
+        self._seen: list[pa.Array] = []  # every candidate row's key, as Arrow strings
         self.deleted_keys: set[str] = set()
         self.preview: list[dict[str, Any]] = []
         self._writer = PartWriter(normalized, PRODUCT_SCHEMA, run.row_group_size)
@@ -240,7 +241,7 @@ class DedupStage:
             return
         for batch in pq.ParquetFile(candidates).iter_batches(batch_size=self.run.batch_size):
             table = pa.Table.from_batches([batch], schema=PRODUCT_SCHEMA)
-            self.seen_keys.update(row_keys(table))
+            self._seen.append(key_array(table))
             fresh, counts = self.state.classify(table)
             self.counts.new += counts.new
             self.counts.changed += counts.changed
@@ -248,6 +249,19 @@ class DedupStage:
             if len(self.preview) < 5:
                 self.preview += fresh.slice(0, 5 - len(self.preview)).to_pylist()
             self._writer.write(_check_schema(fresh, PRODUCT_SCHEMA))
+
+    def unseen(self, held: set[str]) -> set[str]:
+        """The keys of ``held`` that no candidate row had: the products that vanished.
+
+        One hash lookup per held key against the Arrow keys seen (about 60 bytes a key,
+        where a set of Python strings would take about 130).
+        """
+        if not held:
+            return set()
+        held_keys = pa.array(list(held), pa.string())
+        seen = pa.chunked_array(self._seen, pa.string()).combine_chunks()
+        gone = pc.invert(pc.is_in(held_keys, value_set=seen))
+        return set(pc.filter(held_keys, gone).to_pylist())
 
     def write_deleted(self, last_rows: pa.Table) -> None:
         """Write ``change_type=deleted`` rows: the last committed version of vanished products."""

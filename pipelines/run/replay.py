@@ -21,12 +21,16 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+
 from pipelines.errors import ConfigError
 from pipelines.lake.lake import read_raw
 from providers.base import Provider
 
 DEMO_MARKER = "__demo"
 _RUN_ID = re.compile(r"(\d{8}T\d{6}Z)-[0-9a-f]{6}")
+_CHUNK = 65_536  # ids gathered in Python before they go to Arrow
 
 
 def mark_demo(record: dict[str, Any]) -> dict[str, Any]:
@@ -54,9 +58,16 @@ def _demo_place(path: Path) -> bool:
     return any(a == "demo" and b == "raw" for a, b in pairwise(parts))
 
 
-def check_world(record: dict[str, Any], path: Path, demo: bool) -> None:
-    """Refuse a demo record in a replay into the real lake, and the reverse."""
-    is_demo = bool(record.get(DEMO_MARKER)) or _demo_place(path)
+def check_world(
+    record: dict[str, Any], path: Path, demo: bool, in_demo_place: bool | None = None
+) -> None:
+    """Refuse a demo record in a replay into the real lake, and the reverse.
+
+    ``in_demo_place`` is ``path``'s place when the caller already knows it (resolving a path
+    is a dozen system calls: once per file, not once per record).
+    """
+    place = _demo_place(path) if in_demo_place is None else in_demo_place
+    is_demo = bool(record.get(DEMO_MARKER)) or place
     if is_demo and not demo:
         raise ConfigError(
             f"--replay: {path} holds demo records (landed by --offline); they never go into "
@@ -85,21 +96,48 @@ def replay_records(provider: Provider, files: Iterable[Path], demo: bool) -> Ite
     cannot be normalized is yielded too, so normalize counts it as dropped, once).
     """
     ordered = landing_order(files)
-    latest: dict[str, tuple[int, int]] = {}
-    unmapped: set[tuple[int, int]] = set()
-    for f, path in enumerate(ordered):
-        for r, record in enumerate(read_raw(path)):
-            check_world(record, path, demo)
-            ids = _ids(provider, record)
-            if not ids:
-                unmapped.add((f, r))
-            for source_id in ids:
-                latest[source_id] = (f, r)
-    keep = set(latest.values()) | unmapped
-    for f, path in enumerate(ordered):
-        for r, record in enumerate(read_raw(path)):
-            if (f, r) in keep:
+    keep = _kept_positions(provider, ordered, demo)
+    wanted, position = 0, 0
+    for path in ordered:
+        for record in read_raw(path):
+            if wanted < len(keep) and keep[wanted] == position:
+                wanted += 1
                 yield record
+            position += 1
+
+
+def _kept_positions(provider: Provider, ordered: list[Path], demo: bool) -> np.ndarray:
+    """Sorted positions (records counted across ``ordered``) of the records to keep.
+
+    The ids and positions are gathered into Arrow arrays and the last position of every id
+    taken by a hash aggregation, so memory holds no Python object per id or record.
+    """
+    ids: list[str] = []
+    positions: list[int] = []
+    unmapped: list[int] = []
+    chunks: list[pa.Table] = []
+    position = 0
+    for path in ordered:
+        place = _demo_place(path)
+        for record in read_raw(path):
+            check_world(record, path, demo, place)
+            found = _ids(provider, record)
+            if not found:
+                unmapped.append(position)
+            ids += found
+            positions += [position] * len(found)
+            position += 1
+            if len(ids) >= _CHUNK:
+                chunks.append(_id_positions(ids, positions))
+                ids, positions = [], []
+    chunks.append(_id_positions(ids, positions))
+    table = pa.concat_tables(chunks)
+    latest = table.group_by("id").aggregate([("position", "max")])["position_max"]
+    return np.union1d(latest.to_numpy(), np.array(unmapped, np.int64))
+
+
+def _id_positions(ids: list[str], positions: list[int]) -> pa.Table:
+    return pa.table({"id": pa.array(ids, pa.string()), "position": pa.array(positions, pa.int64())})
 
 
 def _ids(provider: Provider, record: dict[str, Any]) -> list[str]:

@@ -131,7 +131,7 @@ class WriteStep:
         it, writes nothing and returns why (the deletion guard), unless mass deletes are allowed.
         """
         held = state.keys_of(name)
-        vanished = held - stage.seen_keys
+        vanished = stage.unseen(held)
         refused = self.deletion_guard(name, len(vanished), len(held))
         if refused:
             return refused

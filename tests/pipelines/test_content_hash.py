@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,21 @@ def test_hash_content_ignores_source_updated_at_only() -> None:
     moved = {**row, "source_updated_at": "2026-02-02"}
     assert hash_content(row) == hash_content(moved)
     assert hash_content(row) != hash_content({**moved, "title": "T2"})
+
+
+def test_hash_content_values_are_the_canonical_json_of_the_business_columns() -> None:
+    """The hash values a state holds stay valid: sha256 of the sorted-key JSON, pinned."""
+    row = {
+        "source": "shopify", "source_id": "gid://shopify/ProductVariant/1", "title": "Mug é",
+        "price_amount": Decimal("12.5000"), "list_price_amount": Decimal("0E-4"),
+        "tags": ["b", "a"], "category_path": None, "inventory_quantity": 3,
+        "source_created_at": datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+        "source_updated_at": datetime(2026, 2, 2, tzinfo=UTC), "not_a_column": "x",
+    }  # fmt: skip
+    business = {k: row.get(k) for k in BUSINESS_COLUMNS if k != "source_updated_at"}
+    expected = hashlib.sha256(canonical_json(business)).hexdigest()
+    assert hash_content(row) == expected
+    assert expected == "4c390828a85addd6a5a9612cb2a0e04a5dde430949a34e317e00b2f602558041"
 
 
 def test_an_updated_at_only_change_is_unchanged(fakes: Fakes, tmp_path: Path) -> None:
