@@ -21,12 +21,15 @@ from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from pipelines.errors import ConfigError
+from pipelines.net.notify import URLS_ENV, NotifySettings, notify_settings, register_urls
 from pipelines.net.secret_stores import SOURCES, SecretRef, parse_reference, read_references
 from pipelines.net.secrets import register_secret
 from providers.base import Option, Provider
 
 DEFAULT_CONFIG_PATH = Path("pipeline.toml")
-KNOWN_SECTIONS = ("pipeline", "providers", "quality", "anomaly", "orchestration", "secrets")
+KNOWN_SECTIONS = (
+    "pipeline", "providers", "quality", "anomaly", "orchestration", "secrets", "notify",
+)  # fmt: skip
 
 PIPELINE_OPTIONS: tuple[Option, ...] = (
     Option("data_dir", str, "data", "Root of the lake (raw, normalized, quarantine, state)."),
@@ -111,6 +114,7 @@ class PipelineConfig:
     providers: Mapping[str, Mapping[str, Any]]
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     secret_refs: Mapping[str, SecretRef] = field(default_factory=dict)
+    notify: NotifySettings = field(default_factory=NotifySettings)
 
     def with_pipeline(self, **overrides: Any) -> PipelineConfig:
         """A copy with some ``[pipeline]`` settings replaced (command-line overrides)."""
@@ -241,11 +245,12 @@ def load_config(
     }
     refs = secret_references(raw.get("secrets", {}), errors)
     errors += _section_problems(raw, section_checks or {})
+    notify = notify_settings(raw.get("notify", {}), errors)
     if errors:
         where = f"{path}: " if path is not None else ""
         raise ConfigError("; ".join(where + error for error in errors))
     sections = {k: raw.get(k, {}) for k in ("quality", "anomaly", "orchestration")}
-    return PipelineConfig(path, pipeline, provider_options, sections, refs)
+    return PipelineConfig(path, pipeline, provider_options, sections, refs, notify)
 
 
 def _section_problems(
@@ -302,7 +307,9 @@ def read_secret_stores(config: PipelineConfig, env: Mapping[str, str]) -> dict[s
 
 
 def register_provider_secrets(providers: Mapping[str, Provider], env: Mapping[str, str]) -> None:
-    """Hand every secret setting's value to the masking filter before anything is logged."""
+    """Hand every secret setting's value (and the notification URLs) to the masking filter
+    before anything is logged."""
+    register_urls(env.get(URLS_ENV))
     for provider in providers.values():
         for setting in provider.settings:
             if setting.secret:

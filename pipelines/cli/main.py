@@ -35,6 +35,7 @@ from pipelines.config import (
 from pipelines.errors import ConfigError, PipelineError
 from pipelines.lake.integrity import verify_local_files
 from pipelines.lake.runlease import RunLiveError
+from pipelines.lake.runlog import read_runs
 from pipelines.net.secrets import mask
 from pipelines.ops.metrics import export_run_metrics, live_registry, serve
 from pipelines.ops.plan import build_plan, location_args, plan_json, read_orchestration
@@ -196,5 +197,6 @@ def _observed(
             stop()
     checkpoint = runner.checkpoint.path if runner.checkpoint else checkpoint_path
     steps = json.loads(checkpoint.read_text()) if checkpoint.exists() else None
-    export_run_metrics(result.record, steps, env, metrics_file=args.metrics_file)
+    history = read_runs(Path(runner.config.log_dir))
+    export_run_metrics(result.record, steps, env, metrics_file=args.metrics_file, history=history)
     return result

@@ -3,19 +3,23 @@
 Three ways out, one set of metric families (``grafana/dashboard.json`` charts them):
 
 * ``write_textfile``: the node exporter's textfile-collector format (``--metrics-file``),
-* ``push``: to a Pushgateway (``PROMETHEUS_PUSHGATEWAY``), one group per job, replaced per push,
+* ``push``: to a Pushgateway (``PROMETHEUS_PUSHGATEWAY``), one group per job and mode, replaced
+  per push,
 * ``serve``: an HTTP endpoint on 127.0.0.1 while a run is going (``--prometheus-port``),
   scraping ``live_registry``, which reads the run's checkpoint at every scrape.
 
 Every value describes one run, so the families are gauges; the run id is only a label of
-``product_pipeline_run_info``, which keeps the number of series fixed.
+``product_pipeline_run_info``, which keeps the number of series fixed. Every series carries
+the run's ``mode`` (``live``, ``demo``, ...), so that demo runs never mix with live ones on a
+dashboard or in an alert. ``product_pipeline_last_success_timestamp_seconds`` comes from the
+run history, so that a failed run does not hide when the last good one ended.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -63,8 +67,21 @@ def _timestamp(text: str | None) -> float | None:
     return datetime.fromisoformat(text).timestamp() if text else None
 
 
-def run_families(record: Mapping[str, Any]) -> list[Metric]:
-    """Run-level gauges: identity, duration, exit code, end time, anomaly alerts."""
+def last_success(record: Mapping[str, Any], history: Iterable[Mapping[str, Any]]) -> float | None:
+    """When the latest successful run (exit code 0, not a dry run) of ``record``'s mode ended."""
+    ends = [
+        _timestamp(run.get("ended_at"))
+        for run in (*history, record)
+        if run.get("mode") == record.get("mode")
+        and run.get("exit_code") == 0
+        and not (run.get("args") or {}).get("dry_run")
+        and run.get("ended_at")
+    ]
+    return max(ends, default=None)
+
+
+def run_families(record: Mapping[str, Any], success: float | None = None) -> list[Metric]:
+    """Run-level gauges: identity, duration, exit code, end time, last success, anomaly alerts."""
     mode = [str(record.get("mode", "unknown"))]
     info = _gauge("run_info", "The run these metrics describe (always 1).", ["run_id", "mode"])
     info.add_metric([str(record.get("run_id")), mode[0]], 1)
@@ -76,10 +93,15 @@ def run_families(record: Mapping[str, Any]) -> list[Metric]:
     end = _timestamp(record.get("ended_at"))
     if end is not None:
         ended.add_metric(mode, end)
-    verdicts = record.get("anomaly", {}).get("verdicts", [])
+    succeeded = _gauge("last_success_timestamp_seconds",
+                       "When the latest run with exit code 0 of this mode ended (Unix time).",
+                       ["mode"])  # fmt: skip
+    if success is not None:
+        succeeded.add_metric(mode, success)
+    verdicts = (record.get("anomaly") or {}).get("verdicts", [])
     alerts = _gauge("anomaly_alerts", "Volume anomaly alerts raised by the run.", ["mode"])
     alerts.add_metric(mode, sum(v.get("verdict") == "alert" for v in verdicts))
-    return [info, duration, exit_code, ended, alerts]
+    return [info, duration, exit_code, ended, succeeded, alerts]
 
 
 def provider_families(record: Mapping[str, Any]) -> list[Metric]:
@@ -101,7 +123,7 @@ def provider_families(record: Mapping[str, Any]) -> list[Metric]:
         status.add_metric([name, str(entry.get("status"))], 1)
     z_score = _gauge("anomaly_z_score", "Robust z score of a volume metric against its history.",
                      ["provider", "metric"])  # fmt: skip
-    for verdict in record.get("anomaly", {}).get("verdicts", []):
+    for verdict in (record.get("anomaly") or {}).get("verdicts", []):
         if verdict.get("z") is not None:
             z_score.add_metric([verdict["provider"], verdict["metric"]], float(verdict["z"]))
     return [rows, calls, retries, errors, status, z_score, completeness_family(record)]
@@ -132,27 +154,43 @@ def step_families(checkpoint: Mapping[str, Any]) -> list[Metric]:
     return [status, duration, retries]
 
 
+def with_mode(family: Metric, mode: str | None) -> Metric:
+    """``family`` with a ``mode`` label on every sample that lacks one."""
+    if mode is not None:
+        family.samples = [
+            s if "mode" in s.labels else s._replace(labels={**s.labels, "mode": mode})
+            for s in family.samples
+        ]
+    return family
+
+
 class RunCollector(Collector):
     """Yields the families of whatever ``source`` returns at collection time."""
 
-    def __init__(self, source: Source) -> None:
-        self.source = source
+    def __init__(self, source: Source, success: float | None = None) -> None:
+        self.source, self.success = source, success
 
     def collect(self) -> Iterator[Metric]:
         record, checkpoint = self.source()
+        families: list[Metric] = []
         if record is not None:
-            yield from run_families(record)
-            yield from provider_families(record)
+            families += run_families(record, self.success) + provider_families(record)
         if checkpoint is not None:
-            yield from step_families(checkpoint)
+            families += step_families(checkpoint)
+        mode = (record or {}).get("mode") or ((checkpoint or {}).get("options") or {}).get("mode")
+        for family in families:
+            yield with_mode(family, mode)
 
 
 def run_metrics_registry(
-    record: Mapping[str, Any], checkpoint: Mapping[str, Any] | None
+    record: Mapping[str, Any],
+    checkpoint: Mapping[str, Any] | None,
+    history: Iterable[Mapping[str, Any]] = (),
 ) -> CollectorRegistry:
-    """A registry holding the metrics of one finished run (``record``: its run-log record)."""
+    """A registry holding the metrics of one finished run (``record``: its run-log record;
+    ``history``: the runs before it, for the last successful one)."""
     registry = CollectorRegistry()
-    registry.register(RunCollector(lambda: (record, checkpoint)))
+    registry.register(RunCollector(lambda: (record, checkpoint), last_success(record, history)))
     return registry
 
 
@@ -176,9 +214,13 @@ def write_textfile(path: Path | str, registry: CollectorRegistry) -> None:
     write_to_textfile(str(path), registry)
 
 
-def push(url: str, registry: CollectorRegistry, job: str = "product_pipeline") -> None:
-    """Replace the ``job`` group on the Pushgateway at ``url`` with ``registry``."""
-    push_to_gateway(url, job=job, registry=registry, timeout=PUSH_TIMEOUT_SECONDS)
+def push(
+    url: str, registry: CollectorRegistry, job: str = "product_pipeline", mode: str = "live"
+) -> None:
+    """Replace the ``job``/``mode`` group on the Pushgateway at ``url`` with ``registry``: a
+    demo run never replaces the live run's metrics."""
+    push_to_gateway(url, job=job, registry=registry, grouping_key={"mode": mode},
+                    timeout=PUSH_TIMEOUT_SECONDS)  # fmt: skip
 
 
 @dataclass
@@ -209,13 +251,14 @@ def export_run_metrics(
     checkpoint: Mapping[str, Any] | None,
     env: Mapping[str, str],
     metrics_file: Path | None = None,
+    history: Iterable[Mapping[str, Any]] = (),
 ) -> None:
     """After a run: write ``metrics_file`` if given, push if ``PROMETHEUS_PUSHGATEWAY`` is set.
 
     Neither a file that cannot be written nor a Pushgateway that cannot be reached fails
     the run (its data is committed by now): each is a warning naming it.
     """
-    registry = run_metrics_registry(record, checkpoint)
+    registry = run_metrics_registry(record, checkpoint, history)
     if metrics_file is not None:
         try:
             write_textfile(metrics_file, registry)
@@ -224,6 +267,6 @@ def export_run_metrics(
     url = env.get(PUSHGATEWAY_ENV)
     if url:
         try:
-            push(url, registry)
+            push(url, registry, mode=str(record.get("mode", "live")))
         except OSError as exc:
             log.warning("could not push metrics to %s: %s", PUSHGATEWAY_ENV, mask(str(exc)))

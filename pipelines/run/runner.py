@@ -40,6 +40,7 @@ from pipelines.net.secrets import mask
 from pipelines.run.checkpoint import DONE, FAILED, Checkpoint, unfinished_runs
 from pipelines.run.detect import acknowledged_runs, describe_alerts, mass_delete_alerts
 from pipelines.run.extract import Extractor
+from pipelines.run.notify import Notifier
 from pipelines.run.options import (
     RunOptions,
     RunResult,
@@ -95,6 +96,7 @@ class Runner:
             time.monotonic() + options.max_duration if options.max_duration else None
         )
         self.log_dir = Path(config.log_dir)
+        self.notifier = Notifier(config.notify, env, self.log_dir)
         self.checkpoint: Checkpoint | None = None
         self.previews: dict[str, list[dict[str, Any]]] = {}
         self.lease_wait = 0.0  # --wait: how long to wait for a live run of this slot
@@ -366,6 +368,8 @@ class Runner:
             record["exit_code"] = EXIT_ANOMALY
         history = [r for r in self._history() if r["run_id"] != self.run_id]
         if not self.options.dry_run:
+            if self.notifier:  # before the record is kept: it counts what was sent
+                record["notifications"] = self.notifier.notify_run(record).to_dict()
             self._append_run(record)
             write_reports(self.log_dir, record, history, anomaly)
             prune_reports(self.log_dir, self.config.keep_reports)

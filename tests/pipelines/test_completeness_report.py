@@ -68,7 +68,7 @@ def test_metrics_carry_source_expected_and_read() -> None:
         for s in family.samples
         if s.name == "product_pipeline_source_objects"
     }
-    bulk = {"provider": "shopify", "what": "bulk objects (JSONL lines)"}
+    bulk = {"provider": "shopify", "what": "bulk objects (JSONL lines)", "mode": "live"}
     assert (
         samples[("product_pipeline_source_objects", frozenset({**bulk, "count": "source"}.items()))]
         == 167

@@ -92,26 +92,51 @@ def test_registry_holds_run_provider_and_step_metrics() -> None:
     assert value(text, "product_pipeline_run_exit_code", mode="live") == 1
     ended = datetime(2026, 11, 22, 0, 16, 40, tzinfo=UTC).timestamp()
     assert value(text, "product_pipeline_run_end_timestamp_seconds", mode="live") == ended
-    assert value(text, "product_pipeline_rows", provider="shopify", kind="fetched") == 74
-    assert value(text, "product_pipeline_rows", provider="shopify", kind="quarantined") == 3
-    assert value(text, "product_pipeline_api_calls", provider="ebay") == 3
-    assert value(text, "product_pipeline_retries", provider="shopify") == 2
-    assert value(text, "product_pipeline_errors", provider="ebay") == 2
-    assert value(text, "product_pipeline_errors", provider="amazon") == 1  # failed, no message
-    assert value(text, "product_pipeline_errors", provider="shopify") == 0
-    assert value(text, "product_pipeline_provider_status", provider="ebay", status="failed") == 1
-    assert value(text, "product_pipeline_anomaly_z_score", provider="shopify", metric="new") == 6.25
+    assert (
+        value(text, "product_pipeline_rows", mode="live", provider="shopify", kind="fetched") == 74
+    )
+    assert (
+        value(text, "product_pipeline_rows", mode="live", provider="shopify", kind="quarantined")
+        == 3
+    )
+    assert value(text, "product_pipeline_api_calls", mode="live", provider="ebay") == 3
+    assert value(text, "product_pipeline_retries", mode="live", provider="shopify") == 2
+    assert value(text, "product_pipeline_errors", mode="live", provider="ebay") == 2
+    assert (
+        value(text, "product_pipeline_errors", mode="live", provider="amazon") == 1
+    )  # failed, no message
+    assert value(text, "product_pipeline_errors", mode="live", provider="shopify") == 0
+    assert (
+        value(
+            text, "product_pipeline_provider_status", mode="live", provider="ebay", status="failed"
+        )
+        == 1
+    )
+    assert (
+        value(
+            text, "product_pipeline_anomaly_z_score", mode="live", provider="shopify", metric="new"
+        )
+        == 6.25
+    )
     no_z = (
         "product_pipeline_anomaly_z_score",
         frozenset({("provider", "ebay"), ("metric", "new")}),
     )
     assert no_z not in samples(text)  # insufficient history has no z score
     assert value(text, "product_pipeline_anomaly_alerts", mode="live") == 1
-    assert value(text, "product_pipeline_step_duration_seconds", step="extract.shopify") == 12.5
-    assert value(text, "product_pipeline_step_retries", step="extract.shopify") == 2
-    assert value(text, "product_pipeline_step_retries", step="write") == 0
-    assert value(text, "product_pipeline_step_status", step="quality", status="running") == 1
-    assert value(text, "product_pipeline_step_status", step="quality", status="done") == 0
+    assert (
+        value(text, "product_pipeline_step_duration_seconds", mode="live", step="extract.shopify")
+        == 12.5
+    )
+    assert value(text, "product_pipeline_step_retries", mode="live", step="extract.shopify") == 2
+    assert value(text, "product_pipeline_step_retries", mode="live", step="write") == 0
+    assert (
+        value(text, "product_pipeline_step_status", mode="live", step="quality", status="running")
+        == 1
+    )
+    assert (
+        value(text, "product_pipeline_step_status", mode="live", step="quality", status="done") == 0
+    )
 
 
 def test_textfile_is_in_the_collector_format(tmp_path: Path) -> None:
@@ -119,7 +144,9 @@ def test_textfile_is_in_the_collector_format(tmp_path: Path) -> None:
     write_textfile(path, run_metrics_registry(RECORD, None))
     text = path.read_text()
     assert "# TYPE product_pipeline_rows gauge" in text
-    assert value(text, "product_pipeline_rows", provider="shopify", kind="written") == 71
+    assert (
+        value(text, "product_pipeline_rows", mode="live", provider="shopify", kind="written") == 71
+    )
     assert "product_pipeline_step_" not in text  # no checkpoint, no step metrics
     assert [p.name for p in path.parent.iterdir()] == ["product_pipeline.prom"]
 
@@ -150,12 +177,12 @@ def gateway() -> Iterator[tuple[str, list[tuple[str, str, str]]]]:
     server.server_close()
 
 
-def test_push_replaces_the_jobs_group_on_the_gateway(gateway) -> None:
+def test_push_replaces_the_jobs_group_of_its_mode_on_the_gateway(gateway) -> None:
     url, requests = gateway
     push(url, run_metrics_registry(RECORD, CHECKPOINT))
     ((method, path, body),) = requests
-    assert (method, path) == ("PUT", "/metrics/job/product_pipeline")
-    assert value(body, "product_pipeline_api_calls", provider="shopify") == 7
+    assert (method, path) == ("PUT", "/metrics/job/product_pipeline/mode/live")
+    assert value(body, "product_pipeline_api_calls", mode="live", provider="shopify") == 7
 
 
 def test_export_writes_the_file_and_pushes_when_the_gateway_is_set(tmp_path: Path, gateway) -> None:
@@ -165,6 +192,10 @@ def test_export_writes_the_file_and_pushes_when_the_gateway_is_set(tmp_path: Pat
     assert "product_pipeline_run_info" in (tmp_path / "m.prom").read_text()
     export_run_metrics(RECORD, CHECKPOINT, {})
     assert len(requests) == 1  # no gateway set: nothing pushed
+    export_run_metrics({**RECORD, "mode": "offline"}, CHECKPOINT, {"PROMETHEUS_PUSHGATEWAY": url})
+    assert [path for _, path, _ in requests] == [
+        "/metrics/job/product_pipeline/mode/live", "/metrics/job/product_pipeline/mode/offline",
+    ]  # fmt: skip
 
 
 def test_an_unreachable_gateway_is_a_warning_not_a_failure(
@@ -205,7 +236,8 @@ def test_every_metric_in_the_dashboard_exists() -> None:
     dashboard = json.loads((REPO / "grafana/dashboard.json").read_text())
     exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
     used = {name for expr in exprs for name in re.findall(r"product_pipeline_\w+", expr)}
-    text = generate_latest(run_metrics_registry(RECORD, CHECKPOINT)).decode()
+    succeeded = [{**RECORD, "exit_code": 0}]  # so that the last success is exported too
+    text = generate_latest(run_metrics_registry(RECORD, CHECKPOINT, succeeded)).decode()
     exported = {name for name, _ in samples(text)}
     assert used, "the dashboard charts no metric"
     assert used <= exported, f"not exported: {sorted(used - exported)}"
@@ -225,7 +257,38 @@ def test_offline_run_writes_its_metrics_file_and_serves_then_frees_the_port(
     )
     assert result.returncode == 0, result.stderr
     text = (tmp_path / "m.prom").read_text()
-    assert 'product_pipeline_rows{kind="written",provider="shopify"}' in text
-    assert 'product_pipeline_step_status{status="done",step="write"} 1.0' in text
+    assert 'product_pipeline_rows{kind="written",mode="offline",provider="shopify"}' in text
+    assert 'product_pipeline_step_status{mode="offline",status="done",step="write"} 1.0' in text
     with socket.socket() as again:
         again.bind(("127.0.0.1", port))  # the endpoint stopped with the run
+
+
+def test_last_success_comes_from_the_history_of_the_same_mode() -> None:
+    def run(ended: str, code: int, mode: str = "live", dry: bool = False) -> dict[str, Any]:
+        return {"mode": mode, "exit_code": code, "ended_at": f"2026-11-2{ended}T00:00:00+00:00",
+                "args": {"dry_run": dry}}  # fmt: skip
+
+    history = [run("0", 0), run("1", 0, mode="offline"), run("1", 0, dry=True), run("1", 3)]
+    text = generate_latest(run_metrics_registry(RECORD, None, history)).decode()
+    good = datetime(2026, 11, 20, tzinfo=UTC).timestamp()
+    assert value(text, "product_pipeline_last_success_timestamp_seconds", mode="live") == good
+    now = generate_latest(run_metrics_registry({**RECORD, "exit_code": 0}, None, history))
+    ended = datetime(2026, 11, 22, 0, 16, 40, tzinfo=UTC).timestamp()
+    assert (
+        value(now.decode(), "product_pipeline_last_success_timestamp_seconds", mode="live") == ended
+    )
+    never = generate_latest(run_metrics_registry(RECORD, None)).decode()
+    assert "product_pipeline_last_success_timestamp_seconds{" not in never
+
+
+def test_every_series_carries_the_mode_so_demo_and_live_never_mix() -> None:
+    for mode in ("live", "offline"):
+        text = generate_latest(run_metrics_registry({**RECORD, "mode": mode}, CHECKPOINT)).decode()
+        assert {dict(labels).get("mode") for _, labels in samples(text)} == {mode}
+
+
+def test_the_live_endpoint_labels_steps_with_the_checkpoints_mode(tmp_path: Path) -> None:
+    path = tmp_path / "checkpoint.json"
+    path.write_text(json.dumps(CHECKPOINT | {"options": {"mode": "offline"}}))
+    text = generate_latest(live_registry(path)).decode()
+    assert value(text, "product_pipeline_step_retries", mode="offline", step="write") == 0
