@@ -69,7 +69,7 @@ def _choose_offline(
         )
     sys.stderr.write(
         "No provider credentials found: running OFFLINE on the recorded demo catalog "
-        "(writes to data/demo/). Set the provider secrets (see README) for a live run.\n"
+        "(writes to data/demo/). Set the provider secrets (see docs/providers.md) for a live run.\n"
     )
     return True
 
