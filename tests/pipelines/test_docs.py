@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 PAGES = {p.relative_to(REPO).as_posix(): p.read_text() for p in sorted(REPO.glob("docs/**/*.md"))}
 DOCS = "\n".join(PAGES.values())
 EVERYTHING = {**PAGES, "README.md": (REPO / "README.md").read_text()}
+PROVIDERS = load_providers()
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.M | re.S)
 RUN_PIPELINE = re.compile(r"(?:python[\d.]*|\.venv/bin/python) pipelines/run_pipeline\.py([^`\n]*)")
 # Dotted names in the docs that are not settings: files, the plug-ins' entry-point group.
@@ -50,7 +51,7 @@ def _flags(parser) -> list[tuple[str, str | None]]:
 
 
 def test_generated_tables_and_json_schema_are_up_to_date() -> None:
-    for path, text in generated_files(REPO, load_providers()).items():
+    for path, text in generated_files(REPO, PROVIDERS).items():
         assert path.read_text() == text, f"{path} is stale: run python -m pipelines.cli.docs"
 
 
@@ -186,10 +187,10 @@ def unknown_key_errors(section: str, key: str, tmp_path: Path) -> str:
     path.write_text(f'[{section}]\n{key} = "x"\n')
     raw, messages = tomllib.loads(path.read_text()), []
     checks = (
-        lambda: load_config(path, load_providers()),
+        lambda: load_config(path, PROVIDERS),
         lambda: QualityConfig.from_table(raw.get("quality", {})),
         lambda: AnomalyConfig.from_table(raw.get("anomaly", {})),
-        lambda: read_orchestration(raw.get("orchestration", {}), load_providers()),
+        lambda: read_orchestration(raw.get("orchestration", {}), PROVIDERS),
     )
     for check in checks:
         try:
@@ -233,7 +234,7 @@ def test_the_site_builds_strictly_and_offline(tmp_path: Path) -> None:
 def test_every_provider_variable_named_is_a_declared_setting() -> None:
     """``SHOPIFY_…``, ``AMAZON_…``, ``EBAY_…`` names (not eBay marketplace ids such as
     ``EBAY_US``, nor the retired ``AMAZON_PAAPI_…`` settings the migration error names)."""
-    declared = {s.env for p in load_providers().values() for s in p.settings}
+    declared = {s.env for p in PROVIDERS.values() for s in p.settings}
     pattern = re.compile(r"\b((?:SHOPIFY|AMAZON|EBAY)_[A-Z0-9_]*[A-Z0-9])\b")
     for page, text in EVERYTHING.items():
         for name in set(pattern.findall(text)) - declared:
