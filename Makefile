@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: run-pipeline test lint secrets-baseline lock format status list-providers bench download-artifacts compact clean
+.PHONY: run-pipeline test docs lint secrets-baseline lock format status list-providers bench download-artifacts compact clean
 .PHONY: test-orchestrators test-airflow test-dagster test-prefect test-temporal
 WORKFLOWS := $(wildcard .github/workflows/*.yml .github/workflows/*.yaml)
 
@@ -27,6 +27,9 @@ run-pipeline: $(VENV)/.runtime  ## Run the pipeline (offline demo when no creden
 
 test: $(VENV)/.dev  ## Run the whole test suite
 	$(BIN)/python -m pytest $(ARGS)
+
+docs: $(VENV)/.dev  ## Build the documentation site (docs/, mkdocs.yml) into site/; strict, offline
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 # Each orchestrator's adapter tests run in a venv of its own (.venv-<name>), installed from its
 # pinned requirements-<name>.txt and .lock; the steps they run use the project's venv.

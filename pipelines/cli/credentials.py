@@ -69,6 +69,6 @@ def choose_offline(
     sys.stderr.write(
         f"No credential of {names} is set: running OFFLINE on the recorded demo catalog "
         f"(writes to {lake_uri(config).rstrip('/')}/demo/). Set the provider secrets "
-        "(see README) for a live run.\n"
+        "(see docs/providers.md) for a live run.\n"
     )
     return True

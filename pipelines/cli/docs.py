@@ -1,20 +1,25 @@
-"""The README's settings reference, generated from the declarations so it cannot drift.
+"""The generated parts of the documentation, made from the code so they cannot drift.
 
-``python -m pipelines.cli.docs`` rewrites the block between the ``settings`` markers
-in README.md; a test fails when the README is out of date.
+``python -m pipelines.cli.docs`` rewrites the settings tables (between the ``settings``
+markers of docs/reference.md), the product schema table (between the ``schema`` markers
+of docs/lake.md) and docs/schema/products.schema.json; a test fails when any is out of date.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from pipelines.cli.schema_docs import product_json_schema, schema_markdown
 from pipelines.config import PIPELINE_OPTIONS
 from providers.base import Option, Provider
 from providers.registry import load_providers
 
-START, END = "<!-- settings:start -->", "<!-- settings:end -->"
+REFERENCE = Path("docs/reference.md")
+LAKE = Path("docs/lake.md")
+JSON_SCHEMA = Path("docs/schema/products.schema.json")
 
 
 def _options_table(prefix: str, options: tuple[Option, ...]) -> list[str]:
@@ -28,9 +33,9 @@ def _options_table(prefix: str, options: tuple[Option, ...]) -> list[str]:
 
 def settings_markdown(providers: Mapping[str, Provider]) -> str:
     """Markdown tables of every environment setting and pipeline.toml option."""
-    lines = ["#### Pipeline (`pipeline.toml`)", "", *_options_table("[pipeline]", PIPELINE_OPTIONS)]
+    lines = ["### Pipeline (`pipeline.toml`)", "", *_options_table("[pipeline]", PIPELINE_OPTIONS)]
     for provider in providers.values():
-        lines += ["", f"#### {provider.title} (`{provider.name}`)", ""]
+        lines += ["", f"### {provider.title} (`{provider.name}`)", ""]
         lines += ["| environment variable | secret | required | default | meaning |"]
         lines += ["|---|---|---|---|---|"]
         for s in provider.settings:
@@ -43,16 +48,30 @@ def settings_markdown(providers: Mapping[str, Provider]) -> str:
     return "\n".join(lines)
 
 
-def render_readme(readme: str, providers: Mapping[str, Provider]) -> str:
-    """``readme`` with the generated block replaced."""
-    head, _, rest = readme.partition(START)
-    _, _, tail = rest.partition(END)
-    return f"{head}{START}\n{settings_markdown(providers)}\n{END}{tail}"
+def render_block(text: str, name: str, block: str) -> str:
+    """``text`` with what lies between its ``<!-- name:start/end -->`` markers replaced."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    if start not in text or end not in text:
+        raise ValueError(f"the {start} and {end} markers are missing")
+    head, _, rest = text.partition(start)
+    _, _, tail = rest.partition(end)
+    return f"{head}{start}\n{block}\n{end}{tail}"
+
+
+def generated_files(root: Path, providers: Mapping[str, Provider]) -> dict[Path, str]:
+    """Each generated file under ``root`` and the content it must have."""
+    reference, lake = root / REFERENCE, root / LAKE
+    schema = json.dumps(product_json_schema(), indent=2, ensure_ascii=False) + "\n"
+    return {
+        reference: render_block(reference.read_text(), "settings", settings_markdown(providers)),
+        lake: render_block(lake.read_text(), "schema", schema_markdown()),
+        root / JSON_SCHEMA: schema,
+    }
 
 
 def main() -> int:
-    path = Path("README.md")
-    path.write_text(render_readme(path.read_text(), load_providers()))
+    for path, text in generated_files(Path(), load_providers()).items():
+        path.write_text(text)
     return 0
 
 

@@ -38,6 +38,13 @@ def print_provider_list(
             print(f"  [providers.{provider.name}] {o.name} = {value!r} ({source})  {o.description}")
 
 
+def _nothing_to_write(entry: Mapping[str, object]) -> str:
+    """Why a provider's dry-run preview is empty: its status, or no new or changed row."""
+    if entry["status"] == "ok":
+        return "no new, changed or deleted row"
+    return f"{entry['status']} (see the note above)"
+
+
 def print_summary(
     result: RunResult,
     root: Path,
@@ -62,7 +69,10 @@ def print_summary(
             print(f"warning: {warning}")
     if dry_run:
         print("\nDry run: nothing was written. Rows that would be written (first 5 per provider):")
-        for name, preview in result.previews.items():
+        for name, entry in result.record["providers"].items():
+            preview = result.previews.get(name) or ()
+            if not preview:
+                print(f"  {name:<8} nothing: {_nothing_to_write(entry)}")
             for row in preview:
                 price = f"{row['price_amount']} {row['currency']}" if row["price_amount"] else "-"
                 print(f"  {name:<8} {row['change_type']:<8} {row['source_id']:<40} "

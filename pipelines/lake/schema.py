@@ -74,6 +74,44 @@ PRODUCT_SCHEMA = pa.schema(
     metadata={"schema_version": str(SCHEMA_VERSION)},
 )
 BUSINESS_COLUMNS = tuple(f.name for f in BUSINESS_FIELDS)
+
+# One line per column for the generated reference (docs/lake.md, docs/schema/); a test
+# requires a description for every column of PRODUCT_SCHEMA.
+COLUMN_DESCRIPTIONS: dict[str, str] = {
+    "source": "Provider name (`shopify`, `amazon`, `ebay`, …); also the `source=` partition",
+    "source_id": "The provider's id of the purchasable unit (variant, ASIN, item id)",
+    "source_parent_id": "The provider's id of the parent product, when there is one",
+    "marketplace": "Shop domain, Amazon marketplace or eBay marketplace id",
+    "sku": "Seller's stock keeping unit",
+    "gtin": "Barcode as the API gave it (EAN, UPC, ISBN, GTIN)",
+    "mpn": "Manufacturer part number",
+    "brand": "Brand or vendor",
+    "title": "Listing title",
+    "description": "Listing description (plain text)",
+    "product_type": "The provider's product type or category name",
+    "category_path": "Category names, root first",
+    "condition": "One of " + ", ".join(f"`{c}`" for c in CONDITIONS),
+    "availability": "One of " + ", ".join(f"`{a}`" for a in AVAILABILITIES),
+    "price_amount": "Selling price in `currency` (decimal(18,4): money is never float)",
+    "list_price_amount": "List or compare-at price in `currency`",
+    "currency": "ISO 4217 code",
+    "inventory_quantity": "Units in stock, when the provider says",
+    "url": "Product page",
+    "image_url": "Main image",
+    "additional_image_urls": "Other images",
+    "tags": "The provider's tags or keywords",
+    "status": "The provider's listing status (e.g. Shopify `ACTIVE`)",
+    "seller_name": "Seller or merchant name",
+    "source_created_at": "When the provider says the listing was created (UTC)",
+    "source_updated_at": "When the provider says the listing last changed (UTC; not hashed)",
+    "gtin14": "`gtin` as a checked GTIN-14 (padded, check digit verified), else null",
+    "fetched_at": "When this run read the record (UTC)",
+    "run_id": "The run that wrote the row",
+    "raw_hash": "sha256 of the raw record's canonical JSON",
+    "content_hash": "sha256 of the business columns except `source_updated_at`",
+    "change_type": "One of " + ", ".join(f"`{c}`" for c in CHANGE_TYPES),
+    "schema_version": "The schema version that wrote the row",
+}
 REQUIRED_COLUMNS = tuple(f.name for f in BUSINESS_FIELDS if not f.nullable)
 
 

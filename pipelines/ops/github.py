@@ -251,8 +251,7 @@ class GitHubClient:
     def _forbidden(self, response: HttpResponse, what: str) -> FatalProviderError:
         error = self.http.status_error(response, what, HTTPStatus(response.status).phrase)
         return FatalProviderError(
-            f"{error} (is the workflow token missing a permission? see the README's "
-            "GitHub Actions guide)"
+            f"{error} (is the workflow token missing a permission? see docs/github-actions.md)"
         )
 
     def paginate(

@@ -87,7 +87,9 @@ def run_families(record: Mapping[str, Any], success: float | None = None) -> lis
     info.add_metric([str(record.get("run_id")), mode[0]], 1)
     duration = _gauge("run_duration_seconds", "Wall time of the run.", ["mode"])
     duration.add_metric(mode, float(record.get("duration_seconds") or 0))
-    exit_code = _gauge("run_exit_code", "Exit code of the run (0 ok, see the README).", ["mode"])
+    exit_code = _gauge(
+        "run_exit_code", "Exit code of the run (0 ok, see docs/reference.md).", ["mode"]
+    )
     exit_code.add_metric(mode, float(record.get("exit_code") or 0))
     ended = _gauge("run_end_timestamp_seconds", "When the run ended (Unix time).", ["mode"])
     end = _timestamp(record.get("ended_at"))

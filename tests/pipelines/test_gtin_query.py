@@ -1,4 +1,4 @@
-"""The README's cross-marketplace GTIN query, run as written on a lake built by a real run.
+"""The cross-marketplace GTIN query of docs/lake.md, run as written on a lake built by a real run.
 
 One run pulls from the three fake APIs: the same item is a Shopify variant (barcode in UPC-A
 form), an Amazon item (EAN-13 form, with the leading zero) and an eBay listing found by a
@@ -28,7 +28,7 @@ from tests.fakes.ebay import FakeEbay
 from tests.fakes.ebay import make_item as make_ebay_item
 from tests.fakes.shopify import FakeShopify, make_product, make_variant
 
-README = Path(__file__).parents[2] / "README.md"
+LAKE_DOC = Path(__file__).parents[2] / "docs" / "lake.md"
 UPC_A = "036000291452"
 GTIN14 = "00036000291452"
 
@@ -45,12 +45,12 @@ queries = [{{gtin = "{GTIN14}"}}]
 """
 
 
-def readme_query() -> str:
-    """The SQL block of the README's "The same product across marketplaces" section."""
-    text = README.read_text()
-    section = text[text.index("#### The same product across marketplaces") :]
+def documented_query() -> str:
+    """The SQL block of docs/lake.md's "The same product across marketplaces" section."""
+    text = LAKE_DOC.read_text()
+    section = text[text.index("### The same product across marketplaces") :]
     match = re.search(r"```sql\n(.*?)```", section, re.DOTALL)
-    assert match, "the README section has no SQL block"
+    assert match, "the docs/lake.md section has no SQL block"
     return match[1]
 
 
@@ -106,12 +106,12 @@ def test_gtin14_is_filled_for_every_provider(lake: Lake) -> None:
     ]
 
 
-def test_the_readme_query_lists_one_gtin_across_providers_with_its_price_spread(
+def test_the_documented_query_lists_one_gtin_across_providers_with_its_price_spread(
     lake: Lake,
 ) -> None:
     products = lake.dataset("normalized")  # noqa: F841 (DuckDB reads it by name)
 
-    result = duckdb.sql(readme_query()).fetchall()
+    result = duckdb.sql(documented_query()).fetchall()
 
     assert result == [
         (
