@@ -169,7 +169,7 @@ def config_keys(text: str) -> set[tuple[str, str]]:
         section = ""
         for line in body.splitlines():
             line = re.sub(r"^#\s?", "", line.strip())
-            if header := re.fullmatch(r"\[([a-z_.]+)\]", line):
+            if header := re.fullmatch(r"\[([a-z_.]+)\]\s*(?:#.*)?", line):
                 section = header.group(1)
             elif (key := re.match(r"([a-z_]+)\s*=", line)) and section:
                 keys.add((section, key.group(1)))
@@ -238,4 +238,4 @@ def test_every_provider_variable_named_is_a_declared_setting() -> None:
     pattern = re.compile(r"\b((?:SHOPIFY|AMAZON|EBAY)_[A-Z0-9_]*[A-Z0-9])\b")
     for page, text in EVERYTHING.items():
         for name in set(pattern.findall(text)) - declared:
-            assert re.fullmatch(r"EBAY_[A-Z]{2}|AMAZON_PAAPI", name), f"{page} names {name}"
+            assert re.fullmatch(r"EBAY_(?:MOTORS_)?[A-Z]{2}|AMAZON_PAAPI", name), f"{page} names {name}"
