@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from orchestration.common import (
     StepFailedError,
-    load_plan,
+    cached_plan,
     new_run_id,
     run_step,
     shard_prefix,
@@ -95,7 +95,7 @@ def create_dag(
     extra_args: Sequence[str] = (),
 ) -> DAG:
     """The DAG of ``plan`` (default: the plan of pipeline.toml)."""
-    plan = plan or load_plan()
+    plan = plan or cached_plan()
     schedule = plan["schedule"]
     with DAG(
         dag_id,

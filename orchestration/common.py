@@ -7,14 +7,13 @@ each task shells out to ``run_pipeline.py run-step STEP --run-id ID [extra args]
 
 from __future__ import annotations
 
-import fcntl
+import hashlib
 import json
 import os
 import secrets
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,6 +59,44 @@ def load_plan(path: str | Path | None = None, config: str | Path | None = None) 
     if done.returncode != 0:
         raise RuntimeError(f"could not read the orchestration plan: {done.stderr.strip()}")
     return json.loads(done.stdout)
+
+
+def cached_plan(root: Path = PROJECT_ROOT, cache_dir: Path | None = None) -> dict[str, Any]:
+    """The plan for a DAG or job file being parsed, without a subprocess on every parse.
+
+    ``load_plan``'s answer is kept in the temporary folder under a key made of the
+    interpreter, ``pipeline.toml`` and the pipeline's code (each file's size and mtime): a
+    scheduler that parses the file every few seconds asks the pipeline again only after one
+    of them changed. ``$PIPELINE_ORCHESTRATION_PLAN`` is read as it is.
+    """
+    if os.environ.get(PLAN_ENV):
+        return load_plan()
+    folder = cache_dir or Path(tempfile.gettempdir())
+    cache = folder / f"product-pipeline-plan-{_plan_key(root)}.json"
+    try:
+        return json.loads(cache.read_text())
+    except (OSError, ValueError):
+        pass
+    plan = load_plan()
+    fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{cache.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(plan, handle)
+    os.replace(temp, cache)
+    return plan
+
+
+def _plan_key(root: Path) -> str:
+    """What the plan depends on: the interpreter, the config and the code that reads it."""
+    digest = hashlib.sha256(resolve_python().encode())
+    config = root / "pipeline.toml"
+    digest.update(config.read_bytes() if config.is_file() else b"no pipeline.toml")
+    for folder in ("pipelines", "providers"):
+        for path in sorted((root / folder).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                stat = path.stat()
+                name = path.relative_to(root)
+                digest.update(f"{name} {stat.st_size} {stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:24]
 
 
 def new_run_id(now: datetime | None = None, suffix: str | None = None) -> str:
@@ -109,40 +146,19 @@ def step_argv(
     return [resolve_python(interpreter), *argv, *extra_args]
 
 
-@contextmanager
-def run_lock(run_id: str) -> Iterator[None]:
-    """Hold the lock of run ``run_id`` on this machine, waiting for it if need be.
-
-    A run's checkpoint file is rewritten whole by each step process, so two steps of one
-    run going at once would lose each other's status: the steps of a run take turns, and
-    parallelism comes from shards (each a run of its own). A run's steps share its local
-    work folder, so they run on one machine anyway.
-    """
-    path = Path(tempfile.gettempdir()) / f"product-pipeline-run-{run_id}.lock"
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def run_step(
     plan: Mapping[str, Any], step: str, run_id: str, extra_args: Sequence[str] = ()
 ) -> str:
-    """Run one step in the project folder (one step of a run at a time); its output, or
-    ``StepFailedError``."""
+    """Run one step in the project folder; its output, or ``StepFailedError``.
+
+    Steps of one run may go at once (providers' extracts side by side): each step merges
+    its own status into the run's checkpoint, and they share the run's lease."""
     argv = step_argv(plan, step, run_id, extra_args)
     timeout = steps_by_name(plan)[step]["timeout_seconds"]
-    with run_lock(run_id):
-        done = subprocess.run(
-            argv,
-            cwd=PROJECT_ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=timeout,
-        )
+    done = subprocess.run(
+        argv, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        timeout=timeout,
+    )  # fmt: skip
     if done.returncode != 0:
         raise StepFailedError(step, done.returncode, done.stdout)
     return done.stdout

@@ -42,7 +42,7 @@ from dagster import (
 
 from orchestration.common import (
     StepFailedError,
-    load_plan,
+    cached_plan,
     new_run_id,
     run_step,
     shard_prefix,
@@ -111,7 +111,7 @@ def create_job(
     plan: Mapping[str, Any] | None = None, extra_args: Sequence[str] = ()
 ) -> JobDefinition:
     """The job of ``plan`` (default: the plan of pipeline.toml)."""
-    plan = plan or load_plan()
+    plan = plan or cached_plan()
     runs = shard_runs(plan)
     dependencies = {
         op_name(step["name"], run): {
@@ -155,7 +155,7 @@ def create_schedule(plan: Mapping[str, Any], job: JobDefinition) -> ScheduleDefi
 
 
 def create_definitions(plan: Mapping[str, Any] | None = None) -> Definitions:
-    plan = plan or load_plan()
+    plan = plan or cached_plan()
     job = create_job(plan)
     return Definitions(jobs=[job], schedules=[create_schedule(plan, job)])
 

@@ -3,8 +3,12 @@
 The workflow runs one ``run_pipeline_step`` activity per step of the plan's graph, each as
 soon as its upstream steps are done, with the step's retry policy (exponential backoff) and
 timeout. The activity shells out to ``run_pipeline.py run-step STEP --run-id ID``; a usage
-error (exit 2) is non-retryable. The run id comes from the workflow's deterministic clock and
-random source, so a replayed workflow gets the same one.
+error (exit 2) is non-retryable. While the step runs the activity heartbeats every
+``HEARTBEAT_EVERY``, and each activity declares ``HEARTBEAT_TIMEOUT``: a worker that dies
+mid-step is noticed within that, not at the end of the step's whole timeout. Steps of one run
+go side by side (providers' extracts overlap); nothing makes them take turns. The run id
+comes from the workflow's deterministic clock and random source, so a replayed workflow gets
+the same one.
 
 A sharded plan (``shards = N``) fans out like the GitHub workflow's shard matrix: each shard
 gets its own run id and its own chain of activities, all started at once in the one workflow
@@ -31,6 +35,8 @@ with workflow.unsafe.imports_passed_through():
 
 BACKOFF_COEFFICIENT = 2.0
 MAX_RETRY_INTERVAL = timedelta(hours=1)
+HEARTBEAT_EVERY = timedelta(seconds=20)
+HEARTBEAT_TIMEOUT = timedelta(seconds=60)
 
 
 @dataclass
@@ -50,11 +56,15 @@ class PipelineRequest:
 
 @activity.defn(name="run_pipeline_step")
 async def run_pipeline_step(request: StepRequest) -> str:
-    """Run one step in a thread (the subprocess blocks); its output, or an ApplicationError."""
+    """Run one step in a thread (the subprocess blocks), heartbeating while it runs; its
+    output, or an ApplicationError."""
+    work = asyncio.ensure_future(
+        asyncio.to_thread(run_step, request.plan, request.step, request.run_id, request.extra_args)
+    )
+    while not (await asyncio.wait({work}, timeout=HEARTBEAT_EVERY.total_seconds()))[0]:
+        activity.heartbeat(request.step)
     try:
-        return await asyncio.to_thread(
-            run_step, request.plan, request.step, request.run_id, request.extra_args
-        )
+        return work.result()
     except StepFailedError as exc:
         raise ApplicationError(
             str(exc), type="StepFailed", non_retryable=not exc.retryable
@@ -113,5 +123,6 @@ class ProductPipelineWorkflow:
             run_pipeline_step,
             StepRequest(dict(run), step["name"], run_id, request.extra_args),
             start_to_close_timeout=timedelta(seconds=step["timeout_seconds"]),
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=retry_policy(step),
         )

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.checks.anomaly import AnomalyReport
+from pipelines.checks.charts import CSS as CHART_CSS
+from pipelines.checks.charts import Panel, mermaid_line_chart, svg_figure
 from pipelines.checks.completeness import COMPLETENESS_HEADERS, completeness_rows
 from pipelines.checks.history import TOTAL, run_time
 from pipelines.net.markup import html_text, markdown_cell, markdown_code, markdown_text, plain_text
@@ -36,6 +38,7 @@ VERDICT_MARKS = {
 }
 LINK_LABELS = {"run_url": "Workflow run", "artifacts_url": "Artifacts", "issue_url": "Issue"}
 MAX_NOTE = 300
+NUMBER = re.compile(r"[+-]?[\d,]*\.?\d+|–|")  # right-aligned table cells
 
 Record = Mapping[str, Any]
 
@@ -186,7 +189,8 @@ def _anomaly_rows(
 
 
 def _summary_line(current: Record, anomaly: Mapping[str, Any] | None) -> str:
-    parts = [f"started {current.get('started_at', '?')}"]
+    started = run_time(current)
+    parts = [f"started {started:%Y-%m-%d %H:%M} UTC" if started else "started ?"]
     if current.get("duration_seconds") is not None:
         parts.append(f"{_fmt(current['duration_seconds'])} s")
     parts.append(f"exit code {current.get('exit_code', '?')}")
@@ -226,6 +230,7 @@ def render_markdown(
         sections += [f"## {title}", _md_table(headers, rows) if rows else empty]
     sections.append("## Volume anomalies")
     sections.append(_md_anomalies(current, history, anomaly_data))
+    sections.append(_md_chart(current, history, anomaly_data))
     if items := _link_items(links):
         links_md = "\n".join(f"- [{markdown_cell(label)}]({url})" for label, url in items)
         sections += ["## Links", links_md]
@@ -243,28 +248,49 @@ def _md_anomalies(
     return _md_table(ANOMALY_HEADERS, rows)
 
 
+def _md_chart(current: Record, history: Sequence[Record], anomaly: Mapping[str, Any] | None) -> str:
+    """The fetched volume of the recent runs (all providers) as a mermaid chart, and its band."""
+    names = _attempted(current)
+    if not names:
+        return ""
+    runs = _recent_runs(current, history)
+    key = TOTAL if len(names) > 1 else names[0]
+    title = "Listings fetched per run" + (", all providers" if len(names) > 1 else "")
+    chart = mermaid_line_chart(title, [run_time(r) for r in runs], _series(runs, key, "fetched"))
+    if chart is None:
+        return "First run of this mode: the chart of recent runs starts with the next one."
+    verdict = next((v for v in _verdicts(anomaly or {}) if v.get("provider") == key
+                    and v.get("metric") == "fetched"), {})  # fmt: skip
+    if verdict.get("alert_upper") is not None:
+        low, high = _fmt(verdict.get("alert_lower")), _fmt(verdict.get("alert_upper"))
+        chart += f"\n\nAlert band of this run: {low}–{high} listings fetched."
+    return chart
+
+
 # ---------------------------------------------------------------- HTML
 
 _CSS = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
-th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
-th:first-child, td:first-child, td.text { text-align: left; }
+th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; }
+.num { text-align: right; }
 th { background: #f3f3f3; }
-figure { display: inline-block; margin: 0 1em 1em 0; }
-.band { fill: #f5a623; opacity: 0.18; }
-.median { stroke: #999; stroke-dasharray: 4 3; }
-.fetched { stroke: #1f6feb; } .new { stroke: #2da44e; }
-polyline { fill: none; stroke-width: 2; }
-.alert { fill: #cf222e; } .warn { fill: #d4a72c; } .ok, .insufficient_history { fill: #555; }
 """
-_W, _PANEL_H, _PAD, _LEFT = 420, 110, 14, 52
 
 
 def _html_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    head = "".join(f"<th>{html_text(h)}</th>" for h in headers)
+    """A table whose number columns (every cell a number or –) are right-aligned (class
+    ``num``), header included; text columns keep the page's left alignment."""
+    kinds = [
+        ' class="num"' if rows and all(NUMBER.fullmatch(row[j]) for row in rows) else ""
+        for j in range(len(headers))
+    ]
+    head = "".join(f"<th{k}>{html_text(h)}</th>" for k, h in zip(kinds, headers, strict=True))
     body = "".join(
-        "<tr>" + "".join(f"<td>{html_text(c)}</td>" for c in row) + "</tr>" for row in rows
+        "<tr>"
+        + "".join(f"<td{k}>{html_text(c)}</td>" for k, c in zip(kinds, row, strict=True))
+        + "</tr>"
+        for row in rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -299,7 +325,7 @@ def render_html(
         body.append(_html_table(ANOMALY_HEADERS[:-1], rows))
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html_text(title)}</title><style>{_CSS}</style></head>"
+        f"<title>{html_text(title)}</title><style>{_CSS}{CHART_CSS}</style></head>"
         f"<body>{''.join(body)}</body></html>\n"
     )
 
@@ -309,60 +335,16 @@ def _html_plots(current: Record, runs: Sequence[Record], anomaly: Mapping[str, A
     names = _attempted(current)
     if len(names) > 1:
         names.append(TOTAL)
-    return "".join(_svg_plot(name, runs, verdicts) for name in names) or "<p>No volumes.</p>"
-
-
-def _svg_plot(name: str, runs: Sequence[Record], verdicts: Mapping[Any, Mapping]) -> str:
-    panels = [
-        _svg_panel(metric, _series(runs, name, metric), verdicts.get((name, metric)), i * _PANEL_H)
-        for i, metric in enumerate(PLOT_METRICS)
-    ]
-    height = _PANEL_H * len(PLOT_METRICS)
-    return (
-        f"<figure><figcaption>{html_text(name)}</figcaption>"
-        '<svg xmlns="http://www.w3.org/2000/svg" '
-        f'width="{_W}" height="{height}" viewBox="0 0 {_W} {height}" role="img" '
-        f'aria-label="{html_text(name)} volumes over the last {len(runs)} runs">'
-        f"{''.join(panels)}</svg></figure>"
-    )
-
-
-def _svg_panel(
-    metric: str, values: Sequence[float | None], verdict: Mapping[str, Any] | None, top: int
-) -> str:
-    """One metric over the recent runs: its line, the median ± alert band, the current point."""
-    band = verdict if verdict and verdict.get("alert_upper") is not None else None
-    known = [v for v in values if v is not None]
-    high = max([*known, band["alert_upper"] if band else 0, 1]) * 1.1
-    step = (_W - _LEFT - _PAD) / max(len(values) - 1, 1)
-
-    def y(value: float) -> float:
-        return top + _PAD + (1 - value / high) * (_PANEL_H - 2 * _PAD)
-
-    parts = [
-        f'<text x="4" y="{top + _PAD + 4}" font-size="11">{html_text(metric)}</text>',
-        f'<text x="4" y="{top + _PANEL_H - _PAD}" font-size="10">0–{_fmt(high / 1.1)}</text>',
-    ]
-    if band:
-        upper, lower = y(band["alert_upper"]), y(band["alert_lower"])
-        parts.append(
-            f'<rect class="band" x="{_LEFT}" y="{upper:.1f}" width="{_W - _LEFT - _PAD}" '
-            f'height="{lower - upper:.1f}"><title>median ± alert bound</title></rect>'
-        )
-        median_y = y(band["median"])
-        parts.append(
-            f'<line class="median" x1="{_LEFT}" x2="{_W - _PAD}" y1="{median_y:.1f}" '
-            f'y2="{median_y:.1f}"/>'
-        )
-    points = [f"{_LEFT + i * step:.1f},{y(v):.1f}" for i, v in enumerate(values) if v is not None]
-    parts.append(f'<polyline class="{html_text(metric)}" fill="none" points="{" ".join(points)}"/>')
-    if values and values[-1] is not None:
-        mark = html_text(verdict.get("verdict", "ok")) if verdict else "ok"
-        parts.append(
-            f'<circle class="{mark}" cx="{_LEFT + (len(values) - 1) * step:.1f}" '
-            f'cy="{y(values[-1]):.1f}" r="3.5"><title>{_fmt(values[-1])}</title></circle>'
-        )
-    return "".join(parts)
+    times = [run_time(r) for r in runs]
+    figures = []
+    for name in names:
+        panels = []
+        for metric in PLOT_METRICS:
+            verdict = verdicts.get((name, metric))
+            mark = str(verdict.get("verdict", "ok")) if verdict else "ok"
+            panels.append(Panel(metric, _series(runs, name, metric), verdict, mark))
+        figures.append(svg_figure(name, times, panels))
+    return "".join(figures) or "<p>No volumes.</p>"
 
 
 # ---------------------------------------------------------------- files

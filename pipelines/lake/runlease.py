@@ -10,9 +10,11 @@ does the taking, renewing and the conditional create, on a local folder or S3 al
   naming the live run, or waits for it (``--wait``, at most ``pipeline.run_wait_seconds``).
 * A lease whose holder died (its pid is gone on this host) or whose heartbeat is older than
   the TTL is stale: the next run takes it over and supersedes the dead run, as before.
-* Steps of one run (``run-step``, each its own process) share the run's lease: a step takes
-  over the lease of its own run id, and between two steps the lease stays ``parked`` (no pid)
-  for one TTL, so the next step finds its run intact. Shards are slots of their own and never
+* Steps of one run (``run-step``, each its own process) share the run's lease: a step joins
+  a live lease of its own run id (same lease id, its own pid and heartbeat), so steps of one
+  run going at once never block or unseat each other, and each renews it while it lives;
+  a stale one it takes over. Between two steps the lease stays ``parked`` (no pid) for one
+  TTL, so the next step finds its run intact. Shards are slots of their own and never
   block each other.
 * ``live_runs`` lists the runs alive now in every slot; recovery and the superseding of
   unfinished runs leave their files alone.
@@ -21,6 +23,8 @@ does the taking, renewing and the conditional create, on a local folder or S3 al
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -64,16 +68,30 @@ class RunLease(LakeLock):
         holder = default_holder(run_id) + (f" (shard {shard})" if shard else "")
         super().__init__(storage, holder, ttl_seconds, wait_seconds, clock=clock,
                          path=slot_path(shard), run_id=run_id)  # fmt: skip
+        self._joining: Lease | None = None
 
     def takeable(self, current: Lease) -> bool:
         """This run's own lease (an earlier step of it), or a stale one."""
         return current.run_id == self.run_id or super().takeable(current)
 
     def take_over(self, current: Lease) -> None:
+        if current.run_id == self.run_id and not current.stale(self.clock()):
+            self._joining = current  # another step of this run: share its lease
+            return
         if current.run_id != self.run_id:
             log.warning("the lease of %s is stale; taking it over",
                         describe_run(current, self.clock()))  # fmt: skip
         self.storage.delete([self.path])
+
+    def _create(self) -> bool:
+        joining, self._joining = self._joining, None
+        if joining is None:
+            return super()._create()
+        now = self.clock()
+        self.lease = replace(joining, host=socket.gethostname(), pid=os.getpid(),
+                             heartbeat=now, expires_at=now + self.ttl)  # fmt: skip
+        self.storage.write_bytes(self.path, self.lease.to_json())
+        return True
 
     def locked_error(self, holder: Lease | None) -> PipelineError:
         who = describe_run(holder, self.clock()) if holder else "another run"

@@ -3,6 +3,11 @@
 Lives at ``<lake>/_runs/<run_id>/checkpoint.json`` beside the run's work files,
 and is rewritten atomically after every change, so a run killed at any moment
 can be resumed from its first unfinished step.
+
+Steps of one run may go at once, each in its own process (a scheduler's parallel tasks): a
+step's change is merged into the file as it is on disk, under a lock of the file held for
+the merge only (``checkpoint.json.lock``), so no step's status is lost and none waits for
+another step to end.
 """
 
 from __future__ import annotations
@@ -10,7 +15,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +26,12 @@ from typing import Any
 
 from pipelines.errors import ConfigError
 from pipelines.net.secrets import mask
+
+try:
+    import fcntl
+except ImportError:  # Windows (Task Scheduler runs the pipeline there too)
+    fcntl = None
+    import msvcrt
 
 log = logging.getLogger("pipeline.runner")
 
@@ -52,7 +66,9 @@ class Checkpoint:
 
     @classmethod
     def create(cls, root: Path, run_id: str, options: dict[str, Any], providers: list[str],
-               step_names: list[str]) -> Checkpoint:  # fmt: skip
+               step_names: list[str], *, keep_existing: bool = False) -> Checkpoint:  # fmt: skip
+        """A new checkpoint; with ``keep_existing``, the one another step of this run has
+        just created, if any (two first steps of a run starting at once)."""
         path = runs_dir(root) / run_id / "checkpoint.json"
         checkpoint = cls(
             path=path,
@@ -62,7 +78,10 @@ class Checkpoint:
             providers=providers,
             steps={name: {"status": PENDING, "attempts": 0, "outputs": {}} for name in step_names},
         )
-        checkpoint.save()
+        with checkpoint._locked():
+            if keep_existing and path.exists():
+                return cls.load(root, run_id)
+            checkpoint._write()
         return checkpoint
 
     @classmethod
@@ -100,11 +119,52 @@ class Checkpoint:
             return checkpoint
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Write the whole checkpoint (a new run, an abandoned one)."""
+        with self._locked():
+            self._write()
+
+    def _write(self) -> None:
         data = {k: v for k, v in self.__dict__.items() if k != "path"}
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
-        os.replace(tmp, self.path)
+        fd, tmp = tempfile.mkstemp(
+            dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
+        )
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(json.dumps(data, indent=2, sort_keys=True, default=str))
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the checkpoint's own lock (a merge takes milliseconds, never a whole step)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.with_name(self.path.name + ".lock").open("a+b") as handle:
+            handle.seek(0)
+            if fcntl is not None:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            else:
+                msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
+            try:
+                yield
+            finally:
+                if fcntl is not None:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+                else:
+                    handle.seek(0)
+                    msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+
+    def _save_step(self, step: str) -> None:
+        """Merge this process's entry of ``step`` into the file as other steps left it."""
+        with self._locked():
+            try:
+                on_disk = json.loads(self.path.read_text()).get("steps")
+            except (OSError, ValueError, AttributeError):
+                on_disk = None
+            if isinstance(on_disk, dict):
+                self.steps = {**on_disk, step: self.steps[step]}
+            self._write()
 
     def status(self, step: str) -> str:
         return self.steps[step]["status"]
@@ -116,7 +176,7 @@ class Checkpoint:
         entry = self.steps[step]
         entry.update(status=RUNNING, started_at=datetime.now(UTC).isoformat(), error=None)
         entry["attempts"] += 1
-        self.save()
+        self._save_step(step)
         return time.monotonic()
 
     def finish(self, step: str, started: float, outputs: dict[str, Any], error: str | None = None
@@ -129,7 +189,7 @@ class Checkpoint:
             outputs=outputs,
             error=mask(error) if error else None,
         )
-        self.save()
+        self._save_step(step)
 
     def first_unfinished(self) -> str | None:
         return next((name for name, e in self.steps.items() if e["status"] != DONE), None)

@@ -186,7 +186,9 @@ class Runner:
         graph = [s.name for s in step_graph(names)]
         # Nothing of a dry run may land in the lake: its work folder is a temporary one.
         home = Path(tempfile.mkdtemp(prefix="dry-run-")) if self.options.dry_run else self.root
-        self.checkpoint = Checkpoint.create(home, self.run_id, options, names, graph)
+        self.checkpoint = Checkpoint.create(
+            home, self.run_id, options, names, graph, keep_existing=create is None
+        )
         return self.checkpoint
 
     def planned_providers(self) -> list[str]:

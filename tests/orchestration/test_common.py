@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from orchestration import common
 from orchestration.common import (
     PLAN_ENV,
     PROJECT_ROOT,
     StepFailedError,
+    cached_plan,
     load_plan,
     new_run_id,
-    run_lock,
     run_step,
     split_extra_args,
     step_argv,
@@ -44,6 +44,26 @@ def test_load_plan_asks_the_pipeline_or_reads_the_file_named_in_the_environment(
     (tmp_path / "plan.json").write_text(json.dumps({"steps": []}))
     monkeypatch.setenv(PLAN_ENV, str(tmp_path / "plan.json"))
     assert load_plan() == {"steps": []}
+
+
+def test_a_parsed_dag_file_asks_the_pipeline_for_its_plan_only_after_a_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[int] = []
+    monkeypatch.setattr(common, "load_plan", lambda: asked.append(1) or {"steps": len(asked)})
+    monkeypatch.delenv(PLAN_ENV, raising=False)
+    root, cache = tmp_path / "project", tmp_path / "cache"
+    (root / "pipelines").mkdir(parents=True)
+    cache.mkdir()
+    (root / "pipeline.toml").write_text("[pipeline]\n")
+    (root / "pipelines/plan.py").write_text("# v1\n")
+    assert [cached_plan(root, cache) for _ in range(3)] == [{"steps": 1}] * 3  # parsed 3 times
+    (root / "pipeline.toml").write_text("[pipeline]\nmode = 'full'\n")
+    assert cached_plan(root, cache) == {"steps": 2}
+    (root / "pipelines/plan.py").write_text("# v2, longer\n")
+    assert cached_plan(root, cache) == {"steps": 3}
+    assert cached_plan(root, cache) == {"steps": 3}
+    assert len(asked) == 3
 
 
 def test_step_argv_fills_in_the_run_and_appends_the_extra_args(tmp_path: Path) -> None:
@@ -83,23 +103,3 @@ def test_adapter_command_lines_take_run_options_after_a_double_dash() -> None:
         ["run", "--address", "h:1"], ["--offline", "--limit", "5"],
     )  # fmt: skip
     assert split_extra_args(["worker"]) == (["worker"], [])
-
-
-def test_steps_of_one_run_take_turns_while_other_runs_go_on() -> None:
-    """Step processes rewrite their run's checkpoint whole: two at once would lose a status."""
-    entered = {name: threading.Event() for name in ("same", "other")}
-
-    def step(name: str, run_id: str) -> None:
-        with run_lock(run_id):
-            entered[name].set()
-
-    with run_lock("20261122T001500Z-aaaaaa"):
-        same = threading.Thread(target=step, args=("same", "20261122T001500Z-aaaaaa"))
-        other = threading.Thread(target=step, args=("other", "20261122T001500Z-bbbbbb"))
-        same.start()
-        other.start()
-        assert entered["other"].wait(5)
-        assert not entered["same"].wait(0.3)
-    assert entered["same"].wait(5)
-    same.join()
-    other.join()

@@ -252,3 +252,68 @@ def test_write_reports_sanitises_the_run_id(tmp_path, current, history) -> None:
     current["run_id"] = "../evil/run"
     markdown, _ = write_reports(tmp_path, current, history, None)
     assert markdown == tmp_path / "report-.._evil_run.md"
+
+
+def test_markdown_times_are_human_and_a_mermaid_chart_shows_the_recent_runs(
+    current, history, anomaly
+) -> None:
+    current["started_at"] = "2026-11-21T12:00:07.123456+00:00"
+    text = render_markdown(current, history, anomaly)
+    assert "started 2026-11-21 12:00 UTC · 12.3 s" in text
+    assert ".123456" not in text
+    chart = text[text.index("```mermaid\n") :]
+    lines = chart.splitlines()
+    assert lines[1:3] == ["xychart-beta", '    title "Listings fetched per run, all providers"']
+    dates = [f'"Nov {day}"' for day in range(11, 22)]
+    assert lines[3] == f"    x-axis [{', '.join(dates)}]"
+    assert lines[4] == '    y-axis "listings" 0 --> 200'
+    assert lines[5] == "    line [147, 150, 151, 149, 154, 152, 150, 150, 148, 146, 40]"
+    assert "Alert band of this run: 75–225 listings fetched." in text
+
+
+def test_a_first_run_has_no_chart_but_says_why(current) -> None:
+    text = render_markdown(current, [], None)
+    assert "```mermaid" not in text
+    assert "First run of this mode: the chart of recent runs starts with the next one." in text
+
+
+def svg_texts(svg: str) -> list[str]:
+    return [t.text or "" for t in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}text")]
+
+
+def test_html_plots_have_dated_axes_units_ticks_and_a_legend(current, history, anomaly) -> None:
+    shopify = re.findall(r"<svg.*?</svg>", render_html(current, history, anomaly), re.S)[0]
+    texts = svg_texts(shopify)
+    dates = [t for t in texts if t.startswith("Nov")]
+    assert dates == ["Nov 12", "Nov 15", "Nov 18", "Nov 21"] * 2  # each panel: dated, newest last
+    assert texts.count("listings") == 2  # each panel's y axis names its unit
+    assert "fetched (listings per run)" in texts
+    assert texts[texts.index("0") : texts.index("0") + 4] == ["0", "50", "100", "150"]
+    assert "alert band (median ± alert bound)" in texts
+    assert "median" in texts
+
+
+def test_html_plots_of_one_and_two_runs(current) -> None:
+    first = re.findall(r"<svg.*?</svg>", render_html(current, [], None), re.S)[0]
+    assert svg_texts(first).count("first run: no trend yet") == 2
+    assert "Nov 21" in svg_texts(first)
+    assert "alert band (median ± alert bound)" not in svg_texts(first)  # no band, no key
+    earlier = record(NOW - timedelta(hours=3), 120)
+    second = re.findall(r"<svg.*?</svg>", render_html(current, [earlier], None), re.S)[0]
+    texts = svg_texts(second)
+    assert "first run: no trend yet" not in texts
+    assert {"Nov 21 09:00", "Nov 21 12:00"} <= set(texts)  # same day: the time tells them apart
+    root = ET.fromstring(second)
+    [line, *_] = root.findall("{http://www.w3.org/2000/svg}polyline")
+    assert len(line.get("points").split()) == 2
+
+
+def test_html_text_columns_are_left_aligned_and_number_columns_right(
+    current, history, anomaly
+) -> None:
+    tags = parse(render_html(current, history, anomaly)).tags
+    heads = [(a.get("class"), a) for t, a in tags if t == "th"][:10]
+    assert [c for c, _ in heads] == [None, None, *["num"] * 7, None]  # the Providers table
+    rows = [a.get("class") for t, a in tags if t == "td"][:10]
+    assert rows == [None, None, *["num"] * 7, None]
+    assert ".num { text-align: right; }" in render_html(current, history, anomaly)

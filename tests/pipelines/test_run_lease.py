@@ -136,6 +136,27 @@ def test_shards_and_steps_of_one_run_never_block_each_other(tmp_path: Path) -> N
         assert next_step.read().pid == os.getpid()
 
 
+def test_steps_of_one_run_at_once_share_its_lease(tmp_path: Path) -> None:
+    """Two extract steps of one run: the second joins the live lease, neither loses it."""
+    storage = LocalStorage(tmp_path)
+    run_id = "20261122T000000Z-dddddd"
+    first, second = run_lease(storage, run_id), run_lease(storage, run_id)
+    first.acquire()
+    second.acquire()  # the first is live: joined, not replaced
+    assert second.lease.lease_id == first.lease.lease_id
+    first.renew()  # still its lease: no LakeLockLostError
+    second.renew()
+    assert (first.lost, second.lost) == (False, False)
+    with pytest.raises(RunLiveError):
+        run_lease(storage, "20261122T000000Z-eeeeee").acquire()
+    first.park()  # the first step ends while the second runs: the run stays alive
+    second.renew()
+    assert Lease.from_json(storage.read_bytes(slot_path(None))).pid == os.getpid()
+    second.park()
+    parked = Lease.from_json(storage.read_bytes(slot_path(None)))
+    assert (parked.pid, parked.run_id) == (0, run_id)
+
+
 def test_stale_leases_are_taken_over(tmp_path: Path) -> None:
     storage = LocalStorage(tmp_path)
     now = time.time()

@@ -11,6 +11,7 @@ import asyncio
 import os
 import shutil
 import sys
+import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,11 @@ import pytest
 from temporalio.client import Client, ScheduleOverlapPolicy, WorkflowFailureError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
+from orchestration import temporal_workflow
 from orchestration.common import load_plan
 from orchestration.temporal_worker import TASK_QUEUE, build_worker, register_schedule
 from orchestration.temporal_workflow import (
+    HEARTBEAT_TIMEOUT,
     PipelineRequest,
     ProductPipelineWorkflow,
     StepRequest,
@@ -73,18 +76,47 @@ def test_activity_runs_a_step_and_marks_usage_errors_non_retryable(tmp_path: Pat
     assert failure.value.non_retryable
 
 
+def test_the_activity_heartbeats_while_its_step_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    release = threading.Event()
+    monkeypatch.setattr(temporal_workflow, "HEARTBEAT_EVERY", timedelta(milliseconds=20))
+    monkeypatch.setattr(temporal_workflow, "run_step", lambda *_: release.wait(30) and "done")
+    env = ActivityEnvironment()
+    beats: list[Any] = []
+
+    def beat(*details: Any) -> None:
+        beats.append(details)
+        if len(beats) == 3:
+            release.set()  # the step ends once the activity has heartbeated three times
+
+    env.on_heartbeat = beat
+    request = StepRequest({}, "extract.shopify", "20261122T001500Z-a1b2c3")
+    assert asyncio.run(env.run(run_pipeline_step, request)) == "done"
+    assert beats[:3] == [("extract.shopify",)] * 3
+
+
 def test_workflow_runs_every_step_offline_retrying_a_failed_one(tmp_path: Path) -> None:
     plan = adapter_plan(tmp_path)
 
-    async def scenario(client: Client) -> str:
-        return await client.execute_workflow(
+    async def scenario(client: Client) -> tuple[str, list[Any]]:
+        handle = await client.start_workflow(
             ProductPipelineWorkflow.run,
             PipelineRequest(plan, OFFLINE),
             id="test-run",
             task_queue=TASK_QUEUE,
         )
+        run_id = await handle.result()
+        history = await handle.fetch_history()
+        scheduled = [
+            event.activity_task_scheduled_event_attributes
+            for event in history.events
+            if event.HasField("activity_task_scheduled_event_attributes")
+        ]
+        return run_id, scheduled
 
-    assert_run_complete(tmp_path, plan, asyncio.run(with_server(scenario)))
+    run_id, scheduled = asyncio.run(with_server(scenario))
+    assert_run_complete(tmp_path, plan, run_id)
+    assert scheduled
+    assert {a.heartbeat_timeout.ToTimedelta() for a in scheduled} == {HEARTBEAT_TIMEOUT}
 
 
 def test_a_sharded_plan_runs_one_activity_chain_per_shard_and_the_lake_equals_one_run(
