@@ -25,7 +25,9 @@ from pipelines.net.secrets import register_secret
 from providers.base import Option, Provider
 
 DEFAULT_CONFIG_PATH = Path("pipeline.toml")
-KNOWN_SECTIONS = ("pipeline", "providers", "quality", "anomaly", "orchestration", "secrets")
+KNOWN_SECTIONS = (
+    "pipeline", "providers", "quality", "anomaly", "orchestration", "secrets", "sinks",
+)  # fmt: skip
 
 PIPELINE_OPTIONS: tuple[Option, ...] = (
     Option("data_dir", str, "data", "Root of the lake (raw, normalized, quarantine, state)."),
@@ -169,7 +171,7 @@ def load_config(path: Path | None, providers: Mapping[str, Provider]) -> Pipelin
     refs = secret_references(raw.get("secrets", {}), errors)
     if errors:
         raise ConfigError("; ".join(errors))
-    sections = {k: raw.get(k, {}) for k in ("quality", "anomaly", "orchestration")}
+    sections = {k: raw.get(k, {}) for k in ("quality", "anomaly", "orchestration", "sinks")}
     return PipelineConfig(path, pipeline, provider_options, sections, refs)
 
 

@@ -118,6 +118,16 @@ def completeness_family(record: Mapping[str, Any]) -> Metric:
     return counts
 
 
+def sink_family(record: Mapping[str, Any]) -> Metric:
+    """Run-log sinks after the run: records delivered, refused, and queued for the next run."""
+    sinks = _gauge("runlog_sink_records", "Run records per run-log sink and state "
+                   "(delivered, refused, pending).", ["sink", "state"])  # fmt: skip
+    for name, counts in (record.get("sinks") or {}).items():
+        for state in ("delivered", "refused", "pending"):
+            sinks.add_metric([name, state], float(counts.get(state, 0)))
+    return sinks
+
+
 def step_families(checkpoint: Mapping[str, Any]) -> list[Metric]:
     """Per-step gauges from the run's checkpoint: status, duration, retries."""
     status = _gauge("step_status", "The step's status (1 for the current one).", ["step", "status"])
@@ -143,6 +153,7 @@ class RunCollector(Collector):
         if record is not None:
             yield from run_families(record)
             yield from provider_families(record)
+            yield sink_family(record)
         if checkpoint is not None:
             yield from step_families(checkpoint)
 

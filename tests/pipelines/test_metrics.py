@@ -60,6 +60,7 @@ RECORD = {
             {"provider": "ebay", "metric": "new", "verdict": "insufficient_history", "z": None},
         ],
     },
+    "sinks": {"opensearch": {"delivered": 1, "refused": 0, "pending": 2}},
 }
 CHECKPOINT = {
     "run_id": RUN_ID,
