@@ -191,6 +191,8 @@ class Provider(ABC):
     title: ClassVar[str]
     settings: ClassVar[tuple[Setting, ...]] = ()
     options: ClassVar[tuple[Option, ...]] = ()
+    # API calls per UTC day the vendor allows by default ([budget] overrides it); 0: no quota.
+    daily_budget: ClassVar[int] = 0
 
     @abstractmethod
     def fetch(self, ctx: FetchContext) -> Iterator[dict[str, Any]]:

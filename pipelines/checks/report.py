@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.checks.anomaly import AnomalyReport
+from pipelines.checks.budget import BUDGET_HEADERS, budget_rows
 from pipelines.checks.completeness import COMPLETENESS_HEADERS, completeness_rows
 from pipelines.checks.history import TOTAL, run_time
 from pipelines.net.markup import html_text, markdown_cell, markdown_code, markdown_text, plain_text
@@ -96,6 +97,7 @@ def _count_tables(current: Record) -> list[tuple[str, Sequence[str], list[list[s
     return [
         ("Quality rules", ("Provider", "Rule", "Rows"), _quality_rows(current), "No rule failed."),
         ("Completeness", COMPLETENESS_HEADERS, completeness_rows(current), "No counts recorded."),
+        ("API budget", BUDGET_HEADERS, budget_rows(current), "No daily API budget applies."),
     ]
 
 

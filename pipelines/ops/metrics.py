@@ -118,6 +118,17 @@ def completeness_family(record: Mapping[str, Any]) -> Metric:
     return counts
 
 
+def budget_family(record: Mapping[str, Any]) -> Metric:
+    """API calls each provider may still make today (providers with a daily budget only)."""
+    left = _gauge("api_budget_remaining", "API calls left in the provider's daily budget "
+                  "(UTC day) after the run.", ["provider"])  # fmt: skip
+    for name, entry in record.get("providers", {}).items():
+        budget = entry.get("budget") or {}
+        if budget.get("limit"):
+            left.add_metric([name], float(budget.get("remaining", 0)))
+    return left
+
+
 def sink_family(record: Mapping[str, Any]) -> Metric:
     """Run-log sinks after the run: records delivered, refused, and queued for the next run."""
     sinks = _gauge("runlog_sink_records", "Run records per run-log sink and state "
@@ -153,6 +164,7 @@ class RunCollector(Collector):
         if record is not None:
             yield from run_families(record)
             yield from provider_families(record)
+            yield budget_family(record)
             yield sink_family(record)
         if checkpoint is not None:
             yield from step_families(checkpoint)

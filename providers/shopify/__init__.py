@@ -54,6 +54,8 @@ class ShopifyProvider(Provider):
     title = "Shopify (GraphQL Admin API)"
     settings = SETTINGS
     options = OPTIONS
+    # No daily quota: the cost bucket refills every second (the throttle paces calls to it).
+    daily_budget = 0
 
     def __init__(
         self,

@@ -49,7 +49,12 @@ RECORD = {
     "exit_code": 1,
     "providers": {
         "shopify": provider(fetched=74, new=71, quarantined=3, written=71, api_calls=7, retries=2),
-        "ebay": provider("failed", api_calls=3, errors=["503 from eBay", "gave up"]),
+        "ebay": provider(
+            "failed",
+            api_calls=3,
+            errors=["503 from eBay", "gave up"],
+            budget={"day": "2026-11-22", "limit": 5000, "used": 3, "remaining": 4997},
+        ),
         "amazon": provider("failed", api_calls=1),
     },
     "anomaly": {
@@ -94,6 +99,9 @@ def test_registry_holds_run_provider_and_step_metrics() -> None:
     ended = datetime(2026, 11, 22, 0, 16, 40, tzinfo=UTC).timestamp()
     assert value(text, "product_pipeline_run_end_timestamp_seconds", mode="live") == ended
     assert value(text, "product_pipeline_rows", provider="shopify", kind="fetched") == 74
+    assert value(text, "product_pipeline_api_budget_remaining", provider="ebay") == 4997
+    assert value(text, "product_pipeline_runlog_sink_records", sink="opensearch",
+                 state="pending") == 2  # fmt: skip
     assert value(text, "product_pipeline_rows", provider="shopify", kind="quarantined") == 3
     assert value(text, "product_pipeline_api_calls", provider="ebay") == 3
     assert value(text, "product_pipeline_retries", provider="shopify") == 2
