@@ -139,3 +139,20 @@ def test_status_and_doctor_show_what_is_left_today(
     main(["doctor"])
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("budget:")]
     assert lines == [f"budget: {budgets[1].strip()}"]  # only budgets drawn on today
+
+
+def test_the_report_has_the_budget_table() -> None:
+    from pipelines.checks.report import render_html, render_markdown
+
+    budget = {"day": "2026-12-05", "limit": 5000, "used": 5000, "remaining": 0}
+    record = {"run_id": "r1", "mode": "live", "providers": {
+        "ebay": {"status": "budget_exhausted", "budget": budget, "written": 40},
+        "shopify": {"status": "ok", "written": 3},
+    }}  # fmt: skip
+    markdown = render_markdown(record, [], None)
+    assert "## API budget" in markdown
+    row = "| ebay | 2026-12-05 | 5000 | 5000 | 0 | SPENT: partial pull, the next run goes on |"
+    assert row in markdown
+    assert "shopify | 2026-12-05" not in markdown  # no budget, no row
+    assert "<h2>API budget</h2>" in render_html(record, [], None)
+    assert "No daily API budget applies." in render_markdown({"providers": {}}, [], None)
