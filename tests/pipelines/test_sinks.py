@@ -175,3 +175,21 @@ def test_a_run_sends_its_record_and_exports_the_sink_counts(tmp_path: Path, webh
 def test_no_sinks_configured_sends_nothing(tmp_path: Path, opensearch: FakeOpenSearch) -> None:
     assert deliver_run(record("run-1"), parse_sinks({}), ENV, tmp_path) == {}
     assert not (tmp_path / "sinks").exists()
+
+
+def test_run_step_report_sends_the_record(tmp_path: Path, webhook, monkeypatch) -> None:
+    from pipelines.cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pipeline.toml").write_text(
+        f'[[sinks.runlog.targets]]\nkind = "http"\nurl = "{webhook.url}/runs"\n'
+    )
+    run_id = "20261122T010000Z-abcdef"
+    steps = ["extract.shopify", "normalize.shopify", "quality", "write", "detect", "report"]
+    assert (
+        main(["run-step", steps[0], "--run-id", run_id, "--offline", "--providers", "shopify"]) == 0
+    )
+    for step in steps[1:]:
+        assert main(["run-step", step, "--run-id", run_id]) == 0, step
+        assert bool(webhook.received) == (step == "report")  # only once the record exists
+    assert [doc["run_id"] for _, doc in webhook.received] == [run_id]
