@@ -195,14 +195,16 @@ def deliver_run(
     """
     if settings is None:
         return {}
-    masked = mask_data(dict(record)) if record else None
+    targets = {spec["name"]: build_target(spec, env) for spec in settings.targets}
+    masked = mask_data(dict(record)) if record else None  # the sinks' own secrets included
     deadline = time.monotonic() + settings.deadline_seconds
     outcome = {}
     for spec in settings.targets:
         queue = SinkQueue(log_dir, spec["name"], settings.max_queued)
         try:
-            target = build_target(spec, env)
-            outcome[spec["name"]] = _deliver_to(target, queue, masked, settings, deadline)
+            outcome[spec["name"]] = _deliver_to(
+                targets[spec["name"]], queue, masked, settings, deadline
+            )
         except Exception as exc:  # a sink never fails the run, whatever it raises
             log.warning(
                 "run-log sink %s failed: %s", spec["name"], mask(f"{type(exc).__name__}: {exc}")
