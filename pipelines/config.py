@@ -28,7 +28,8 @@ from providers.base import Option, Provider
 
 DEFAULT_CONFIG_PATH = Path("pipeline.toml")
 KNOWN_SECTIONS = (
-    "pipeline", "providers", "quality", "anomaly", "orchestration", "secrets", "notify",
+    "pipeline", "providers", "quality", "anomaly", "orchestration", "secrets", "notify", "sinks",
+    "budget",
 )  # fmt: skip
 
 PIPELINE_OPTIONS: tuple[Option, ...] = (
@@ -115,6 +116,7 @@ class PipelineConfig:
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     secret_refs: Mapping[str, SecretRef] = field(default_factory=dict)
     notify: NotifySettings = field(default_factory=NotifySettings)
+    budgets: Mapping[str, int] = field(default_factory=dict)  # [budget]: calls per UTC day
 
     def with_pipeline(self, **overrides: Any) -> PipelineConfig:
         """A copy with some ``[pipeline]`` settings replaced (command-line overrides)."""
@@ -246,11 +248,14 @@ def load_config(
     refs = secret_references(raw.get("secrets", {}), errors)
     errors += _section_problems(raw, section_checks or {})
     notify = notify_settings(raw.get("notify", {}), errors)
+    budgets = daily_budgets(raw.get("budget", {}), providers, errors)
     if errors:
         where = f"{path}: " if path is not None else ""
         raise ConfigError("; ".join(where + error for error in errors))
-    sections = {k: raw.get(k, {}) for k in ("quality", "anomaly", "orchestration")}
-    return PipelineConfig(path, pipeline, provider_options, sections, refs, notify)
+    sections = {k: raw.get(k, {}) for k in ("quality", "anomaly", "orchestration", "sinks")}
+    return PipelineConfig(
+        path, pipeline, provider_options, sections, refs, notify=notify, budgets=budgets
+    )
 
 
 def _section_problems(
@@ -263,6 +268,26 @@ def _section_problems(
         except ConfigError as exc:
             problems.append(str(exc))
     return problems
+
+
+def daily_budgets(
+    table: Any, providers: Mapping[str, Provider], errors: list[str]
+) -> dict[str, int]:
+    """``[budget]``: ``<provider> = calls per UTC day`` (0: no limit) over each provider's
+    documented default (``Provider.daily_budget``)."""
+    budgets = {name: provider.daily_budget for name, provider in providers.items()}
+    if not isinstance(table, dict):
+        errors.append("budget: expected a table of <provider> = calls per day")
+        return budgets
+    for name, value in table.items():
+        if name not in providers:
+            errors.append(f"budget.{name}: no such provider (known: {', '.join(providers)})")
+        elif not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            errors.append(f"budget.{name}: expected a whole number of calls (0: no limit), "
+                          f"got {value!r}")  # fmt: skip
+        else:
+            budgets[name] = value
+    return budgets
 
 
 def secret_references(table: Any, errors: list[str]) -> dict[str, SecretRef]:

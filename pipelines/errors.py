@@ -55,3 +55,8 @@ class SchemaDriftError(DataQualityError):
 class LakeDamagedError(ConfigError):
     """A committed file of the lake (a manifest, a part) is missing or corrupt: run ``repair``
     or restore it before anything else runs (exit 2)."""
+
+
+class BudgetExhaustedError(PipelineError):
+    """A provider's daily API budget is spent: the call was not sent. What the run fetched
+    before it is committed as partial data; the next run (or day) goes on from there."""

@@ -221,6 +221,8 @@ class Provider(ABC):
     # What one raw record and one canonical row are, for logs and the run summary.
     record_noun: ClassVar[str] = "records"
     row_noun: ClassVar[str] = "rows"
+    # API calls per UTC day the vendor allows by default ([budget] overrides it); 0: no quota.
+    daily_budget: ClassVar[int] = 0
 
     @abstractmethod
     def fetch(self, ctx: FetchContext) -> Iterator[dict[str, Any]]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.checks.anomaly import AnomalyReport
+from pipelines.checks.budget import BUDGET_HEADERS, budget_rows
 from pipelines.checks.charts import CSS as CHART_CSS
 from pipelines.checks.charts import Panel, mermaid_line_chart, svg_figure
 from pipelines.checks.completeness import COMPLETENESS_HEADERS, completeness_rows
@@ -99,6 +100,7 @@ def _count_tables(current: Record) -> list[tuple[str, Sequence[str], list[list[s
     return [
         ("Quality rules", ("Provider", "Rule", "Rows"), _quality_rows(current), "No rule failed."),
         ("Completeness", COMPLETENESS_HEADERS, completeness_rows(current), "No counts recorded."),
+        ("API budget", BUDGET_HEADERS, budget_rows(current), "No daily API budget applies."),
     ]
 
 

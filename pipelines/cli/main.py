@@ -39,6 +39,7 @@ from pipelines.lake.runlog import read_runs
 from pipelines.net.secrets import mask
 from pipelines.ops.metrics import export_run_metrics, live_registry, serve
 from pipelines.ops.plan import build_plan, location_args, plan_json, read_orchestration
+from pipelines.ops.sinks import deliver_run, parse_sinks
 from pipelines.run.checkpoint import runs_dir
 from pipelines.run.options import RunOptions, RunResult, find_replay_files
 from pipelines.run.record import EXIT_RUN_LIVE, EXIT_USAGE
@@ -184,6 +185,7 @@ def _observed(
 ) -> RunResult:
     """Run ``action`` with the metrics the flags ask for: a live endpoint, a file, a push."""
     checkpoint_path = runs_dir(runner.root) / runner.run_id / "checkpoint.json"
+    sinks = parse_sinks(runner.config.sections.get("sinks"))  # a bad [sinks] stops before the run
     stop = None
     if args.prometheus_port:
         try:
@@ -198,5 +200,8 @@ def _observed(
     checkpoint = runner.checkpoint.path if runner.checkpoint else checkpoint_path
     steps = json.loads(checkpoint.read_text()) if checkpoint.exists() else None
     history = read_runs(Path(runner.config.log_dir))
-    export_run_metrics(result.record, steps, env, metrics_file=args.metrics_file, history=history)
+    record = result.record
+    if not runner.options.dry_run:
+        record = {**record, "sinks": deliver_run(record, sinks, env, runner.log_dir)}
+    export_run_metrics(record, steps, env, metrics_file=args.metrics_file, history=history)
     return result

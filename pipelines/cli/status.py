@@ -9,8 +9,11 @@ from typing import Any
 from pipelines.cli.tables import format_table
 from pipelines.config import PipelineConfig
 from pipelines.errors import ConfigError
+from pipelines.lake.budget_usage import read_usage, utc_day
 from pipelines.lake.runlease import describe_run, live_runs
 from pipelines.lake.runlog import read_lake_runs, read_runs
+from pipelines.net.budget import CallBudget
+from pipelines.net.secrets import mask
 from pipelines.run.checkpoint import format_steps, unfinished_runs
 from pipelines.run.options import RunOptions, lake_storage, work_roots
 from pipelines.run.runs import find_checkpoint
@@ -26,6 +29,10 @@ def print_status(config: PipelineConfig, run_id: str | None) -> None:
     else:
         runs = read_runs(Path(config.log_dir))
     print(format_status(runs))
+    budgets = budget_lines(config)
+    if budgets:
+        print()
+        print("\n".join(["Daily API budgets:", *(f"  {line}" for line in budgets)]))
     in_progress = format_in_progress(config)
     if in_progress:
         print()
@@ -37,6 +44,22 @@ def print_status(config: PipelineConfig, run_id: str | None) -> None:
         return
     print()
     print(format_steps(checkpoint))
+
+
+def budget_lines(config: PipelineConfig, *, used_only: bool = False) -> list[str]:
+    """Each budgeted provider's calls used today (every run and shard of the lake) and left;
+    with ``used_only``, only the providers that made calls today."""
+    limits = {name: limit for name, limit in config.budgets.items() if limit}
+    if not limits:
+        return []
+    day = utc_day()
+    try:
+        usage = read_usage(lake_storage(config, RunOptions()), day)
+    except Exception as exc:  # whatever the storage raises, status still prints the rest
+        return [f"usage unreadable: {mask(f'{type(exc).__name__}: {exc}')}"]
+    return [CallBudget(name, limit, usage.get(name, 0), day=day).describe()
+            for name, limit in sorted(limits.items())
+            if usage.get(name) or not used_only]  # fmt: skip
 
 
 def format_in_progress(config: PipelineConfig) -> str:

@@ -31,6 +31,7 @@ from urllib3.util.retry import Retry
 
 from pipelines.errors import ConfigError, FatalProviderError, ProviderError, RetriableProviderError
 from pipelines.net import strict_json
+from pipelines.net.budget import CallBudget
 from pipelines.net.cache import ResponseCache, cache_key
 from pipelines.net.deadline import (
     CHUNK_BYTES,
@@ -121,8 +122,10 @@ class HttpClient:
         breaker_threshold: int = DEFAULT_BREAKER_THRESHOLD,
         sleep: Callable[[float], None] = time.sleep,
         limits: HttpLimits | None = None,
+        budget: CallBudget | None = None,
     ) -> None:
         self.provider = provider
+        self.budget = budget
         self.limits = limits or HttpLimits()
         self.stats = stats
         self.timeout = timeout
@@ -180,6 +183,7 @@ class HttpClient:
             if cached is not None:
                 self.stats.cache_hits += 1
                 return HttpResponse(cached["status"], cached["headers"], cached["body"].encode())
+        self.charge(what)
         self.guard.start(what, expected)
         self.stats.api_calls += 1
         kwargs = {"params": params, "json": json_body, "data": data, "headers": headers}
@@ -195,6 +199,11 @@ class HttpClient:
             self.cache.put(key, {"status": 200, "headers": {"Content-Type": content_type},
                                  "body": body})  # fmt: skip
         return response
+
+    def charge(self, what: str) -> None:
+        """Count one call against the daily budget; ``BudgetExhaustedError`` when it is spent."""
+        if self.budget is not None:
+            self.budget.charge(what)
 
     def _send(
         self, method: str, url: str, what: str, **kwargs: Any

@@ -142,6 +142,27 @@ def completeness_family(record: Mapping[str, Any]) -> Metric:
     return counts
 
 
+def budget_family(record: Mapping[str, Any]) -> Metric:
+    """API calls each provider may still make today (providers with a daily budget only)."""
+    left = _gauge("api_budget_remaining", "API calls left in the provider's daily budget "
+                  "(UTC day) after the run.", ["provider"])  # fmt: skip
+    for name, entry in record.get("providers", {}).items():
+        budget = entry.get("budget") or {}
+        if budget.get("limit"):
+            left.add_metric([name], float(budget.get("remaining", 0)))
+    return left
+
+
+def sink_family(record: Mapping[str, Any]) -> Metric:
+    """Run-log sinks after the run: records delivered, refused, and queued for the next run."""
+    sinks = _gauge("runlog_sink_records", "Run records per run-log sink and state "
+                   "(delivered, refused, pending).", ["sink", "state"])  # fmt: skip
+    for name, counts in (record.get("sinks") or {}).items():
+        for state in ("delivered", "refused", "pending"):
+            sinks.add_metric([name, state], float(counts.get(state, 0)))
+    return sinks
+
+
 def step_families(checkpoint: Mapping[str, Any]) -> list[Metric]:
     """Per-step gauges from the run's checkpoint: status, duration, retries."""
     status = _gauge("step_status", "The step's status (1 for the current one).", ["step", "status"])
@@ -177,6 +198,7 @@ class RunCollector(Collector):
         families: list[Metric] = []
         if record is not None:
             families += run_families(record, self.success) + provider_families(record)
+            families += [budget_family(record), sink_family(record)]
         if checkpoint is not None:
             families += step_families(checkpoint)
         mode = (record or {}).get("mode") or ((checkpoint or {}).get("options") or {}).get("mode")

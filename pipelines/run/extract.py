@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.config import PipelineConfig
-from pipelines.errors import FatalProviderError, IncompleteFetchError
+from pipelines.errors import BudgetExhaustedError, FatalProviderError, IncompleteFetchError
+from pipelines.lake.budget_usage import add_usage, read_usage, utc_day
 from pipelines.lake.lake import Lake, RawWriter
 from pipelines.lake.state_repair import readable_state_meta
+from pipelines.net.budget import CallBudget
 from pipelines.net.cache import ResponseCache
 from pipelines.net.deadline import HttpLimits
 from pipelines.net.http import HttpClient
@@ -94,18 +96,21 @@ class Extractor:
     def _fetch(
         self, provider: Provider, env: Mapping[str, str], work: Path, dt: str
     ) -> dict[str, Any]:
-        """Fetch and land the raw records; a provider error fails the step (and is retriable)."""
+        """Fetch and land the raw records; a provider error fails the step (and is retriable).
+
+        A spent daily budget is no failure: what was fetched is landed as a partial pull
+        (never complete, so no deletions), marked ``budget_exhausted``.
+        """
         options = self.options_of(provider) or {}
         split = options != self.options_of(provider, sharded=False)
         stats = ProviderStats()
         progress = Progress(provider.name, noun=provider.record_noun)
         staged = self.lake.raw_file(work, dt, provider.name, self.run_id)
         writer = RawWriter(staged)
-        ctx = self._fetch_context(provider, env, options, stats, progress)
+        budget = self._budget(provider)
+        ctx = self._fetch_context(provider, env, options, stats, progress, budget)
         try:
-            for record in progress.count(islice(provider.fetch(ctx), self.options.limit)):
-                writer.write(mark_demo(record) if self.options.offline else record)
-            check_counts(provider.name, ctx)
+            exhausted = self._pull(provider, ctx, writer, progress)
         except Exception as exc:
             writer.close()
             Lake.discard([staged])
@@ -113,15 +118,50 @@ class Extractor:
             raise
         finally:
             progress.done()
+            self._spend(budget)
         writer.close()
-        return {
+        outputs = {
             "status": "ok",
             "raw": staged.to_dict(),
             "stats": run_stats(stats, ctx),
             "next_state": ctx.next_state,
             # A shard's share of a split provider is never its whole catalog.
-            "complete": ctx.complete and self.options.limit is None and not split,
+            "complete": ctx.complete and self.options.limit is None and not split and not exhausted,
         }
+        if budget is not None:
+            outputs["budget"] = budget.to_dict()
+        if exhausted:
+            outputs["budget_exhausted"] = exhausted
+        return outputs
+
+    def _pull(
+        self, provider: Provider, ctx: FetchContext, writer: RawWriter, progress: Progress
+    ) -> str | None:
+        """Land what the provider yields; when the budget runs out, the reason (the pull is
+        then partial and its completeness counts are not compared)."""
+        try:
+            for record in progress.count(islice(provider.fetch(ctx), self.options.limit)):
+                writer.write(mark_demo(record) if self.options.offline else record)
+        except BudgetExhaustedError as exc:
+            log.warning("%s; what was fetched is committed, the next run goes on from there", exc)
+            return str(exc)
+        check_counts(provider.name, ctx)
+        return None
+
+    def _budget(self, provider: Provider) -> CallBudget | None:
+        """Today's budget of ``provider`` (spent by every run and shard of this lake), or None
+        without a limit; offline runs and replays call no API and have none."""
+        limit = self.config.budgets.get(provider.name, provider.daily_budget)
+        if not limit or self.options.offline or self.options.replay is not None:
+            return None
+        day = utc_day()
+        used = read_usage(self.lake.storage, day).get(provider.name, 0)
+        return CallBudget(provider.name, limit, used, day=day)
+
+    def _spend(self, budget: CallBudget | None) -> None:
+        """Add this run's calls to the day's usage in the lake (not for a dry run)."""
+        if budget is not None and not self.options.dry_run:
+            add_usage(self.lake.storage, budget.day, self.run_id, budget.provider, budget.spent)
 
     def _fetch_context(
         self,
@@ -130,6 +170,7 @@ class Extractor:
         options: Mapping[str, Any],
         stats: ProviderStats,
         progress: Progress,
+        budget: CallBudget | None = None,
     ) -> FetchContext:
         config = self.config
         use_cache = not (self.options.no_cache or self.options.offline)
@@ -154,6 +195,7 @@ class Extractor:
             cache=cache,
             log=plog,
             limits=self.http_limits(),
+            budget=budget,
         )
         return FetchContext(
             settings=provider.resolve_settings(env),

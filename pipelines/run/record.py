@@ -32,7 +32,8 @@ def provider_status(checkpoint: Checkpoint, name: str) -> tuple[str, str | None]
             return status, entry.get("reason") or entry.get("error")
         if checkpoint.status(step) != DONE and step.startswith("extract"):
             return "failed", checkpoint.steps[step].get("error") or "extract did not finish"
-    return "ok", None
+    exhausted = checkpoint.outputs(f"extract.{name}").get("budget_exhausted")
+    return ("budget_exhausted", exhausted) if exhausted else ("ok", None)
 
 
 def provider_entry(checkpoint: Checkpoint, name: str) -> dict[str, Any]:
@@ -47,13 +48,15 @@ def provider_entry(checkpoint: Checkpoint, name: str) -> dict[str, Any]:
     entry.update({key: counts.get(key, 0) for key in COUNT_KEYS})
     entry.update({key: written.get(key, 0) for key in WRITE_KEYS})
     entry["written"] = sum(written.get(k, 0) for k in ("new", "changed", "deleted"))
-    if status != "ok":
+    if status not in ("ok", "budget_exhausted"):  # a spent budget commits what it fetched
         entry["written"] = 0
+    if extract.get("budget"):
+        entry["budget"] = extract["budget"]
     entry["completeness"] = stats.get("completeness", [])
     entry["errors"] = (stats.get("errors", []) + counts.get("errors", []))[:20]
     entry["warnings"] = stats.get("warnings", []) + written.get("warnings", [])
     if note:
-        entry["reason" if status == "skipped" else "error"] = note
+        entry["reason" if status in ("skipped", "budget_exhausted") else "error"] = note
     return entry
 
 

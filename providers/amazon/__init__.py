@@ -54,6 +54,9 @@ class AmazonProvider(Provider):
     title = "Amazon (Creators API)"
     settings = SETTINGS
     options = OPTIONS
+    # Creators API limits grow with the associate's sales and are not published per day; the
+    # starting point PA-API 5.0 documented (1 request/s, 8,640 a day) is the safe default.
+    daily_budget = 8640
 
     def check_environment(self, env: Mapping[str, str]) -> list[str]:
         """Name the retired PA-API 5.0 variables still set (never their values)."""

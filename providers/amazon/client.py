@@ -170,6 +170,7 @@ class CreatorsClient:
 
     def _invoke(self, what: str, call: Callable[[], T]) -> T:
         """Run one wrapper call: counted, refused by an open breaker, its errors made ours."""
+        self.ctx.http.charge(what)
         self.ctx.http.guard.start(what)
         self.ctx.stats.api_calls += 1
         deadline = self.ctx.http.limits.call_deadline()  # each attempt's, body included

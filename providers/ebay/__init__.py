@@ -47,6 +47,8 @@ class EbayProvider(Provider):
     title = "eBay (Browse API)"
     settings = SETTINGS
     options = OPTIONS
+    # Browse API default application quota: 5,000 calls a day (more on request, after review).
+    daily_budget = 5000
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock

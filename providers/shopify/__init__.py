@@ -56,6 +56,8 @@ class ShopifyProvider(Provider):
     options = OPTIONS
     record_noun = "products"
     row_noun = "variant rows"
+    # No daily quota: the cost bucket refills every second (the throttle paces calls to it).
+    daily_budget = 0
 
     def __init__(
         self,

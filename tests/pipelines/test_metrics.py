@@ -49,7 +49,12 @@ RECORD = {
     "exit_code": 1,
     "providers": {
         "shopify": provider(fetched=74, new=71, quarantined=3, written=71, api_calls=7, retries=2),
-        "ebay": provider("failed", api_calls=3, errors=["503 from eBay", "gave up"]),
+        "ebay": provider(
+            "failed",
+            api_calls=3,
+            errors=["503 from eBay", "gave up"],
+            budget={"day": "2026-11-22", "limit": 5000, "used": 3, "remaining": 4997},
+        ),
         "amazon": provider("failed", api_calls=1),
     },
     "anomaly": {
@@ -60,6 +65,7 @@ RECORD = {
             {"provider": "ebay", "metric": "new", "verdict": "insufficient_history", "z": None},
         ],
     },
+    "sinks": {"opensearch": {"delivered": 1, "refused": 0, "pending": 2}},
 }
 CHECKPOINT = {
     "run_id": RUN_ID,
@@ -118,6 +124,11 @@ def test_registry_holds_run_provider_and_step_metrics() -> None:
         )
         == 6.25
     )
+    assert (
+        value(text, "product_pipeline_api_budget_remaining", mode="live", provider="ebay") == 4997
+    )
+    assert value(text, "product_pipeline_runlog_sink_records", mode="live", sink="opensearch",
+                 state="pending") == 2  # fmt: skip
     no_z = (
         "product_pipeline_anomaly_z_score",
         frozenset({("provider", "ebay"), ("metric", "new")}),

@@ -10,6 +10,7 @@ error; ok becomes "warning" when the probe found something to act on soon (an AP
 near its end of support). What else the probe learned (the kind of credentials, the token's
 remaining life, the scopes granted) is printed under the table, one line each. Exit 0 when
 every configured provider is ok or warning, 1 otherwise (also when none is configured).
+Then each daily API budget the lake's runs drew on today: calls used, and what is left.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pipelines.cli.status import budget_lines
 from pipelines.cli.tables import format_table
 from pipelines.config import PipelineConfig
 from pipelines.errors import ConfigError, ProviderError, UnsupportedApiError
@@ -69,6 +71,8 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
         print("No provider is configured: nothing to check.")
     for name, missing in unconfigured.items():
         print(f"not configured: {name} (missing {', '.join(missing)})")
+    for line in budget_lines(context.config, used_only=True):
+        print(f"budget: {line}")
     return 0 if checks and all(c.verdict in (OK, WARNING) for c in checks) else 1
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from pipelines.cli.logs import setup_logging
 from pipelines.errors import ConfigError
+from pipelines.ops.sinks import deliver_run, parse_sinks
 from pipelines.run.options import RunOptions
 from pipelines.run.runner import Runner
 from pipelines.run.runs import find_checkpoint
@@ -68,6 +69,11 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
             shard=args.shard,
             allow_mass_delete=args.allow_mass_delete,
         )
+    sinks = parse_sinks(context.config.sections.get("sinks"))
     runner = Runner(context.config, context.providers, context.env, options, run_id=args.run_id)
     setup_logging(args.run_id, verbose=args.verbose, fmt=args.log_format)
-    return runner.run_step(args.step, force=args.force)
+    code = runner.run_step(args.step, force=args.force)
+    if args.step == "report" and code == 0 and not options.dry_run:  # the run's record is out
+        record = runner.checkpoint.outputs("report").get("record")
+        deliver_run(record, sinks, context.env, runner.log_dir)
+    return code

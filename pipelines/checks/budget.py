@@ -1,0 +1,27 @@
+"""The API budget table of a run report: each provider's daily call budget after the run.
+
+The extract step records it under each provider's ``budget`` (``day``, ``limit``, ``used``,
+``remaining``); a provider whose budget ran out mid-pull has the status ``budget_exhausted``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+BUDGET_HEADERS = ("Provider", "Day (UTC)", "Budget", "Used", "Left", "Verdict")
+
+
+def budget_rows(record: Mapping[str, Any]) -> list[list[str]]:
+    """One row per provider with a daily budget; the verdict says whether it cut the pull."""
+    rows = []
+    providers = record.get("providers")
+    for name, entry in (providers if isinstance(providers, Mapping) else {}).items():
+        budget = entry.get("budget") if isinstance(entry, Mapping) else None
+        if not isinstance(budget, Mapping):
+            continue
+        cut = entry.get("status") == "budget_exhausted"
+        verdict = "SPENT: partial pull, the next run goes on" if cut else "ok"
+        numbers = (budget.get(key) for key in ("day", "limit", "used", "remaining"))
+        rows.append([name, *(str(n) for n in numbers), verdict])
+    return rows
