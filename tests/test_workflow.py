@@ -64,15 +64,19 @@ class Actions:
     runs: int = 0
 
     def run_workflow(
-        self, event: str, inputs: dict[str, Any] | None = None, variables: dict | None = None
+        self,
+        event: str,
+        inputs: dict[str, Any] | None = None,
+        variables: dict | None = None,
+        secrets: dict | None = None,
     ) -> dict[str, Job]:
         self.runs += 1
         run_id = 7000 + self.runs
         self.gh.add_run(run_id, event=event)
         github = {"event_name": event, "run_id": str(run_id), "run_attempt": "1",
                   "repository": self.gh.repo, "ref_name": "main"}  # fmt: skip
-        ctx = {"github": github, "inputs": inputs or {}, "vars": variables or {}, "secrets": {},
-               "needs": {}}  # fmt: skip
+        ctx = {"github": github, "inputs": inputs or {}, "vars": variables or {},
+               "secrets": secrets or {}, "needs": {}}  # fmt: skip
         jobs: dict[str, Job] = {}
         for name, spec in PIPELINE["jobs"].items():
             job = jobs[name] = Job(name)

@@ -149,9 +149,7 @@ def test_a_new_token_refused_too_fails_clearly(provider, fetch_context, shopify)
 
     assert raised.value.status == 401
     message = str(raised.value)
-    assert message.startswith(
-        "401 Unauthorized from shopify products count: [API] Invalid API key"
-    )
+    assert message.startswith("401 Unauthorized from shopify products count: [API] Invalid API key")
     assert "a newly minted token was refused too" in message
     assert "SHOPIFY_CLIENT_ID and SHOPIFY_CLIENT_SECRET" in message
     assert len(shopify.minted) == 2  # refreshed once, not in a loop
