@@ -112,7 +112,8 @@ def record_github_run(log_dir: Path, run_id: str, env: Mapping[str, str]) -> Non
 
 
 def outputs(record: Mapping[str, Any], committed: bool, env: Mapping[str, str]) -> dict[str, Any]:
-    """The step outputs: run id, verdict, who alerted or failed, the key counts."""
+    """The step outputs: run id, verdict, who alerted or failed, whether the volumes were judged
+    at all (``judged``: the issues job then keeps the incidents' issues current), the counts."""
     anomaly = record.get("anomaly") or {}
     alerts = sorted(
         {v["provider"] for v in anomaly.get("verdicts", []) if v.get("verdict") == "alert"}
@@ -120,6 +121,7 @@ def outputs(record: Mapping[str, Any], committed: bool, env: Mapping[str, str]) 
     failed = sorted(n for n, e in record["providers"].items() if e.get("status") in FAILED)
     totals = record.get("totals") or {}
     scheduled_failure = bool(failed) and env.get("GITHUB_EVENT_NAME") == "schedule"
+    judged = [v for v in anomaly.get("verdicts", []) if v.get("verdict") in ("ok", "warn", "alert")]
     return {
         "run_id": record["run_id"],
         "committed": committed,
@@ -129,5 +131,6 @@ def outputs(record: Mapping[str, Any], committed: bool, env: Mapping[str, str]) 
         "alert_providers": ",".join(alerts),
         "failed_providers": ",".join(failed),
         "notify": bool(alerts) or scheduled_failure,
+        "judged": bool(judged),  # file-issues may close an issue whose metric recovered
         **{name: totals.get(name, 0) for name in COUNT_OUTPUTS},
     }
