@@ -3,12 +3,15 @@
 Three ways out, one set of metric families (``grafana/dashboard.json`` charts them):
 
 * ``write_textfile``: the node exporter's textfile-collector format (``--metrics-file``),
-* ``push``: to a Pushgateway (``PROMETHEUS_PUSHGATEWAY``), one group per job, replaced per push,
+* ``push``: to a Pushgateway (``PROMETHEUS_PUSHGATEWAY``), one group per job (and per shard,
+  ``--shard K/N``), replaced per push,
 * ``serve``: an HTTP endpoint on 127.0.0.1 while a run is going (``--prometheus-port``),
   scraping ``live_registry``, which reads the run's checkpoint at every scrape.
 
 Every value describes one run, so the families are gauges; the run id is only a label of
-``product_pipeline_run_info``, which keeps the number of series fixed.
+``product_pipeline_run_info``, which keeps the number of series fixed. A sharded run's
+record names its shard: every sample then carries a ``shard`` label, and its Pushgateway group
+is ``{job, shard}``, so that the legs of one run do not replace each other's metrics.
 """
 
 from __future__ import annotations
@@ -132,19 +135,29 @@ def step_families(checkpoint: Mapping[str, Any]) -> list[Metric]:
     return [status, duration, retries]
 
 
+def shard_of(record: Mapping[str, Any] | None) -> str | None:
+    """The shard (``K/N``) a run-log record names, if the run was sharded."""
+    return str(record["shard"]) if record and record.get("shard") else None
+
+
 class RunCollector(Collector):
-    """Yields the families of whatever ``source`` returns at collection time."""
+    """Yields the families of whatever ``source`` returns at collection time; a sharded
+    record's samples carry its ``shard`` label."""
 
     def __init__(self, source: Source) -> None:
         self.source = source
 
     def collect(self) -> Iterator[Metric]:
         record, checkpoint = self.source()
+        families = [*step_families(checkpoint)] if checkpoint is not None else []
         if record is not None:
-            yield from run_families(record)
-            yield from provider_families(record)
-        if checkpoint is not None:
-            yield from step_families(checkpoint)
+            families = [*run_families(record), *provider_families(record), *families]
+        shard = shard_of(record)
+        for family in families:
+            if shard:
+                family.samples = [sample._replace(labels={**sample.labels, "shard": shard})
+                                  for sample in family.samples]  # fmt: skip
+            yield family
 
 
 def run_metrics_registry(
@@ -176,9 +189,14 @@ def write_textfile(path: Path | str, registry: CollectorRegistry) -> None:
     write_to_textfile(str(path), registry)
 
 
-def push(url: str, registry: CollectorRegistry, job: str = "product_pipeline") -> None:
-    """Replace the ``job`` group on the Pushgateway at ``url`` with ``registry``."""
-    push_to_gateway(url, job=job, registry=registry, timeout=PUSH_TIMEOUT_SECONDS)
+def push(
+    url: str, registry: CollectorRegistry, job: str = "product_pipeline",
+    grouping_key: Mapping[str, str] | None = None,
+) -> None:  # fmt: skip
+    """Replace the ``job`` group (with ``grouping_key``'s labels) on the Pushgateway at ``url``
+    with ``registry``."""
+    push_to_gateway(url, job=job, registry=registry, grouping_key=dict(grouping_key or {}),
+                    timeout=PUSH_TIMEOUT_SECONDS)  # fmt: skip
 
 
 @dataclass
@@ -224,6 +242,7 @@ def export_run_metrics(
     url = env.get(PUSHGATEWAY_ENV)
     if url:
         try:
-            push(url, registry)
+            shard = shard_of(record)
+            push(url, registry, grouping_key={"shard": shard} if shard else None)
         except OSError as exc:
             log.warning("could not push metrics to %s: %s", PUSHGATEWAY_ENV, mask(str(exc)))
