@@ -3,7 +3,8 @@
 The data and state stay in the bucket: the run job reads the run's manifest from the lake to
 know it committed, uploads a products artifact holding what a person reads (reports, run
 record, manifest, a sample of rows; no data files), saves no state, and the issues job files
-its issues from that artifact. About 15 s: two workflow runs, each starting the CLI 4 times.
+its issues from that artifact (which carries the lake's run log). About 15 s: two workflow
+runs, each starting the CLI 4 times.
 """
 
 from __future__ import annotations
@@ -81,6 +82,13 @@ def test_an_object_store_lake_commits_publishes_a_readable_artifact_and_files_is
         out = jobs["run"].steps["publish"]["outputs"]
         assert (out["committed"], out["anomaly"], out["notify"]) == ("true", "alert", "true")
         assert jobs["issues"].result == "success", jobs["issues"].logs
+        # the artifact carries the lake's run log (not this runner's one run): the issues show
+        # the metric's history across every earlier run
+        archive = artifact_zip(gh, "products-7002-1")
+        runs = archive.read("logs/runs.jsonl").decode().splitlines()
+        assert (len(runs), json.loads(runs[-1])["run_id"]) == (12, out["run_id"])
         issues = gh.issues("volume-anomaly")
+        assert issues
+        assert all(issue["body"].count("\n| 20") == 12 for issue in issues)  # 12 dated rows
         assert issues
         assert all(f"<!-- pipeline-run: {out['run_id']} -->" in i["body"] for i in issues)

@@ -93,14 +93,26 @@ def within_days(earlier: str | None, later: str | None, days: float) -> bool:
     return (end - start).total_seconds() <= days * 86400
 
 
+def counted(incident: Incident, record: Mapping[str, Any]) -> float | None:
+    """The incident's metric in ``record``'s counters (``total``: the providers' sum)."""
+    providers = record.get("providers") or {}
+    entries = (
+        providers.values() if incident.provider == TOTAL else [providers.get(incident.provider)]
+    )
+    values = [e[incident.metric] for e in entries if e and e.get(incident.metric) is not None]
+    return float(sum(values)) if values else None
+
+
 def history(incident: Incident, runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The last ``HISTORY_RUNS`` runs that judged ``incident``: date, value, band, verdict."""
+    """The last ``HISTORY_RUNS`` runs that counted the metric: date, value, band, verdict
+    (runs before the detector judged it show their count alone)."""
     rows = []
     for run in runs:
-        verdict = incident.verdict(run)
-        if verdict is not None:
-            rows.append({"date": str(run.get("started_at") or "")[:16].replace("T", " "),
-                         "run_id": run["run_id"], **verdict})  # fmt: skip
+        verdict = dict(incident.verdict(run) or {})
+        value = verdict.get("value", counted(incident, run))
+        if value is not None:
+            date = str(run.get("started_at") or "")[:16].replace("T", " ")
+            rows.append({**verdict, "date": date, "run_id": run["run_id"], "value": value})
     return rows[-HISTORY_RUNS:]
 
 
