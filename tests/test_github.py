@@ -149,24 +149,24 @@ def test_an_alert_opens_an_issue_and_creates_the_missing_label(
     write_products(github_env, [run_record("r1", {"shopify": "ok"}, alerts=("shopify",))])
     assert file_issues(github_env) == 0
     [issue] = gh.issues(ANOMALY)
-    assert issue["title"] == "Volume anomaly: shopify"
-    assert "<!-- pipeline-issue: volume-anomaly/shopify -->" in issue["body"]
+    assert issue["title"] == "Volume anomaly: shopify fetched"
+    assert "<!-- pipeline-incident: volume-anomaly/shopify/fetched -->" in issue["body"]
     assert "<!-- pipeline-run: r1 -->" in issue["body"]
     assert "shopify fetched 3 vs median 70 (z -9.5)" in issue["body"]
     assert "# Pipeline run `r1`" in issue["body"]
-    posts = [(r.method, r.path.rsplit("/", 1)[-1]) for r in gh.requests if r.method == "POST"]
+    posts = [(r.method, r.path.rsplit("/", 1)[-1]) for r in gh.requests if r.method != "GET"]
     assert posts == [("POST", "labels"), ("POST", "issues")]
 
 
 def test_a_repeated_alert_comments_on_the_open_issue_of_its_provider(
     gh: FakeGitHub, github_env: Path
 ) -> None:
-    marker = "<!-- pipeline-issue: volume-anomaly/shopify -->"
-    gh.add_issue("Volume anomaly: shopify (closed)", marker, (ANOMALY,), state="closed")
+    marker = "<!-- pipeline-incident: volume-anomaly/shopify/fetched -->"
+    gh.add_issue("Volume anomaly: shopify fetched (closed)", marker, (ANOMALY,), state="closed")
     gh.add_issue("PR quoting the marker", marker, (ANOMALY,), pull_request=True)
     write_products(github_env, [run_record("r1", {"shopify": "ok"}, alerts=("shopify",))])
     file_issues(github_env)
-    first = next(i for i in gh.issues(ANOMALY) if i["title"] == "Volume anomaly: shopify")
+    first = next(i for i in gh.issues(ANOMALY) if i["title"] == "Volume anomaly: shopify fetched")
     runs = [
         run_record("r1", {"shopify": "ok"}, alerts=("shopify",)),
         run_record("r2", {"shopify": "ok", "ebay": "ok"}, alerts=("shopify", "ebay")),
@@ -174,8 +174,8 @@ def test_a_repeated_alert_comments_on_the_open_issue_of_its_provider(
     write_products(github_env, runs)
     assert file_issues(github_env) == 0
     titles = [i["title"] for i in gh.issues(ANOMALY) if i["state"] == "open"]
-    assert titles.count("Volume anomaly: shopify") == 1
-    assert "Volume anomaly: ebay" in titles
+    assert titles.count("Volume anomaly: shopify fetched") == 1
+    assert "Volume anomaly: ebay fetched" in titles
     [comment] = gh.state.comments[first["number"]]
     assert comment["body"].startswith("<!-- pipeline-run: r2 -->")
     assert sum(r.path.endswith("/labels") for r in gh.requests if r.method == "POST") == 0

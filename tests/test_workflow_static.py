@@ -25,9 +25,21 @@ def test_every_action_is_pinned_to_the_agreed_commit_with_its_version() -> None:
             assert (sha, version) == PINS[repo], f"{name}: {action}"
 
 
+def test_runs_share_one_concurrency_group_that_never_cancels_a_run_in_progress() -> None:
+    """Workflow-level only: a job-level group would let a second run's jobs start beside the
+    first's. GitHub then keeps one pending run per group (a newer one cancels it), which
+    docs/github-actions-at-scale.md says, rather than a "never cancelled" queue."""
+    assert PIPELINE["concurrency"] == {"group": "product-pipeline", "cancel-in-progress": False}
+    assert all("concurrency" not in job for job in PIPELINE["jobs"].values())
+    assert "${{" not in PIPELINE["concurrency"]["group"]  # one group for every event and ref
+    docs = (REPO / "docs/github-actions-at-scale.md").read_text()
+    assert "at most one pending run" in docs
+    for text in (workflow_text("pipeline.yml"), (REPO / "README.md").read_text(), docs):
+        assert "never cancelled" not in text
+
+
 def test_jobs_have_timeouts_and_least_permissions() -> None:
     assert PIPELINE["permissions"] == {}
-    assert PIPELINE["concurrency"]["cancel-in-progress"] is False
     permissions = {name: job["permissions"] for name, job in PIPELINE["jobs"].items()}
     assert permissions == {
         "run": {"contents": "read", "actions": "read", "issues": "read"},
@@ -76,7 +88,12 @@ def test_no_expression_inside_a_run_script() -> None:
 def test_provider_secrets_reach_only_the_pipeline_step() -> None:
     steps = [step for job in PIPELINE["jobs"].values() for step in job["steps"]]
     holders = [s["name"] for s in steps if "secrets." in json.dumps(s.get("env", {}))]
-    assert holders == ["Run the pipeline"]
+    assert holders == ["Run the pipeline", "Summary, annotations and outputs"]
+    publish = next(s["env"] for s in steps if s["name"] == "Summary, annotations and outputs")
+    # publish reads the run's manifest from the lake: the lake's keys, and nothing else
+    assert sorted(v for v in publish.values() if "secrets." in v) == [
+        "${{ secrets.LAKE_ACCESS_KEY_ID }}", "${{ secrets.LAKE_SECRET_ACCESS_KEY }}",
+    ]  # fmt: skip
     env = next(s["env"] for s in steps if s["name"] == "Run the pipeline")
     for provider in load_providers().values():
         for setting in provider.settings:

@@ -305,6 +305,14 @@ class GitHubClient:
         )  # fmt: skip
         return response.json("GitHub add comment")
 
+    def update_issue(self, number: int, **fields: Any) -> dict[str, Any]:
+        """Change an issue's ``body``, ``state`` (``open``/``closed``), ``state_reason``…"""
+        response = self.request(
+            "PATCH", self._repo_path(f"/issues/{number}"), what=f"update issue #{number}",
+            json_body=fields,
+        )  # fmt: skip
+        return response.json("GitHub update issue")
+
     def ensure_label(self, name: str, color: str, description: str) -> bool:
         """Create label ``name`` unless it exists; True when it was created."""
         path = self._repo_path(f"/labels/{requests.utils.quote(name, safe='')}")

@@ -3,8 +3,8 @@
 Three ways out, one set of metric families (``grafana/dashboard.json`` charts them):
 
 * ``write_textfile``: the node exporter's textfile-collector format (``--metrics-file``),
-* ``push``: to a Pushgateway (``PROMETHEUS_PUSHGATEWAY``), one group per job and mode, replaced
-  per push,
+* ``push``: to a Pushgateway (``PROMETHEUS_PUSHGATEWAY``), one group per job and mode (and
+  per shard, ``--shard K/N``), replaced per push,
 * ``serve``: an HTTP endpoint on 127.0.0.1 while a run is going (``--prometheus-port``),
   scraping ``live_registry``, which reads the run's checkpoint at every scrape.
 
@@ -12,7 +12,9 @@ Every value describes one run, so the families are gauges; the run id is only a 
 ``product_pipeline_run_info``, which keeps the number of series fixed. Every series carries
 the run's ``mode`` (``live``, ``demo``, ...), so that demo runs never mix with live ones on a
 dashboard or in an alert. ``product_pipeline_last_success_timestamp_seconds`` comes from the
-run history, so that a failed run does not hide when the last good one ended.
+run history, so that a failed run does not hide when the last good one ended. A sharded run's
+record names its shard: every sample then carries a ``shard`` label, and its Pushgateway group
+adds it, so that the legs of one run do not replace each other's metrics.
 """
 
 from __future__ import annotations
@@ -187,8 +189,14 @@ def with_mode(family: Metric, mode: str | None) -> Metric:
     return family
 
 
+def shard_of(record: Mapping[str, Any] | None) -> str | None:
+    """The shard (``K/N``) a run-log record names, if the run was sharded."""
+    return str(record["shard"]) if record and record.get("shard") else None
+
+
 class RunCollector(Collector):
-    """Yields the families of whatever ``source`` returns at collection time."""
+    """Yields the families of whatever ``source`` returns at collection time; a sharded
+    record's samples carry its ``shard`` label."""
 
     def __init__(self, source: Source, success: float | None = None) -> None:
         self.source, self.success = source, success
@@ -202,8 +210,13 @@ class RunCollector(Collector):
         if checkpoint is not None:
             families += step_families(checkpoint)
         mode = (record or {}).get("mode") or ((checkpoint or {}).get("options") or {}).get("mode")
+        shard = shard_of(record)
         for family in families:
-            yield with_mode(family, mode)
+            family = with_mode(family, mode)
+            if shard:
+                family.samples = [sample._replace(labels={**sample.labels, "shard": shard})
+                                  for sample in family.samples]  # fmt: skip
+            yield family
 
 
 def run_metrics_registry(
@@ -239,11 +252,13 @@ def write_textfile(path: Path | str, registry: CollectorRegistry) -> None:
 
 
 def push(
-    url: str, registry: CollectorRegistry, job: str = "product_pipeline", mode: str = "live"
-) -> None:
-    """Replace the ``job``/``mode`` group on the Pushgateway at ``url`` with ``registry``: a
-    demo run never replaces the live run's metrics."""
-    push_to_gateway(url, job=job, registry=registry, grouping_key={"mode": mode},
+    url: str, registry: CollectorRegistry, job: str = "product_pipeline",
+    grouping_key: Mapping[str, str] | None = None,
+) -> None:  # fmt: skip
+    """Replace the ``job`` group (with ``grouping_key``'s labels: the mode, and the shard of a
+    sharded run) on the Pushgateway at ``url`` with ``registry``: a demo run never replaces the
+    live run's metrics, nor one shard another's."""
+    push_to_gateway(url, job=job, registry=registry, grouping_key=dict(grouping_key or {}),
                     timeout=PUSH_TIMEOUT_SECONDS)  # fmt: skip
 
 
@@ -291,6 +306,9 @@ def export_run_metrics(
     url = env.get(PUSHGATEWAY_ENV)
     if url:
         try:
-            push(url, registry, mode=str(record.get("mode", "live")))
+            grouping = {"mode": str(record.get("mode", "live"))}
+            if shard := shard_of(record):
+                grouping["shard"] = shard
+            push(url, registry, grouping_key=grouping)
         except OSError as exc:
             log.warning("could not push metrics to %s: %s", PUSHGATEWAY_ENV, mask(str(exc)))

@@ -182,8 +182,8 @@ def stage_products(
     (``data/normalized/…``, ``data/_manifests/<run_id>.json``, ``logs/…``), so
     ``download-artifacts`` can put them back where they belong.
     """
-    run_id, root = record["run_id"], _relative(Path(record["data_dir"]), workdir)
-    log_dir = _relative(log_dir, workdir)
+    run_id, root = record["run_id"], relative_to_workdir(Path(record["data_dir"]), workdir)
+    log_dir = relative_to_workdir(log_dir, workdir)
     manifest_path = root / MANIFEST_DIR / f"{run_id}.json"
     manifest = json.loads((workdir / manifest_path).read_text())
     files = [
@@ -196,5 +196,6 @@ def stage_products(
     return copy_tree([*files, manifest_path, *reports, *logs], workdir, dest)
 
 
-def _relative(path: Path, workdir: Path) -> Path:
+def relative_to_workdir(path: Path, workdir: Path) -> Path:
+    """``path`` relative to the working directory (a relative ``path`` already is)."""
     return path.resolve().relative_to(workdir.resolve()) if path.is_absolute() else path

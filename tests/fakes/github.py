@@ -117,6 +117,7 @@ class FakeGitHub:
         self._blob_keys: dict[str, bytes] = {}
         self._ids = itertools.count(1001)
         self._clock = itertools.count()
+        self.clock: str | None = None  # ISO time that now() answers, when a test sets it
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -165,6 +166,7 @@ class FakeGitHub:
             "state": state,
             "labels": [{"name": name} for name in labels],
             "user": {"login": author or self.bot},
+            "closed_at": self.now() if state == "closed" else None,
         }
         if pull_request:
             issue["pull_request"] = {"url": f"{self.url}/repos/{self.repo}/pulls/{issue['number']}"}
@@ -205,6 +207,15 @@ class FakeGitHub:
                                 (a.name, a.run_id) != (name, run_id)] + [artifact]  # fmt: skip
         return artifact
 
+    def now(self) -> str:
+        """The fake's clock (``closed_at``): the real time unless a test set ``self.clock``."""
+        return self.clock or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+    def secondary_rate_limit(self, times: int = 1, retry_after: int = 1) -> None:
+        """Answer the next ``times`` requests with a 429 carrying ``retry-after`` (seconds)."""
+        body = {"message": "You have exceeded a secondary rate limit."}
+        self.faults += [(429, {"retry-after": str(retry_after)}, body)] * times
+
     def rate_limit(self, times: int = 1, reset_in: float = 2.0) -> None:
         """Answer the next ``times`` requests with a primary rate-limit 403."""
         headers = {
@@ -225,6 +236,7 @@ class FakeGitHub:
             ("POST", "/issues", "issues:write", self._create_issue),
             ("GET", r"/issues/(?P<number>\d+)/comments", "issues:read", self._list_comments),
             ("POST", r"/issues/(?P<number>\d+)/comments", "issues:write", self._create_comment),
+            ("PATCH", r"/issues/(?P<number>\d+)", "issues:write", self._update_issue),
             ("GET", r"/labels/(?P<name>[^/]+)", "issues:read", self._get_label),
             ("POST", "/labels", "issues:write", self._create_label),
             ("GET", "/actions/artifacts", "actions:read", self._list_artifacts),
@@ -292,6 +304,18 @@ class FakeGitHub:
             return _json(422, {"message": "Validation Failed", "errors": [error]})
         issue = self.add_issue(body["title"], body.get("body", ""), tuple(body.get("labels", [])))
         return _json(201, issue)
+
+    def _update_issue(self, request: Request, body: Any, number: str) -> Response:
+        issue = next((i for i in self.state.issues if i["number"] == int(number)), None)
+        if issue is None:
+            return _json(404, {"message": "Not Found", "status": "404"})
+        if body.get("state") not in (None, "open", "closed"):
+            error = {"resource": "Issue", "code": "invalid", "field": "state"}
+            return _json(422, {"message": "Validation Failed", "errors": [error]})
+        if body.get("state") == "closed" and issue["state"] == "open":
+            issue["closed_at"] = self.now()
+        issue.update({k: body[k] for k in ("title", "body", "state", "state_reason") if k in body})
+        return _json(200, issue)
 
     def _list_comments(self, request: Request, body: Any, number: str) -> Response:
         return self._page(request, self.state.comments.get(int(number), []))

@@ -2,8 +2,11 @@
 
 Writes the report (with links to the workflow run and its artifacts) to the
 job summary, failures and anomaly verdicts as annotations, key counts as step
-outputs, and, when the run committed, stages its files and the state for
-upload (see ``pipelines/ops/state_sync.py``).
+outputs, and, when the run committed (its manifest is in the lake, local or
+object store), stages its files and the state for upload (see
+``pipelines/ops/state_sync.py``). With an object-store lake the data and state
+stay in the lake: the products folder then holds the reports, run record,
+manifest and a sample (``pipelines/ops/lake_products.py``).
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipelines.checks.report import write_reports
-from pipelines.lake.lake import MANIFEST_DIR
+from pipelines.lake.lake import Lake
 from pipelines.lake.runlog import read_runs
+from pipelines.lake.storage import open_storage
 from pipelines.ops.gha import annotate, append_summary, run_annotations, set_outputs
+from pipelines.ops.lake_products import stage_lake_products
 from pipelines.ops.state_sync import GITHUB_RUNS_FILE, stage_products, stage_state
 
 if TYPE_CHECKING:
@@ -81,11 +86,16 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
     append_summary(markdown.read_text(encoding="utf-8"), env)
     annotate(run_annotations(record))
     record_github_run(log_dir, record["run_id"], env)
-    committed = (Path(record["data_dir"]) / MANIFEST_DIR / f"{record['run_id']}.json").exists()
-    if committed:
+    config = context.config
+    lake = Lake(open_storage(record["data_dir"], endpoint_url=config.s3_endpoint_url,
+                             region=config.s3_region))  # fmt: skip
+    manifest = lake.read_manifest(record["run_id"])
+    if manifest is not None and lake.storage.remote:
+        stage_lake_products(record, manifest, lake, log_dir, args.products_dir)
+    elif manifest is not None:
         stage_products(record, Path.cwd(), log_dir, args.products_dir, include_raw=not args.no_raw)
-        stage_state(context.config, Path.cwd(), args.state_dir)
-    set_outputs(outputs(record, committed, env), env)
+        stage_state(config, Path.cwd(), args.state_dir)
+    set_outputs(outputs(record, manifest is not None, env), env)
     return 0
 
 
@@ -102,7 +112,8 @@ def record_github_run(log_dir: Path, run_id: str, env: Mapping[str, str]) -> Non
 
 
 def outputs(record: Mapping[str, Any], committed: bool, env: Mapping[str, str]) -> dict[str, Any]:
-    """The step outputs: run id, verdict, who alerted or failed, the key counts."""
+    """The step outputs: run id, verdict, who alerted or failed, whether the volumes were judged
+    at all (``judged``: the issues job then keeps the incidents' issues current), the counts."""
     anomaly = record.get("anomaly") or {}
     alerts = sorted(
         {v["provider"] for v in anomaly.get("verdicts", []) if v.get("verdict") == "alert"}
@@ -110,6 +121,7 @@ def outputs(record: Mapping[str, Any], committed: bool, env: Mapping[str, str]) 
     failed = sorted(n for n, e in record["providers"].items() if e.get("status") in FAILED)
     totals = record.get("totals") or {}
     scheduled_failure = bool(failed) and env.get("GITHUB_EVENT_NAME") == "schedule"
+    judged = [v for v in anomaly.get("verdicts", []) if v.get("verdict") in ("ok", "warn", "alert")]
     return {
         "run_id": record["run_id"],
         "committed": committed,
@@ -119,5 +131,6 @@ def outputs(record: Mapping[str, Any], committed: bool, env: Mapping[str, str]) 
         "alert_providers": ",".join(alerts),
         "failed_providers": ",".join(failed),
         "notify": bool(alerts) or scheduled_failure,
+        "judged": bool(judged),  # file-issues may close an issue whose metric recovered
         **{name: totals.get(name, 0) for name in COUNT_OUTPUTS},
     }
