@@ -61,7 +61,7 @@ lint: $(VENV)/.dev  ## ruff, workflow checks (zizmor, schemas), secret scan (.se
 # requirements.txt and requirements-dev.txt hold the pins; the .lock files add every file's
 # sha256 for pip --require-hashes (the workflows, make test). Run after changing a pin: uv
 # resolves against PyPI, and tests/test_supply_chain.py fails while a lock disagrees.
-UV_COMPILE := $(BIN)/uv pip compile --quiet --generate-hashes --universal --python-version 3.11 \
+UV_COMPILE := $(BIN)/uv pip compile --quiet --generate-hashes --universal --python-version 3.11.5 \
 	--custom-compile-command "make lock"
 lock: $(VENV)/.dev  ## Regenerate requirements.lock and requirements-dev.lock (hashed)
 	$(UV_COMPILE) -o requirements.lock requirements.txt
