@@ -216,20 +216,7 @@ def load_config(
     and its key; ``section_checks`` validate the tables read by other wings (``[quality]``,
     ``[anomaly]``, ``[orchestration]``) in the same pass.
     """
-    raw: dict[str, Any] = {}
-    if path is not None:
-        try:
-            raw = tomllib.loads(path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"--config: {path} does not exist") from None
-        except IsADirectoryError:
-            raise ConfigError(f"--config: {path} is a folder, not a settings file") from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"--config: {path} is not a text file (not UTF-8)") from None
-        except OSError as exc:
-            raise ConfigError(f"--config: {path} cannot be read ({exc.strerror})") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    raw = _read_toml(path) if path is not None else {}
     errors: list[str] = []
     for section in raw:
         if section not in KNOWN_SECTIONS:
@@ -256,6 +243,22 @@ def load_config(
     return PipelineConfig(
         path, pipeline, provider_options, sections, refs, notify=notify, budgets=budgets
     )
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """The settings file as a table, or one ``ConfigError`` line saying why it cannot be read."""
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"--config: {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"--config: {path} is a folder, not a settings file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"--config: {path} is not a text file (not UTF-8)") from None
+    except OSError as exc:
+        raise ConfigError(f"--config: {path} cannot be read ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
 
 
 def _section_problems(

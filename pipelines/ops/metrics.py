@@ -252,13 +252,17 @@ def write_textfile(path: Path | str, registry: CollectorRegistry) -> None:
 
 
 def push(
-    url: str, registry: CollectorRegistry, job: str = "product_pipeline",
-    grouping_key: Mapping[str, str] | None = None,
-) -> None:  # fmt: skip
-    """Replace the ``job`` group (with ``grouping_key``'s labels: the mode, and the shard of a
-    sharded run) on the Pushgateway at ``url`` with ``registry``: a demo run never replaces the
-    live run's metrics, nor one shard another's."""
-    push_to_gateway(url, job=job, registry=registry, grouping_key=dict(grouping_key or {}),
+    url: str,
+    registry: CollectorRegistry,
+    job: str = "product_pipeline",
+    mode: str = "live",
+    shard: str | None = None,
+) -> None:
+    """Replace the ``job``/``mode`` group (plus ``shard`` for a sharded run) on the Pushgateway
+    at ``url`` with ``registry``: a demo run never replaces the live run's metrics, nor one
+    shard another's."""
+    grouping = {"mode": mode, **({"shard": shard} if shard else {})}
+    push_to_gateway(url, job=job, registry=registry, grouping_key=grouping,
                     timeout=PUSH_TIMEOUT_SECONDS)  # fmt: skip
 
 
@@ -306,9 +310,6 @@ def export_run_metrics(
     url = env.get(PUSHGATEWAY_ENV)
     if url:
         try:
-            grouping = {"mode": str(record.get("mode", "live"))}
-            if shard := shard_of(record):
-                grouping["shard"] = shard
-            push(url, registry, grouping_key=grouping)
+            push(url, registry, mode=str(record.get("mode", "live")), shard=shard_of(record))
         except OSError as exc:
             log.warning("could not push metrics to %s: %s", PUSHGATEWAY_ENV, mask(str(exc)))

@@ -202,10 +202,19 @@ def test_shards_push_to_groups_of_their_own_with_a_shard_label(gateway) -> None:
         export_run_metrics({**RECORD, "shard": shard}, CHECKPOINT, {"PROMETHEUS_PUSHGATEWAY": url})
     # the Pushgateway's base64 form of a value with a slash: one group per shard, none replaced
     paths = [path for _, path, _ in requests]
-    assert paths == [f"/metrics/job/product_pipeline/shard@base64/{b}" for b in ("MS8z", "Mi8z")]
+    assert paths == [
+        f"/metrics/job/product_pipeline/mode/live/shard@base64/{b}" for b in ("MS8z", "Mi8z")
+    ]
     body = requests[1][2]
-    assert value(body, "product_pipeline_api_calls", provider="shopify", shard="2/3") == 7
-    assert value(body, "product_pipeline_step_retries", step="extract.shopify", shard="2/3") == 2
+    assert (
+        value(body, "product_pipeline_api_calls", mode="live", provider="shopify", shard="2/3") == 7
+    )
+    assert (
+        value(
+            body, "product_pipeline_step_retries", mode="live", step="extract.shopify", shard="2/3"
+        )
+        == 2
+    )
 
 
 def test_export_writes_the_file_and_pushes_when_the_gateway_is_set(tmp_path: Path, gateway) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import socket
 from pathlib import Path
 from typing import Any
@@ -169,7 +170,10 @@ def test_a_run_sends_its_record_and_exports_the_sink_counts(tmp_path: Path, webh
     run_ids = [json.loads(line)["run_id"] for line in (tmp_path / "logs/runs.jsonl").open()]
     assert [doc["run_id"] for _, doc in webhook.received] == run_ids
     text = (tmp_path / "m.prom").read_text()
-    assert 'product_pipeline_runlog_sink_records{sink="http",state="delivered"} 1.0' in text
+    delivered = (
+        r'product_pipeline_runlog_sink_records\{(?=[^}]*sink="http")(?=[^}]*state="delivered")'
+    )
+    assert re.search(delivered + r"[^}]*\} 1\.0", text)  # every series also carries its mode
 
 
 def test_no_sinks_configured_sends_nothing(tmp_path: Path, opensearch: FakeOpenSearch) -> None:
