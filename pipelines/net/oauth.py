@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pipelines.errors import FatalProviderError
 from pipelines.net.redact import error_summary
@@ -28,6 +28,20 @@ if TYPE_CHECKING:
 OAUTH_ERROR_STATUSES = (400, 401, 403)
 # Refresh this many seconds before a token lapses, at most a tenth of its life.
 DEFAULT_REFRESH_MARGIN = 300.0
+
+
+class TokenSource(Protocol):
+    """Where a client gets the token it sends: a static one, or ``ClientCredentialsToken``."""
+
+    can_refresh: bool
+
+    def get(self, http: HttpClient) -> str:
+        """A token believed to be valid now."""
+        ...
+
+    def invalidate(self) -> None:
+        """Forget the current token (the API refused it)."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,10 @@ from typing import Any
 
 from pipelines.errors import ConfigError
 from pipelines.net.http import check_endpoint
-from pipelines.net.oauth import ClientCredentialsToken
+from pipelines.net.oauth import ClientCredentialsToken, TokenSource
 from pipelines.net.secrets import register_secret
 from providers.base import FetchContext, Provider
-from providers.ebay.auth import StaticToken, TokenSource, application_token
+from providers.ebay.auth import StaticToken, application_token
 from providers.ebay.client import BrowseClient
 from providers.ebay.normalize import normalize_item
 from providers.ebay.settings import (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from pipelines.net.oauth import ClientCredentialsToken, TokenRequest
 from providers.ebay.settings import DEFAULT_SCOPE, DEFAULT_TOKEN_REFRESH_MARGIN
@@ -23,20 +23,6 @@ STATIC_TOKEN_HINT = (
     "hours); set EBAY_CLIENT_ID and EBAY_CLIENT_SECRET instead (preferred) so tokens are "
     "minted and refreshed"
 )
-
-
-class TokenSource(Protocol):
-    """Where the Browse client gets its bearer token."""
-
-    can_refresh: bool
-
-    def get(self, http: HttpClient) -> str:
-        """A token believed to be valid now."""
-        ...
-
-    def invalidate(self) -> None:
-        """Forget the current token (the API refused it)."""
-        ...
 
 
 class StaticToken:

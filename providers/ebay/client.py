@@ -6,9 +6,10 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from pipelines.errors import FatalProviderError
+from pipelines.net.oauth import TokenSource
 from pipelines.net.secrets import mask
 from providers.base import OffsetPaginator, PagingLimits
-from providers.ebay.auth import STATIC_TOKEN_HINT, TokenSource
+from providers.ebay.auth import STATIC_TOKEN_HINT
 from providers.ebay.settings import API_RESULT_CAP, SEARCH_PATH, Query
 
 if TYPE_CHECKING:

@@ -16,12 +16,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from pipelines.errors import FatalProviderError, UnsupportedApiError
-from pipelines.net.oauth import ClientCredentialsToken
+from pipelines.net.oauth import ClientCredentialsToken, TokenSource
 from providers.base import FetchContext, ProbeResult, Provider
 from providers.shopify import queries
 from providers.shopify.auth import (
     StaticToken,
-    TokenSource,
     app_token,
     conflicting_credentials,
     missing_credentials,

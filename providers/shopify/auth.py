@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 from urllib.parse import quote, quote_plus
 
 from pipelines.net.oauth import ClientCredentialsToken, TokenRequest
@@ -40,20 +40,6 @@ OAUTH_HINTS = {
     "store belong to the same organization in the Dev Dashboard (see docs/shopify.md)",
     "app_not_installed": f"; install the app on {SHOP_DOMAIN_ENV} from the Dev Dashboard",
 }
-
-
-class TokenSource(Protocol):
-    """Where the GraphQL client gets its ``X-Shopify-Access-Token``."""
-
-    can_refresh: bool
-
-    def get(self, http: HttpClient) -> str:
-        """A token believed to be valid now."""
-        ...
-
-    def invalidate(self) -> None:
-        """Forget the current token (the API refused it)."""
-        ...
 
 
 class StaticToken:

@@ -12,10 +12,11 @@ from typing import Any
 
 from pipelines.errors import ConfigError, FatalProviderError, RetriableProviderError
 from pipelines.net.http import HttpResponse, check_endpoint
+from pipelines.net.oauth import TokenSource
 from pipelines.net.redact import one_line
 from pipelines.net.secrets import mask
 from providers.base import FetchContext
-from providers.shopify.auth import StaticToken, TokenSource
+from providers.shopify.auth import StaticToken
 from providers.shopify.queries import SIMPLE_QUERY_COST
 from providers.shopify.settings import (
     ACCESS_TOKEN_ENV,

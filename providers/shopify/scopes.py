@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pipelines.net.oauth import ClientCredentialsToken
-from providers.shopify.auth import TokenSource
+from pipelines.net.oauth import ClientCredentialsToken, TokenSource
 from providers.shopify.settings import (
     ACCESS_TOKEN_ENV,
     CLIENT_ID_ENV,

@@ -10,13 +10,14 @@ import importlib
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parents[2])
 
 
-def arm(target: str, nth: int) -> None:
-    """Replace ``module:attr.path`` by a wrapper that kills the process on its ``nth`` call."""
+def on_nth_call(target: str, nth: int, action: Callable[[], None]) -> None:
+    """Wrap ``module:attr.path`` so that ``action`` runs just before its ``nth`` call."""
     module_name, _, path = target.partition(":")
     owner = importlib.import_module(module_name)
     *parents, name = path.split(".")
@@ -30,10 +31,15 @@ def arm(target: str, nth: int) -> None:
         nonlocal calls
         calls += 1
         if calls == nth:
-            os.kill(os.getpid(), signal.SIGKILL)
+            action()
         return original(*args, **kwargs)
 
     setattr(owner, name, wrapper)
+
+
+def arm(target: str, nth: int) -> None:
+    """Kill the process (SIGKILL) on the ``nth`` call of ``module:attr.path``."""
+    on_nth_call(target, nth, lambda: os.kill(os.getpid(), signal.SIGKILL))
 
 
 if __name__ == "__main__":

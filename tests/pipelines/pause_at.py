@@ -8,38 +8,27 @@ SECONDS, or until the file MARKER.go appears, whichever comes first.
 
 from __future__ import annotations
 
-import functools
-import importlib
 import sys
 import time
 from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parents[2])
 
+from tests.pipelines.kill_at import on_nth_call  # noqa: E402
+
 
 def arm(target: str, nth: int, marker: Path, seconds: float) -> None:
-    """Wrap ``module:attr.path`` so that its ``nth`` call pauses first."""
-    module_name, _, path = target.partition(":")
-    owner = importlib.import_module(module_name)
-    *parents, name = path.split(".")
-    for parent in parents:
-        owner = getattr(owner, parent)
-    original = getattr(owner, name)
-    calls = 0
+    """Pause the ``nth`` call of ``module:attr.path``: create ``marker``, then wait ``seconds``
+    or until ``marker.go`` appears."""
 
-    @functools.wraps(original)
-    def wrapper(*args, **kwargs):
-        nonlocal calls
-        calls += 1
-        if calls == nth:
-            marker.write_text("paused")
-            release = marker.with_name(marker.name + ".go")
-            deadline = time.monotonic() + seconds
-            while time.monotonic() < deadline and not release.exists():
-                time.sleep(0.05)
-        return original(*args, **kwargs)
+    def pause() -> None:
+        marker.write_text("paused")
+        release = marker.with_name(marker.name + ".go")
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not release.exists():
+            time.sleep(0.05)
 
-    setattr(owner, name, wrapper)
+    on_nth_call(target, nth, pause)
 
 
 if __name__ == "__main__":
