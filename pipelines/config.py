@@ -116,7 +116,8 @@ class PipelineConfig:
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     secret_refs: Mapping[str, SecretRef] = field(default_factory=dict)
     notify: NotifySettings = field(default_factory=NotifySettings)
-    budgets: Mapping[str, int] = field(default_factory=dict)  # [budget]: calls per UTC day
+    budgets: Mapping[str, int] = field(default_factory=dict)  # [budget]: units per UTC day
+    budget_units: Mapping[str, str] = field(default_factory=dict)  # "calls" or "points"
 
     def with_pipeline(self, **overrides: Any) -> PipelineConfig:
         """A copy with some ``[pipeline]`` settings replaced (command-line overrides)."""
@@ -235,14 +236,13 @@ def load_config(
     refs = secret_references(raw.get("secrets", {}), errors)
     errors += _section_problems(raw, section_checks or {})
     notify = notify_settings(raw.get("notify", {}), errors)
-    budgets = daily_budgets(raw.get("budget", {}), providers, errors)
+    budgets, units = daily_budgets(raw.get("budget", {}), providers, errors)
     if errors:
         where = f"{path}: " if path is not None else ""
         raise ConfigError("; ".join(where + error for error in errors))
     sections = {k: raw.get(k, {}) for k in ("quality", "anomaly", "orchestration", "sinks")}
-    return PipelineConfig(
-        path, pipeline, provider_options, sections, refs, notify=notify, budgets=budgets
-    )
+    return PipelineConfig(path, pipeline, provider_options, sections, refs, notify=notify,
+                          budgets=budgets, budget_units=units)  # fmt: skip
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -275,22 +275,25 @@ def _section_problems(
 
 def daily_budgets(
     table: Any, providers: Mapping[str, Provider], errors: list[str]
-) -> dict[str, int]:
-    """``[budget]``: ``<provider> = calls per UTC day`` (0: no limit) over each provider's
-    documented default (``Provider.daily_budget``)."""
+) -> tuple[dict[str, int], dict[str, str]]:
+    """``[budget]``: ``<provider> = calls (or points) per UTC day`` (0: no limit) over each
+    provider's documented default (``Provider.daily_budget``), and each provider's unit
+    (``Provider.budget_unit``)."""
     budgets = {name: provider.daily_budget for name, provider in providers.items()}
+    units = {name: provider.budget_unit for name, provider in providers.items()}
     if not isinstance(table, dict):
-        errors.append("budget: expected a table of <provider> = calls per day")
-        return budgets
+        errors.append("budget: expected a table of <provider> = calls (or points) per day")
+        return budgets, units
     for name, value in table.items():
         if name not in providers:
             errors.append(f"budget.{name}: no such provider (known: {', '.join(providers)})")
         elif not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            errors.append(f"budget.{name}: expected a whole number of calls (0: no limit), "
+            unit = providers[name].budget_unit
+            errors.append(f"budget.{name}: expected a whole number of {unit} (0: no limit), "
                           f"got {value!r}")  # fmt: skip
         else:
             budgets[name] = value
-    return budgets
+    return budgets, units
 
 
 def secret_references(table: Any, errors: list[str]) -> dict[str, SecretRef]:

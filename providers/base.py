@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pipelines.errors import FatalProviderError
+from pipelines.net.budget import BudgetUnit
 from pipelines.net.stats import ProviderStats
 
 if TYPE_CHECKING:
@@ -223,6 +224,8 @@ class Provider(ABC):
     row_noun: ClassVar[str] = "rows"
     # API calls per UTC day the vendor allows by default ([budget] overrides it); 0: no quota.
     daily_budget: ClassVar[int] = 0
+    # What the daily budget counts: API calls, or (Shopify) the query cost points answers report.
+    budget_unit: ClassVar[BudgetUnit] = "calls"
 
     @abstractmethod
     def fetch(self, ctx: FetchContext) -> Iterator[dict[str, Any]]:

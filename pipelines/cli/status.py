@@ -47,8 +47,8 @@ def print_status(config: PipelineConfig, run_id: str | None) -> None:
 
 
 def budget_lines(config: PipelineConfig, *, used_only: bool = False) -> list[str]:
-    """Each budgeted provider's calls used today (every run and shard of the lake) and left;
-    with ``used_only``, only the providers that made calls today."""
+    """Each budgeted provider's calls (or points) used today, by every run and shard of the
+    lake, and left; with ``used_only``, only the providers that made calls today."""
     limits = {name: limit for name, limit in config.budgets.items() if limit}
     if not limits:
         return []
@@ -57,7 +57,9 @@ def budget_lines(config: PipelineConfig, *, used_only: bool = False) -> list[str
         usage = read_usage(lake_storage(config, RunOptions()), day)
     except Exception as exc:  # whatever the storage raises, status still prints the rest
         return [f"usage unreadable: {mask(f'{type(exc).__name__}: {exc}')}"]
-    return [CallBudget(name, limit, usage.get(name, 0), day=day).describe()
+    units = config.budget_units
+    return [CallBudget(name, limit, usage.get(name, 0), day=day,
+                       unit="points" if units.get(name) == "points" else "calls").describe()
             for name, limit in sorted(limits.items())
             if usage.get(name) or not used_only]  # fmt: skip
 

@@ -145,13 +145,16 @@ def completeness_family(record: Mapping[str, Any]) -> Metric:
 
 
 def budget_family(record: Mapping[str, Any]) -> Metric:
-    """API calls each provider may still make today (providers with a daily budget only)."""
-    left = _gauge("api_budget_remaining", "API calls left in the provider's daily budget "
-                  "(UTC day) after the run.", ["provider"])  # fmt: skip
+    """API calls (or Shopify cost points) each provider may still spend today (providers with
+    a daily budget only); the ``unit`` label says which."""
+    left = _gauge("api_budget_remaining", "API calls (unit=calls) or query cost points "
+                  "(unit=points) left in the provider's daily budget (UTC day) after the run.",
+                  ["provider", "unit"])  # fmt: skip
     for name, entry in record.get("providers", {}).items():
         budget = entry.get("budget") or {}
         if budget.get("limit"):
-            left.add_metric([name], float(budget.get("remaining", 0)))
+            unit = str(budget.get("unit") or "calls")
+            left.add_metric([name, unit], float(budget.get("remaining", 0)))
     return left
 
 

@@ -156,10 +156,10 @@ class Extractor:
             return None
         day = utc_day()
         used = read_usage(self.lake.storage, day).get(provider.name, 0)
-        return CallBudget(provider.name, limit, used, day=day)
+        return CallBudget(provider.name, limit, used, day=day, unit=provider.budget_unit)
 
     def _spend(self, budget: CallBudget | None) -> None:
-        """Add this run's calls to the day's usage in the lake (not for a dry run)."""
+        """Add this run's calls (or points) to the day's usage in the lake (not for a dry run)."""
         if budget is not None and not self.options.dry_run:
             add_usage(self.lake.storage, budget.day, self.run_id, budget.provider, budget.spent)
 

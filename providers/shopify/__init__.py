@@ -57,6 +57,8 @@ class ShopifyProvider(Provider):
     row_noun = "variant rows"
     # No daily quota: the cost bucket refills every second (the throttle paces calls to it).
     daily_budget = 0
+    # A [budget] for Shopify caps the GraphQL cost points spent per UTC day (docs/budget.md).
+    budget_unit = "points"
 
     def __init__(
         self,

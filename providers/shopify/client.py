@@ -33,7 +33,7 @@ from providers.shopify.settings import (
     RELEASE_MONTHS,
     SHOP_DOMAIN_ENV,
 )
-from providers.shopify.throttle import CostPacer
+from providers.shopify.throttle import CostPacer, actual_cost
 from providers.shopify.versions import deprecation_message
 
 PROVIDER = "shopify"
@@ -121,12 +121,15 @@ class ShopifyClient:
     ) -> dict[str, Any]:
         """Run one query of requested ``cost``; wait out THROTTLED answers and HTTP 429s.
 
+        A daily budget in points refuses the query (``BudgetExhaustedError``, nothing sent)
+        when its requested cost would pass it, and is charged the cost the answer reports.
         Raises on errors without data, warns on errors with data.
         """
         body = {"query": query, "operationName": operation, "variables": dict(variables)}
         for attempt in range(MAX_THROTTLE_RETRIES + 1):
+            self._afford(cost, what)
             self.pacer.wait_for(cost, what)
-            payload, throttled, retry_after = self._post(body, what, cacheable)
+            payload, throttled, retry_after = self._post(body, what, cacheable, cost)
             if not throttled:
                 return check_graphql(payload, what, self.ctx.log)
             if attempt < MAX_THROTTLE_RETRIES:
@@ -137,9 +140,10 @@ class ShopifyClient:
         )
 
     def _post(
-        self, body: dict[str, Any], what: str, cacheable: bool
+        self, body: dict[str, Any], what: str, cacheable: bool, cost: int
     ) -> tuple[dict[str, Any], bool, float | None]:
-        """One POST: its JSON object, whether it was throttled, and any ``Retry-After``.
+        """One POST of requested ``cost``: its JSON object, whether it was throttled, and any
+        ``Retry-After``; a live answer that ran is charged to a points budget.
 
         A 429 is never retried by the HTTP layer (it is ``expected`` here): Shopify reports
         GraphQL throttling as THROTTLED with HTTP 200 or 429, and both are waited out here.
@@ -153,9 +157,24 @@ class ShopifyClient:
         payload = response.json(f"{PROVIDER} {what}")
         if not isinstance(payload, dict):
             raise FatalProviderError(f"{PROVIDER} {what}: response is not a JSON object")
-        if self.ctx.stats.cache_hits == cache_hits:  # a cached bucket status is stale
+        throttled = is_throttled(payload)
+        if self.ctx.stats.cache_hits == cache_hits:  # a cached answer is stale and cost nothing
             self.pacer.observe(payload)
-        return payload, is_throttled(payload), None
+            if not throttled:
+                self._spend(actual_cost(payload, cost))
+        return payload, throttled, None
+
+    def _afford(self, cost: int, what: str) -> None:
+        """Refuse a query whose requested ``cost`` would pass a daily budget in points."""
+        budget = self.ctx.http.budget
+        if budget is not None and budget.unit == "points":
+            budget.afford(what, cost)
+
+    def _spend(self, cost: int) -> None:
+        """Charge a daily budget in points what a query cost."""
+        budget = self.ctx.http.budget
+        if budget is not None and budget.unit == "points":
+            budget.spend(cost)
 
     def _authorized_post(self, body: dict[str, Any], what: str, cacheable: bool) -> HttpResponse:
         """The POST with the current token; a refused minted token is replaced once."""

@@ -56,6 +56,16 @@ def read_bucket(payload: Mapping[str, Any], now: float) -> BucketReading | None:
     return reading if reading.restore_rate > 0 else None
 
 
+def actual_cost(payload: Mapping[str, Any], requested: int) -> int:
+    """The ``actualQueryCost`` an answer reports, else (absent or broken) the ``requested``."""
+    extensions = payload.get("extensions")
+    cost = extensions.get("cost") if isinstance(extensions, dict) else None
+    actual = cost.get("actualQueryCost") if isinstance(cost, dict) else None
+    if isinstance(actual, int | float) and not isinstance(actual, bool) and actual >= 0:
+        return round(actual)
+    return requested
+
+
 class CostPacer:
     """Sleeps before calls that the bucket cannot pay for yet; counts and logs every wait."""
 

@@ -125,7 +125,14 @@ def test_registry_holds_run_provider_and_step_metrics() -> None:
         == 6.25
     )
     assert (
-        value(text, "product_pipeline_api_budget_remaining", mode="live", provider="ebay") == 4997
+        value(
+            text,
+            "product_pipeline_api_budget_remaining",
+            mode="live",
+            provider="ebay",
+            unit="calls",
+        )
+        == 4997
     )
     assert value(text, "product_pipeline_runlog_sink_records", mode="live", sink="opensearch",
                  state="pending") == 2  # fmt: skip
