@@ -1,12 +1,15 @@
-"""Fixtures of the fault-injection tests (test_faults*.py): the three fakes on shared servers."""
+"""Shared fixtures: the three fakes on shared servers (test_faults*.py), and a clean working
+folder with no provider credentials in the environment."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
 
+from providers.registry import load_providers
 from tests.fakes.ebay import FakeEbay
 from tests.pipelines.fault_runs import Fakes, committed, run, serving
 
@@ -41,3 +44,13 @@ def clean_rows(servers, tmp_path_factory) -> dict[str, set[tuple[str, str]]]:
         rows.setdefault(source, set()).add((source_id, content_hash))
     assert {name: len(r) for name, r in rows.items()} == {"shopify": 6, "amazon": 12, "ebay": 25}
     return rows
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``tmp_path`` as the working folder, with no provider setting and no CI variable set."""
+    settings = {s.env for provider in load_providers().values() for s in provider.settings}
+    for name in settings | {"CI", "GITHUB_ACTIONS"}:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

@@ -14,20 +14,6 @@ from pipelines.errors import ConfigError
 from pipelines.run_pipeline import main
 from providers.registry import load_providers
 
-CREDENTIALS = (
-    "SHOPIFY_SHOP_DOMAIN", "SHOPIFY_ACCESS_TOKEN", "SHOPIFY_CLIENT_ID", "SHOPIFY_CLIENT_SECRET",
-    "AMAZON_CREATORS_CREDENTIAL_ID", "AMAZON_CREATORS_CREDENTIAL_SECRET", "AMAZON_PARTNER_TAG",
-    "EBAY_CLIENT_ID", "EBAY_CLIENT_SECRET", "EBAY_OAUTH_TOKEN", "CI", "GITHUB_ACTIONS",
-)  # fmt: skip
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in CREDENTIALS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
 
 def _errors(toml: str, tmp_path: Path) -> str:
     path = tmp_path / "pipeline.toml"

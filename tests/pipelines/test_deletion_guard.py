@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from pipelines.config import load_config
 from pipelines.lake.dedup import load_state
 from pipelines.run.options import RunOptions
@@ -16,12 +14,6 @@ from tests.catalog_provider import CatalogProvider, make_record
 from tests.pipelines.test_runner import ENV, normalized_rows
 
 COLUMNS = ("source", "source_id", "change_type", "content_hash")
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def run(provider: CatalogProvider, data: str = "data", allow: bool = False, **pipeline):

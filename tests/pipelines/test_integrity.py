@@ -16,12 +16,6 @@ from tests.catalog_provider import CatalogProvider, make_record
 from tests.pipelines.test_runner import normalized_rows, run
 
 
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 def test_a_table_off_the_schema_version_fails_loudly_naming_the_column() -> None:
     table = PRODUCT_SCHEMA.empty_table()
     drifted = table.set_column(

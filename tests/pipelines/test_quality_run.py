@@ -6,18 +6,10 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from pipelines.lake.lake import Lake
 from pipelines.run.process import QUARANTINE_SCHEMA
 from tests.catalog_provider import CatalogProvider, make_record
 from tests.pipelines.test_runner import normalized_rows, run
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def quarantined_rows(root: Path) -> list[dict]:

@@ -5,37 +5,26 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from urllib.parse import quote, quote_plus
 
 import pytest
 
 from pipelines.cli.logs import setup_logging
 from pipelines.net.redact import error_summary, one_line, reduce_message
 from pipelines.net.secrets import mask, mask_data, register_basic_auth, register_secret
+from tests.secret_forms import secret_forms
 
 CLIENT_ID = "redact-probe-client-id"
 SECRET = 'redact/probe+secret=with "odd" chars&more'
 TOKEN = "v^1.1#i^1#redact-probe-minted-token"
 
 
-def forms(value: str, user: str | None = None) -> dict[str, str]:
-    """The ways ``value`` can appear in output, as the leak tests search for them."""
-    found = {
-        "literal": value,
-        "base64": base64.b64encode(value.encode()).decode(),
-        "url-encoded": quote(value, safe=""),
-        "form-encoded": quote_plus(value),
-        "json-escaped": json.dumps(value)[1:-1],
-    }
-    if user is not None:
-        found["basic auth"] = base64.b64encode(f"{user}:{value}".encode()).decode()
-    return found
-
-
 def test_every_form_of_a_secret_is_masked() -> None:
     register_basic_auth(CLIENT_ID, SECRET)
     register_secret(TOKEN)
-    probes = {**forms(SECRET, CLIENT_ID), **{f"token {k}": v for k, v in forms(TOKEN).items()}}
+    probes = {
+        **secret_forms(SECRET, CLIENT_ID),
+        **{f"token {k}": v for k, v in secret_forms(TOKEN).items()},
+    }
     for name, value in probes.items():
         text = f"before {value} after"
         assert value not in mask(text), name
@@ -158,6 +147,6 @@ def test_a_logged_traceback_is_masked_in_both_log_formats(
         root.handlers[:], root.level, root.propagate = saved
     err = capsys.readouterr().err
     assert "upstream said" in err  # the traceback was logged
-    for value in forms(SECRET).values():
+    for value in secret_forms(SECRET).values():
         assert value not in err
     assert "abcdefghijkl" not in err

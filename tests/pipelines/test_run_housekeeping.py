@@ -10,16 +10,6 @@ import pytest
 from pipelines.checks.report_retention import prune_reports
 from pipelines.run_pipeline import main
 
-CREDENTIALS = ("SHOPIFY_SHOP_DOMAIN", "AMAZON_PARTNER_TAG", "EBAY_CLIENT_ID", "CI")
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in CREDENTIALS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
 
 def test_prune_keeps_the_newest_runs_reports_only(tmp_path: Path) -> None:
     runs = ["20261201T000000Z-aaaaaa", "20261202T000000Z-bbbbbb", "20261203T000000Z-cccccc"]

@@ -7,7 +7,6 @@ import sqlite3
 from pathlib import Path
 
 import duckdb
-import pytest
 
 from pipelines.config import load_config
 from pipelines.lake.dedup import load_state
@@ -18,12 +17,6 @@ from pipelines.run.runner import Runner
 from tests.catalog_provider import CatalogProvider, make_record
 
 ENV = {"CATALOG_TOKEN": "t0ken-value"}
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def run(providers: list[CatalogProvider], env=ENV, data_dir: Path | None = None, **options):

@@ -15,11 +15,9 @@ output is searched for every secret as is, base64-encoded (alone and as Basic au
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -35,6 +33,7 @@ from tests.pipelines.echo_fakes import (
 )
 from tests.pipelines.test_cli import clean_env, cli
 from tests.pipelines.test_secrets_leak import readable
+from tests.secret_forms import secret_forms
 
 SHOPIFY_TOKEN = "shpat_canary0shopify0token0a1b2c3"
 EBAY_ID, EBAY_SECRET = "canary-ebay-client-id", 'canary-ebay/secret+"quoted"=1&x'
@@ -93,19 +92,6 @@ GITHUB_FAULTS = {
     "token": [[echo(403)], [echo(500), echo(401)]],
     "timeout": [[echo(502, page=True), echo(401)], []],
 }
-
-
-def derived(value: str, user: str | None = None) -> dict[str, str]:
-    forms = {
-        "literal": value,
-        "base64": base64.b64encode(value.encode()).decode(),
-        "url-encoded": quote(value, safe=""),
-        "form-encoded": quote_plus(value),
-        "json-escaped": json.dumps(value)[1:-1],
-    }
-    if user is not None:
-        forms["basic auth"] = base64.b64encode(f"{user}:{value}".encode()).decode()
-    return forms
 
 
 @pytest.fixture
@@ -181,9 +167,9 @@ def test_no_secret_in_any_form_in_any_output(
     assert any(name.startswith("state/") for name in outputs)
 
     secrets = {
-        **{f"shopify token {k}": v for k, v in derived(SHOPIFY_TOKEN).items()},
-        **{f"ebay secret {k}": v for k, v in derived(EBAY_SECRET, EBAY_ID).items()},
-        **{f"amazon secret {k}": v for k, v in derived(AMAZON_SECRET, AMAZON_ID).items()},
+        **{f"shopify token {k}": v for k, v in secret_forms(SHOPIFY_TOKEN).items()},
+        **{f"ebay secret {k}": v for k, v in secret_forms(EBAY_SECRET, EBAY_ID).items()},
+        **{f"amazon secret {k}": v for k, v in secret_forms(AMAZON_SECRET, AMAZON_ID).items()},
         "ebay client id": EBAY_ID,
         "amazon credential id": AMAZON_ID,
         "github token": github.token,
@@ -191,7 +177,7 @@ def test_no_secret_in_any_form_in_any_output(
     minted = [*fakes.ebay.minted, *fakes.amazon.tokens_issued]
     assert minted
     for token in minted:
-        secrets |= {f"minted {token} {k}": v for k, v in derived(token).items()}
+        secrets |= {f"minted {token} {k}": v for k, v in secret_forms(token).items()}
     leaks = [(where, what) for where, text in outputs.items()
              for what, value in secrets.items() if value in text]  # fmt: skip
     assert leaks == []
