@@ -37,7 +37,7 @@ from pipelines.lake.integrity import verify_local_files
 from pipelines.lake.runlease import RunLiveError
 from pipelines.lake.runlog import read_runs
 from pipelines.net.secrets import mask
-from pipelines.ops.metrics import export_run_metrics, live_registry, serve
+from pipelines.ops.metrics import PUSHGATEWAY_ENV, export_run_metrics, live_registry, serve
 from pipelines.ops.plan import build_plan, location_args, plan_json, read_orchestration
 from pipelines.ops.sinks import deliver_run, parse_sinks
 from pipelines.run.checkpoint import runs_dir
@@ -197,11 +197,13 @@ def _observed(
     finally:
         if stop is not None:
             stop()
-    checkpoint = runner.checkpoint.path if runner.checkpoint else checkpoint_path
-    steps = json.loads(checkpoint.read_text()) if checkpoint.exists() else None
-    history = read_runs(Path(runner.config.log_dir))
     record = result.record
     if not runner.options.dry_run:
         record = {**record, "sinks": deliver_run(record, sinks, env, runner.log_dir)}
-    export_run_metrics(record, steps, env, metrics_file=args.metrics_file, history=history)
+    if args.metrics_file is not None or env.get(PUSHGATEWAY_ENV):
+        # Only then: the checkpoint and the whole run log are read for the metrics alone.
+        checkpoint = runner.checkpoint.path if runner.checkpoint else checkpoint_path
+        steps = json.loads(checkpoint.read_text()) if checkpoint.exists() else None
+        history = read_runs(Path(runner.config.log_dir))
+        export_run_metrics(record, steps, env, metrics_file=args.metrics_file, history=history)
     return result
