@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 ARGS   ?=
 
 .PHONY: run-pipeline test docs lint secrets-baseline lock format status list-providers bench download-artifacts compact clean
-.PHONY: test-orchestrators test-airflow test-dagster test-prefect test-temporal
+.PHONY: test-orchestrators test-airflow test-dagster test-prefect test-temporal dbt
 WORKFLOWS := $(wildcard .github/workflows/*.yml .github/workflows/*.yaml)
 
 $(BIN)/python:
@@ -50,6 +50,30 @@ $(addprefix test-,$(ORCHESTRATORS)): test-%: .venv-%/.installed $(VENV)/.runtime
 
 test-orchestrators: $(addprefix test-,$(ORCHESTRATORS))  ## Adapter tests: Airflow, Dagster, Prefect, Temporal
 
+# dbt (docs/dbt.md) runs in a venv of its own, .venv-dbt, installed from requirements-dbt.lock
+# (every package pinned with its sha256; --no-deps since the lock holds them all). Regenerate
+# the lock after changing requirements-dbt.txt with: .venv/bin/uv pip compile --generate-hashes
+# --python-version 3.11.5 -o requirements-dbt.lock requirements-dbt.txt
+.venv-dbt/.installed: requirements-dbt.lock
+	rm -rf .venv-dbt
+	$(PYTHON) -m venv .venv-dbt
+	echo '*' > .venv-dbt/.gitignore
+	.venv-dbt/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes \
+		--no-deps -r requirements-dbt.lock
+	.venv-dbt/bin/python -m pip check --disable-pip-version-check
+	touch $@
+
+# The offline demo lake dbt reads unless DBT_LAKE names another (a folder with _manifests/).
+DBT_DEMO := .cache/dbt-lake
+DBT_LAKE ?= $(DBT_DEMO)/demo
+$(DBT_DEMO)/demo/_manifests: | $(VENV)/.runtime
+	$(BIN)/python pipelines/run_pipeline.py --offline --data-dir $(DBT_DEMO)
+
+# No network: no `dbt deps` (the project uses no packages), no usage statistics.
+dbt: .venv-dbt/.installed $(DBT_LAKE)/_manifests  ## Build and test the dbt models on the demo lake (DBT_LAKE=path for another)
+	cd dbt && DO_NOT_TRACK=1 DBT_SEND_ANONYMOUS_USAGE_STATS=false DBT_LAKE=$(abspath $(DBT_LAKE)) \
+		../.venv-dbt/bin/dbt build --profiles-dir . --target duckdb $(ARGS)
+
 lint: $(VENV)/.dev  ## ruff, workflow checks (zizmor, schemas), secret scan (.secrets.baseline)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -92,4 +116,4 @@ compact: $(VENV)/.runtime  ## Delta tables: optimize/compaction and vacuum (ARGS
 	$(BIN)/python pipelines/run_pipeline.py compact $(ARGS)
 
 clean:
-	rm -rf $(VENV) $(addprefix .venv-,$(ORCHESTRATORS)) .cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(addprefix .venv-,$(ORCHESTRATORS) dbt) dbt/target dbt/logs .cache .pytest_cache .ruff_cache
