@@ -52,7 +52,7 @@ def read_catalog(lake: Lake, providers: Sequence[str] | None, now: datetime) -> 
     _check_whole(lake)
     dataset = lake.dataset("normalized", pa.unify_schemas([PRODUCT_SCHEMA, PARTITIONING]))
     wanted = pc.field("source").isin(pa.array(list(providers), pa.string())) if providers else None
-    table = latest_rows(dataset.to_table(filter=wanted))
+    table = latest_rows(dataset.to_table(columns=[*EXPORT_COLUMNS, "change_type"], filter=wanted))
     ids = lake.manifest_ids()
     return Catalog(table.select(EXPORT_COLUMNS), lake.uri, ids[-1] if ids else None, now)
 
