@@ -155,3 +155,12 @@ def test_money_keeps_every_place_and_shows_at_least_two() -> None:
     assert money(Decimal("12.3400"), "EUR") == "12.34 EUR"
     assert money(Decimal("7"), "USD") == "7.00 USD"
     assert money(Decimal("1.2345"), "JPY") == "1.2345 JPY"
+
+
+def test_rejects_are_a_csv_whose_text_cannot_run_as_a_formula(workdir: Path) -> None:
+    commit(workdir / "data", RUN, [product("ebay", "x", title="=1+1", url=None)])
+    assert export(workdir / "data", "--format", "gmc") == 0
+    with (workdir / "data/out/gmc-rejects.csv").open(encoding="utf-8", newline="") as handle:
+        [reject] = list(csv.DictReader(handle))
+    assert reject == {"source": "ebay", "source_id": "x", "title": "'=1+1",
+                      "reasons": "link is missing"}  # fmt: skip
