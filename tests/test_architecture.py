@@ -1,9 +1,10 @@
 """The house rules, read from the source: which wing may import which, no circles, small modules.
 
 The layering (see docs/architecture.md): cli → ops → run → (checks → lake, providers) → net,
-with ``errors`` under everything and ``config`` under ``run``; the ``plan`` command renders
-with ``orchestration``'s plain-Python cron and Windows modules. A module may import its own
-wing and the wings listed for it below, nothing else.
+with ``errors`` under everything and ``config`` under ``run``; ``exports`` (files made from the
+lake for other tools) sits under ``cli`` and reads ``lake`` and ``providers``; the ``plan``
+command renders with ``orchestration``'s plain-Python cron and Windows modules. A module may
+import its own wing and the wings listed for it below, nothing else.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ ALLOWED: dict[str, set[str]] = {
     "pipelines.lake": {"pipelines.net", "pipelines.errors"},
     "pipelines.checks": {"pipelines.lake", "pipelines.net", "pipelines.errors"},
     "pipelines.config": {"providers", "pipelines.net", "pipelines.errors"},
+    "pipelines.exports": {"pipelines.lake", "providers", "pipelines.errors"},
     "pipelines.run": {
         "pipelines.config", "pipelines.checks", "pipelines.lake", "providers", "pipelines.net",
         "pipelines.errors",
@@ -34,8 +36,9 @@ ALLOWED: dict[str, set[str]] = {
         "pipelines.net", "pipelines.errors",
     },
     "pipelines.cli": {
-        "orchestration", "pipelines.ops", "pipelines.run", "pipelines.config", "pipelines.checks",
-        "pipelines.lake", "providers", "pipelines.net", "pipelines.errors",
+        "orchestration", "pipelines.exports", "pipelines.ops", "pipelines.run",
+        "pipelines.config", "pipelines.checks", "pipelines.lake", "providers", "pipelines.net",
+        "pipelines.errors",
     },
     "pipelines.run_pipeline": {"pipelines.cli"},
     "orchestration": {"pipelines.errors"},

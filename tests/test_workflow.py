@@ -260,10 +260,15 @@ def test_scheduled_runs_bootstrap_alert_and_recover_state_from_the_artifact(
         actions = Actions(gh, tmp_path)
         offline = {"PIPELINE_OFFLINE": "true"}
 
-        # 1. A fresh repository: no cache entry, no state artifact -> a bootstrap run.
-        jobs = actions.run_workflow("schedule", variables=offline)
+        # 1. A fresh repository: no cache entry, no state artifact -> a bootstrap run. Exports
+        #    asked for with a local lake: a warning (the runner's lake is not whole), no file.
+        jobs = actions.run_workflow("schedule", variables=offline | {"PIPELINE_EXPORTS": "csv"})
         run = jobs["run"]
         assert run.result == "success", run.logs
+        assert (
+            "::warning title=exports::PIPELINE_EXPORTS needs LAKE_URI"
+            in (run.logs["Export the catalog"])
+        )
         assert run.steps["restore"]["outputs"]["source"] == "none"
         assert "Bootstrap run" in run.summary
         out = run.steps["publish"]["outputs"]
@@ -271,6 +276,7 @@ def test_scheduled_runs_bootstrap_alert_and_recover_state_from_the_artifact(
         assert int(out["written"]) > 100
         assert f"# Pipeline run `{out['run_id']}` (offline)" in run.summary
         check_products(artifact_zip(gh, "products-7001-1"), out["run_id"])
+        assert not [n for n in artifact_zip(gh, "products-7001-1").namelist() if "exports/" in n]
         assert list(actions.caches) == ["pipeline-state-7001-1"]
         assert jobs["issues"].result == "skipped"
         assert gh.state.enabled == ["pipeline.yml"]

@@ -9,6 +9,8 @@ runs, each starting the CLI 4 times.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -47,8 +49,10 @@ def test_an_object_store_lake_commits_publishes_a_readable_artifact_and_files_is
     with FakeGitHub() as gh:
         actions = Actions(gh, tmp_path)
 
-        # 1. The first run commits to the bucket; publish reads its manifest there.
-        jobs = actions.run_workflow("schedule", variables=variables, secrets=secrets)
+        # 1. The first run commits to the bucket; publish reads its manifest there; the export
+        #    step writes the current catalog from the bucket into the artifact.
+        exports = variables | {"PIPELINE_EXPORTS": "csv,gmc"}
+        jobs = actions.run_workflow("schedule", variables=exports, secrets=secrets)
         run = jobs["run"]
         assert run.result == "success", run.logs
         out = run.steps["publish"]["outputs"]
@@ -68,6 +72,14 @@ def test_an_object_store_lake_commits_publishes_a_readable_artifact_and_files_is
         normalized = [f for f in manifest["files"] if f["zone"] == "normalized"]
         assert {row["_file"] for row in sample} == {f["path"] for f in normalized}
         assert all(row["source_id"] for row in sample)
+        products = list(csv.DictReader(io.StringIO(archive.read("exports/products.csv").decode())))
+        assert len(products) == sum(f["rows"] for f in normalized)  # a first run: all new
+        feed = archive.read("exports/gmc-products.tsv").decode().splitlines()
+        rejects = list(
+            csv.DictReader(io.StringIO(archive.read("exports/gmc-rejects.csv").decode()))
+        )
+        assert feed[0].startswith("id\ttitle\t")
+        assert len(feed) - 1 + len(rejects) == len(products)
         record = json.loads(archive.read(f"logs/run-{run_id}.json"))
         assert record["data_dir"] == f"s3://{bucket}/products/demo"
         # The lake holds the state: nothing is cached or uploaded as pipeline-state.

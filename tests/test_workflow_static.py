@@ -79,6 +79,25 @@ def test_products_are_uploaded_uncompressed_under_a_name_unique_per_attempt() ->
     assert names.index("Upload products") < names.index("Upload state")
 
 
+def test_exports_run_after_publish_into_the_products_artifact_when_asked() -> None:
+    """``PIPELINE_EXPORTS`` (docs/exports.md): the export step runs only for a committed run
+    that asked for it, writes into the products folder before it is uploaded, and cannot keep
+    the data or the state from their upload."""
+    steps = {step["name"]: step for step in PIPELINE["jobs"]["run"]["steps"]}
+    export = steps["Export the catalog"]
+    assert export["if"] == (
+        "steps.publish.outputs.committed == 'true' && vars.PIPELINE_EXPORTS != ''"
+    )
+    assert export["continue-on-error"] is True
+    assert export["env"]["EXPORTS"] == "${{ vars.PIPELINE_EXPORTS }}"
+    assert 'export "${args[@]}"' in export["run"]
+    assert '--format "$EXPORTS" --output "$RUNNER_TEMP/products/exports"' in export["run"]
+    assert steps["Upload products"]["with"]["path"] == "${{ runner.temp }}/products"
+    names = list(steps)
+    assert names.index("Summary, annotations and outputs") < names.index("Export the catalog")
+    assert names.index("Export the catalog") < names.index("Upload products")
+
+
 def test_no_expression_inside_a_run_script() -> None:
     for job in PIPELINE["jobs"].values():
         for step in job["steps"]:
@@ -88,12 +107,14 @@ def test_no_expression_inside_a_run_script() -> None:
 def test_provider_secrets_reach_only_the_pipeline_step() -> None:
     steps = [step for job in PIPELINE["jobs"].values() for step in job["steps"]]
     holders = [s["name"] for s in steps if "secrets." in json.dumps(s.get("env", {}))]
-    assert holders == ["Run the pipeline", "Summary, annotations and outputs"]
-    publish = next(s["env"] for s in steps if s["name"] == "Summary, annotations and outputs")
-    # publish reads the run's manifest from the lake: the lake's keys, and nothing else
-    assert sorted(v for v in publish.values() if "secrets." in v) == [
-        "${{ secrets.LAKE_ACCESS_KEY_ID }}", "${{ secrets.LAKE_SECRET_ACCESS_KEY }}",
-    ]  # fmt: skip
+    assert holders == ["Run the pipeline", "Summary, annotations and outputs", "Export the catalog"]
+    for name in holders[1:]:
+        env = next(s["env"] for s in steps if s["name"] == name)
+        # publish reads the run's manifest from the lake, export its current catalog: the
+        # lake's keys, and nothing else
+        assert sorted(v for v in env.values() if "secrets." in v) == [
+            "${{ secrets.LAKE_ACCESS_KEY_ID }}", "${{ secrets.LAKE_SECRET_ACCESS_KEY }}",
+        ], name  # fmt: skip
     env = next(s["env"] for s in steps if s["name"] == "Run the pipeline")
     for provider in load_providers().values():
         for setting in provider.settings:
