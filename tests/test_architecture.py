@@ -1,7 +1,8 @@
 """The house rules, read from the source: which wing may import which, no circles, small modules.
 
 The layering (see docs/architecture.md): cli → ops → run → (checks → lake, providers) → net,
-with ``errors`` under everything and ``config`` under ``run``; the ``plan`` command renders
+with ``errors`` (and ``validation``, the base of the settings models) under everything and
+``config`` under ``run``; the ``plan`` command renders
 with ``orchestration``'s plain-Python cron and Windows modules. A module may import its own
 wing and the wings listed for it below, nothing else.
 """
@@ -20,22 +21,25 @@ MAX_FUNCTION_LINES = 50
 
 ALLOWED: dict[str, set[str]] = {
     "pipelines.errors": set(),
+    "pipelines.validation": {"pipelines.errors"},
     "pipelines.net": {"pipelines.errors"},
     "providers": {"pipelines.net", "pipelines.errors"},
     "pipelines.lake": {"pipelines.net", "pipelines.errors"},
-    "pipelines.checks": {"pipelines.lake", "pipelines.net", "pipelines.errors"},
-    "pipelines.config": {"providers", "pipelines.net", "pipelines.errors"},
+    "pipelines.checks": {
+        "pipelines.lake", "pipelines.net", "pipelines.validation", "pipelines.errors",
+    },
+    "pipelines.config": {"providers", "pipelines.net", "pipelines.validation", "pipelines.errors"},
     "pipelines.run": {
         "pipelines.config", "pipelines.checks", "pipelines.lake", "providers", "pipelines.net",
-        "pipelines.errors",
+        "pipelines.validation", "pipelines.errors",
     },
     "pipelines.ops": {
         "pipelines.run", "pipelines.config", "pipelines.checks", "pipelines.lake", "providers",
-        "pipelines.net", "pipelines.errors",
+        "pipelines.net", "pipelines.validation", "pipelines.errors",
     },
     "pipelines.cli": {
         "orchestration", "pipelines.ops", "pipelines.run", "pipelines.config", "pipelines.checks",
-        "pipelines.lake", "providers", "pipelines.net", "pipelines.errors",
+        "pipelines.lake", "providers", "pipelines.net", "pipelines.validation", "pipelines.errors",
     },
     "pipelines.run_pipeline": {"pipelines.cli"},
     "orchestration": {"pipelines.errors"},
