@@ -158,10 +158,8 @@ def _literal_words(error: Mapping[str, Any]) -> str:
 
 def field_rows(prefix: str, model: type[BaseModel]) -> list[dict[str, str]]:
     """The model's keys for the docs tables: key, default and description."""
-    rows = []
-    for name, info in model.model_fields.items():
-        default = info.get_default(call_default_factory=True)
-        shown = str(default).lower() if isinstance(default, bool) else str(default)
-        rows.append({"key": f"{prefix}.{name}", "default": shown,
-                     "description": info.description or ""})  # fmt: skip
-    return rows
+    return [
+        {"key": f"{prefix}.{name}", "default": str(info.get_default(call_default_factory=True)),
+         "description": info.description or ""}
+        for name, info in model.model_fields.items()
+    ]  # fmt: skip
