@@ -181,6 +181,9 @@ def test_the_shipped_pipeline_toml_is_valid() -> None:
         "[providers.ebay]\nmarketplace = 'EBAY_MARS'\n",
         "[providers.amazon]\nsearches = [{ keywords = 'hub', pages = 99 }]\n",
         "[orchestration]\nmode = 'kubernetes'\n",
+        "[quality]\nreject_threshold = 2\n",
+        "[anomaly]\nslot_hours = 5\n",
+        "[[sinks.runlog.targets]]\nkind = 'kafka'\n",
     ],
 )
 def test_an_offline_run_with_a_bad_setting_exits_2_before_any_work(
