@@ -136,6 +136,14 @@ def create_job(
     return graph.to_job(tags={"dagster/max_runtime": str(plan["run_timeout_seconds"])})
 
 
+def product_pipeline() -> JobDefinition:
+    """The job of the plan, rebuilt by name in each op's process by the multiprocess executor
+    (``execute_job(reconstructable(product_pipeline), instance)``, or a run launched from
+    ``dagster dev``): each process reads the plan again, from ``$PIPELINE_ORCHESTRATION_PLAN``
+    when set."""
+    return create_job()
+
+
 def no_run_in_progress(context: ScheduleEvaluationContext) -> bool:
     """One run at a time: a tick is skipped while a run of the job is queued or going."""
     running = context.instance.get_runs(

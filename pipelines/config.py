@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +24,7 @@ from pipelines.errors import ConfigError
 from pipelines.net.notify import URLS_ENV, NotifySettings, notify_settings, register_urls
 from pipelines.net.secret_stores import SOURCES, SecretRef, parse_reference, read_references
 from pipelines.net.secrets import register_secret
+from pipelines.validation import validate_table
 from providers.base import Option, Provider
 
 DEFAULT_CONFIG_PATH = Path("pipeline.toml")
@@ -209,13 +210,14 @@ def validate_options(
 def load_config(
     path: Path | None,
     providers: Mapping[str, Provider],
-    section_checks: Mapping[str, Callable[[Any], object]] | None = None,
+    section_models: Mapping[str, type[BaseModel]] | None = None,
 ) -> PipelineConfig:
     """Read and validate ``pipeline.toml`` (a missing default file means all defaults).
 
     Every problem is collected before one ``ConfigError`` names them all, each with the file
-    and its key; ``section_checks`` validate the tables read by other wings (``[quality]``,
-    ``[anomaly]``, ``[orchestration]``) in the same pass.
+    and its key; ``section_models`` are the models of the tables other wings read
+    (``[quality]``, ``[anomaly]``, ``[orchestration]``, ``[sinks]``), checked in the same pass
+    with the provider names as their validation context.
     """
     raw = _read_toml(path) if path is not None else {}
     errors: list[str] = []
@@ -234,7 +236,9 @@ def load_config(
         for name, provider in providers.items()
     }
     refs = secret_references(raw.get("secrets", {}), errors)
-    errors += _section_problems(raw, section_checks or {})
+    context = {"providers": tuple(providers)}
+    for name, model in (section_models or {}).items():
+        errors += validate_table(name, model, raw.get(name, {}), context)[1]
     notify = notify_settings(raw.get("notify", {}), errors)
     budgets, units = daily_budgets(raw.get("budget", {}), providers, errors)
     if errors:
@@ -259,18 +263,6 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"--config: {path} cannot be read ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-
-
-def _section_problems(
-    raw: Mapping[str, Any], checks: Mapping[str, Callable[[Any], object]]
-) -> list[str]:
-    problems = []
-    for name, check in checks.items():
-        try:
-            check(raw.get(name, {}))
-        except ConfigError as exc:
-            problems.append(str(exc))
-    return problems
 
 
 def daily_budgets(

@@ -54,19 +54,20 @@ from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import ValidationInfo, field_validator
 
 from pipelines.checks.history import (
     TOTAL,
     attempted_providers,
     current_value,
     eligible_runs,
-    finite_number,
     provider_status,
     run_time,
     training_points,
 )
-from pipelines.errors import ConfigError
+from pipelines.validation import Section, checked, setting
 
 SEVERITY = ("ok", "insufficient_history", "warn", "alert")  # rising
 COUNTERS = frozenset(
@@ -75,10 +76,6 @@ COUNTERS = frozenset(
 EVALUATED_STATUSES = frozenset({"ok", "quality_failed"})
 MAD_TO_SIGMA = 1.4826  # makes the MAD estimate a standard deviation for normal data
 REL_SCALE_FLOOR = 0.10
-
-_INT_KEYS = ("window_days", "min_history", "seasonal_min_points", "slot_hours")
-_NUM_KEYS = ("warn_z", "alert_z", "min_abs_change", "min_rel_change", "zero_alert_median")
-_KNOWN_KEYS = frozenset({*_INT_KEYS, *_NUM_KEYS, "metrics"})
 
 
 @dataclass(frozen=True)
@@ -99,62 +96,49 @@ class AnomalyConfig:
     @classmethod
     def from_table(cls, table: Mapping[str, Any] | None) -> AnomalyConfig:
         """Validate the ``[anomaly]`` table; every problem is reported in one ConfigError."""
-        table = dict(table or {})
-        errors = [f"anomaly.{key}: unknown key" for key in table if key not in _KNOWN_KEYS]
-        errors += _type_errors(table)
-        if errors:
-            raise ConfigError("; ".join(errors))
-        values = {k: v for k, v in table.items() if k != "metrics"}
-        if "metrics" in table:
-            values["metrics"] = tuple(table["metrics"])
-        config = cls(**values)
-        errors = config._range_errors()
-        if errors:
-            raise ConfigError("; ".join(errors))
-        return config
-
-    def _range_errors(self) -> list[str]:
-        checks = [
-            ("window_days", self.window_days >= 1, "must be at least 1"),
-            ("min_history", self.min_history >= 1, "must be at least 1"),
-            ("seasonal_min_points", self.seasonal_min_points >= 1, "must be at least 1"),
-            ("slot_hours", 1 <= self.slot_hours <= 24 and 24 % self.slot_hours == 0,
-             "must divide 24 (1, 2, 3, 4, 6, 8, 12 or 24)"),
-            ("warn_z", self.warn_z > 0, "must be above 0"),
-            ("alert_z", self.alert_z >= self.warn_z, "must be at least warn_z"),
-            ("min_abs_change", self.min_abs_change >= 0, "must not be negative"),
-            ("min_rel_change", self.min_rel_change >= 0, "must not be negative"),
-            ("zero_alert_median", self.zero_alert_median >= 0, "must not be negative"),
-        ]  # fmt: skip
-        return [f"anomaly.{key}: {message}" for key, ok, message in checks if not ok]
+        model = checked("anomaly", AnomalyModel, table)
+        return cls(**{**model.model_dump(), "metrics": tuple(model.metrics)})
 
 
-def _type_errors(table: Mapping[str, Any]) -> list[str]:
-    errors = []
-    for key in _INT_KEYS:
-        if key in table and not _is_int(table[key]):
-            errors.append(f"anomaly.{key}: expected an integer, got {table[key]!r}")
-    for key in _NUM_KEYS:
-        if key in table and finite_number(table[key]) is None:
-            errors.append(f"anomaly.{key}: expected a number, got {table[key]!r}")
-    if "metrics" in table:
-        errors += _metrics_errors(table["metrics"])
-    return errors
+_DEFAULT = AnomalyConfig()
+_AT_LEAST_1, _NOT_NEGATIVE = "an integer of at least 1", "a number of at least 0"
 
 
-def _metrics_errors(metrics: Any) -> list[str]:
-    if not isinstance(metrics, list | tuple) or not metrics:
-        return [f"anomaly.metrics: expected a non-empty list of counter names, got {metrics!r}"]
-    bad = [m for m in metrics if m not in COUNTERS]
-    if bad:
-        return [f"anomaly.metrics: unknown counter(s) {bad!r} (known: {sorted(COUNTERS)})"]
-    if len(set(metrics)) != len(metrics):
-        return [f"anomaly.metrics: duplicate names in {list(metrics)!r}"]
-    return []
+class AnomalyModel(Section):
+    """The ``[anomaly]`` table as pipeline.toml holds it (defaults: ``AnomalyConfig``)."""
 
+    window_days: int = setting(_DEFAULT.window_days, _AT_LEAST_1, ge=1)
+    min_history: int = setting(_DEFAULT.min_history, _AT_LEAST_1, ge=1)
+    seasonal_min_points: int = setting(_DEFAULT.seasonal_min_points, _AT_LEAST_1, ge=1)
+    slot_hours: Literal[1, 2, 3, 4, 6, 8, 12, 24] = setting(
+        _DEFAULT.slot_hours, "a divisor of 24: one of 1, 2, 3, 4, 6, 8, 12, 24"
+    )
+    warn_z: float = setting(_DEFAULT.warn_z, "a number above 0", gt=0)
+    alert_z: float = setting(_DEFAULT.alert_z, "a number of at least warn_z", gt=0,
+                             validate_default=True)  # fmt: skip
+    min_abs_change: float = setting(_DEFAULT.min_abs_change, _NOT_NEGATIVE, ge=0)
+    min_rel_change: float = setting(_DEFAULT.min_rel_change, _NOT_NEGATIVE, ge=0)
+    zero_alert_median: float = setting(_DEFAULT.zero_alert_median, _NOT_NEGATIVE, ge=0)
+    metrics: list[Literal[tuple(sorted(COUNTERS))]] = setting(  # type: ignore[valid-type]
+        list(_DEFAULT.metrics),
+        f"a non-empty list of counter names ({', '.join(sorted(COUNTERS))})",
+        min_length=1,
+    )
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    @field_validator("alert_z")
+    @classmethod
+    def _at_least_warn_z(cls, value: float, info: ValidationInfo) -> float:
+        warn_z = info.data.get("warn_z")
+        if warn_z is not None and value < warn_z:
+            raise ValueError(f"expected a number of at least warn_z ({warn_z:g}), got {value!r}")
+        return value
+
+    @field_validator("metrics")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"expected distinct counter names, got {value!r}")
+        return value
 
 
 @dataclass(frozen=True)

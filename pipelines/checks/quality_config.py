@@ -6,17 +6,54 @@ severity: the config is read once per run, the rules run on every batch.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
-from pipelines.checks.quality import RULES_BY_CODE, SEVERITIES, Severity
+from pydantic import create_model
+
+from pipelines.checks.quality import RULES_BY_CODE, Severity
 from pipelines.errors import ConfigError
+from pipelines.validation import Section, checked, field_rows, setting
 
 DEFAULT_REJECT_THRESHOLD = 0.05
 DEFAULT_MAX_TITLE_LENGTH = 500
 DEFAULT_MAX_DESCRIPTION_LENGTH = 10_000
+
+
+class RuleModel(Section):
+    """``[quality.rules.<code>]``: turn a rule off, or change its severity."""
+
+    enabled: bool = setting(True, "true or false")
+    severity: Literal["error", "warn"] | None = setting(None, "'error' or 'warn'")
+
+
+# [quality.rules]: one optional table per rule code; any other code is an unknown key.
+RulesModel = create_model(
+    "QualityRules",
+    __base__=Section,
+    **{code: (RuleModel | None, setting(None, "a table")) for code in RULES_BY_CODE},
+)
+
+
+class QualityModel(Section):
+    """The ``[quality]`` table as pipeline.toml holds it."""
+
+    reject_threshold: float = setting(
+        DEFAULT_REJECT_THRESHOLD, "a number from 0 to 1", ge=0, le=1,
+        description="Share of a provider's rows that may be rejected; above it none of its "
+        "rows are committed.",
+    )  # fmt: skip
+    max_title_length: int = setting(
+        DEFAULT_MAX_TITLE_LENGTH, "a positive integer", ge=1,
+        description="Longest title accepted, in characters (rule title_length).",
+    )  # fmt: skip
+    max_description_length: int = setting(
+        DEFAULT_MAX_DESCRIPTION_LENGTH, "a positive integer", ge=1,
+        description="Longest description accepted, in characters (rule description_length).",
+    )  # fmt: skip
+    rules: RulesModel = setting(RulesModel(), "a table")  # type: ignore[valid-type]
 
 
 @dataclass(frozen=True)
@@ -49,109 +86,18 @@ class QualityConfig:
         return self.rules.get(code, RuleSettings()).severity or RULES_BY_CODE[code].severity
 
     @classmethod
-    def from_table(cls, table: Mapping[str, Any]) -> QualityConfig:
+    def from_table(cls, table: Any) -> QualityConfig:
         """Validate pipeline.toml's ``[quality]`` table; every problem is reported at once."""
-        if not isinstance(table, Mapping):
-            raise ConfigError(f"quality: expected a table, got {table!r}")
-        problems = [
-            f"quality.{key}: unknown key (known: {', '.join(_KNOWN_KEYS)})"
-            for key in table
-            if key not in _KNOWN_KEYS
-        ]
-        values = {s.key: s.read(table, problems) for s in SETTINGS if s.key in table}
-        rules = _read_rules(table.get("rules", {}), problems)
-        if problems:
-            raise ConfigError("; ".join(problems))
-        return cls(**values, rules=rules)
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One scalar key of ``[quality]``: its default, its check and its doc line."""
-
-    key: str
-    default: float | int
-    description: str
-    valid: Callable[[Any], bool]
-    expected: str
-
-    def read(self, table: Mapping[str, Any], problems: list[str]) -> Any:
-        value = table[self.key]
-        if isinstance(value, bool) or not self.valid(value):
-            problems.append(f"quality.{self.key}: expected {self.expected}, got {value!r}")
-        return value
-
-
-def _is_share(value: Any) -> bool:
-    return isinstance(value, int | float) and 0 <= value <= 1
-
-
-def _is_positive_int(value: Any) -> bool:
-    return isinstance(value, int) and value >= 1
-
-
-SETTINGS: tuple[Setting, ...] = (
-    Setting(
-        "reject_threshold",
-        DEFAULT_REJECT_THRESHOLD,
-        "Share of a provider's rows that may be rejected; above it none of its rows are committed.",
-        _is_share,
-        "a number from 0 to 1",
-    ),
-    Setting(
-        "max_title_length",
-        DEFAULT_MAX_TITLE_LENGTH,
-        "Longest title accepted, in characters (rule title_length).",
-        _is_positive_int,
-        "a positive integer",
-    ),
-    Setting(
-        "max_description_length",
-        DEFAULT_MAX_DESCRIPTION_LENGTH,
-        "Longest description accepted, in characters (rule description_length).",
-        _is_positive_int,
-        "a positive integer",
-    ),
-)
-_KNOWN_KEYS = (*(s.key for s in SETTINGS), "rules")
-_RULE_KEYS = ("enabled", "severity")
-
-
-def _read_rules(table: Any, problems: list[str]) -> dict[str, RuleSettings]:
-    if not isinstance(table, Mapping):
-        problems.append(f"quality.rules: expected a table, got {table!r}")
-        return {}
-    rules = {}
-    for code, raw in table.items():
-        where = f"quality.rules.{code}"
-        if code not in RULES_BY_CODE:
-            problems.append(f"{where}: unknown rule code (known: {', '.join(RULES_BY_CODE)})")
-        elif not isinstance(raw, Mapping):
-            problems.append(f"{where}: expected a table, got {raw!r}")
-        else:
-            rules[code] = _read_rule(where, raw, problems)
-    return rules
-
-
-def _read_rule(where: str, raw: Mapping[str, Any], problems: list[str]) -> RuleSettings:
-    for key in raw:
-        if key not in _RULE_KEYS:
-            problems.append(f"{where}.{key}: unknown key (known: {', '.join(_RULE_KEYS)})")
-    enabled = raw.get("enabled", True)
-    if not isinstance(enabled, bool):
-        problems.append(f"{where}.enabled: expected true or false, got {enabled!r}")
-    severity = raw.get("severity")
-    if severity is not None and severity not in SEVERITIES:
-        problems.append(f"{where}.severity: expected 'error' or 'warn', got {severity!r}")
-    return RuleSettings(enabled=enabled, severity=severity)
+        model = checked("quality", QualityModel, table)
+        rules = {code: RuleSettings(rule.enabled, rule.severity)
+                 for code, rule in model.rules if rule is not None}  # fmt: skip
+        return cls(model.reject_threshold, model.max_title_length,
+                   model.max_description_length, rules)  # fmt: skip
 
 
 def describe_settings() -> list[dict[str, str]]:
     """The ``[quality]`` keys for docs: key, default and description."""
-    rows = [
-        {"key": f"quality.{s.key}", "default": str(s.default), "description": s.description}
-        for s in SETTINGS
-    ]
+    rows = field_rows("quality", QualityModel)[:-1]  # the rules: one row per key of a rule
     rule_doc = "Turn a rule off, or set its severity to 'error' (reject) or 'warn' (count)."
     rows.append({"key": "quality.rules.<code>.enabled", "default": "true", "description": rule_doc})
     rows.append(

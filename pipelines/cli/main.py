@@ -14,10 +14,11 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from pipelines.checks.anomaly import AnomalyConfig
-from pipelines.checks.quality_config import QualityConfig
+from pydantic import BaseModel
+
+from pipelines.checks.anomaly import AnomalyModel
+from pipelines.checks.quality_config import QualityModel
 from pipelines.cli.credentials import choose_offline
 from pipelines.cli.logs import setup_logging
 from pipelines.cli.output import print_provider_list, print_summary
@@ -38,8 +39,10 @@ from pipelines.lake.runlease import RunLiveError
 from pipelines.lake.runlog import read_runs
 from pipelines.net.secrets import mask
 from pipelines.ops.metrics import PUSHGATEWAY_ENV, export_run_metrics, live_registry, serve
-from pipelines.ops.plan import build_plan, location_args, plan_json, read_orchestration
-from pipelines.ops.sinks import deliver_run, parse_sinks
+from pipelines.ops.orchestration_config import OrchestrationModel
+from pipelines.ops.plan import build_plan, location_args, plan_json
+from pipelines.ops.sink_config import SinksModel, parse_sinks
+from pipelines.ops.sinks import deliver_run
 from pipelines.run.checkpoint import runs_dir
 from pipelines.run.options import RunOptions, RunResult, find_replay_files
 from pipelines.run.record import EXIT_RUN_LIVE, EXIT_USAGE
@@ -56,12 +59,13 @@ def _config_path(args: argparse.Namespace) -> Path | None:
     return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None
 
 
-def section_checks(providers: dict[str, Provider]) -> dict[str, Callable[[Any], object]]:
-    """The validators of the tables other wings read, run when ``pipeline.toml`` loads."""
+def section_models() -> dict[str, type[BaseModel]]:
+    """The models of the tables other wings read, checked when ``pipeline.toml`` loads."""
     return {
-        "quality": QualityConfig.from_table,
-        "anomaly": AnomalyConfig.from_table,
-        "orchestration": lambda table: read_orchestration(table, providers),
+        "quality": QualityModel,
+        "anomaly": AnomalyModel,
+        "orchestration": OrchestrationModel,
+        "sinks": SinksModel,
     }
 
 
@@ -98,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         providers = load_providers()
         env = read_environment()
         register_provider_secrets(providers, env)
-        config = load_config(_config_path(args), providers, section_checks(providers))
+        config = load_config(_config_path(args), providers, section_models())
         if _calls_providers(argv, args):
             env = read_secret_stores(config, env)
         if args.data_dir is not None:
@@ -185,7 +189,7 @@ def _observed(
 ) -> RunResult:
     """Run ``action`` with the metrics the flags ask for: a live endpoint, a file, a push."""
     checkpoint_path = runs_dir(runner.root) / runner.run_id / "checkpoint.json"
-    sinks = parse_sinks(runner.config.sections.get("sinks"))  # a bad [sinks] stops before the run
+    sinks = parse_sinks(runner.config.sections.get("sinks"))  # checked when the config loaded
     stop = None
     if args.prometheus_port:
         try:

@@ -5,7 +5,7 @@ into a crontab line or a Windows task; ``orchestration/`` builds Airflow, Dagste
 and Temporal graphs from it. It is built from ``pipeline.toml``'s ``[orchestration]`` table::
 
     [orchestration]
-    mode = "plain_cron"              # which scheduler runs the pipeline (see MODES)
+    mode = "plain_cron"              # which scheduler runs the pipeline (see orchestration_config)
     python = ".venv/bin/python"      # interpreter of the step commands, relative to the project
     extra_args = []                  # run options passed to every step, e.g. ["--limit", "500"]
     providers = []                   # only these providers (default: all)
@@ -34,12 +34,10 @@ import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from croniter import croniter
 
 from pipelines.config import PipelineConfig
 from pipelines.errors import ConfigError
+from pipelines.ops.orchestration_config import ALERT_KINDS, read_orchestration
 from pipelines.run.options import RunOptions
 from pipelines.run.runner import Runner
 from pipelines.run.shard import Shard
@@ -47,155 +45,9 @@ from pipelines.run.steps import Step, step_graph
 from providers.base import Provider
 
 PLAN_VERSION = 1
-MODES = (
-    "plain_cron", "windows_task_scheduler", "github_actions", "airflow", "dagster", "prefect",
-    "temporal", "external_scheduler",
-)  # fmt: skip
 SCRIPT = "pipelines/run_pipeline.py"
-DEFAULTS: dict[str, Any] = {
-    "mode": "plain_cron",
-    "python": ".venv/bin/python",
-    "extra_args": [],
-    "providers": [],
-    "alerts": [],
-    "shards": 1,
-}
-DEFAULT_SCHEDULE = {"cron": "15 0 * * *", "timezone": "UTC"}
-# Run options a schedule may pin for every step; --run-id, --force and step names are the
-# adapters' business, and --config/--data-dir come from the plan command's own flags.
-RUN_FLAGS = {"--offline": False, "--no-cache": False, "--full-refresh": False, "--limit": True}
-# Alert kinds and the keys each needs; ``*_env`` keys name environment variables (secrets).
-ALERT_KINDS: dict[str, tuple[str, ...]] = {
-    "github_issue": (),
-    "email": ("to",),
-    "webhook": ("url_env",),
-}
 GITHUB_ALERT_ENV = (("GITHUB_TOKEN", True), ("GITHUB_REPOSITORY", False))
 METRICS_ENV = "PROMETHEUS_PUSHGATEWAY"
-
-
-def _expect(errors: list[str], key: str, value: Any, kind: type, what: str) -> bool:
-    if isinstance(value, kind) and not isinstance(value, bool):
-        return True
-    errors.append(f"{key}: expected {what}, got {type(value).__name__} {value!r}")
-    return False
-
-
-def _string_list(errors: list[str], key: str, value: Any) -> list[str]:
-    if _expect(errors, key, value, list, "a list of strings"):
-        bad = [item for item in value if not isinstance(item, str)]
-        if not bad:
-            return list(value)
-        errors.append(f"{key}: expected a list of strings, got {bad[0]!r}")
-    return []
-
-
-def check_cron(expression: Any, key: str = "orchestration.schedule.cron") -> str:
-    """``expression`` when it is a valid five-field cron expression; else a ConfigError."""
-    if not isinstance(expression, str):
-        raise ConfigError(f"{key}: expected a cron expression string, got {expression!r}")
-    if len(expression.split()) != 5 or not croniter.is_valid(expression):
-        raise ConfigError(
-            f"{key}: {expression!r} is not a valid cron expression (five fields: minute hour "
-            "day-of-month month day-of-week, e.g. '15 0 * * *')"
-        )
-    return expression
-
-
-def check_timezone(name: Any, key: str = "orchestration.schedule.timezone") -> str:
-    if not isinstance(name, str):
-        raise ConfigError(f"{key}: expected an IANA time zone name, got {name!r}")
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"{key}: unknown time zone {name!r} (use an IANA name such as UTC or Europe/Berlin)"
-        ) from None
-    return name
-
-
-def _schedule(table: Any, errors: list[str]) -> dict[str, str]:
-    if not _expect(errors, "orchestration.schedule", table, dict, "a table"):
-        return dict(DEFAULT_SCHEDULE)
-    schedule = {**DEFAULT_SCHEDULE, **table}
-    for key in sorted(set(table) - set(DEFAULT_SCHEDULE)):
-        errors.append(f"orchestration.schedule.{key}: unknown setting (known: cron, timezone)")
-    for key, check in (("cron", check_cron), ("timezone", check_timezone)):
-        try:
-            check(schedule[key])
-        except ConfigError as exc:
-            errors.append(str(exc))
-    return {key: schedule[key] for key in DEFAULT_SCHEDULE}
-
-
-def _check_extra_args(args: list[str], errors: list[str]) -> None:
-    expects_value = False
-    for arg in args:
-        if expects_value:
-            expects_value = False
-            continue
-        flag = arg.split("=", 1)[0]
-        if flag not in RUN_FLAGS:
-            errors.append(
-                f"orchestration.extra_args: {arg!r} is not allowed "
-                f"(allowed: {', '.join(RUN_FLAGS)})"
-            )
-        expects_value = RUN_FLAGS.get(flag, False) and "=" not in arg
-    if expects_value:
-        errors.append(f"orchestration.extra_args: {args[-1]} needs a value")
-
-
-def _alerts(value: Any, errors: list[str]) -> list[dict[str, str]]:
-    if not _expect(errors, "orchestration.alerts", value, list, "a list of tables"):
-        return []
-    alerts = []
-    for index, alert in enumerate(value):
-        key = f"orchestration.alerts[{index}]"
-        if not _expect(errors, key, alert, dict, "a table such as { kind = 'github_issue' }"):
-            continue
-        kind = alert.get("kind")
-        if kind not in ALERT_KINDS:
-            errors.append(f"{key}.kind: expected one of {', '.join(ALERT_KINDS)}, got {kind!r}")
-            continue
-        wanted = {"kind", *ALERT_KINDS[kind]}
-        for name in sorted(wanted - set(alert)):
-            errors.append(f"{key}.{name}: required for kind {kind!r}")
-        for name in sorted(set(alert) - wanted):
-            errors.append(f"{key}.{name}: unknown setting for kind {kind!r}")
-        for name in sorted(wanted & set(alert)):
-            _expect(errors, f"{key}.{name}", alert[name], str, "a string")
-        alerts.append(dict(alert))
-    return alerts
-
-
-def read_orchestration(
-    table: Mapping[str, Any], providers: Mapping[str, Provider]
-) -> dict[str, Any]:
-    """The validated ``[orchestration]`` table, defaults filled in; errors name their key."""
-    errors: list[str] = []
-    for key in sorted(set(table) - {*DEFAULTS, "schedule"}):
-        known = ", ".join(sorted({*DEFAULTS, "schedule"}))
-        errors.append(f"orchestration.{key}: unknown setting (known: {known})")
-    values = {**DEFAULTS, **{k: v for k, v in table.items() if k in DEFAULTS}}
-    if values["mode"] not in MODES:
-        errors.append(f"orchestration.mode: expected one of {', '.join(MODES)}, "
-                      f"got {values['mode']!r}")  # fmt: skip
-    _expect(errors, "orchestration.python", values["python"], str, "a path string")
-    values["extra_args"] = _string_list(errors, "orchestration.extra_args", values["extra_args"])
-    _check_extra_args(values["extra_args"], errors)
-    values["providers"] = _string_list(errors, "orchestration.providers", values["providers"])
-    for name in values["providers"]:
-        if name not in providers:
-            errors.append(f"orchestration.providers: no such provider {name!r} "
-                          f"(known: {', '.join(providers)})")  # fmt: skip
-    values["alerts"] = _alerts(values["alerts"], errors)
-    shards = values["shards"]
-    if _expect(errors, "orchestration.shards", shards, int, "a whole number >= 1") and shards < 1:
-        errors.append(f"orchestration.shards: expected a whole number >= 1, got {shards!r}")
-    values["schedule"] = _schedule(table.get("schedule", DEFAULT_SCHEDULE), errors)
-    if errors:
-        raise ConfigError("; ".join(errors))
-    return values
 
 
 def environment_names(

@@ -18,12 +18,11 @@ import json
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipelines.errors import ConfigError
 from pipelines.net.secrets import mask, mask_data, register_basic_auth, register_secret
+from pipelines.ops.sink_config import SinkSettings
 from pipelines.ops.sink_targets import (
     BulkTarget,
     CloudWatchTarget,
@@ -37,74 +36,6 @@ log = logging.getLogger("pipeline.sinks")
 
 SINK_DIR = "sinks"
 SENT_REMEMBERED = 5000  # run ids kept in sent.json per target
-# setting: (type, default); per kind: the keys it takes (required first) and the env defaults.
-DELIVERY = {"deadline_seconds": (float, 30.0), "attempts": (int, 3),
-            "backoff_seconds": (float, 1.0), "max_queued": (int, 1000)}  # fmt: skip
-KINDS: dict[str, dict[str, str | None]] = {
-    "cloudwatch": {"group": None, "stream": "runs", "region": "", "endpoint_url": ""},
-    "opensearch": {"url": None, "index": "pipeline-runs", "username_env": "OPENSEARCH_USERNAME",
-                   "password_env": "OPENSEARCH_PASSWORD", "api_key_env": "OPENSEARCH_API_KEY"},
-    "http": {"url": None, "token_env": "PIPELINE_SINK_HTTP_TOKEN"},
-}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class SinkSettings:
-    """``[sinks.runlog]``: how hard to try, and the targets (each a kind and its settings)."""
-
-    deadline_seconds: float
-    attempts: int
-    backoff_seconds: float
-    max_queued: int
-    targets: tuple[dict[str, str], ...]
-
-
-def parse_sinks(section: Any) -> SinkSettings | None:
-    """``[sinks]`` of ``pipeline.toml`` checked; ``None`` when no run-log sink is configured.
-
-    Every problem is collected into one ``ConfigError`` naming its key.
-    """
-    table = (section or {}).get("runlog") if isinstance(section, dict) else None
-    if not table:
-        return None
-    errors: list[str] = []
-    known = {*DELIVERY, "targets"}
-    errors += [f"sinks.runlog.{k}: unknown setting (known: {', '.join(sorted(known))})"
-               for k in table.keys() - known]  # fmt: skip
-    values = {}
-    for key, (kind, default) in DELIVERY.items():
-        value = table.get(key, default)
-        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
-            errors.append(f"sinks.runlog.{key}: expected a number of at least 0, got {value!r}")
-            value = default
-        values[key] = kind(value)
-    targets = [_target_table(i, t, errors) for i, t in enumerate(table.get("targets") or [])]
-    names = [t["name"] for t in targets]
-    errors += [f"sinks.runlog.targets: name {n!r} is used twice"
-               for n in sorted({n for n in names if names.count(n) > 1})]  # fmt: skip
-    if errors:
-        raise ConfigError("; ".join(errors))
-    return SinkSettings(targets=tuple(targets), **values)
-
-
-def _target_table(index: int, table: Any, errors: list[str]) -> dict[str, str]:
-    where = f"sinks.runlog.targets[{index}]"
-    if not isinstance(table, dict) or table.get("kind") not in KINDS:
-        errors.append(f"{where}.kind: expected one of {', '.join(KINDS)}")
-        return {"name": f"#{index}"}
-    declared = KINDS[table["kind"]]
-    found = {"kind": table["kind"], "name": str(table.get("name", table["kind"]))}
-    for key in table.keys() - {"kind", "name", *declared}:
-        errors.append(f"{where}.{key}: unknown setting (known: {', '.join(sorted(declared))})")
-    for key, default in declared.items():
-        value = table.get(key, default)
-        if value is None or not isinstance(value, str) or (default is None and not value):
-            errors.append(f"{where}.{key}: expected a non-empty string")
-            continue
-        found[key] = value
-    if not found["name"].replace("-", "").replace("_", "").isalnum():
-        errors.append(f"{where}.name: letters, digits, - and _ only, got {found['name']!r}")
-    return found
 
 
 def build_target(spec: Mapping[str, str], env: Mapping[str, str]) -> Target:

@@ -143,3 +143,66 @@ def assert_shards_equal_one_run(tmp: Path, plan: dict[str, Any]) -> None:
     rows = lake_rows(tmp / "data")
     assert rows, "the sharded runs wrote nothing"
     assert rows == unsharded_lake(tmp)
+
+
+# --- steps of one run at once: every extract waits inside its extract for the others ---------
+
+PAUSE_AT = "tests/pipelines/pause_at.py"
+EXTRACT = "pipelines.run.extract:Extractor.extract"  # inside the step, before any fetch
+BARRIER_SECONDS = 60  # how long an extract waits for the others before going on alone
+
+
+def shared_config(tmp: Path, providers: list[str]) -> Path:
+    """A pipeline.toml whose work folder (``data_dir``) is ``tmp/shared-lake``, not ``data``."""
+    config = tmp / "pipeline.toml"
+    config.write_text(
+        f'[pipeline]\ndata_dir = "{tmp / "shared-lake"}"\nlog_dir = "{tmp / "logs"}"\n\n'
+        f"[orchestration]\nproviders = {json.dumps(providers)}\n"
+    )
+    return config
+
+
+def barrier_interpreter(tmp: Path, provider: str, other: str) -> Path:
+    """A stand-in interpreter for ``extract.<provider>``: the step pauses inside its extract
+    (``pause_at.py``) until the extract of ``other`` is inside its own.
+
+    The step creates ``in-<provider>``; its release file ``in-<provider>.go`` is a link to the
+    other provider's marker, so with two providers each goes on only once both are paused. A
+    scheduler that ran the extracts one after another would leave the first waiting
+    ``BARRIER_SECONDS`` and their times would not overlap."""
+    marker = tmp / f"in-{provider}"
+    marker.with_name(marker.name + ".go").symlink_to(tmp / f"in-{other}")
+    script = tmp / f"python-{provider}"
+    script.write_text(
+        "#!/bin/sh\n"
+        "shift  # pipelines/run_pipeline.py: pause_at.py runs its main\n"
+        f'exec "{resolve_python()}" {PAUSE_AT} {EXTRACT} 1 "{marker}" {BARRIER_SECONDS} -- "$@"\n'
+    )
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return script
+
+
+def barrier_plan(tmp: Path, providers: tuple[str, str]) -> dict[str, Any]:
+    """The plan of ``shared_config`` for two providers whose extracts meet (see above)."""
+    plan = load_plan(config=shared_config(tmp, list(providers)))
+    for step in plan["steps"]:
+        kind, _, provider = step["name"].partition(".")
+        if kind == "extract":
+            (other,) = set(providers) - {provider}
+            step["command"][0] = str(barrier_interpreter(tmp, provider, other))
+    return plan
+
+
+def assert_extracts_overlapped(tmp: Path, plan: dict[str, Any], run_id: str) -> None:
+    """Every step of ``run_id`` done in the shared work folder, the extracts all inside at once."""
+    assert all((tmp / f"in-{name}").exists() for name in plan["providers"])
+    path = tmp / "shared-lake/demo/_runs" / run_id / "checkpoint.json"
+    steps = json.loads(path.read_text())["steps"]
+    assert {name: s["status"] for name, s in steps.items()} == {
+        s["name"]: "done" for s in plan["steps"]
+    }
+    extracts = [steps[f"extract.{name}"] for name in plan["providers"]]
+    latest_start = max(s["started_at"] for s in extracts)  # ISO times in UTC sort as text
+    assert latest_start < min(s["ended_at"] for s in extracts), extracts
+    assert list((tmp / "shared-lake/demo/normalized").rglob("*.parquet"))
+    assert not (PROJECT_ROOT / "data/demo/_runs" / run_id).exists()

@@ -210,19 +210,28 @@ def test_config_from_table() -> None:
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        ({"warn_zz": 3}, "anomaly.warn_zz: unknown key"),
-        ({"warn_z": "3"}, "anomaly.warn_z: expected a number, got '3'"),
+        ({"warn_zz": 3}, "anomaly.warn_zz: unknown key (known: window_days, "),
+        ({"warn_z": "3"}, "anomaly.warn_z: expected a number above 0, got '3'"),
         ({"warn_z": float("nan")}, "anomaly.warn_z: expected a number"),
-        ({"window_days": 1.5}, "anomaly.window_days: expected an integer, got 1.5"),
-        ({"min_history": True}, "anomaly.min_history: expected an integer, got True"),
+        ({"window_days": 1.5}, "anomaly.window_days: expected an integer of at least 1, got 1.5"),
+        ({"min_history": True}, "anomaly.min_history: expected an integer of at least 1, got True"),
         ({"metrics": "new"}, "anomaly.metrics: expected a non-empty list"),
         ({"metrics": []}, "anomaly.metrics: expected a non-empty list"),
-        ({"metrics": ["new", "bogus"]}, "anomaly.metrics: unknown counter(s) ['bogus']"),
-        ({"metrics": ["new", "new"]}, "anomaly.metrics: duplicate names"),
-        ({"slot_hours": 5}, "anomaly.slot_hours: must divide 24"),
-        ({"window_days": 0}, "anomaly.window_days: must be at least 1"),
-        ({"warn_z": 6}, "anomaly.alert_z: must be at least warn_z"),
-        ({"min_rel_change": -0.1}, "anomaly.min_rel_change: must not be negative"),
+        (
+            {"metrics": ["new", "bogus"]},
+            "anomaly.metrics[1]: expected one of 'api_calls', 'changed'",
+        ),
+        ({"metrics": ["new", "new"]}, "anomaly.metrics: expected distinct counter names"),
+        (
+            {"slot_hours": 5},
+            "anomaly.slot_hours: expected a divisor of 24: one of 1, 2, 3, 4, 6, 8, 12, 24, got 5",
+        ),
+        ({"window_days": 0}, "anomaly.window_days: expected an integer of at least 1, got 0"),
+        ({"warn_z": 6}, "anomaly.alert_z: expected a number of at least warn_z (6), got 5.0"),
+        (
+            {"min_rel_change": -0.1},
+            "anomaly.min_rel_change: expected a number of at least 0, got -0.1",
+        ),
     ],
 )
 def test_config_errors_name_the_key(table: dict[str, Any], message: str) -> None:

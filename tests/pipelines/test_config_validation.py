@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.cli.main import section_checks
+from pipelines.cli.main import section_models
 from pipelines.config import load_config
 from pipelines.errors import ConfigError
 from pipelines.run_pipeline import main
@@ -20,7 +20,7 @@ def _errors(toml: str, tmp_path: Path) -> str:
     path.write_text(toml)
     providers = load_providers()
     with pytest.raises(ConfigError) as raised:
-        load_config(path, providers, section_checks(providers))
+        load_config(path, providers, section_models())
     return str(raised.value)
 
 
@@ -77,6 +77,87 @@ def test_a_bad_setting_names_the_file_the_key_and_the_allowed_values(
     assert f"{tmp_path / 'pipeline.toml'}: {message}" in errors
 
 
+# The tables other wings read, each a pydantic model checked at load: one case per key class.
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        # [quality]
+        ("[quality]\nreject_threshold = '5%'\n",
+         "quality.reject_threshold: expected a number from 0 to 1, got '5%'"),
+        ("[quality]\nmax_title_length = 0\n",
+         "quality.max_title_length: expected a positive integer, got 0"),
+        ("[quality.rules.price_positive]\nseverity = 'fatal'\n",
+         "quality.rules.price_positive.severity: expected 'error' or 'warn', got 'fatal'"),
+        ("[quality.rules.price_negative]\nenabled = false\n",
+         "quality.rules.price_negative: unknown key (known: source_required, "),
+        # [anomaly]
+        ("[anomaly]\nwindow_days = 1.5\n",
+         "anomaly.window_days: expected an integer of at least 1, got 1.5"),
+        ("[anomaly]\nwarn_z = 0\n", "anomaly.warn_z: expected a number above 0, got 0"),
+        ("[anomaly]\nwarn_z = nan\n", "anomaly.warn_z: expected a number above 0, got nan"),
+        ("[anomaly]\nslot_hours = 5\n",
+         "anomaly.slot_hours: expected a divisor of 24: one of 1, 2, 3, 4, 6, 8, 12, 24, got 5"),
+        ("[anomaly]\nmetrics = ['bogus']\n",
+         "anomaly.metrics[0]: expected one of 'api_calls', 'changed', "),
+        ("[anomaly]\nwindow = 3\n", "anomaly.window: unknown key (known: window_days, "),
+        # [orchestration]
+        ("[orchestration]\nshards = '3'\n",
+         "orchestration.shards: expected a whole number >= 1, got '3'"),
+        ("[orchestration]\nshards = 0\n",
+         "orchestration.shards: expected a whole number >= 1, got 0"),
+        ("[orchestration]\nalerts = [{ kind = 'pager' }]\n",
+         "orchestration.alerts[0].kind: expected one of github_issue, email, webhook, got 'pager'"),
+        ("[orchestration.schedule]\ntimezone = 5\n",
+         "orchestration.schedule.timezone: expected an IANA time zone name, got 5"),
+        ("[orchestration]\nretries = 3\n",
+         "orchestration.retries: unknown key (known: mode, python, extra_args, providers, alerts, "
+         "shards, schedule)"),
+        # [sinks]
+        ("[sinks.runlog]\nattempts = 'x'\n",
+         "sinks.runlog.attempts: expected a whole number of at least 0, got 'x'"),
+        ("[sinks.runlog]\ndeadline_seconds = -1\n",
+         "sinks.runlog.deadline_seconds: expected a number of at least 0, got -1"),
+        ("[[sinks.runlog.targets]]\nkind = 'kafka'\n",
+         "sinks.runlog.targets[0].kind: expected one of cloudwatch, opensearch, http, got 'kafka'"),
+        ("[[sinks.runlog.targets]]\nkind = 'http'\n",
+         "sinks.runlog.targets[0].url: expected a non-empty string (required)"),
+        ("[[sinks.runlog.targets]]\nkind = 'http'\nurl = 'http://127.0.0.1:9'\nname = 'a b'\n",
+         "sinks.runlog.targets[0].name: expected letters, digits, - and _ only, got 'a b'"),
+        ("[[sinks.runlog.targets]]\nkind = 'http'\nurl = 'http://127.0.0.1:9'\ntoken = 'x'\n",
+         "sinks.runlog.targets[0].token: unknown key (known: kind, name, url, token_env)"),
+        ("[sinks]\nmetrics = {}\n", "sinks.metrics: unknown key (known: runlog)"),
+        ("[sinks]\nrunlog = 5\n", "sinks.runlog: expected a table, got 5"),
+    ],
+)  # fmt: skip
+def test_each_section_model_names_the_key_the_allowed_values_and_the_value(
+    tmp_path: Path, toml: str, message: str
+) -> None:
+    (line,) = _errors(toml, tmp_path).split("; ")  # one problem, one line
+    assert line.startswith(f"{tmp_path / 'pipeline.toml'}: {message}")
+
+
+def test_every_problem_of_one_section_names_the_file(tmp_path: Path) -> None:
+    errors = _errors("[orchestration]\nmode = 'x'\nshards = 0\nretries = 3\n", tmp_path)
+    lines = errors.split("; ")
+    assert len(lines) == 3
+    assert all(line.startswith(f"{tmp_path / 'pipeline.toml'}: orchestration.") for line in lines)
+
+
+def test_a_bad_sinks_table_stops_the_status_command_before_any_work(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--status`` runs nothing that reads ``[sinks]``; the model still checks it at load."""
+    (workdir / "pipeline.toml").write_text("[[sinks.runlog.targets]]\nkind = 'kafka'\n")
+    assert main(["--status"]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "run_pipeline.py: error: pipeline.toml: sinks.runlog.targets[0].kind: expected one of "
+        "cloudwatch, opensearch, http, got 'kafka'"
+    ]
+    assert not (workdir / "data").exists()
+    assert not (workdir / "logs").exists()
+
+
 def test_every_error_is_reported_in_one_go(tmp_path: Path) -> None:
     errors = _errors(
         "[providers.shopify]\nbulk = 'sometimes'\n[providers.ebay]\npage_size = 500\n"
@@ -90,7 +171,7 @@ def test_every_error_is_reported_in_one_go(tmp_path: Path) -> None:
 def test_the_shipped_pipeline_toml_is_valid() -> None:
     repo = Path(__file__).resolve().parents[2]
     providers = load_providers()
-    load_config(repo / "pipeline.toml", providers, section_checks(providers))
+    load_config(repo / "pipeline.toml", providers, section_models())
 
 
 @pytest.mark.parametrize(
@@ -100,6 +181,9 @@ def test_the_shipped_pipeline_toml_is_valid() -> None:
         "[providers.ebay]\nmarketplace = 'EBAY_MARS'\n",
         "[providers.amazon]\nsearches = [{ keywords = 'hub', pages = 99 }]\n",
         "[orchestration]\nmode = 'kubernetes'\n",
+        "[quality]\nreject_threshold = 2\n",
+        "[anomaly]\nslot_hours = 5\n",
+        "[[sinks.runlog.targets]]\nkind = 'kafka'\n",
     ],
 )
 def test_an_offline_run_with_a_bad_setting_exits_2_before_any_work(

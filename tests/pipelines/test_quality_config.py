@@ -83,7 +83,7 @@ def test_unknown_keys_and_rule_codes_are_reported_together() -> None:
         "quality.threshold: unknown key "
         "(known: reject_threshold, max_title_length, max_description_length, rules)"
     )
-    assert second.startswith("quality.rules.price_negative: unknown rule code (known: ")
+    assert second.startswith("quality.rules.price_negative: unknown key (known: ")
     assert "duplicate_source_id" in second
 
 

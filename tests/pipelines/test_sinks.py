@@ -14,7 +14,8 @@ import boto3
 import pytest
 
 from pipelines.errors import ConfigError
-from pipelines.ops.sinks import SinkQueue, deliver_run, parse_sinks
+from pipelines.ops.sink_config import parse_sinks
+from pipelines.ops.sinks import SinkQueue, deliver_run
 from tests.fakes import runlog_sinks
 from tests.fakes import s3 as fake_s3
 from tests.fakes.runlog_sinks import PASSWORD, USER, FakeOpenSearch
@@ -148,8 +149,9 @@ def test_records_are_masked_before_they_leave(tmp_path: Path, webhook) -> None:
         ({"runlog": {"targets": [{"kind": "kafka"}]}}, "targets[0].kind: expected one of"),
         ({"runlog": {"targets": [{"kind": "http"}]}}, "targets[0].url: expected a non-empty"),
         ({"runlog": {"targets": [{"kind": "http", "url": "u", "token": "x"}]}},
-         "targets[0].token: unknown setting"),
-        ({"runlog": {"attempts": -1, "targets": []}}, "sinks.runlog.attempts: expected a number"),
+         "targets[0].token: unknown key"),
+        ({"runlog": {"attempts": -1, "targets": []}},
+         "sinks.runlog.attempts: expected a whole number of at least 0, got -1"),
         ({"runlog": {"targets": [{"kind": "http", "url": "a"}, {"kind": "http", "url": "b"}]}},
          "name 'http' is used twice"),
     ],

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from pipelines.cli.logs import setup_logging
 from pipelines.errors import ConfigError
-from pipelines.ops.sinks import deliver_run, parse_sinks
+from pipelines.ops.sink_config import parse_sinks
+from pipelines.ops.sinks import deliver_run
 from pipelines.run.options import RunOptions
 from pipelines.run.runner import Runner
 from pipelines.run.runs import find_checkpoint
