@@ -216,14 +216,3 @@ def unfinished_runs(root: Path) -> list[Checkpoint]:
         for p in sorted(folder.glob("*/checkpoint.json"))
     ]
     return [c for c in runs if not c.finished and not c.abandoned]
-
-
-def format_steps(checkpoint: Checkpoint) -> str:
-    """A plain table of a run's steps."""
-    lines = [f"run {checkpoint.run_id} (created {checkpoint.created_at})"]
-    for name, entry in checkpoint.steps.items():
-        duration = entry.get("duration_seconds")
-        timing = f"{duration:.1f}s" if duration is not None else ""
-        note = entry.get("error") or ""
-        lines.append(f"  {name:<22} {entry['status']:<8} {timing:>8}  {note[:80]}".rstrip())
-    return "\n".join(lines)
