@@ -190,6 +190,7 @@ class Checkpoint:
             error=mask(error) if error else None,
         )
         self._save_step(step)
+        log.debug("step %s %s in %.3f s", step, entry["status"], entry["duration_seconds"])
 
     def first_unfinished(self) -> str | None:
         return next((name for name, e in self.steps.items() if e["status"] != DONE), None)

@@ -30,6 +30,7 @@ class Progress:
     def page(self, records: int) -> None:
         """One more page of ``records`` records arrived."""
         self.pages += 1
+        log.debug("%s: page %d, %d %s", self.provider, self.pages, records, self.noun)
         self._report()
 
     def count(self, records: Iterable[T]) -> Iterator[T]:
