@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from pipelines.cli.tables import format_table
+from pipelines.cli.tables import print_table
 from pipelines.run.options import RunResult
 from providers.base import Provider
 
@@ -33,7 +33,7 @@ def print_summary(
     for name, entry in result.record["providers"].items():
         note = entry.get("reason") or entry.get("error") or ""
         rows.append((name, entry["status"], *(str(entry[c]) for c in SUMMARY_COLUMNS), note[:80]))
-    print(format_table(("provider", "status", *SUMMARY_COLUMNS, "note"), rows))
+    print_table(("provider", "status", *SUMMARY_COLUMNS, "note"), rows)
     for name, entry in result.record["providers"].items():
         provider = (providers or {}).get(name)
         if provider is not None and provider.row_noun != "rows" and "records" in entry:

@@ -77,9 +77,7 @@ def write_tasks(plan: dict[str, Any], args: argparse.Namespace) -> None:
 
 def execute(args: argparse.Namespace, context: CommandContext) -> int:
     if args.json and args.emit != "json":
-        raise ConfigError(
-            f"plan: --json prints the plan as JSON; it cannot go with --emit {args.emit}"
-        )
+        raise ConfigError(f"plan: --json prints the plan as JSON; not with --emit {args.emit}")
     plan = build_plan(context.config, context.providers, location_args(args.config, args.data_dir))
     if args.emit == "windows-task" and args.output is not None:
         write_tasks(plan, args)

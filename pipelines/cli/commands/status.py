@@ -11,8 +11,6 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from pipelines.cli.status import print_status, status_report
-
 if TYPE_CHECKING:
     from pipelines.cli.main import CommandContext
 
@@ -30,6 +28,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace, context: CommandContext) -> int:
+    from pipelines.cli.status import print_status, status_report  # not for --help
+
     report = status_report(context.config, args.run_id)
     if args.json:
         sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
