@@ -61,10 +61,13 @@ def parse_command(argv: list[str], prog: str = PROG) -> tuple[ModuleType, argpar
     """The command's module and its arguments; the older flags (``--status``, ``--check``, …)
     and the bare run flags become the subcommand they stand for."""
     name, rest = split_command(argv)
-    if name is not None:
+    if name in SUBCOMMANDS:
         parser, module = _subcommand_parser(name, prog)
         return module, parser.parse_args(rest)
-    legacy = build_parser(prog).parse_args(argv)
+    parser = build_parser(prog)
+    if name is not None and name not in SUBCOMMANDS:
+        parser.error(f"unknown command {name!r} (commands: {', '.join(SUBCOMMANDS)})")
+    legacy = parser.parse_args(argv)
     name = next(
         (command for dest, command in ACTION_FLAGS.items() if getattr(legacy, dest) not in
          (None, False)),

@@ -299,12 +299,13 @@ def add_common_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGro
 
 
 def split_command(argv: list[str]) -> tuple[str | None, list[str]]:
-    """The subcommand named in ``argv`` (global options may come before it) and the rest of
-    the arguments; ``None`` when there is none (the run's flags, the older action flags)."""
+    """The word in command place (global options may come before it: it may name no command)
+    and the rest of the arguments; ``None`` when there is none (the run's flags alone, the
+    older action flags)."""
     index = 0
     while index < len(argv):
         token = argv[index]
-        if token in SUBCOMMANDS:
+        if not token.startswith("-"):
             return token, argv[:index] + argv[index + 1 :]
         if token in GLOBAL_VALUE_OPTIONS:
             index += 2

@@ -203,3 +203,12 @@ def test_an_offline_run_then_status_json_from_the_shell(tmp_path: Path) -> None:
     assert steps[:2] == ["extract.ebay", "normalize.ebay"]
     assert steps[-1] == "report"
     assert all(s["status"] == "done" for s in report["run"]["steps"])
+
+
+def test_an_unknown_command_is_one_line_naming_it(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--verbose", "nosuch", "--limit", "2"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("run_pipeline.py: error: unknown command 'nosuch' (commands: run, ")
