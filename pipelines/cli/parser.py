@@ -81,7 +81,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
 
     parser = _Parser(
         prog=prog,
-        usage=f"{prog} [GLOBAL OPTIONS] COMMAND [ARGS]  (or: {prog} [RUN FLAGS])",
+        usage=f"{prog} [GLOBAL OPTIONS] {{{','.join(SUBCOMMANDS)}}} [ARGS]\n"
+        f"       {prog} [GLOBAL OPTIONS] [RUN FLAGS]  (a run, as `run`)",
         description="Pull product listings from every configured provider into the Parquet "
         f"lake.\n\ncommands ({prog} COMMAND --help for each):\n" + command_summaries(SUBCOMMANDS),
         epilog="Without a command, the flags are the run's (as `run`). "

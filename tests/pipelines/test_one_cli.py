@@ -81,7 +81,9 @@ def test_help_lists_every_subcommand_and_what_each_older_flag_stands_for(capsys)
         main(["--help"])
     assert exit_.value.code == 0
     out = capsys.readouterr().out
-    assert out.startswith("usage: run_pipeline.py [GLOBAL OPTIONS] COMMAND [ARGS]")
+    usage = out.split("\n\n")[0]
+    assert usage.startswith("usage: run_pipeline.py [GLOBAL OPTIONS] {run,status,resume,")
+    assert set(usage.split("{")[1].split("}")[0].split(",")) == set(SUBCOMMANDS)
     listed = {
         line.split()[0] for line in out.split("commands (")[1].split("\n\n")[0].splitlines()[1:]
     }
