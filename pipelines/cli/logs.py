@@ -39,9 +39,22 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to ``sys.stderr`` as it is at each line: a live progress display redirects it
+    while it runs, so that log lines print above the display instead of through it."""
+
+    @property
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: object) -> None:
+        """The stream is always the current ``sys.stderr``."""
+
+
 def setup_logging(run_id: str, *, verbose: bool = False, fmt: str = "text") -> None:
     """Route the ``pipeline`` loggers to stderr with run id and secret masking."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.addFilter(_RunIdFilter(run_id))
     handler.addFilter(SecretMaskingFilter())
     if fmt == "json":

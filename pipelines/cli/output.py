@@ -1,41 +1,16 @@
-"""What the command line prints: the provider list and the end-of-run summary."""
+"""What a run prints at its end: the per-provider summary, and the dry run's preview."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-from pipelines.cli.tables import format_table
+from pipelines.cli.tables import print_table
 from pipelines.run.options import RunResult
 from providers.base import Provider
 
 SUMMARY_COLUMNS = ("fetched", "new", "changed", "unchanged", "quarantined", "dropped", "written",
                    "api_calls", "cache_hits")  # fmt: skip
-
-
-def print_provider_list(
-    providers: Mapping[str, Provider],
-    env: Mapping[str, str],
-    options: Mapping[str, Mapping[str, Any]],
-) -> None:
-    """Each provider, its settings (secret or not, set or not), whether it can run, and its
-    options as this run reads them (``options``: pipeline.toml's values over the defaults)."""
-    for provider in providers.values():
-        configured = "configured" if provider.is_configured(env) else "not configured"
-        problems = provider.check_environment(env)
-        print(f"{provider.name} ({provider.title}): {configured}")
-        for problem in problems:
-            print(f"  ! {problem}")
-        for s in provider.settings:
-            state = "set" if env.get(s.env) else (f"default {s.default}" if s.default else "unset")
-            kind = "secret" if s.secret else ("required" if s.required else "optional")
-            print(f"  {s.env:<36} {kind:<8} {state:<16} {s.description}")
-        values = options.get(provider.name, {})
-        for o in provider.options:
-            value = values.get(o.name, o.default)
-            source = "default" if value == o.default else "pipeline.toml"
-            print(f"  [providers.{provider.name}] {o.name} = {value!r} ({source})  {o.description}")
 
 
 def _nothing_to_write(entry: Mapping[str, object]) -> str:
@@ -58,7 +33,7 @@ def print_summary(
     for name, entry in result.record["providers"].items():
         note = entry.get("reason") or entry.get("error") or ""
         rows.append((name, entry["status"], *(str(entry[c]) for c in SUMMARY_COLUMNS), note[:80]))
-    print(format_table(("provider", "status", *SUMMARY_COLUMNS, "note"), rows))
+    print_table(("provider", "status", *SUMMARY_COLUMNS, "note"), rows)
     for name, entry in result.record["providers"].items():
         provider = (providers or {}).get(name)
         if provider is not None and provider.row_noun != "rows" and "records" in entry:

@@ -1,7 +1,8 @@
-"""The command line's grammar: the run's flags, the common ones, and each subcommand's parser.
+"""The command line's grammar: global options, the run's flags, and each subcommand's parser.
 
 Kept apart from ``main`` (which loads config and runs) so the flags can be read, tested and
-documented on their own.
+documented on their own. Importing it is cheap (standard library only): ``--help``,
+``--version`` and completion never load the pipeline's heavy modules (pandas, pyarrow, boto3).
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from pipelines.cli.preflight import port
-from pipelines.errors import ConfigError
-from pipelines.run.record import EXIT_USAGE
-from pipelines.run.shard import Shard
+MAX_PORT = 65535
+PROG = "run_pipeline.py"  # the console command `pipeline` passes its own name
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one clear line, exit 2
+        from pipelines.run.record import EXIT_USAGE
+
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         sys.exit(EXIT_USAGE)
 
@@ -52,26 +53,68 @@ def _provider_list(text: str) -> tuple[str, ...]:
 
 
 def _shard(text: str) -> str:
+    from pipelines.errors import ConfigError
+    from pipelines.run.shard import Shard
+
     try:
         return str(Shard.parse(text))
     except ConfigError as exc:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("--shard: ")) from None
 
 
-def build_parser() -> argparse.ArgumentParser:
+def port(text: str) -> int:
+    """``--prometheus-port``: a TCP port, 1 to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 1 <= value <= MAX_PORT:
+        raise argparse.ArgumentTypeError(f"must be a port from 1 to {MAX_PORT}, got {value}")
+    return value
+
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    """The top-level parser: global options, ``--version``, and the run's flags, so that the
+    old form ``run_pipeline.py --providers shopify --limit 10`` still runs; the old action
+    flags (``--status``, ``--check``, …) stand for their subcommands."""
+    from pipelines.cli.help import command_summaries
+
     parser = _Parser(
-        prog="run_pipeline.py",
-        description="Pull product listings from every configured provider into the Parquet lake.",
-        epilog=f"Subcommands (each with its own --help): {', '.join(SUBCOMMANDS)}. "
+        prog=prog,
+        usage=f"{prog} [GLOBAL OPTIONS] {{{','.join(SUBCOMMANDS)}}} [ARGS]\n"
+        f"       {prog} [GLOBAL OPTIONS] [RUN FLAGS]  (a run, as `run`)",
+        description="Pull product listings from every configured provider into the Parquet "
+        f"lake.\n\ncommands ({prog} COMMAND --help for each):\n" + command_summaries(SUBCOMMANDS),
+        epilog="Without a command, the flags are the run's (as `run`). "
         "Exit codes: 0 ok, 1 a provider failed, 2 usage/config error, "
         "3 quality gate failed, 4 every provider failed, 5 anomaly alert (--fail-on-anomaly), "
         "6 another run of this lake is live.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
+    add_common_arguments(parser.add_argument_group("global options (before or after COMMAND)"))
+    add_run_arguments(parser.add_argument_group("run flags (as `run`)"))
+    _add_one_shot_actions(parser.add_argument_group("older action flags (aliases of commands)"))
+    return parser
+
+
+class _Version(argparse.Action):
+    """``--version``: read only when asked (the installed metadata, or pyproject.toml)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from pipelines.cli.help import version
+
+        sys.stdout.write(f"{parser.prog} {version()}\n")
+        parser.exit()
+
+
+def add_run_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """The flags of a run: what it covers, and what a scheduler sets."""
     _add_run_selection(parser)
     _add_alerting_and_scheduling(parser)
-    add_common_arguments(parser)
-    _add_one_shot_actions(parser)
-    return parser
 
 
 def _add_run_selection(parser: argparse.ArgumentParser) -> None:
@@ -161,38 +204,52 @@ def _add_alerting_and_scheduling(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_one_shot_actions(parser: argparse.ArgumentParser) -> None:
-    """Flags that act on past runs or the setup instead of starting a new run."""
+def _add_one_shot_actions(parser: argparse._ArgumentGroup) -> None:
+    """The older flags that act on past runs or the setup: each stands for a subcommand."""
     add = parser.add_argument
     add(
         "--list-providers",
         action="store_true",
-        help="list providers, the settings they need and whether they are configured; exit",
+        help="same as `providers`: list providers, their settings and whether they are configured",
     )
     add(
         "--status",
         nargs="?",
         const="",
         metavar="RUN_ID",
-        help="print the last runs as a table, and the steps of the last (or the given) run; exit",
+        help="same as `status [RUN_ID]`: the last runs, and the steps of the last (or given) run",
     )
     add(
         "--resume",
         nargs="?",
         const="",
         metavar="RUN_ID",
-        help="continue the last (or the given) unfinished run from its first unfinished step",
+        help="same as `resume [RUN_ID]`: continue the last (or the given) unfinished run",
     )
-    add("--check", action="store_true", help="same as the doctor subcommand: check credentials")
+    add("--check", action="store_true", help="same as `doctor`: check credentials")
     add(
         "--dump-orchestration-plan",
         action="store_true",
-        help="print the orchestration plan (schedule, steps, retries, env names) as JSON; exit",
+        help="same as `plan`: print the orchestration plan as JSON",
     )
 
 
+# The older action flags (dest) and the subcommand each stands for.
+ACTION_FLAGS = {
+    "list_providers": "providers",
+    "status": "status",
+    "resume": "resume",
+    "check": "doctor",
+    "dump_orchestration_plan": "plan",
+}
+
 # Subcommands: name -> module with HELP, configure(parser) and execute(args, context) -> int.
 SUBCOMMANDS: dict[str, str] = {
+    "run": "pipelines.cli.commands.run",
+    "status": "pipelines.cli.commands.status",
+    "resume": "pipelines.cli.commands.resume",
+    "providers": "pipelines.cli.commands.providers",
+    "completion": "pipelines.cli.commands.completion",
     "run-step": "pipelines.cli.commands.run_step",
     "report": "pipelines.cli.commands.report",
     "plan": "pipelines.cli.commands.plan",
@@ -208,9 +265,13 @@ SUBCOMMANDS: dict[str, str] = {
     "export": "pipelines.cli.commands.export",
 }
 
+# Global options: accepted before the command as well as after it.
+GLOBAL_VALUE_OPTIONS = ("--config", "--data-dir", "--lake-uri", "--log-format")
+GLOBAL_FLAGS = ("--verbose", "--json")
 
-def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags every command shares."""
+
+def add_common_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """Flags every command shares (the global options)."""
     parser.add_argument(
         "--config", type=Path, metavar="PATH",
         help="settings file (default: pipeline.toml when present)",
@@ -225,14 +286,41 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--log-format", choices=("text", "json"), default="text",
-        help="log lines for people (text, default) or machines (json)",
+        help="log lines (on stderr) for people (text, default) or machines (json)",
     )  # fmt: skip
-    parser.add_argument("--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--verbose", action="store_true",
+        help="debug logging: each HTTP request (method, host, path, status, duration, cache "
+        "hit), each page, each step's time",
+    )  # fmt: skip
+    parser.add_argument(
+        "--json", action="store_true",
+        help="machine-readable JSON on stdout (status, providers, doctor, plan); logs stay on "
+        "stderr",
+    )  # fmt: skip
 
 
-def _subcommand_parser(name: str) -> tuple[argparse.ArgumentParser, ModuleType]:
+def split_command(argv: list[str]) -> tuple[str | None, list[str]]:
+    """The word in command place (global options may come before it: it may name no command)
+    and the rest of the arguments; ``None`` when there is none (the run's flags alone, the
+    older action flags)."""
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        if not token.startswith("-"):
+            return token, argv[:index] + argv[index + 1 :]
+        if token in GLOBAL_VALUE_OPTIONS:
+            index += 2
+        elif token in GLOBAL_FLAGS or token.split("=")[0] in GLOBAL_VALUE_OPTIONS:
+            index += 1
+        else:
+            break
+    return None, argv
+
+
+def _subcommand_parser(name: str, prog: str = PROG) -> tuple[argparse.ArgumentParser, ModuleType]:
     module = importlib.import_module(SUBCOMMANDS[name])
-    parser = _Parser(prog=f"run_pipeline.py {name}", description=module.HELP)
-    add_common_arguments(parser)
+    parser = _Parser(prog=f"{prog} {name}", description=module.HELP)
+    add_common_arguments(parser.add_argument_group("global options"))
     module.configure(parser)
     return parser, module

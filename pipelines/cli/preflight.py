@@ -13,19 +13,6 @@ from pathlib import Path
 from pipelines.config import PipelineConfig
 from pipelines.errors import ConfigError
 
-MAX_PORT = 65535
-
-
-def port(text: str) -> int:
-    """``--prometheus-port``: a TCP port, 1 to 65535."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
-    if not 1 <= value <= MAX_PORT:
-        raise argparse.ArgumentTypeError(f"must be a port from 1 to {MAX_PORT}, got {value}")
-    return value
-
 
 def check_writable_folder(path: Path, name: str) -> None:
     """``path`` is a folder this process can create files in (it is made if missing)."""

@@ -1,4 +1,8 @@
-"""``--status``: the run log's last runs as a table, then the steps of one run."""
+"""``status``: the run log's last runs, today's budgets, the runs in progress, one run's steps.
+
+``status_report`` gathers it once; ``print_status`` shows it as tables, ``--json`` as one
+JSON document (the same facts).
+"""
 
 from __future__ import annotations
 
@@ -14,36 +18,47 @@ from pipelines.lake.runlease import describe_run, live_runs
 from pipelines.lake.runlog import read_lake_runs, read_runs
 from pipelines.net.budget import CallBudget
 from pipelines.net.secrets import mask
-from pipelines.run.checkpoint import format_steps, unfinished_runs
+from pipelines.run.checkpoint import Checkpoint, unfinished_runs
 from pipelines.run.options import RunOptions, lake_storage, work_roots
 from pipelines.run.runs import find_checkpoint
+from pipelines.run.steps import SHARED_STEPS
+
+LAST_RUNS = 10
+RUN_COLUMNS = ("fetched", "new", "changed", "written", "api_calls")
 
 
-def print_status(config: PipelineConfig, run_id: str | None) -> None:
-    """The run log's last runs (the lake's, for an object store), then the steps of the last
-    (or the given) run."""
+def status_report(config: PipelineConfig, run_id: str | None) -> dict[str, Any]:
+    """The last runs, budgets, runs in progress and the steps of the last (or given) run.
+
+    A ``run_id`` that names no run is an error before anything is shown."""
+    checkpoint = find_checkpoint(config, run_id)
+    if checkpoint is None and run_id:
+        raise ConfigError(f"status: no run {run_id!r} under {work_roots(config)[0]}/_runs")
     storage = lake_storage(config, RunOptions())
     if storage.remote:
         runs = sorted(read_lake_runs(storage) + read_lake_runs(storage.child("demo")),
                       key=lambda run: run["run_id"])  # fmt: skip
     else:
         runs = read_runs(Path(config.log_dir))
-    print(format_status(runs))
-    budgets = budget_lines(config)
-    if budgets:
-        print()
-        print("\n".join(["Daily API budgets:", *(f"  {line}" for line in budgets)]))
-    in_progress = format_in_progress(config)
-    if in_progress:
-        print()
-        print(in_progress)
-    checkpoint = find_checkpoint(config, run_id)
-    if checkpoint is None:
-        if run_id:
-            raise ConfigError(f"--status: no run {run_id!r} under {work_roots(config)[0]}/_runs")
-        return
-    print()
-    print(format_steps(checkpoint))
+    return {
+        "runs": runs[-LAST_RUNS:],
+        "budgets": budget_lines(config),
+        "in_progress": in_progress(config),
+        "run": None if checkpoint is None else run_steps(checkpoint),
+    }
+
+
+def print_status(report: dict[str, Any]) -> None:
+    """``status_report`` as tables."""
+    print(format_status(report["runs"]))
+    if report["budgets"]:
+        print("\n" + "\n".join(["Daily API budgets:", *(f"  {b}" for b in report["budgets"])]))
+    if report["in_progress"]:
+        lines = [f"  {entry['state']:<10} {entry['description']}"
+                 for entry in report["in_progress"]]  # fmt: skip
+        print("\n" + "\n".join(["Runs in progress:", *lines]))
+    if report["run"] is not None:
+        print("\n" + format_steps(report["run"]))
 
 
 def budget_lines(config: PipelineConfig, *, used_only: bool = False) -> list[str]:
@@ -64,36 +79,64 @@ def budget_lines(config: PipelineConfig, *, used_only: bool = False) -> list[str
             if usage.get(name) or not used_only]  # fmt: skip
 
 
-def format_in_progress(config: PipelineConfig) -> str:
+def in_progress(config: PipelineConfig) -> list[dict[str, str]]:
     """What is really running: every live lease of the lake (and its demo lake), and each
     unfinished run of this machine's work folders, live or abandoned (its process is gone)."""
     now = time.time()
     storages = [lake_storage(config, RunOptions()), lake_storage(config, RunOptions(offline=True))]
     leases = {lease.run_id: lease for s in storages for lease in live_runs(s, now)}
-    lines = [f"  live       {describe_run(lease, now)}" for lease in leases.values()]
+    found = [{"state": "live", "run_id": run_id, "description": describe_run(lease, now)}
+             for run_id, lease in leases.items()]  # fmt: skip
     for root in work_roots(config):
         for checkpoint in unfinished_runs(root):
             if checkpoint.run_id not in leases:
-                lines.append(f"  abandoned  run {checkpoint.run_id} (created "
-                             f"{checkpoint.created_at}): unfinished, no live process; "
-                             "--resume continues it")  # fmt: skip
-    return "\n".join(["Runs in progress:", *lines]) if lines else ""
+                found.append({"state": "abandoned", "run_id": checkpoint.run_id,
+                              "description": f"run {checkpoint.run_id} (created "
+                              f"{checkpoint.created_at}): unfinished, no live process; "
+                              "resume continues it"})  # fmt: skip
+    return found
 
 
-def format_status(runs: list[dict[str, Any]], last: int = 10) -> str:
-    """A plain-text table of the last runs, one line per provider."""
+def step_order(name: str) -> tuple[int, str]:
+    """Steps in the order a run takes them: extract, normalize, then the shared steps."""
+    kind = name.partition(".")[0]
+    rank = {"extract": 0, "normalize": 1}.get(kind)
+    if rank is None:
+        rank = 2 + (SHARED_STEPS.index(name) if name in SHARED_STEPS else len(SHARED_STEPS))
+    return rank, name
+
+
+def run_steps(checkpoint: Checkpoint) -> dict[str, Any]:
+    """A run's steps in run order: status, attempts, duration and error."""
+    steps = [{"step": name, "status": entry["status"], "attempts": entry.get("attempts", 0),
+              "duration_seconds": entry.get("duration_seconds"), "error": entry.get("error")}
+             for name, entry in sorted(checkpoint.steps.items(),
+                                       key=lambda item: step_order(item[0]))]  # fmt: skip
+    return {"run_id": checkpoint.run_id, "created_at": checkpoint.created_at, "steps": steps}
+
+
+def format_steps(run: dict[str, Any]) -> str:
+    """The run's steps as a table under a title line."""
+    rows = []
+    for step in run["steps"]:
+        duration = step["duration_seconds"]
+        timing = f"{duration:.1f}s" if duration is not None else ""
+        rows.append((step["step"], step["status"], timing, (step["error"] or "")[:80]))
+    title = f"run {run['run_id']} (created {run['created_at']})"
+    return title + "\n" + format_table(("step", "status", "time", "error"), rows)
+
+
+def format_status(runs: list[dict[str, Any]]) -> str:
+    """A table of the last runs, one line per provider."""
     header = ("run_id", "mode", "exit", "provider", "status", "fetched", "new", "changed",
               "written", "calls", "note")  # fmt: skip
     rows = []
-    for run in runs[-last:]:
+    for run in runs:
         for name, entry in run["providers"].items():
             note = entry.get("reason") or entry.get("error") or ""
-            rows.append((
-                run["run_id"], run["mode"], str(run["exit_code"]), name, entry["status"],
-                *(str(entry.get(c, 0)) for c in ("fetched", "new", "changed", "written",
-                                                 "api_calls")),
-                note[:60],
-            ))  # fmt: skip
+            rows.append((run["run_id"], run["mode"], str(run["exit_code"]), name,
+                         entry["status"], *(str(entry.get(c, 0)) for c in RUN_COLUMNS),
+                         note[:60]))  # fmt: skip
     if not rows:
         return "No runs recorded yet."
     return format_table(header, rows)

@@ -182,12 +182,16 @@ class HttpClient:
             cached = self.cache.get_response(key)
             if cached is not None:
                 self.stats.cache_hits += 1
+                self.log_call(method, url, cached["status"], 0.0, cache="hit")
                 return HttpResponse(cached["status"], cached["headers"], cached["body"].encode())
         self.charge(what)
         self.guard.start(what, expected)
         self.stats.api_calls += 1
         kwargs = {"params": params, "json": json_body, "data": data, "headers": headers}
+        started = time.monotonic()
         raw, body = self._send(method, url, what, auth=auth, **kwargs)
+        self.log_call(method, url, raw.status_code, time.monotonic() - started,
+                      cache="miss" if key is not None else "off")  # fmt: skip
         if raw.status_code not in RETRY_STATUSES:
             self.guard.succeeded()
         response = HttpResponse(raw.status_code, dict(raw.headers), body)
@@ -199,6 +203,16 @@ class HttpClient:
             self.cache.put(key, {"status": 200, "headers": {"Content-Type": content_type},
                                  "body": body})  # fmt: skip
         return response
+
+    def log_call(self, method: str, url: str, status: int, seconds: float, *, cache: str) -> None:
+        """``--verbose``: one debug line per call: method, host, path (never the query, which
+        may carry a key or a signature), status, duration (retries included), cache use."""
+        if self.log.isEnabledFor(logging.DEBUG):
+            parts = urlsplit(url)
+            host = parts.hostname or "?"
+            host = f"{host}:{parts.port}" if parts.port else host
+            line = f"{method} {host}{parts.path} -> {status} in {seconds * 1000:.0f} ms"
+            self.log.debug("%s", mask(f"{line}, cache {cache}"))
 
     def charge(self, what: str) -> None:
         """Count one call against the daily budget; ``BudgetExhaustedError`` when it is spent."""

@@ -190,6 +190,7 @@ class Checkpoint:
             error=mask(error) if error else None,
         )
         self._save_step(step)
+        log.debug("step %s %s in %.3f s", step, entry["status"], entry["duration_seconds"])
 
     def first_unfinished(self) -> str | None:
         return next((name for name, e in self.steps.items() if e["status"] != DONE), None)
@@ -216,14 +217,3 @@ def unfinished_runs(root: Path) -> list[Checkpoint]:
         for p in sorted(folder.glob("*/checkpoint.json"))
     ]
     return [c for c in runs if not c.finished and not c.abandoned]
-
-
-def format_steps(checkpoint: Checkpoint) -> str:
-    """A plain table of a run's steps."""
-    lines = [f"run {checkpoint.run_id} (created {checkpoint.created_at})"]
-    for name, entry in checkpoint.steps.items():
-        duration = entry.get("duration_seconds")
-        timing = f"{duration:.1f}s" if duration is not None else ""
-        note = entry.get("error") or ""
-        lines.append(f"  {name:<22} {entry['status']:<8} {timing:>8}  {note[:80]}".rstrip())
-    return "\n".join(lines)

@@ -219,7 +219,7 @@ class FakeDeltaTables:
 
     def compact(self, retention_hours):
         self.calls.append(("compact", retention_hours, None, self.where))
-        return {"files_removed": 0}
+        return {"products": {"files_added": 1, "files_removed": 4, "vacuumed_files": 2}}
 
 
 @pytest.fixture
@@ -278,7 +278,9 @@ def test_compact_runs_the_delta_compaction_under_the_lock(
     assert main(["compact", "--retention-hours", "0", "--offline"]) == 0
     assert [call[:2] for call in fake_delta.calls] == [("compact", 48), ("compact", 0)]
     assert fake_delta.calls[1][3][0] == str((tmp_path / "data/demo").resolve())
-    assert "compacted the Delta tables of data" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "compacted the Delta tables of data" in out
+    assert "products  1            4              2" in out.splitlines()  # a table, not a dict
     assert not (tmp_path / "data/_lock/commit.json").exists()
 
 

@@ -10,6 +10,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from pipelines.cli.tables import print_table
 from pipelines.errors import ConfigError
 from pipelines.lake.lock import LakeLock, default_holder
 from pipelines.lake.storage import Storage
@@ -51,11 +52,14 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
     lock = LakeLock(storage, holder, config.lock_ttl_seconds, config.lock_wait_seconds)
     with lock:
         result = compact_tables(storage, retention)
-    sys.stdout.write(f"compacted the Delta tables of {storage.uri}: {result}\n")
+    sys.stdout.write(f"compacted the Delta tables of {storage.uri}:\n")
+    rows = [(table, str(counts["files_added"]), str(counts["files_removed"]),
+             str(counts["vacuumed_files"])) for table, counts in result.items()]  # fmt: skip
+    print_table(("table", "files added", "files removed", "files vacuumed"), rows)
     return 0
 
 
-def compact_tables(storage: Storage, retention_hours: int) -> object:
+def compact_tables(storage: Storage, retention_hours: int) -> dict[str, dict[str, int]]:
     """``DeltaTables.compact`` on the lake of ``storage``."""
     try:
         from pipelines.lake.delta import DeltaTables

@@ -16,13 +16,15 @@ Then each daily API budget the lake's runs drew on today: calls used, and what i
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from pipelines.cli.status import budget_lines
-from pipelines.cli.tables import format_table
+from pipelines.cli.tables import print_table
 from pipelines.config import PipelineConfig
 from pipelines.errors import ConfigError, ProviderError, UnsupportedApiError
 from pipelines.net.http import HttpClient, ProviderUnreachableError
@@ -41,6 +43,8 @@ HELP = (
 PROBE_MAX_RETRIES = 1
 VERDICTS = {401: "bad credentials", 403: "missing scope", 404: "wrong shop/URL"}
 OK, WARNING = "ok", "warning"
+CALLS_PROVIDERS = True
+JSON_OUTPUT = True
 
 log = logging.getLogger("pipeline.doctor")
 
@@ -61,9 +65,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def execute(args: argparse.Namespace, context: CommandContext) -> int:
     checks, unconfigured = check_providers(context.config, context.providers, context.env)
+    budgets = budget_lines(context.config, used_only=True)
+    ok = bool(checks) and all(c.verdict in (OK, WARNING) for c in checks)
+    if args.json:
+        report = {"ok": ok, "checks": [asdict(c) for c in checks],
+                  "not_configured": unconfigured, "budgets": budgets}  # fmt: skip
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+    else:
+        print_checks(checks, unconfigured, budgets)
+    return 0 if ok else 1
+
+
+def print_checks(checks: list[Check], unconfigured: dict[str, list[str]],
+                 budgets: list[str]) -> None:  # fmt: skip
+    """The verdicts as a table, what each probe learned under it, then what is missing."""
     if checks:
         rows = [(c.provider, c.verdict, c.detail) for c in checks]
-        print(format_table(("provider", "result", "detail"), rows))
+        print_table(("provider", "result", "detail"), rows)
         for check in checks:
             for fact in check.facts:
                 print(f"  {check.provider}: {fact}")
@@ -71,9 +89,8 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
         print("No provider is configured: nothing to check.")
     for name, missing in unconfigured.items():
         print(f"not configured: {name} (missing {', '.join(missing)})")
-    for line in budget_lines(context.config, used_only=True):
+    for line in budgets:
         print(f"budget: {line}")
-    return 0 if checks and all(c.verdict in (OK, WARNING) for c in checks) else 1
 
 
 def check_providers(

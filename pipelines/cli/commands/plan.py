@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 HELP = "Print the orchestration plan as JSON, or the crontab line or Windows task made from it."
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
+JSON_OUTPUT = True  # --json: the plan as JSON, as --emit json
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -75,6 +76,8 @@ def write_tasks(plan: dict[str, Any], args: argparse.Namespace) -> None:
 
 
 def execute(args: argparse.Namespace, context: CommandContext) -> int:
+    if args.json and args.emit != "json":
+        raise ConfigError(f"plan: --json prints the plan as JSON; not with --emit {args.emit}")
     plan = build_plan(context.config, context.providers, location_args(args.config, args.data_dir))
     if args.emit == "windows-task" and args.output is not None:
         write_tasks(plan, args)

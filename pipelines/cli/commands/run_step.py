@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from pipelines.cli.main import CommandContext
 
 HELP = "Run one step of a run (extract.<provider>, normalize.<provider>, quality, write, ...)."
+CALLS_PROVIDERS = True
 RUN_ID_PATTERN = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
 
 

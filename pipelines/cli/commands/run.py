@@ -1,0 +1,100 @@
+"""``run_pipeline.py run [flags]`` (or just the flags): a run of every configured provider.
+
+Fetch, normalize, check, deduplicate and commit to the lake, then print the summary. The
+metrics the flags ask for (a live endpoint, a file, a Pushgateway) are served or written here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pipelines.cli.credentials import choose_offline
+from pipelines.cli.logs import setup_logging
+from pipelines.cli.output import print_summary
+from pipelines.cli.parser import add_run_arguments
+from pipelines.cli.preflight import check_run_paths, port_error
+from pipelines.lake.integrity import verify_local_files
+from pipelines.lake.runlog import read_runs
+from pipelines.ops.metrics import PUSHGATEWAY_ENV, export_run_metrics, live_registry, serve
+from pipelines.ops.sink_config import parse_sinks
+from pipelines.ops.sinks import deliver_run
+from pipelines.run.checkpoint import runs_dir
+from pipelines.run.options import RunOptions, RunResult, find_replay_files
+from pipelines.run.replay import check_replay_files
+from pipelines.run.runner import Runner
+
+if TYPE_CHECKING:
+    from pipelines.cli.main import CommandContext
+
+HELP = (
+    "Run the pipeline: fetch, check, deduplicate and commit to the lake. Every configured "
+    "provider, or the offline demo when no credentials are set; the same flags work without "
+    "`run`."
+)
+CALLS_PROVIDERS = True
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_run_arguments(parser)
+
+
+def execute(args: argparse.Namespace, context: CommandContext) -> int:
+    config, providers, env = context.config, context.providers, context.env
+    options = RunOptions(
+        providers=args.providers,
+        limit=args.limit,
+        dry_run=args.dry_run,
+        no_cache=args.no_cache,
+        offline=choose_offline(args, config, providers, env),
+        replay=args.replay,
+        full_refresh=args.full_refresh,
+        fail_on_anomaly=args.fail_on_anomaly,
+        shard=args.shard,
+        max_duration=args.max_duration,
+        allow_mass_delete=args.allow_mass_delete,
+    )
+    if options.replay is not None:  # a bad --replay is a usage error before anything runs
+        files = find_replay_files(options.replay)
+        check_replay_files((f for group in files.values() for f in group), options.offline)
+    runner = Runner(config, providers, env, options)
+    runner.lease_wait = config.run_wait_seconds if args.wait else 0.0
+    check_run_paths(args, config, runner.root)
+    if options.replay is not None:
+        verify_local_files(runner.lake, [f for group in files.values() for f in group])
+    setup_logging(runner.run_id, verbose=args.verbose, fmt=args.log_format)
+    result = observed(args, runner, env, runner.run)
+    print_summary(result, runner.lake.uri, dry_run=options.dry_run, providers=providers)
+    return result.exit_code
+
+
+def observed(
+    args: argparse.Namespace, runner: Runner, env: dict[str, str], action: Callable[[], RunResult]
+) -> RunResult:
+    """Run ``action`` with the metrics the flags ask for: a live endpoint, a file, a push."""
+    checkpoint_path = runs_dir(runner.root) / runner.run_id / "checkpoint.json"
+    sinks = parse_sinks(runner.config.sections.get("sinks"))  # checked when the config loaded
+    stop = None
+    if args.prometheus_port:
+        try:
+            stop = serve(args.prometheus_port, live_registry(checkpoint_path))
+        except OSError as exc:
+            raise port_error(args.prometheus_port, exc) from None
+    try:
+        result = action()
+    finally:
+        if stop is not None:
+            stop()
+    record = result.record
+    if not runner.options.dry_run:
+        record = {**record, "sinks": deliver_run(record, sinks, env, runner.log_dir)}
+    if args.metrics_file is not None or env.get(PUSHGATEWAY_ENV):
+        # Only then: the checkpoint and the whole run log are read for the metrics alone.
+        checkpoint = runner.checkpoint.path if runner.checkpoint else checkpoint_path
+        steps = json.loads(checkpoint.read_text()) if checkpoint.exists() else None
+        history = read_runs(Path(runner.config.log_dir))
+        export_run_metrics(record, steps, env, metrics_file=args.metrics_file, history=history)
+    return result
