@@ -1,0 +1,103 @@
+"""The job summary's part about a sharded run: each shard, a chart, its artifact, human times.
+
+Rendered by ``gha-finalize`` under the joined run's report. Times read as people say them
+(``2026-12-05 23:57 UTC``, ``4 min 12 s``); artifact links point at the artifact itself
+(``…/actions/runs/<id>/artifacts/<artifact id>``, what actions/upload-artifact calls
+``artifact-url``), not at the run page. Every cell is escaped (``pipelines/net/markup.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from pipelines.net.markup import markdown_cell, markdown_code
+from pipelines.run.shard import Shard
+
+SHARD_HEADERS = ("Shard", "Run", "Started (UTC)", "Took", "Exit code", "Fetched", "Artifact")
+
+
+def human_duration(seconds: float | None) -> str:
+    """``48 s``, ``4 min 12 s``, ``1 h 03 min``; ``–`` when unknown."""
+    if seconds is None:
+        return "–"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{seconds:.1f} s" if seconds < 10 else f"{whole} s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def human_time(iso: str | None) -> str:
+    """``2026-12-05 23:57 UTC`` from an ISO time with its offset; ``–`` when unknown."""
+    if not iso:
+        return "–"
+    return f"{datetime.fromisoformat(iso):%Y-%m-%d %H:%M} UTC"
+
+
+def artifact_url(env: Mapping[str, str], artifact_id: int) -> str:
+    """The link to one artifact of this workflow run (its ``artifact-url``)."""
+    return (f"{env.get('GITHUB_SERVER_URL', 'https://github.com')}/{env['GITHUB_REPOSITORY']}"
+            f"/actions/runs/{env['GITHUB_RUN_ID']}/artifacts/{artifact_id}")  # fmt: skip
+
+
+def shard_artifact(name: str, shard: str) -> str:
+    """The products artifact name of shard ``K/N`` of a run whose own artifact is ``name``."""
+    parsed = Shard.parse(shard)
+    return f"{name}-shard-{parsed.index}-of-{parsed.count}"
+
+
+def fetched_by_shard(record: Mapping[str, Any], runs: Mapping[str, Mapping[str, Any]]) -> list:
+    return [
+        sum((e.get("fetched") or 0) for e in (runs.get(leg["run_id"]) or {}).get("providers", {})
+            .values())
+        for leg in record["legs"]
+    ]  # fmt: skip
+
+
+def shards_markdown(
+    record: Mapping[str, Any],
+    runs: Mapping[str, Mapping[str, Any]],
+    links: Mapping[str, str],
+    notes: Sequence[str],
+) -> str:
+    """The shards table (with ``links``: shard -> artifact URL), a chart of the rows each
+    fetched, and the notes (missing shards, deletions decided or not)."""
+    fetched = fetched_by_shard(record, runs)
+    rows = []
+    for leg, count in zip(record["legs"], fetched, strict=True):
+        url = links.get(leg["shard"])
+        link = f"[products]({url})" if url else "–"
+        took = human_duration(leg["duration_seconds"])
+        cells = [leg["shard"], markdown_code(leg["run_id"]), human_time(leg["started_at"]), took,
+                 leg["exit_code"], f"{count:,}"]  # fmt: skip
+        rows.append("| " + " | ".join(markdown_cell(c) for c in cells) + f" | {link} |")
+    rows += [f"| {markdown_cell(s)} | – | – | – | – | – | no run record |"
+             for s in record.get("missing_shards", ())]  # fmt: skip
+    table = "\n".join(["| " + " | ".join(SHARD_HEADERS) + " |", "|---|---|---|---|--:|--:|---|",
+                       *rows])  # fmt: skip
+    took = human_duration(record.get("duration_seconds"))
+    intro = f"{len(record['legs'])} shard(s), {took} from the first start to the last end."
+    chart = bar_chart([leg["shard"] for leg in record["legs"]], fetched)
+    parts = [f"## Shards\n\n{intro}", table, chart]
+    if notes:
+        parts.append("\n".join(f"- {markdown_cell(note, 500)}" for note in notes))
+    return "\n\n".join(p for p in parts if p)
+
+
+def bar_chart(labels: Sequence[str], values: Sequence[int]) -> str:
+    """A mermaid bar chart of the rows each shard fetched (labels are ``K/N``, validated)."""
+    if not labels:
+        return ""
+    names = ", ".join(f'"{label}"' for label in labels)
+    return (
+        "```mermaid\nxychart-beta\n"
+        '    title "Rows fetched per shard"\n'
+        f"    x-axis [{names}]\n"
+        f'    y-axis "rows" 0 --> {max(max(values, default=0), 1)}\n'
+        f"    bar [{', '.join(str(int(v)) for v in values)}]\n```"
+    )
