@@ -24,7 +24,14 @@ from pipelines.checks.quality import gate_verdict
 from pipelines.checks.quality_config import QualityConfig
 from pipelines.lake.runlog import COUNTERS, append_lake_run, read_lake_runs
 from pipelines.lake.storage import Storage
-from pipelines.run.record import EXIT_OK, EXIT_PROVIDER_FAILED, STAT_KEYS, WRITE_KEYS, exit_code
+from pipelines.run.record import (
+    EXIT_ALL_FAILED,
+    EXIT_OK,
+    EXIT_PROVIDER_FAILED,
+    STAT_KEYS,
+    WRITE_KEYS,
+    exit_code,
+)
 from pipelines.run.shard import Shard
 
 LEGS_DIR = "_log/legs"
@@ -138,13 +145,15 @@ def merge_records(
 
 
 def set_outcome(record: dict[str, Any]) -> None:
-    """The record's totals and exit code from its providers (a missing shard is a failure)."""
+    """The record's totals and exit code from its providers: a missing shard is a failure, and
+    a provider that failed in one shard but committed in another is not "every one failed"."""
     providers = record["providers"]
     record["totals"] = {c: sum(e.get(c, 0) for e in providers.values()) for c in COUNTERS}
     code = exit_code(providers)
-    record["exit_code"] = (
-        EXIT_PROVIDER_FAILED if code == EXIT_OK and record["missing_shards"] else code
-    )
+    partly = any(leg["exit_code"] != EXIT_ALL_FAILED for leg in record["legs"])
+    if (code == EXIT_OK and record["missing_shards"]) or (code == EXIT_ALL_FAILED and partly):
+        code = EXIT_PROVIDER_FAILED
+    record["exit_code"] = code
 
 
 def whole_run_gate(record: dict[str, Any], quality: QualityConfig) -> list[str]:

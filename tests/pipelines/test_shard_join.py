@@ -1,0 +1,140 @@
+"""``gha-finalize``: the shards of a run joined, and the deletions of a provider split across
+shards decided from every shard's keys, exactly once, and never when a shard failed."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pipelines.cli.commands import gha_finalize
+from pipelines.cli.main import CommandContext
+from pipelines.config import load_config
+from pipelines.lake.dedup import load_state
+from pipelines.lake.runlog import read_lake_runs
+from pipelines.lake.seen_keys import SEEN_DIR
+from pipelines.lake.storage import LocalStorage
+from pipelines.ops.shard_summary import human_duration, human_time
+from pipelines.run.options import RunOptions
+from pipelines.run.runner import Runner
+from pipelines.run.shard import Shard, split_lists
+from pipelines.run.shard_join import WHOLE_RUNLOG, record_leg
+from providers.base import FetchContext
+from tests.catalog_provider import CatalogProvider, make_record
+from tests.pipelines.test_runner import ENV, normalized_rows
+
+
+class SplitCatalog(CatalogProvider):
+    """A catalog whose items are split one by one across shards, each pulled whole."""
+
+    def shard_options(self, options: dict, k: int, n: int) -> dict[str, Any] | None:
+        ids = [record["id"] for record in self.records]
+        return split_lists(self.name, {"ids": ids}, [("ids", 1)], Shard(k, n))
+
+    def fetch(self, ctx: FetchContext) -> Iterator[dict[str, Any]]:
+        wanted = ctx.options.get("ids")
+        self.records = [r for r in self.records if wanted is None or r["id"] in wanted]
+        yield from super().fetch(ctx)
+
+
+def run_shards(group: str, items: list[int], fail_in: int | None = None) -> list[dict]:
+    """Both shards of a run over ``items`` (shard ``fail_in`` failing), their legs recorded."""
+    records = []
+    for k in (1, 2):
+        provider = SplitCatalog([make_record(i) for i in items])
+        provider.complete = True
+        if k == fail_in:
+            provider.fail_after = 0
+        registry = {provider.name: provider}
+        config = load_config(None, registry)
+        record = Runner(config, registry, ENV, RunOptions(shard=f"{k}/2")).run().record
+        record_leg(LocalStorage("data"), group, Shard(k, 2), record["run_id"], record["exit_code"])
+        records.append(record)
+    return records
+
+
+def finalize(group: str, tmp: Path) -> int:
+    registry = {"catalog": SplitCatalog()}
+    context = CommandContext(load_config(None, registry), registry, {})
+    args = argparse.Namespace(group=group, products_dir=tmp / f"products-{group}", offline=False)
+    return gha_finalize.execute(args, context)
+
+
+def deleted_rows() -> list[tuple[str, str]]:
+    return sorted(
+        (r["source_id"], r["run_id"])
+        for r in normalized_rows(Path("data"))
+        if r["change_type"] == "deleted"
+    )
+
+
+def joined(run_id: str | None = None) -> list[dict]:
+    runs = read_lake_runs(LocalStorage("data"), WHOLE_RUNLOG)
+    return [r for r in runs if run_id in (None, r["run_id"])]
+
+
+def test_a_product_gone_from_a_split_provider_is_deleted_once_after_the_join(
+    workdir: Path,
+) -> None:
+    first = run_shards("g1", list(range(10)))
+    assert all(r["providers"]["catalog"]["deleted"] == 0 for r in first)  # no shard deletes
+    assert sorted(r["providers"]["catalog"]["fetched"] for r in first) != [0, 10]  # split
+    assert finalize("g1", workdir) == 0
+    assert deleted_rows() == []  # every held product was seen by one shard or the other
+
+    run_shards("g2", [i for i in range(10) if i != 3])  # item-3 is gone from the catalog
+    assert deleted_rows() == []  # neither shard can tell gone from the other shard's
+    assert finalize("g2", workdir) == 0
+    [record] = joined()[-1:]
+    assert deleted_rows() == [("item-3", record["run_id"])]
+    assert record["providers"]["catalog"]["deleted"] == 1
+    assert record["deletions"] == {"catalog": {"status": "ok", "deleted": 1}}
+    assert "catalog\x1fitem-3" not in load_state(Path("data")).hashes
+    # the shards' keys go once the deletions are decided
+    assert not list((workdir / "data" / SEEN_DIR).rglob("*.parquet"))
+
+    state_before = (workdir / "data/state/state.json").read_text()
+    assert finalize("g2", workdir) == 0  # again: nothing new
+    assert deleted_rows() == [("item-3", record["run_id"])]
+    assert (workdir / "data/state/state.json").read_text() == state_before
+    assert len(joined(record["run_id"])) == 1
+    report = (workdir / "products-g2/logs" / f"report-{record['run_id']}.md").read_text()
+    assert "joined before" in report
+
+
+def test_a_failed_shard_means_no_deletions_for_the_provider_with_a_note(workdir: Path) -> None:
+    run_shards("g1", list(range(10)))
+    finalize("g1", workdir)
+    records = run_shards("g2", [i for i in range(10) if i != 3], fail_in=2)
+    assert records[1]["providers"]["catalog"]["status"] == "failed"
+    assert finalize("g2", workdir) == 0
+    assert deleted_rows() == []
+    [record] = joined()[-1:]
+    assert record["deletions"]["catalog"] == {
+        "note": "no deletions for catalog: shard 2/2 ended failed"
+    }
+    report = (workdir / "products-g2/logs" / f"report-{record['run_id']}.md").read_text()
+    assert "no deletions for catalog: shard 2/2 ended failed" in report
+    assert record["exit_code"] == 1
+    assert "catalog\x1fitem-3" in load_state(Path("data")).hashes  # still held
+
+
+def test_a_missing_shard_is_named_and_decides_nothing(workdir: Path) -> None:
+    run_shards("g1", list(range(10)))
+    finalize("g1", workdir)
+    records = run_shards("g2", [i for i in range(10) if i != 3])
+    (workdir / "data/_log/legs/g2/2-of-2.json").unlink()  # shard 2 never got to publish
+    assert finalize("g2", workdir) == 0
+    assert deleted_rows() == []
+    [record] = joined()[-1:]
+    assert record["missing_shards"] == ["2/2"]
+    assert [leg["run_id"] for leg in record["legs"]] == [records[0]["run_id"]]
+    assert "shard 2/2 left no run record" in record["deletions"]["catalog"]["note"]
+
+
+def test_times_read_as_people_say_them() -> None:
+    assert [human_duration(s) for s in (4.25, 48, 252, 3780, None)] == [
+        "4.2 s", "48 s", "4 min 12 s", "1 h 03 min", "–",
+    ]  # fmt: skip
+    assert human_time("2026-12-05T23:57:47.123+00:00") == "2026-12-05 23:57 UTC"
