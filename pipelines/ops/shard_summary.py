@@ -9,34 +9,13 @@ Rendered by ``gha-finalize`` under the joined run's report. Times read as people
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
+from pipelines.checks.times import human_duration, human_time
 from pipelines.net.markup import markdown_cell, markdown_code
 from pipelines.run.shard import Shard
 
 SHARD_HEADERS = ("Shard", "Run", "Started (UTC)", "Took", "Exit code", "Fetched", "Artifact")
-
-
-def human_duration(seconds: float | None) -> str:
-    """``48 s``, ``4 min 12 s``, ``1 h 03 min``; ``–`` when unknown."""
-    if seconds is None:
-        return "–"
-    whole = round(seconds)
-    if whole < 60:
-        return f"{seconds:.1f} s" if seconds < 10 else f"{whole} s"
-    minutes, secs = divmod(whole, 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
-
-
-def human_time(iso: str | None) -> str:
-    """``2026-12-05 23:57 UTC`` from an ISO time with its offset; ``–`` when unknown."""
-    if not iso:
-        return "–"
-    return f"{datetime.fromisoformat(iso):%Y-%m-%d %H:%M} UTC"
 
 
 def artifact_url(env: Mapping[str, str], artifact_id: int) -> str:

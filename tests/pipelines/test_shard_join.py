@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pipelines.checks.times import human_duration, human_time
 from pipelines.cli.commands import gha_finalize
 from pipelines.cli.main import CommandContext
 from pipelines.config import load_config
@@ -15,7 +16,6 @@ from pipelines.lake.dedup import load_state
 from pipelines.lake.runlog import read_lake_runs
 from pipelines.lake.seen_keys import SEEN_DIR
 from pipelines.lake.storage import LocalStorage
-from pipelines.ops.shard_summary import human_duration, human_time
 from pipelines.run.options import RunOptions
 from pipelines.run.runner import Runner
 from pipelines.run.shard import Shard, split_lists
@@ -134,7 +134,7 @@ def test_a_missing_shard_is_named_and_decides_nothing(workdir: Path) -> None:
 
 
 def test_times_read_as_people_say_them() -> None:
-    assert [human_duration(s) for s in (4.25, 48, 252, 3780, None)] == [
-        "4.2 s", "48 s", "4 min 12 s", "1 h 03 min", "–",
+    assert [human_duration(s) for s in (12.3, 48, 59.7, 252, 3780, None)] == [
+        "12.3 s", "48 s", "1 min 00 s", "4 min 12 s", "1 h 03 min", "–",
     ]  # fmt: skip
     assert human_time("2026-12-05T23:57:47.123+00:00") == "2026-12-05 23:57 UTC"
