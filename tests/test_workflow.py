@@ -310,6 +310,9 @@ def test_scheduled_runs_bootstrap_alert_and_recover_state_from_the_artifact(
         assert int(out["written"]) > 100
         assert f"# Pipeline run `{out['run_id']}` (offline)" in run.summary
         check_products(artifact_zip(gh, "products-7001-1"), out["run_id"])
+        [products] = [a for a in gh.state.artifacts if a.name == "products-7001-1"]
+        link = f"https://github.com/octo/products/actions/runs/7001/artifacts/{products.id}"
+        assert f"- [Products artifact]({link})" in run.summary  # the artifact, not the run page
         assert list(actions.caches) == ["pipeline-state-7001-1"]
         assert jobs["issues"].result == "skipped"
         assert gh.state.enabled == ["pipeline.yml"]

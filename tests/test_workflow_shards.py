@@ -93,6 +93,9 @@ def test_three_shards_are_one_run_with_one_summary_and_exactly_one_issue(
             [artifact] = [a for a in gh.state.artifacts if a.name.endswith(f"-{k}-of-3")]
             url = f"https://github.com/octo/products/actions/runs/7001/artifacts/{artifact.id}"
             assert f"[products]({url})" in summary
+        for k, leg in enumerate(legs, start=1):  # each leg's summary links its own artifact
+            [artifact] = [a for a in gh.state.artifacts if a.name.endswith(f"-{k}-of-3")]
+            assert f"/actions/runs/7001/artifacts/{artifact.id})" in leg.summary
         [own] = [a for a in gh.state.artifacts if a.name == "products-7001-1"]
         assert f"/actions/runs/7001/artifacts/{own.id})" in summary
         started = datetime.fromisoformat(record["legs"][0]["started_at"])
