@@ -157,26 +157,23 @@ def set_outcome(record: dict[str, Any]) -> None:
 
 
 def whole_run_gate(record: dict[str, Any], quality: QualityConfig) -> list[str]:
-    """The quality gate over the whole run's counts: a provider whose rejected share of all its
-    shards crosses ``reject_threshold`` is ``quality_failed``. Each shard's own gate already
-    decided what that shard committed (a commit is not undone): a share it refused while the
-    whole run passes is said too. Returns the messages."""
+    """The quality gate over the whole run's counts, for the providers a shard's own gate
+    refused: each shard's gate decided what that shard committed (a provider over the threshold
+    commits none of its rows, and a commit is not undone), so the joined provider stays
+    ``quality_failed``; when the whole run's share is within ``reject_threshold`` the message
+    says so. (When every shard passes, so does the whole run: its share is their weighted
+    mean.) Returns the messages."""
     said = []
     for name, entry in record["providers"].items():
-        if entry["status"] not in ("ok", "quality_failed"):
+        if entry["status"] != "quality_failed":
             continue
         fetched, rejected = entry["fetched"], entry["quarantined"]
-        verdict = gate_verdict(name, fetched, rejected, entry["quality"], [], quality)
-        if verdict and entry["status"] == "ok":
-            entry.update(status="quality_failed", error=verdict)
-            said.append(f"over the whole run, {verdict}")
-        elif not verdict and entry["status"] == "quality_failed":
+        if gate_verdict(name, fetched, rejected, entry["quality"], [], quality) is None:
             said.append(
                 f"{name}: {entry.get('error')}; over the whole run {rejected} of {fetched} rows "
                 f"were rejected, within reject_threshold {quality.reject_threshold:.1%}: each "
                 "shard's gate judges its own share (docs/github-actions-at-scale.md)"
             )
-    set_outcome(record)
     return said
 
 
