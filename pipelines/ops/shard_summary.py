@@ -13,7 +13,6 @@ from typing import Any
 
 from pipelines.checks.times import human_duration, human_time
 from pipelines.net.markup import markdown_cell, markdown_code
-from pipelines.run.shard import Shard
 
 SHARD_HEADERS = ("Shard", "Run", "Started (UTC)", "Took", "Exit code", "Fetched", "Artifact")
 
@@ -24,18 +23,12 @@ def artifact_url(env: Mapping[str, str], artifact_id: int) -> str:
             f"/actions/runs/{env['GITHUB_RUN_ID']}/artifacts/{artifact_id}")  # fmt: skip
 
 
-def shard_artifact(name: str, shard: str) -> str:
-    """The products artifact name of shard ``K/N`` of a run whose own artifact is ``name``."""
-    parsed = Shard.parse(shard)
-    return f"{name}-shard-{parsed.index}-of-{parsed.count}"
-
-
 def fetched_by_shard(record: Mapping[str, Any], runs: Mapping[str, Mapping[str, Any]]) -> list:
+    """The rows each shard of ``record`` fetched (its own record's total)."""
     return [
-        sum((e.get("fetched") or 0) for e in (runs.get(leg["run_id"]) or {}).get("providers", {})
-            .values())
+        int(((runs.get(leg["run_id"]) or {}).get("totals") or {}).get("fetched", 0))
         for leg in record["legs"]
-    ]  # fmt: skip
+    ]
 
 
 def shards_markdown(
