@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -115,8 +116,6 @@ def join_deletions(
     into ``record``; return the notes for the summary."""
     earlier = [r for r in read_lake_runs(lake.storage, WHOLE_RUNLOG)
                if r["run_id"] == record["run_id"]]  # fmt: skip
-    if record["mode"] == "dry_run":
-        return []
     if earlier:
         record["deletions"] = earlier[-1].get("deletions", {})
         _count_deletions(record)
@@ -127,6 +126,7 @@ def join_deletions(
     deletions = SplitDeletions(lake, record["run_id"], started, work, config.max_delete_share,
                                config.row_group_size, guard)  # fmt: skip
     results = deletions.apply(decided)
+    shutil.rmtree(work, ignore_errors=True)  # the staged rows went into the lake
     record["deletions"] = {**results, **{name: {"note": note} for name, note in refused.items()}}
     _count_deletions(record)
     if not refused:
