@@ -60,6 +60,7 @@ def test_three_shards_are_one_run_with_one_summary_and_exactly_one_issue(
         outs = [leg.steps["publish"]["outputs"] for leg in legs]
         assert all(out["committed"] == "true" for out in outs), [leg.logs for leg in legs]
         assert {out["notify"] for out in outs} == {"false"}  # no shard files issues itself
+        assert not [leg for leg in legs if "volume" in leg.logs["Summary, annotations and outputs"]]
 
         # One join: one record over the three shards, in the whole runs' history.
         final = jobs["finalize"]
@@ -76,6 +77,7 @@ def test_three_shards_are_one_run_with_one_summary_and_exactly_one_issue(
         assert (out["anomaly"], out["notify"], out["alert_providers"]) == (
             "alert", "true", "shopify",
         )  # fmt: skip
+        assert "::error title=volume alert::shopify fetched 74" in final.logs["Join the shards"]
         assert jobs["issues"].result == "success", jobs["issues"].logs
         issues = gh.issues("volume-anomaly")
         assert [issue["title"] for issue in issues] == ["Volume anomaly: shopify fetched"]

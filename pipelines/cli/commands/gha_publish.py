@@ -86,7 +86,8 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
     record, history = runs[-1], runs[:-1]
     markdown, _ = write_reports(log_dir, record, history, record.get("anomaly"), run_links(env))
     append_summary(markdown.read_text(encoding="utf-8"), env)
-    annotate(run_annotations(record))
+    # A shard's volumes are its share: the finalize job judges the whole run's, and says so.
+    annotate(run_annotations({**record, "anomaly": None} if record.get("shard") else record))
     record_github_run(log_dir, record["run_id"], env)
     config = context.config
     lake = Lake(open_storage(record["data_dir"], endpoint_url=config.s3_endpoint_url,
