@@ -45,9 +45,10 @@ def shards_markdown(
         url = links.get(leg["shard"])
         link = f"[products]({url})" if url else "–"
         took = human_duration(leg["duration_seconds"])
-        cells = [leg["shard"], markdown_code(leg["run_id"]), human_time(leg["started_at"]), took,
-                 leg["exit_code"], f"{count:,}"]  # fmt: skip
-        rows.append("| " + " | ".join(markdown_cell(c) for c in cells) + f" | {link} |")
+        cells = [markdown_cell(leg["shard"]), markdown_code(leg["run_id"]),
+                 *(markdown_cell(c) for c in (human_time(leg["started_at"]), took,
+                                              leg["exit_code"], f"{count:,}"))]  # fmt: skip
+        rows.append("| " + " | ".join(cells) + f" | {link} |")
     rows += [f"| {markdown_cell(s)} | – | – | – | – | – | no run record |"
              for s in record.get("missing_shards", ())]  # fmt: skip
     table = "\n".join(["| " + " | ".join(SHARD_HEADERS) + " |", "|---|---|---|---|--:|--:|---|",

@@ -83,7 +83,7 @@ def test_a_product_gone_from_a_split_provider_is_deleted_once_after_the_join(
     assert finalize("g1", workdir) == 0
     assert deleted_rows() == []  # every held product was seen by one shard or the other
 
-    run_shards("g2", [i for i in range(10) if i != 3])  # item-3 is gone from the catalog
+    second = run_shards("g2", [i for i in range(10) if i != 3])  # item-3 is gone from the catalog
     assert deleted_rows() == []  # neither shard can tell gone from the other shard's
     assert finalize("g2", workdir) == 0
     [record] = joined()[-1:]
@@ -101,6 +101,8 @@ def test_a_product_gone_from_a_split_provider_is_deleted_once_after_the_join(
     assert len(joined(record["run_id"])) == 1
     report = (workdir / "products-g2/logs" / f"report-{record['run_id']}.md").read_text()
     assert "joined before" in report
+    assert f"| 1/2 | `{second[0]['run_id']}` | " in report  # the shards' table
+    assert "| 2/2 |" in report
 
 
 def test_a_failed_shard_means_no_deletions_for_the_provider_with_a_note(workdir: Path) -> None:
