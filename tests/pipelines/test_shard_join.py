@@ -102,9 +102,8 @@ def test_a_product_gone_from_a_split_provider_is_deleted_once_after_the_join(
     assert finalize(lake, "g1", workdir) == 0
     assert deleted_rows(lake) == []  # every held product was seen by one shard or the other
 
-    second = run_shards(
-        lake, "g2", [i for i in range(10) if i != 3]
-    )  # item-3 is gone from the catalog
+    gone = [i for i in range(10) if i != 3]  # item-3 left the catalog
+    second = run_shards(lake, "g2", gone)
     assert deleted_rows(lake) == []  # neither shard can tell gone from the other shard's
     assert finalize(lake, "g2", workdir) == 0
     [record] = joined(lake)[-1:]
