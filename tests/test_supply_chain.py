@@ -71,7 +71,7 @@ def _pip_installs(text: str) -> list[str]:
 
 def test_workflow_and_makefile_installs_verify_hashes() -> None:
     installs = _pip_installs((WORKFLOWS / "pipeline.yml").read_text())
-    assert len(installs) == 2
+    assert len(installs) == 3  # the run, finalize and issues jobs
     assert all("--require-hashes -r requirements.lock" in line for line in installs)
     make = (REPO / "Makefile").read_text()
     assert "PIP_INSTALL := $(BIN)/python -m pip install" in make
@@ -92,4 +92,6 @@ def test_the_run_job_can_be_scoped_to_an_environment_by_a_repository_variable() 
     run = PIPELINE["jobs"]["run"]
     assert run["environment"] == "${{ vars.PIPELINE_ENVIRONMENT }}"
     holders = [n for n, job in PIPELINE["jobs"].items() if "secrets." in str(job)]
-    assert holders == ["run"]  # the only job that reads secrets is the one an environment scopes
+    # the only jobs that read secrets (finalize: the lake's) are those an environment scopes
+    assert holders == ["run", "finalize"]
+    assert PIPELINE["jobs"]["finalize"]["environment"] == run["environment"]

@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -46,12 +47,27 @@ CHECKED_OUT = ("pipelines", "providers", "pipeline.toml", "requirements.txt", "r
 
 @dataclass
 class Job:
+    """One job of a workflow run; a matrix job keeps each leg in ``legs`` and, as GitHub does,
+    takes its outputs from the last leg to finish (here: the last one)."""
+
     name: str
     result: str = "skipped"
     outputs: dict[str, str] = field(default_factory=dict)
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)
     logs: dict[str, str] = field(default_factory=dict)
     summary: str = ""
+    legs: list[Job] = field(default_factory=list)
+
+
+def matrix_legs(spec: dict, ctx: dict) -> list[dict[str, Any]]:
+    """The values of each leg of ``spec``'s matrix (one key, a list or ``fromJSON(...)``)."""
+    matrix = (spec.get("strategy") or {}).get("matrix")
+    if not matrix:
+        return [{}]
+    [(key, value)] = matrix.items()
+    inner = re.fullmatch(r"\$\{\{\s*fromJSON\((.*)\)\s*\}\}", str(value).strip())
+    values = json.loads(render(evaluate(inner[1], ctx))) if inner else value
+    return [{key: item} for item in values]
 
 
 @dataclass
@@ -88,8 +104,23 @@ class Actions:
                 lambda needs=needs: all(jobs[n].result == "success" for n in needs)
             )
             if condition(spec.get("if"), ctx):
-                self.run_job(job, spec, ctx, self.root / f"run{run_id}" / name)
+                self.run_legs(job, spec, ctx, self.root / f"run{run_id}" / name)
         return jobs
+
+    def run_legs(self, job: Job, spec: dict, ctx: dict, home: Path) -> None:
+        """Each leg of the job's matrix in turn (GitHub runs them in parallel)."""
+        values = matrix_legs(spec, ctx)
+        for index, matrix in enumerate(values):
+            leg = Job(job.name)
+            strategy = {"job-index": index, "job-total": len(values)}
+            where = home if len(values) == 1 else home.with_name(f"{home.name}-{index + 1}")
+            self.run_job(leg, spec, {**ctx, "matrix": matrix, "strategy": strategy}, where)
+            job.legs.append(leg)
+        last = job.legs[-1]
+        job.outputs, job.steps, job.logs, job.summary = (
+            last.outputs, last.steps, last.logs, last.summary,
+        )  # fmt: skip
+        job.result = "failure" if any(leg.result == "failure" for leg in job.legs) else "success"
 
     def run_job(self, job: Job, spec: dict, ctx: dict, home: Path) -> None:
         workspace, temp = home / "workspace", home / "temp"
@@ -179,8 +210,16 @@ class Actions:
         folder = Path(args["path"])
         assert any(folder.rglob("*")) or args.get("if-no-files-found") != "error"
         assert 1 <= int(args["retention-days"]) <= 90
-        self.gh.add_artifact(args["name"], int(ctx["github"]["run_id"]), folder)
-        return {}
+        if not any(folder.rglob("*")):
+            return {}
+        names = [
+            a.name for a in self.gh.state.artifacts if a.run_id == int(ctx["github"]["run_id"])
+        ]
+        assert args["name"] not in names, f"two uploads of {args['name']} in one run (409)"
+        run_id = int(ctx["github"]["run_id"])
+        artifact = self.gh.add_artifact(args["name"], run_id, folder)
+        url = f"https://github.com/{self.gh.repo}/actions/runs/{run_id}/artifacts/{artifact.id}"
+        return {"artifact-id": str(artifact.id), "artifact-url": url}
 
     def download_artifact(self, args: dict, ctx: dict, workspace: Path) -> dict[str, str]:
         run_id = int(ctx["github"]["run_id"])
@@ -277,6 +316,9 @@ def test_scheduled_runs_bootstrap_alert_and_recover_state_from_the_artifact(
         assert f"# Pipeline run `{out['run_id']}` (offline)" in run.summary
         check_products(artifact_zip(gh, "products-7001-1"), out["run_id"])
         assert not [n for n in artifact_zip(gh, "products-7001-1").namelist() if "exports/" in n]
+        [products] = [a for a in gh.state.artifacts if a.name == "products-7001-1"]
+        link = f"https://github.com/octo/products/actions/runs/7001/artifacts/{products.id}"
+        assert f"- [Products artifact]({link})" in run.summary  # the artifact, not the run page
         assert list(actions.caches) == ["pipeline-state-7001-1"]
         assert jobs["issues"].result == "skipped"
         assert gh.state.enabled == ["pipeline.yml"]

@@ -43,6 +43,7 @@ def test_jobs_have_timeouts_and_least_permissions() -> None:
     permissions = {name: job["permissions"] for name, job in PIPELINE["jobs"].items()}
     assert permissions == {
         "run": {"contents": "read", "actions": "read", "issues": "read"},
+        "finalize": {"contents": "read", "actions": "read", "issues": "read"},
         "issues": {"contents": "read", "issues": "write"},
         "keepalive": {"actions": "write"},
     }
@@ -71,7 +72,11 @@ def test_the_workflow_cron_is_pipeline_toml_schedule() -> None:
 def test_products_are_uploaded_uncompressed_under_a_name_unique_per_attempt() -> None:
     steps = {step["name"]: step for step in PIPELINE["jobs"]["run"]["steps"]}
     products = steps["Upload products"]["with"]
-    assert products["name"] == "products-${{ github.run_id }}-${{ github.run_attempt }}"
+    # a shard's name ends in -shard-K-of-N (gha-publish's artifact_suffix); unsharded, nothing
+    assert products["name"] == (
+        "products-${{ github.run_id }}-${{ github.run_attempt }}"
+        "${{ steps.publish.outputs.artifact_suffix }}"
+    )
     assert products["compression-level"] == 0
     assert "retention-days" in products
     names = list(steps)
@@ -107,11 +112,14 @@ def test_no_expression_inside_a_run_script() -> None:
 def test_provider_secrets_reach_only_the_pipeline_step() -> None:
     steps = [step for job in PIPELINE["jobs"].values() for step in job["steps"]]
     holders = [s["name"] for s in steps if "secrets." in json.dumps(s.get("env", {}))]
-    assert holders == ["Run the pipeline", "Summary, annotations and outputs", "Export the catalog"]
+    assert holders == [
+        "Run the pipeline", "Summary, annotations and outputs", "Export the catalog",
+        "Join the shards",
+    ]  # fmt: skip
     for name in holders[1:]:
         env = next(s["env"] for s in steps if s["name"] == name)
-        # publish reads the run's manifest from the lake, export its current catalog: the
-        # lake's keys, and nothing else
+        # publish reads the run's manifest from the lake, export its current catalog, the join
+        # the shards' records: the lake's keys, and nothing else
         assert sorted(v for v in env.values() if "secrets." in v) == [
             "${{ secrets.LAKE_ACCESS_KEY_ID }}", "${{ secrets.LAKE_SECRET_ACCESS_KEY }}",
         ], name  # fmt: skip

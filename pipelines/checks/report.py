@@ -20,6 +20,7 @@ from pipelines.checks.charts import CSS as CHART_CSS
 from pipelines.checks.charts import Panel, mermaid_line_chart, svg_figure
 from pipelines.checks.completeness import COMPLETENESS_HEADERS, completeness_rows
 from pipelines.checks.history import TOTAL, run_time
+from pipelines.checks.times import human_duration
 from pipelines.net.markup import html_text, markdown_cell, markdown_code, markdown_text, plain_text
 
 TREND_POINTS = 20  # runs in a sparkline or plot, the current one included
@@ -194,7 +195,7 @@ def _summary_line(current: Record, anomaly: Mapping[str, Any] | None) -> str:
     started = run_time(current)
     parts = [f"started {started:%Y-%m-%d %H:%M} UTC" if started else "started ?"]
     if current.get("duration_seconds") is not None:
-        parts.append(f"{_fmt(current['duration_seconds'])} s")
+        parts.append(human_duration(current["duration_seconds"]))
     parts.append(f"exit code {current.get('exit_code', '?')}")
     parts += [flag for flag in ("bootstrap", "backfill") if current.get(flag)]
     if anomaly is not None:

@@ -258,6 +258,7 @@ SUBCOMMANDS: dict[str, str] = {
     "download-artifacts": "pipelines.cli.commands.download_artifacts",
     "restore-state": "pipelines.cli.commands.restore_state",
     "gha-publish": "pipelines.cli.commands.gha_publish",
+    "gha-finalize": "pipelines.cli.commands.gha_finalize",
     "file-issues": "pipelines.cli.commands.file_issues",
     "compact": "pipelines.cli.commands.compact",
     "verify": "pipelines.cli.commands.verify",

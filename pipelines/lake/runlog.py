@@ -115,19 +115,20 @@ def parse_runs(text: str, where: str) -> list[dict[str, Any]]:
     return runs
 
 
-def read_lake_runs(storage: Storage) -> list[dict[str, Any]]:
+def read_lake_runs(storage: Storage, path: str = LAKE_RUNLOG) -> list[dict[str, Any]]:
     """The run log kept in an object-store lake (``_log/runs.jsonl``), oldest first."""
-    data = storage.read_bytes(LAKE_RUNLOG)
-    return [] if data is None else parse_runs(data.decode(), f"{storage.uri}/{LAKE_RUNLOG}")
+    data = storage.read_bytes(path)
+    return [] if data is None else parse_runs(data.decode(), f"{storage.uri}/{path}")
 
 
-def append_lake_run(storage: Storage, record: dict[str, Any]) -> None:
-    """Add ``record`` to the lake's run log: read, append, write back in one PUT.
+def append_lake_run(storage: Storage, record: dict[str, Any], path: str = LAKE_RUNLOG) -> None:
+    """Add ``record`` to the lake's run log (or the log at ``path``): read, append, write back
+    in one PUT.
 
     Object stores cannot append, so the caller holds the lake's commit lock around this.
     A record already there (a report step run again) is replaced, not duplicated.
     """
     record = mask_data(record)
-    runs = [r for r in read_lake_runs(storage) if r["run_id"] != record["run_id"]]
+    runs = [r for r in read_lake_runs(storage, path) if r["run_id"] != record["run_id"]]
     lines = [json.dumps(r, sort_keys=True, default=str) for r in [*runs, record]]
-    storage.write_bytes(LAKE_RUNLOG, ("\n".join(lines) + "\n").encode())
+    storage.write_bytes(path, ("\n".join(lines) + "\n").encode())

@@ -120,14 +120,18 @@ class Extractor:
             progress.done()
             self._spend(budget)
         writer.close()
+        whole_share = ctx.complete and self.options.limit is None and not exhausted
         outputs = {
             "status": "ok",
             "raw": staged.to_dict(),
             "stats": run_stats(stats, ctx),
             "next_state": ctx.next_state,
-            # A shard's share of a split provider is never its whole catalog.
-            "complete": ctx.complete and self.options.limit is None and not split and not exhausted,
+            # A shard's share of a split provider is never its whole catalog: the run's final
+            # step decides its deletions from every shard's keys (pipelines/run/shard_deletions.py).
+            "complete": whole_share and not split,
         }
+        if split:
+            outputs["split"], outputs["share_complete"] = True, whole_share
         if budget is not None:
             outputs["budget"] = budget.to_dict()
         if exhausted:

@@ -256,12 +256,11 @@ class DedupStage:
         One hash lookup per held key against the Arrow keys seen (about 60 bytes a key,
         where a set of Python strings would take about 130).
         """
-        if not held:
-            return set()
-        held_keys = pa.array(list(held), pa.string())
-        seen = pa.chunked_array(self._seen, pa.string()).combine_chunks()
-        gone = pc.invert(pc.is_in(held_keys, value_set=seen))
-        return set(pc.filter(held_keys, gone).to_pylist())
+        return unseen_keys(held, self.seen_keys())
+
+    def seen_keys(self) -> pa.Array:
+        """Every candidate row's key: what this pull saw of the provider's catalog."""
+        return pa.chunked_array(self._seen, pa.string()).combine_chunks()
 
     def write_deleted(self, last_rows: pa.Table) -> None:
         """Write ``change_type=deleted`` rows: the last committed version of vanished products."""
@@ -280,6 +279,15 @@ class DedupStage:
 
     def close(self) -> StagedFile | None:
         return self._writer.close()
+
+
+def unseen_keys(held: set[str], seen: pa.Array) -> set[str]:
+    """The keys of ``held`` that are not in ``seen`` (Arrow strings)."""
+    if not held:
+        return set()
+    held_keys = pa.array(list(held), pa.string())
+    gone = pc.invert(pc.is_in(held_keys, value_set=seen))
+    return set(pc.filter(held_keys, gone).to_pylist())
 
 
 def deletion_stubs(source: str, source_ids: set[str]) -> pa.Table:

@@ -16,7 +16,8 @@ hashing for it). Providers whose lists are split run in several shards at once; 
 commits its own manifest, serialized by the lake's commit lock, so the dedup state sees every
 shard's rows. An item found by two units that landed in different shards (an ASIN that is
 also a search hit) is written once, by the first shard to commit; the other sees it
-unchanged. A split provider's pull is never complete, so it writes no deletions.
+unchanged. A split provider's pull is never complete, so no shard writes its deletions: each
+keeps the keys it saw, and the run's final step decides them (``shard_deletions.py``).
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from pipelines.lake.dedup import DedupState, save_state
 from pipelines.lake.integrity import check_manifests, verify_run
 from pipelines.lake.lake import Lake, Manifest, StagedFile
 from pipelines.lake.schema import PRODUCT_SCHEMA
+from pipelines.lake.seen_keys import write_seen
 from pipelines.lake.state_repair import load_or_rebuild_state
 from pipelines.lake.trash import TRASH_DIR
 from pipelines.run.checkpoint import Checkpoint
@@ -98,6 +99,8 @@ class WriteStep:
         stage = DedupStage(self.run, state, part)
         stage.feed(candidates)
         extract = self.checkpoint.outputs(f"extract.{name}")
+        if extract.get("share_complete") and not self.dry_run:
+            write_seen(self.lake.storage, self.run_id, name, stage.seen_keys())
         if extract.get("complete"):
             refused = self.write_deletions(name, stage, state)
             if refused:
@@ -146,19 +149,9 @@ class WriteStep:
 
     def deletion_guard(self, name: str, vanished: int, held: int) -> dict[str, Any] | None:
         """The reason a complete pull may not delete ``vanished`` of ``held`` products, or None."""
-        if self.allow_mass_delete or not vanished or not held:
+        if self.allow_mass_delete:
             return None
-        share = vanished / held
-        if vanished < held and share <= self.max_delete_share:
-            return None
-        error = (
-            f"{name}: the complete pull would mark {vanished} of {held} held products deleted "
-            f"({share:.0%}, more than pipeline.max_delete_share {self.max_delete_share:.0%}); "
-            "nothing of it was written. If the catalog really shrank, run again with "
-            "--allow-mass-delete"
-        )
-        log.error("%s", error)
-        return {"error": error, "would_delete": vanished, "held": held}
+        return deletion_guard(name, vanished, held, self.max_delete_share)
 
     def vanished_warning(self, name: str, fetched: int) -> list[str]:
         """Zero rows from a provider that returned rows before is a warning by itself."""
@@ -255,6 +248,24 @@ class WriteStep:
         if not files:
             return PRODUCT_SCHEMA.empty_table().select(columns or PRODUCT_SCHEMA.names)
         return self.lake.parts("normalized", files, PRODUCT_SCHEMA).to_table(columns=columns)
+
+
+def deletion_guard(name: str, vanished: int, held: int, max_share: float) -> dict[str, Any] | None:
+    """The reason a complete pull may not delete ``vanished`` of ``held`` products, or None:
+    all of them, or more than ``max_share`` (``pipeline.max_delete_share``)."""
+    if not vanished or not held:
+        return None
+    share = vanished / held
+    if vanished < held and share <= max_share:
+        return None
+    error = (
+        f"{name}: the complete pull would mark {vanished} of {held} held products deleted "
+        f"({share:.0%}, more than pipeline.max_delete_share {max_share:.0%}); "
+        "nothing of it was written. If the catalog really shrank, run again with "
+        "--allow-mass-delete"
+    )
+    log.error("%s", error)
+    return {"error": error, "would_delete": vanished, "held": held}
 
 
 def _reconcile_error(name: str, counts: ProviderCounts) -> str:

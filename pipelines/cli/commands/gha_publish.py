@@ -25,6 +25,8 @@ from pipelines.lake.storage import open_storage
 from pipelines.ops.gha import annotate, append_summary, run_annotations, set_outputs
 from pipelines.ops.lake_products import stage_lake_products
 from pipelines.ops.state_sync import GITHUB_RUNS_FILE, stage_products, stage_state
+from pipelines.run.shard import Shard
+from pipelines.run.shard_join import record_leg
 
 if TYPE_CHECKING:
     from pipelines.cli.main import CommandContext
@@ -84,7 +86,8 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
     record, history = runs[-1], runs[:-1]
     markdown, _ = write_reports(log_dir, record, history, record.get("anomaly"), run_links(env))
     append_summary(markdown.read_text(encoding="utf-8"), env)
-    annotate(run_annotations(record))
+    # A shard's volumes are its share: the finalize job judges the whole run's, and says so.
+    annotate(run_annotations({**record, "anomaly": None} if record.get("shard") else record))
     record_github_run(log_dir, record["run_id"], env)
     config = context.config
     lake = Lake(open_storage(record["data_dir"], endpoint_url=config.s3_endpoint_url,
@@ -95,8 +98,23 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
     elif manifest is not None:
         stage_products(record, Path.cwd(), log_dir, args.products_dir, include_raw=not args.no_raw)
         stage_state(config, Path.cwd(), args.state_dir)
-    set_outputs(outputs(record, manifest is not None, env), env)
+    result = outputs(record, manifest is not None, env)
+    if record.get("shard"):
+        result.update(shard_leg(lake, record, env))
+    set_outputs(result, env)
     return 0
+
+
+def shard_leg(lake: Lake, record: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """A shard of a sharded run: leave its leg in the lake for ``gha-finalize`` (which judges
+    and files issues for the whole run, so this shard asks for none), and name its artifact
+    after the shard."""
+    shard = Shard.parse(record["shard"])
+    if env.get("GITHUB_RUN_ID"):
+        record_leg(lake.storage, env["GITHUB_RUN_ID"], shard, record["run_id"],
+                   record["exit_code"])  # fmt: skip
+    return {"notify": False, "judged": False,
+            "artifact_suffix": f"-shard-{shard.index}-of-{shard.count}"}  # fmt: skip
 
 
 def record_github_run(log_dir: Path, run_id: str, env: Mapping[str, str]) -> None:

@@ -1,0 +1,48 @@
+"""The keys a shard's pull saw of a provider split across shards, kept until the run is joined.
+
+A shard holds only part of a split provider's work, so it cannot tell a product that vanished
+from one another shard fetched. When its share was pulled completely, the shard's write step
+stores every key it saw (``source`` and ``source_id`` joined, as the dedup state keys them) in
+``_shards/<run_id>/seen-<provider>.parquet``, before its manifest; the run's final step
+(``gha-finalize``) then decides the deletions from the union of every shard's keys and removes
+the files. ``recover`` never touches ``_shards/``: it only cleans the data zones.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.lake.storage import Storage
+
+SEEN_DIR = "_shards"
+
+
+def seen_path(run_id: str, provider: str) -> str:
+    return f"{SEEN_DIR}/{run_id}/seen-{provider}.parquet"
+
+
+def write_seen(storage: Storage, run_id: str, provider: str, keys: pa.Array) -> None:
+    """Store the keys run ``run_id`` saw of ``provider`` (replacing what a retry left)."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.table({"key": keys.cast(pa.string())}), sink, compression="zstd")
+    storage.write_bytes(seen_path(run_id, provider), sink.getvalue().to_pybytes())
+
+
+def read_seen(storage: Storage, run_id: str, provider: str) -> pa.Array | None:
+    """The keys run ``run_id`` saw of ``provider``; None when it stored none."""
+    data = storage.read_bytes(seen_path(run_id, provider))
+    if data is None:
+        return None
+    return pq.read_table(pa.BufferReader(data)).column("key").combine_chunks()
+
+
+def seen_providers(storage: Storage, run_id: str) -> set[str]:
+    """The providers run ``run_id`` stored seen keys of."""
+    names = (rel.rsplit("/", 1)[-1] for rel in storage.list_files(f"{SEEN_DIR}/{run_id}"))
+    return {n[len("seen-") : -len(".parquet")] for n in names if n.startswith("seen-")}
+
+
+def forget_seen(storage: Storage, run_ids: list[str]) -> None:
+    """Remove the seen keys of ``run_ids`` (their run was joined)."""
+    storage.delete(rel for run_id in run_ids for rel in storage.list_files(f"{SEEN_DIR}/{run_id}"))
