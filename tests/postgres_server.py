@@ -2,7 +2,8 @@
 
 Reuse it from any test module: ``tests/conftest.py`` loads this module as a plugin, so
 
-* ``postgres_server`` (session) is the running server (``.dsn(database)``, ``.admin()``);
+* ``postgres_server`` (session) is the running server (``.dsn(database)``, ``.admin(sql)``,
+  ``.database()``: a context manager giving the DSN of a new database);
 * ``postgres_dsn`` (function) is the DSN of a fresh, empty database, dropped after the test.
 
 The server comes from Debian's ``postgresql`` package (``.ci/run`` installs it): the binaries
@@ -24,6 +25,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -91,6 +93,16 @@ class PostgresServer:
         """A libpq URL for ``database`` as the superuser, over TCP with the password."""
         return f"postgresql://{SUPERUSER}:{password}@127.0.0.1:{self.port}/{database}"
 
+    @contextmanager
+    def database(self) -> Iterator[str]:
+        """A new empty database's DSN; the database is dropped afterwards, even if in use."""
+        name = f"test_{uuid.uuid4().hex[:10]}"
+        self.admin(f'CREATE DATABASE "{name}"')
+        try:
+            yield self.dsn(name)
+        finally:
+            self.admin(f'DROP DATABASE "{name}" WITH (FORCE)')
+
     def admin(self, sql: str) -> None:
         """Run one statement on the ``postgres`` database, outside a transaction."""
         import psycopg
@@ -118,7 +130,5 @@ def postgres_server() -> Iterator[PostgresServer]:
 @pytest.fixture
 def postgres_dsn(postgres_server: PostgresServer) -> Iterator[str]:
     """The DSN of a new empty database for one test (dropped afterwards, even if in use)."""
-    name = f"test_{uuid.uuid4().hex[:10]}"
-    postgres_server.admin(f'CREATE DATABASE "{name}"')
-    yield postgres_server.dsn(name)
-    postgres_server.admin(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with postgres_server.database() as dsn:
+        yield dsn

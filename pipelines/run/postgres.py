@@ -37,7 +37,7 @@ POSTGRES_OPTIONS: tuple[Option, ...] = (
         "PIPELINE_POSTGRES_DSN",
         "Environment variable holding the DSN (a libpq URL or key=value string).",
     ),
-    Option("schema", str, "public", "PostgreSQL schema of the tables (created when missing)."),
+    Option("pg_schema", str, "public", "PostgreSQL schema of the tables (created when missing)."),
     Option("connect_timeout_seconds", int, 10, "Connect timeout of the sink.", minimum=1),
 )
 EXTRA_HINT = "pip install 'psycopg[binary]' (the postgres extra of requirements.txt)"
@@ -48,7 +48,7 @@ class PostgresSettings:
     """``[sinks.postgres]`` of ``pipeline.toml``, checked."""
 
     dsn_env: str
-    schema: str
+    pg_schema: str
     connect_timeout_seconds: int
 
 
@@ -64,9 +64,9 @@ def postgres_settings(sinks: Any) -> PostgresSettings | None:
             raise ConfigError("; ".join(errors))
         return None
     values = validate_options("sinks.postgres", POSTGRES_OPTIONS, sinks["postgres"], errors)
-    if not NAME.match(values["schema"]):
-        errors.append(f"sinks.postgres.schema: expected a lower-case name of letters, digits "
-                      f"and _, got {values['schema']!r}")  # fmt: skip
+    if not NAME.match(values["pg_schema"]):
+        errors.append(f"sinks.postgres.pg_schema: expected a lower-case name of letters, "
+                      f"digits and _, got {values['pg_schema']!r}")  # fmt: skip
     if not values["dsn_env"]:
         errors.append("sinks.postgres.dsn_env: expected the name of an environment variable")
     if errors:
@@ -125,7 +125,7 @@ class PostgresStep:
             return {"status": "skipped", "reason": "offline demo run: the demo lake is not loaded"}
         loader = _loader()
         dsn = read_dsn(self.settings, self.env)
-        result = loader.deliver(dsn, self.settings.connect_timeout_seconds, self.settings.schema,
+        result = loader.deliver(dsn, self.settings.connect_timeout_seconds, self.settings.pg_schema,
                                 self.lake.manifest_ids(), self.rows_of)  # fmt: skip
         return {"status": "ok", **result}
 
