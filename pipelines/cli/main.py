@@ -42,6 +42,7 @@ from pipelines.ops.plan import build_plan, location_args, plan_json, read_orches
 from pipelines.ops.sinks import deliver_run, parse_sinks
 from pipelines.run.checkpoint import runs_dir
 from pipelines.run.options import RunOptions, RunResult, find_replay_files
+from pipelines.run.postgres import postgres_settings
 from pipelines.run.record import EXIT_RUN_LIVE, EXIT_USAGE
 from pipelines.run.replay import check_replay_files
 from pipelines.run.runner import Runner
@@ -62,6 +63,7 @@ def section_checks(providers: dict[str, Provider]) -> dict[str, Callable[[Any], 
         "quality": QualityConfig.from_table,
         "anomaly": AnomalyConfig.from_table,
         "orchestration": lambda table: read_orchestration(table, providers),
+        "sinks": postgres_settings,  # [sinks.runlog] is read by pipelines/ops/sinks.py
     }
 
 
