@@ -280,3 +280,25 @@ def test_every_canonical_column_has_a_type_and_a_migration() -> None:
     added = {name for names in ADDED_COLUMNS.values() for name in names}
     assert set(PRODUCT_SCHEMA.names) - added == VERSION_1_COLUMNS  # a new column needs a version
     assert max(ADDED_COLUMNS) == SCHEMA_VERSION
+
+
+def test_the_next_run_loads_an_earlier_run_the_database_lacks(
+    tmp_path: Path, fakes: Fakes, postgres_dsn: str
+) -> None:
+    first = runner(tmp_path, fakes.env())  # no DSN: committed, not loaded
+    assert first.run().exit_code == 1
+    fakes.shopify.products[0].update(title="Renamed anvil", updatedAt="2026-11-30T12:00:00Z")
+    second = runner(tmp_path, {**fakes.env(), DSN_ENV: postgres_dsn})
+    result = second.run()
+    assert result.exit_code == 0
+    assert result.record["sink_steps"]["postgres"]["runs_loaded"] == [first.run_id, second.run_id]
+    delivered = dict(rows(postgres_dsn, "pipeline_delivered_runs"))
+    assert delivered[first.run_id] == 43
+    assert delivered[second.run_id] == result.record["totals"]["written"] > 0
+    with psycopg.connect(postgres_dsn) as conn:
+        renamed = conn.execute("SELECT DISTINCT run_id FROM products_current "
+                               "WHERE title LIKE 'Renamed anvil%'").fetchall()  # fmt: skip
+    assert renamed == [(second.run_id,)]  # the changed rows replaced the first run's
+    assert [(r[0], r[1]) for r in rows(postgres_dsn, "products_current")] == sorted(
+        set(committed_keys(tmp_path))
+    )
