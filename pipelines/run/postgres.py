@@ -55,8 +55,10 @@ class PostgresSettings:
 def postgres_settings(sinks: Any) -> PostgresSettings | None:
     """The checked ``[sinks.postgres]`` table; None when there is none. Every problem (and a
     table of ``[sinks]`` that no sink reads) is one ``ConfigError`` naming its key."""
-    if not isinstance(sinks, Mapping):
+    if not sinks:
         return None
+    if not isinstance(sinks, Mapping):
+        raise ConfigError(f"sinks: expected a table of sinks, got {sinks!r}")
     errors = [f"sinks.{name}: unknown sink (known: {', '.join(SINK_SECTIONS)})"
               for name in sorted(set(sinks) - set(SINK_SECTIONS))]  # fmt: skip
     if "postgres" not in sinks:

@@ -225,9 +225,10 @@ def test_the_dsn_and_its_password_are_written_nowhere(
         ({"postgres": {"dsn": "postgresql://x"}}, "sinks.postgres.dsn: unknown setting"),
         ({"postgres": {"connect_timeout_seconds": 0}}, "sinks.postgres.connect_timeout_seconds"),
         ({"postgress": {}}, "sinks.postgress: unknown sink (known: runlog, postgres)"),
+        ("postgres", "sinks: expected a table of sinks, got 'postgres'"),
     ],
 )
-def test_a_wrong_setting_is_one_line_naming_its_key(table: dict, problem: str) -> None:
+def test_a_wrong_setting_is_one_line_naming_its_key(table: Any, problem: str) -> None:
     with pytest.raises(ConfigError) as caught:
         postgres_settings(table)
     assert problem in str(caught.value)
