@@ -9,7 +9,8 @@ a temporary staging table (dropped at commit), then:
   NOTHING``);
 * removes the products the run marked ``deleted`` from ``products_current``;
 * upserts the others into ``products_current`` (``ON CONFLICT (source, source_id) DO
-  UPDATE``), never over a row of a later run;
+  UPDATE``), never over a row fetched later (``fetched_at``: runs load oldest first by run
+  id, which is a run's start second, and two runs may share one);
 * records the run as delivered.
 
 A process killed at any point leaves nothing of the run behind (the server rolls the open
@@ -102,12 +103,12 @@ def merge_sql(schema: str, names: list[str]) -> dict[str, str]:
         f"ON CONFLICT ({keys[CHANGES]}) DO NOTHING",
         "removed": f"DELETE FROM {current} AS c USING {STAGING} AS s "
         "WHERE s.change_type = 'deleted' AND c.source = s.source "
-        "AND c.source_id = s.source_id AND c.run_id <= s.run_id",
+        "AND c.source_id = s.source_id AND c.fetched_at <= s.fetched_at",
         "upserted": f"INSERT INTO {current} ({cols}) SELECT DISTINCT ON ({keys[CURRENT]}) {cols} "
         f"FROM {STAGING} WHERE change_type <> 'deleted' "
         f"ORDER BY {keys[CURRENT]}, fetched_at DESC "
         f"ON CONFLICT ({keys[CURRENT]}) DO UPDATE SET {updates} "
-        f"WHERE {current}.run_id <= EXCLUDED.run_id",
+        f"WHERE {current}.fetched_at <= EXCLUDED.fetched_at",
     }
 
 
