@@ -60,3 +60,8 @@ class LakeDamagedError(ConfigError):
 class BudgetExhaustedError(PipelineError):
     """A provider's daily API budget is spent: the call was not sent. What the run fetched
     before it is committed as partial data; the next run (or day) goes on from there."""
+
+
+class SinkError(PipelineError):
+    """A destination after the lake (a database) could not take a committed run's rows. The
+    lake keeps them: the sink's step is retried or resumed on its own (exit 1)."""

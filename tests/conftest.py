@@ -1,6 +1,7 @@
 """Shared fixtures: a fetch context for provider tests, and isolation from the real environment.
 
-Also the module-wide servers: a plain HTTP server, and the fake GitHub of the GitHub tests.
+Also the module-wide servers: a plain HTTP server, and the fake GitHub of the GitHub tests;
+and, as a plug-in, the real PostgreSQL server of ``tests/postgres_server.py``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from werkzeug import Request, Response
 from pipelines.net.http import HttpClient
 from providers.base import FetchContext, Provider, ProviderStats
 from tests.fakes.github import FakeGitHub
+
+pytest_plugins = ["tests.postgres_server"]  # postgres_server, postgres_dsn
 
 TEST_TODAY = date(2026, 12, 5)
 

@@ -39,6 +39,7 @@ from pipelines.config import PipelineConfig
 from pipelines.errors import ConfigError
 from pipelines.ops.orchestration_config import ALERT_KINDS, read_orchestration
 from pipelines.run.options import RunOptions
+from pipelines.run.postgres import postgres_settings
 from pipelines.run.runner import Runner
 from pipelines.run.shard import Shard
 from pipelines.run.steps import Step, step_graph
@@ -108,13 +109,16 @@ def build_plan(
         "schedule": settings["schedule"],
         "providers": names,
     }
-    tail = {
-        "alerts": settings["alerts"],
-        "environment": environment_names(selected, settings["alerts"]),
-    }
+    postgres = postgres_settings(config.sections.get("sinks"))
+    sinks = ("postgres",) if postgres else ()
+    environment = environment_names(selected, settings["alerts"])
+    if postgres:
+        environment.append({"name": postgres.dsn_env, "used_by": "sinks.postgres",
+                            "secret": True, "required": True})  # fmt: skip
+    tail = {"alerts": settings["alerts"], "environment": environment}
     concurrency = {"concurrency": {"max_active_runs": 1, "overlap": "skip"}}
     if settings["shards"] == 1:
-        run = run_part(settings["python"], names, options, Path(config.log_dir))
+        run = run_part(settings["python"], names, options, Path(config.log_dir), sinks=sinks)
         ordered = (
             "command",
             "concurrency",
@@ -127,7 +131,7 @@ def build_plan(
         )  # the order of the pinned plan
         merged = {**run, **concurrency, **tail}
         return {**head, **{key: merged[key] for key in ordered}}
-    shards = shard_parts(config, providers, settings, names, options)
+    shards = shard_parts(config, providers, settings, names, options, sinks)
     timeout = max(shard["run_timeout_seconds"] for shard in shards)
     return {**head, **concurrency, "run_timeout_seconds": timeout, "shards": shards, **tail}
 
@@ -139,6 +143,7 @@ def run_part(
     log_dir: Path,
     shard: Shard | None = None,
     lock_wait_seconds: float = 0,
+    sinks: Sequence[str] = (),
 ) -> dict[str, Any]:
     """What one scheduled run (the whole one, or a shard) needs: commands, steps, lock, log.
 
@@ -148,7 +153,7 @@ def run_part(
     base = [python, SCRIPT]
     options = [*options, "--shard", str(shard)] if shard else list(options)
     step_command = [*base, "run-step", "{step}", "--run-id", "{run_id}", *options]
-    steps = [step_hints(step, step_command) for step in step_graph(names)]
+    steps = [step_hints(step, step_command) for step in step_graph(names, sinks)]
     for step in steps:
         if step["name"] == "write":
             step["timeout_seconds"] += math.ceil(lock_wait_seconds)
@@ -168,6 +173,7 @@ def shard_parts(
     settings: Mapping[str, Any],
     names: Sequence[str],
     options: Sequence[str],
+    sinks: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """One run per shard that has work, its providers as the runner will plan them.
 
@@ -181,7 +187,7 @@ def shard_parts(
         planned = Runner(config, providers, {}, run_options).planned_providers()
         if planned:
             run = run_part(settings["python"], planned, options, Path(config.log_dir), shard,
-                           config.lock_wait_seconds)  # fmt: skip
+                           config.lock_wait_seconds, sinks)  # fmt: skip
             parts.append({"shard": str(shard), "providers": planned, **run})
     if not parts:
         raise ConfigError("orchestration.shards: no shard has any work (no providers selected?)")

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
+from pipelines.run.postgres import PostgresSettings
 from pipelines.validation import Section, checked, setting
 
 NON_EMPTY, ANY_TEXT, NOT_NEGATIVE = "a non-empty string", "a string", "a number of at least 0"
@@ -66,9 +67,10 @@ class RunlogModel(Section):
 
 
 class SinksModel(Section):
-    """``[sinks]``: only the run log has sinks today."""
+    """``[sinks]``: the run log's targets, and the PostgreSQL sink of the data."""
 
     runlog: RunlogModel | None = setting(None, "a table")
+    postgres: PostgresSettings | None = setting(None, "a table")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipelines.lake.runlog import COUNTERS
-from pipelines.run.checkpoint import DONE, Checkpoint
+from pipelines.run.checkpoint import DONE, FAILED, Checkpoint
 
 EXIT_OK, EXIT_PROVIDER_FAILED, EXIT_USAGE, EXIT_QUALITY, EXIT_ALL_FAILED, EXIT_ANOMALY = range(6)
 EXIT_RUN_LIVE = 6  # another run of this lake and shard is live (pipelines/lake/runlease.py)
@@ -80,7 +80,32 @@ def build_record(checkpoint: Checkpoint, root: str, ended_at: datetime | None = 
         "totals": {c: sum(e.get(c, 0) for e in providers.values()) for c in COUNTERS},
     }
     record["exit_code"] = exit_code(providers)
+    if checkpoint.sinks:
+        record["sink_steps"] = sink_entries(checkpoint)
+        failed = any(e["status"] == FAILED for e in record["sink_steps"].values())
+        if failed and record["exit_code"] == EXIT_OK:  # the lake is committed; the sink is not
+            record["exit_code"] = EXIT_PROVIDER_FAILED
     return record
+
+
+def sink_entries(checkpoint: Checkpoint) -> dict[str, dict[str, Any]]:
+    """Each sink step's status as the run record shows it: loaded runs, or the error.
+
+    A scheduler may run a sink beside ``detect`` and ``report``: it may still be pending."""
+    entries = {}
+    for name in checkpoint.sinks:
+        step = checkpoint.steps[f"sink.{name}"]
+        outputs = step.get("outputs") or {}
+        entry: dict[str, Any] = {"status": step["status"]}
+        if outputs.get("status") == "skipped":
+            entry.update(status="skipped", reason=outputs.get("reason"))
+        if "runs" in outputs:
+            entry["runs_loaded"] = sorted(outputs["runs"])
+            entry["migrations"] = outputs.get("migrations", [])
+        if step.get("error"):
+            entry["error"] = step["error"]
+        entries[name] = entry
+    return entries
 
 
 ARG_KEYS = (

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import shutil
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
@@ -28,7 +27,7 @@ from pipelines.checks.quality_config import QualityConfig
 from pipelines.checks.report import write_reports
 from pipelines.checks.report_retention import prune_reports
 from pipelines.config import PipelineConfig
-from pipelines.errors import ConfigError, DataQualityError, ProviderError
+from pipelines.errors import ConfigError, DataQualityError, ProviderError, SinkError
 from pipelines.lake.integrity import check_manifests
 from pipelines.lake.lake import Lake, StagedFile, read_raw
 from pipelines.lake.lock import LakeLock, default_holder
@@ -37,7 +36,7 @@ from pipelines.lake.runlog import append_lake_run, append_run, read_lake_runs, r
 from pipelines.lake.state_repair import check_state, readable_state_meta
 from pipelines.net.retry import RetryBudget
 from pipelines.net.secrets import mask
-from pipelines.run.checkpoint import DONE, FAILED, Checkpoint, unfinished_runs
+from pipelines.run.checkpoint import DONE, FAILED, Checkpoint, abandon_unfinished_runs
 from pipelines.run.detect import acknowledged_runs, describe_alerts, mass_delete_alerts
 from pipelines.run.extract import Extractor
 from pipelines.run.notify import Notifier
@@ -49,6 +48,7 @@ from pipelines.run.options import (
     select_providers,
     work_roots,
 )
+from pipelines.run.postgres import PostgresStep, postgres_settings
 from pipelines.run.process import NormalizeStage, ProviderCounts, RunContext
 from pipelines.run.record import EXIT_ANOMALY, EXIT_OK, build_record
 from pipelines.run.replay import replay_records
@@ -89,6 +89,8 @@ class Runner:
         self.storage = lake_storage(config, options)
         self.lake = Lake(self.storage)
         self.root = work_roots(config)[1 if options.offline else 0]  # checkpoints, staged files
+        self.postgres = postgres_settings(config.sections.get("sinks"))  # bad: stop before
+        self.sinks = ("postgres",) if self.postgres else ()
         self.quality = QualityConfig.from_table(config.sections.get("quality", {}))
         self.anomaly = AnomalyConfig.from_table(config.sections.get("anomaly", {}))
         self.retry_budget = RetryBudget(config.http_retry_budget)  # shared by every provider
@@ -124,12 +126,12 @@ class Runner:
         The run's lease is parked, not given back, while later steps remain. An unknown step
         is refused before any lease, checkpoint or superseding of other runs."""
         path = self.root / "_runs" / self.run_id / "checkpoint.json"
-        names = (
-            Checkpoint.load(self.root, self.run_id).providers
-            if path.exists()
-            else self.planned_providers()
-        )
-        known = [s.name for s in step_graph(names)]
+        if path.exists():
+            checkpoint = Checkpoint.load(self.root, self.run_id)
+            names, sinks = checkpoint.providers, checkpoint.sinks
+        else:
+            names, sinks = self.planned_providers(), self.sinks
+        known = [s.name for s in step_graph(names, sinks)]
         if name not in known:
             raise ConfigError(f"run-step: unknown step {name!r} (steps of this run: "
                               f"{', '.join(known)})")  # fmt: skip
@@ -180,10 +182,11 @@ class Runner:
         check_state(self.storage)  # a corrupt state stops the run here, or is rebuilt at write
         names = self.planned_providers()
         if not self.options.dry_run:
-            self._abandon_unfinished_runs()
+            live = {lease.run_id for lease in live_runs(self.storage)}
+            abandon_unfinished_runs(self.root, self.run_id, self.options.shard, live)
         bootstrap = readable_state_meta(self.storage) is None
         options = {**self.options.to_dict(), "bootstrap": bootstrap}
-        graph = [s.name for s in step_graph(names)]
+        graph = [s.name for s in step_graph(names, self.sinks)]
         # Nothing of a dry run may land in the lake: its work folder is a temporary one.
         home = Path(tempfile.mkdtemp(prefix="dry-run-")) if self.options.dry_run else self.root
         self.checkpoint = Checkpoint.create(
@@ -196,24 +199,8 @@ class Runner:
         selected = select_providers(self.providers, self.options.providers)
         return [p.name for p in selected if self._extractor().options_of(p) is not None]
 
-    def _abandon_unfinished_runs(self) -> None:
-        """A new run supersedes dead ones of the same shard: their staged files go, their
-        checkpoints stay. Runs with a live lease (other shards', or any other) are left alone."""
-        live = {lease.run_id for lease in live_runs(self.storage)}
-        for old in unfinished_runs(self.root):
-            if old.run_id == self.run_id or old.options.get("shard") != self.options.shard:
-                continue
-            if old.run_id in live:
-                continue
-            for child in old.work.iterdir():
-                if child.is_dir():
-                    shutil.rmtree(child, ignore_errors=True)
-            old.abandoned = True
-            old.save()
-            log.warning("run %s stopped unfinished and is superseded by this run", old.run_id)
-
     def _graph(self) -> dict[str, Step]:
-        return {s.name: s for s in step_graph(self.checkpoint.providers)}
+        return {s.name: s for s in step_graph(self.checkpoint.providers, self.checkpoint.sinks)}
 
     # --- execution ----------------------------------------------------------------------------
 
@@ -237,7 +224,7 @@ class Runner:
         kind = step.name.split(".")[0]
         try:
             outputs = getattr(self, f"_step_{kind}")(step)
-        except (ProviderError, DataQualityError, ConfigError) as exc:
+        except (ProviderError, DataQualityError, ConfigError, SinkError) as exc:
             return self._fail(step, started, exc, mask(str(exc)))
         except Exception as exc:
             if step.provider is None:
@@ -349,6 +336,10 @@ class Runner:
         if self.storage.remote:
             return read_lake_runs(self.storage)
         return read_runs(self.log_dir)
+
+    def _step_sink(self, step: Step) -> dict[str, Any]:
+        """Load the committed runs into the sink's database (``pipelines/run/postgres.py``)."""
+        return PostgresStep(self.postgres, self.env, self.lake).execute(self.options.mode)
 
     def _step_detect(self, step: Step) -> dict[str, Any]:
         record = build_record(self.checkpoint, self.lake.uri)

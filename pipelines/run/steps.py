@@ -4,6 +4,7 @@
 
     extract.<provider> ──▶ normalize.<provider> ──┐
     extract.<other>    ──▶ normalize.<other>    ──┴─▶ quality ─▶ write ─▶ detect ─▶ report
+                                                                     └──▶ sink.<name>
 
 * ``extract.<p>`` calls the provider's API and lands raw records (network: retried).
 * ``normalize.<p>`` maps raw records to canonical rows and checks them (quarantine).
@@ -11,6 +12,9 @@
 * ``write`` deduplicates against the state and commits: parts, manifest, then state.
 * ``detect`` judges the run's volumes against the run history.
 * ``report`` appends the run log and writes the Markdown and HTML report.
+* ``sink.<name>`` (only for the sinks ``pipeline.toml`` configures, e.g. ``sink.postgres``)
+  loads the committed rows into a database; it talks to a server, so it is retried, and it
+  resumes and retries alone, without holding up ``detect`` and ``report``.
 
 Providers are independent until ``quality``, so schedulers may run them in parallel.
 Every step is idempotent: running a finished step again is a no-op unless forced.
@@ -68,8 +72,9 @@ class Step:
         }
 
 
-def step_graph(providers: Sequence[str]) -> list[Step]:
-    """The steps of a run over ``providers``, in an order that respects every dependency."""
+def step_graph(providers: Sequence[str], sinks: Sequence[str] = ()) -> list[Step]:
+    """The steps of a run over ``providers`` (and ``sinks``), in an order that respects every
+    dependency. A plain run takes them in this order: the sinks right after ``write``."""
     steps: list[Step] = []
     for name in providers:
         steps.append(Step(f"extract.{name}", (), network=True))
@@ -77,6 +82,7 @@ def step_graph(providers: Sequence[str]) -> list[Step]:
     normalized = tuple(f"normalize.{name}" for name in providers)
     steps.append(Step("quality", normalized))
     steps.append(Step("write", ("quality",)))
+    steps += [Step(f"sink.{name}", ("write",), network=True) for name in sinks]
     steps.append(Step("detect", ("write",)))
     steps.append(Step("report", ("detect",)))
     return steps

@@ -205,7 +205,7 @@ class WriteStep:
         for run_id in self.lake.manifest_ids():
             if run_id in state.applied_runs:
                 continue
-            state.apply_table(self.run_rows(run_id, STATE_COLUMNS))
+            state.apply_table(committed_rows(self.lake, run_id, STATE_COLUMNS))
             state.applied_runs.add(run_id)
             log.warning("state caught up with committed run %s", run_id)
             changed = True
@@ -224,7 +224,7 @@ class WriteStep:
         if done >= set(DELTA_CALLS):
             return
         verify_run(self.lake, self.run_id, "normalized")  # Delta gets only what was committed
-        table = self.run_rows(self.run_id)
+        table = committed_rows(self.lake, self.run_id)
         if table.num_rows == 0:
             return  # nothing changed: no empty transactions
         storage = self.lake.storage
@@ -237,17 +237,16 @@ class WriteStep:
                 progress.write_text(json.dumps(sorted(done)))
         log.info("delta: %d row(s) of run %s applied", table.num_rows, self.run_id)
 
-    def run_rows(self, run_id: str, columns: list[str] | None = None) -> pa.Table:
-        """The normalized rows run ``run_id`` committed (new, changed, deleted), ``source``
-        taken from the partition folders."""
-        manifest = self.lake.read_manifest(run_id)
-        storage = self.lake.storage
-        files = [
-            storage.location(f["path"]) for f in manifest["files"] if f["zone"] == "normalized"
-        ]
-        if not files:
-            return PRODUCT_SCHEMA.empty_table().select(columns or PRODUCT_SCHEMA.names)
-        return self.lake.parts("normalized", files, PRODUCT_SCHEMA).to_table(columns=columns)
+
+def committed_rows(lake: Lake, run_id: str, columns: list[str] | None = None) -> pa.Table:
+    """The normalized rows run ``run_id`` committed (new, changed, deleted), ``source`` taken
+    from the partition folders (the Delta tables and the PostgreSQL sink read them)."""
+    manifest = lake.read_manifest(run_id)
+    storage = lake.storage
+    files = [storage.location(f["path"]) for f in manifest["files"] if f["zone"] == "normalized"]
+    if not files:
+        return PRODUCT_SCHEMA.empty_table().select(columns or PRODUCT_SCHEMA.names)
+    return lake.parts("normalized", files, PRODUCT_SCHEMA).to_table(columns=columns)
 
 
 def deletion_guard(name: str, vanished: int, held: int, max_share: float) -> dict[str, Any] | None:

@@ -27,6 +27,8 @@ from pipelines.config import load_config
 from pipelines.errors import ConfigError
 from pipelines.lake.schema import COLUMN_DESCRIPTIONS, PRODUCT_SCHEMA
 from pipelines.ops.plan import read_orchestration
+from pipelines.ops.sink_config import SinksModel
+from pipelines.validation import checked
 from providers.registry import load_providers
 
 REPO = Path(__file__).resolve().parents[2]
@@ -191,6 +193,7 @@ def unknown_key_errors(section: str, key: str, tmp_path: Path) -> str:
         lambda: QualityConfig.from_table(raw.get("quality", {})),
         lambda: AnomalyConfig.from_table(raw.get("anomaly", {})),
         lambda: read_orchestration(raw.get("orchestration", {}), PROVIDERS),
+        lambda: checked("sinks", SinksModel, raw.get("sinks", {})),
     )
     for check in checks:
         try:

@@ -1,0 +1,119 @@
+"""The PostgreSQL sink: ``[sinks.postgres]`` read and checked, and the ``sink.postgres`` step.
+
+The step runs after ``write`` (``pipelines/run/steps.py``) and loads every committed run of
+the lake that the database has not got yet, oldest first, this run's included: a run whose
+load failed (the database was down, the process was killed) is loaded by the step's retry,
+by ``--resume``, or by the next run's step. Rows are read from the lake's committed parts,
+checked against their manifest first; the database work is in ``postgres_load.py`` (psycopg
+3, imported only when the step runs: the ``postgres`` extra), the tables and migrations in
+``postgres_schema.py``. See docs/postgres.md.
+
+The DSN comes from the environment variable ``dsn_env`` names (``[secrets.refs]`` can fill it
+from a secret store); the whole DSN and its password are registered for masking before the
+first connection, so neither appears in a log line, an error or the run log.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pipelines.errors import ConfigError
+from pipelines.lake.integrity import verify_run
+from pipelines.lake.lake import Lake
+from pipelines.net.secrets import register_secret
+from pipelines.run.postgres_schema import NAME
+from pipelines.run.write import committed_rows
+from pipelines.validation import Section, checked, setting
+
+
+class PostgresSettings(Section):
+    """``[sinks.postgres]`` of ``pipeline.toml``, checked when the file loads (``SinksModel``)."""
+
+    dsn_env: str = setting(
+        "PIPELINE_POSTGRES_DSN",
+        "the name of an environment variable",
+        "Environment variable holding the DSN (a libpq URL or key=value string).",
+        min_length=1,
+    )
+    pg_schema: str = setting(
+        "public",
+        "a lower-case name of letters, digits and _",
+        "PostgreSQL schema of the tables (created when missing).",
+        pattern=NAME.pattern,
+    )
+    connect_timeout_seconds: int = setting(
+        10, "a whole number of at least 1", "Connect timeout of the sink.", ge=1
+    )
+
+
+EXTRA_HINT = "pip install 'psycopg[binary]' (the postgres extra of requirements.txt)"
+
+
+def postgres_settings(sinks: Any) -> PostgresSettings | None:
+    """The checked ``[sinks.postgres]`` table; None when there is none."""
+    if not isinstance(sinks, Mapping) or "postgres" not in sinks:
+        return None
+    return checked("sinks.postgres", PostgresSettings, sinks["postgres"])
+
+
+def sink_names(sinks: Any) -> tuple[str, ...]:
+    """The sinks that get a step of their own in the graph (``sink.<name>``)."""
+    return ("postgres",) if postgres_settings(sinks) else ()
+
+
+def _loader() -> Any:
+    """``postgres_load`` (psycopg); a missing psycopg is one line naming the extra."""
+    try:
+        return importlib.import_module("pipelines.run.postgres_load")
+    except ImportError as exc:
+        if exc.name is None or not exc.name.startswith("psycopg"):
+            raise
+        raise ConfigError(f"[sinks.postgres] needs psycopg 3: {EXTRA_HINT}") from None
+
+
+def read_dsn(settings: PostgresSettings, env: Mapping[str, str]) -> str:
+    """The DSN from the environment, registered for masking with its password."""
+    dsn = env.get(settings.dsn_env, "")
+    if not dsn:
+        raise ConfigError(
+            f"sinks.postgres.dsn_env: {settings.dsn_env} is not set (the PostgreSQL DSN, from "
+            "the environment or a [secrets.refs] entry of that name)"
+        )
+    register_secret(dsn)
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        parts = conninfo_to_dict(dsn)
+    except ProgrammingError:  # its message quotes the string: not shown
+        raise ConfigError(f"{settings.dsn_env}: not a valid PostgreSQL DSN") from None
+    register_secret(str(parts.get("password") or ""))
+    return dsn
+
+
+@dataclass
+class PostgresStep:
+    """The ``sink.postgres`` step of one run."""
+
+    settings: PostgresSettings
+    env: Mapping[str, str]
+    lake: Lake
+
+    def execute(self, mode: str) -> dict[str, Any]:
+        """Load what the database lacks; dry and offline demo runs load nothing."""
+        if mode == "dry_run":
+            return {"status": "skipped", "reason": "dry run"}
+        if mode == "offline":
+            return {"status": "skipped", "reason": "offline demo run: the demo lake is not loaded"}
+        loader = _loader()
+        dsn = read_dsn(self.settings, self.env)
+        result = loader.deliver(dsn, self.settings.connect_timeout_seconds, self.settings.pg_schema,
+                                self.lake.manifest_ids(), self.rows_of)  # fmt: skip
+        return {"status": "ok", **result}
+
+    def rows_of(self, run_id: str) -> Any:
+        verify_run(self.lake, run_id, "normalized")  # only what the manifest vouches for
+        return committed_rows(self.lake, run_id)
