@@ -125,7 +125,7 @@ def test_a_bad_setting_names_the_file_the_key_and_the_allowed_values(
          "sinks.runlog.targets[0].name: expected letters, digits, - and _ only, got 'a b'"),
         ("[[sinks.runlog.targets]]\nkind = 'http'\nurl = 'http://127.0.0.1:9'\ntoken = 'x'\n",
          "sinks.runlog.targets[0].token: unknown key (known: kind, name, url, token_env)"),
-        ("[sinks]\nmetrics = {}\n", "sinks.metrics: unknown key (known: runlog)"),
+        ("[sinks]\nmetrics = {}\n", "sinks.metrics: unknown key (known: runlog, postgres)"),
         ("[sinks]\nrunlog = 5\n", "sinks.runlog: expected a table, got 5"),
     ],
 )  # fmt: skip

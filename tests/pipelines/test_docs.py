@@ -173,6 +173,8 @@ def config_keys(text: str) -> set[tuple[str, str]]:
             line = re.sub(r"^#\s?", "", line.strip())
             if header := re.fullmatch(r"\[([a-z_.]+)\]\s*(?:#.*)?", line):
                 section = header.group(1)
+            elif line.startswith("[["):  # a list of tables (sink targets): keys depend on kind,
+                section = ""  # checked per kind by tests/pipelines/test_sinks.py
             elif (key := re.match(r"([a-z_]+)\s*=", line)) and section:
                 keys.add((section, key.group(1)))
     keys |= set(re.findall(r"`\[([a-z_]+(?:\.[a-z]+)?)\] ([a-z_]+)", text))
