@@ -205,6 +205,7 @@ SUBCOMMANDS: dict[str, str] = {
     "compact": "pipelines.cli.commands.compact",
     "verify": "pipelines.cli.commands.verify",
     "repair": "pipelines.cli.commands.repair",
+    "query": "pipelines.cli.commands.query",
 }
 
 
