@@ -206,6 +206,7 @@ SUBCOMMANDS: dict[str, str] = {
     "verify": "pipelines.cli.commands.verify",
     "repair": "pipelines.cli.commands.repair",
     "query": "pipelines.cli.commands.query",
+    "serve": "pipelines.cli.commands.serve",
 }
 
 
