@@ -20,11 +20,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pipelines.cli.main import main
-from pipelines.lake.storage import LocalStorage
+from pipelines.lake.storage import LocalStorage, open_storage
 from pipelines.ops.lake_api import MAX_PAGE, create_app
 from pipelines.ops.lake_reads import LakeReader, QueryTimeoutError
+from tests.fakes import s3 as fake_s3
+from tests.fakes.s3 import FakeS3
 from tests.pipelines.test_cli import SCRIPT, clean_env, cli
 
+s3_server, s3_env = fake_s3.s3_server, fake_s3.s3_env
 KEY = "test-api-key-0123456789"  # pragma: allowlist secret
 DEMO_ROWS = 175
 PARKA = "gid://shopify/ProductVariant/45871200001001"
@@ -151,6 +154,21 @@ def test_anomalies_list_warn_and_alert_verdicts_of_runs_recorded_since(
         assert client.get("/runs", params={"limit": 1}).json()["next_cursor"]
     finally:
         log.write_text(before)
+
+
+def test_an_object_store_lake_is_served_through_the_storage_layer(
+    s3_server: FakeS3, s3_env: dict, tmp_path: Path
+) -> None:
+    bucket = s3_server.new_bucket()
+    run = cli(
+        "--offline", "--lake-uri", f"s3://{bucket}/lake", cwd=tmp_path, env=clean_env(**s3_env)
+    )
+    assert run.returncode == 0, run.stderr
+    storage = open_storage(f"s3://{bucket}/lake/demo", endpoint_url=s3_server.url)
+    lake = LakeReader(storage, tmp_path / "no-local-log", timeout=10)
+    with TestClient(create_app(lake, None)) as client:
+        assert len(all_pages(client, limit=500)) == DEMO_ROWS
+        assert [r["mode"] for r in client.get("/runs").json()["items"]] == ["offline"]
 
 
 def test_an_api_key_guards_everything_but_health(reader: LakeReader) -> None:
