@@ -29,6 +29,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.dataset as ds
 
+from pipelines.errors import LakeDamagedError
 from pipelines.lake.lake import Lake
 from pipelines.lake.runlog import COUNTERS, LAKE_RUNLOG, read_lake_runs, read_runs
 from pipelines.lake.storage import Storage
@@ -84,12 +85,13 @@ def snapshot(storage: Storage, log_dir: Path) -> LakeSnapshot:
     else:
         here = Path(storage.uri).resolve()
         records = [r for r in read_runs(log_dir) if _same_dir(r.get("data_dir"), here)]
-    return LakeSnapshot(
-        uri=lake.uri,
-        changes=lake.dataset("normalized", manifests=manifests),
-        quarantine=lake.dataset("quarantine", manifests=manifests),
-        runs=runs_table(records),
-    )
+    try:
+        changes = lake.dataset("normalized", manifests=manifests)
+        quarantine = lake.dataset("quarantine", manifests=manifests)
+    except FileNotFoundError as exc:
+        message = f"{lake.uri}: a committed file is missing ({exc}); run `run_pipeline.py verify`"
+        raise LakeDamagedError(message) from None
+    return LakeSnapshot(lake.uri, changes, quarantine, runs_table(records))
 
 
 def _same_dir(text: Any, here: Path) -> bool:

@@ -91,8 +91,8 @@ class LakeReader:
 
     def current(self) -> LakeSnapshot:
         """The lake's snapshot, rebuilt when a run committed or the run log changed."""
+        key = signature(self.storage, self.log_dir)  # outside the lock: requests overlap
         with self._lock:
-            key = signature(self.storage, self.log_dir)
             if self._snapshot is None or key != self._key:
                 self._snapshot, self._key = snapshot(self.storage, self.log_dir), key
             return self._snapshot
@@ -100,7 +100,7 @@ class LakeReader:
     def rows(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
         """Run fixed ``sql`` with bound ``params``; ``QueryTimeoutError`` past the timeout."""
         con = connect(self.current())
-        timer = threading.Timer(self.timeout, con.interrupt)
+        timer = threading.Timer(self.timeout, _interrupt, (con,))
         timer.start()
         try:
             return plain_rows(con.sql(sql, params=params).to_arrow_table())
@@ -171,3 +171,11 @@ class LakeReader:
             if len(found) >= limit:
                 break
         return found[:limit]
+
+
+def _interrupt(con: duckdb.DuckDBPyConnection) -> None:
+    """Stop the query running on ``con``; a connection closed meanwhile has nothing to stop."""
+    try:
+        con.interrupt()
+    except duckdb.Error:
+        return

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.cli.main import main
+from pipelines.lake.lake import Lake
 from pipelines.lake.schema import PRODUCT_SCHEMA
 from pipelines.lake.storage import LocalStorage
 from pipelines.lake.views import LakeSnapshot, connect, runs_table, snapshot
@@ -117,6 +118,7 @@ def test_sql_from_a_file(run_query, tmp_path: Path) -> None:
         (["--file", "missing.sql"], "--file: cannot read missing.sql"),
         (["SELECT 1", "--format", "parquet"], "--format parquet: needs --output PATH"),
         (["SELECT 1", "--format", "xml"], "--format: invalid choice: 'xml'"),
+        (["SELECT 1", "--output", "no/such/folder/out.csv"], "--output: cannot write no/such/"),
     ],
 )
 def test_bad_or_writing_statements_give_one_line_and_exit_2(
@@ -144,6 +146,20 @@ def test_a_run_that_did_not_commit_never_shows(run_query, lake_dir: Path) -> Non
     finally:
         stray.unlink()
     assert {r["source"]: r["n"] for r in json.loads(out)} == DEMO_ROWS
+
+
+def test_a_missing_committed_file_is_one_line(run_query, lake_dir: Path) -> None:
+    root = lake_dir / "data/demo"
+    first = next(f for f in Lake(root).manifests()[0]["files"] if f["zone"] == "normalized")
+    part = root / first["path"]
+    part.rename(part.with_suffix(".away"))
+    try:
+        code, _, err = run_query(COUNT)
+    finally:
+        part.with_suffix(".away").rename(part)
+    assert code == 2
+    assert "a committed file is missing" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_runs_are_those_of_the_lake_asked_for(run_query, capsys: pytest.CaptureFixture) -> None:

@@ -107,15 +107,20 @@ def one_line(exc: Exception) -> str:
 
 
 def write_result(table: pa.Table, fmt: str, output: Path | None) -> None:
-    if fmt == "parquet":
-        assert output is not None
-        pq.write_table(table, output, compression="zstd")
-        return
-    text = {"table": as_table, "csv": as_csv, "json": as_json}[fmt](table)
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        output.write_text(text, encoding="utf-8")
+    """The result on stdout, or in ``output`` (``ConfigError`` when it cannot be written)."""
+    try:
+        if fmt == "parquet":
+            assert output is not None
+            pq.write_table(table, output, compression="zstd")
+            return
+        text = {"table": as_table, "csv": as_csv, "json": as_json}[fmt](table)
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        reason = exc.strerror or one_line(exc)
+        raise ConfigError(f"--output: cannot write {output} ({reason})") from None
 
 
 def as_table(table: pa.Table) -> str:
