@@ -2,10 +2,10 @@
 
 No SQL is ever built from what a client sends: each filter a request names adds one constant
 fragment with ``?`` placeholders, and the values go to DuckDB as parameters. Every query runs
-in its own locked-down in-memory DuckDB (``pipelines.lake.views.connect``) and is interrupted
-after ``timeout`` seconds; page sizes are capped by the API. Paging is keyset: the cursor is the
-last key of a page, made opaque (URL-safe base64 of JSON), so a page never repeats or skips rows
-when runs commit in between.
+on its own connection to one locked-down in-memory DuckDB that sees only the views
+(``pipelines.lake.views.connect``), and is interrupted after ``timeout`` seconds; page sizes
+are capped by the API. Paging is keyset: the cursor is the last key of a page, made opaque
+(URL-safe base64 of JSON), so a page never repeats or skips rows when runs commit in between.
 
 The snapshot of the lake (its committed files and run log) is rebuilt only when the lake's
 signature changes: one listing of the manifests and one look at the run log per request.
@@ -25,7 +25,14 @@ from typing import Any
 import duckdb
 
 from pipelines.lake.storage import Storage
-from pipelines.lake.views import LakeSnapshot, connect, plain_rows, signature, snapshot
+from pipelines.lake.views import (
+    LakeSnapshot,
+    connect,
+    locked_database,
+    plain_rows,
+    signature,
+    snapshot,
+)
 
 ALERT_LEVELS = ("warn", "alert")
 RUN_COLUMNS = (
@@ -88,6 +95,7 @@ class LakeReader:
         self._lock = threading.Lock()
         self._key: tuple[Any, ...] | None = None
         self._snapshot: LakeSnapshot | None = None
+        self._database = locked_database()  # each query opens its own connection to it
 
     def current(self) -> LakeSnapshot:
         """The lake's snapshot, rebuilt when a run committed or the run log changed."""
@@ -99,7 +107,7 @@ class LakeReader:
 
     def rows(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
         """Run fixed ``sql`` with bound ``params``; ``QueryTimeoutError`` past the timeout."""
-        con = connect(self.current())
+        con = connect(self.current(), self._database)
         timer = threading.Timer(self.timeout, _interrupt, (con,))
         timer.start()
         try:
