@@ -27,7 +27,9 @@ API_KEY_ENV = "PIPELINE_API_KEY"
 API_KEY_HEADER = "X-API-Key"
 DEFAULT_PAGE, MAX_PAGE = 100, 500
 
-key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description=API_KEY_ENV)
+key_header = APIKeyHeader(
+    name=API_KEY_HEADER, auto_error=False, description=f"the key the server has in {API_KEY_ENV}"
+)
 
 
 class Page(BaseModel):
