@@ -103,7 +103,7 @@ def test_sql_from_a_file(run_query, tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["SELEC 1"], 'Parser Error: syntax error at or near "SELEC"'),
-        (["SELECT * FROM nope"], "Catalog Error: Table with name nope does not exist"),
+        (["SELECT * FROM no_such_view"], "Catalog Error: Table with name no_such_view does not"),
         (["SELECT no_such_column FROM runs"], 'Binder Error: Referenced column "no_such_column"'),
         (["SELECT * FROM read_csv('/etc/passwd')"], "Permission Error"),
         (["SELECT * FROM 'data/demo/normalized/**/*.parquet'"], "Permission Error"),
