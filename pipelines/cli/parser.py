@@ -264,6 +264,8 @@ SUBCOMMANDS: dict[str, str] = {
     "verify": "pipelines.cli.commands.verify",
     "repair": "pipelines.cli.commands.repair",
     "export": "pipelines.cli.commands.export",
+    "query": "pipelines.cli.commands.query",
+    "serve": "pipelines.cli.commands.serve",
 }
 
 # Global options: accepted before the command as well as after it.

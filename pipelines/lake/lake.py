@@ -268,16 +268,19 @@ class Lake:
         """Every committed manifest, oldest run first."""
         return [m for m in map(self.read_manifest, self.manifest_ids()) if m is not None]
 
-    def committed_files(self, zone: str) -> list[Any]:
+    def committed_files(
+        self, zone: str, manifests: list[dict[str, Any]] | None = None
+    ) -> list[Any]:
         """Files of ``zone`` named in a manifest: the only ones a reader should trust.
 
         Paths for ``self.filesystem``: a ``Path`` in a local lake, ``bucket/key`` in S3.
         Manifests are read first and the files they name are listed, so a file written by a
         run still in progress never appears, however the listing and the run interleave.
+        ``manifests`` (``self.manifests()`` read once) lets several zones agree on one moment.
         """
         return [
             self.storage.location(f["path"])
-            for manifest in self.manifests()
+            for manifest in (self.manifests() if manifests is None else manifests)
             for f in manifest["files"]
             if f["zone"] == zone
         ]
@@ -287,15 +290,16 @@ class Lake:
         remote = self.storage.remote
         return [f"s3://{f}" if remote else str(f) for f in self.committed_files(zone)]
 
-    def dataset(self, zone: str = "normalized", schema: pa.Schema | None = None) -> ds.Dataset:
+    def dataset(self, zone: str = "normalized", schema: pa.Schema | None = None,
+                manifests: list[dict[str, Any]] | None = None) -> ds.Dataset:  # fmt: skip
         """The committed files of ``zone`` as one pyarrow dataset, ``dt`` and ``source`` (strings)
         read from the path.
 
         DuckDB queries it by name (``con.sql("SELECT … FROM dataset")``), pandas and polars
         take ``dataset.to_table()``. A lake without parts yet gives an empty dataset (the
-        canonical columns for ``normalized``).
+        canonical columns for ``normalized``). ``manifests`` as for ``committed_files``.
         """
-        files = self.committed_files(zone)
+        files = self.committed_files(zone, manifests)
         if not files and schema is None:
             schema = pa.unify_schemas([PRODUCT_SCHEMA, PARTITIONING] if zone == "normalized"
                                       else [PARTITIONING])  # fmt: skip

@@ -9,7 +9,6 @@ interpreter (make itself would build a venv), and ``.venv/bin/python`` is this i
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
@@ -65,13 +64,10 @@ def _newcomer_env() -> dict[str, str]:
 
 
 def _rows_per_source(text: str) -> dict[str, int]:
-    """The README's first query as printed by pyarrow (groups come in the order files are
-    listed, so they are compared as a mapping)."""
-    sources = re.search(r"^source: \[\[(.*)\]\]$", text, re.M)
-    counts = re.search(r"^source_id_count: \[\[(.*)\]\]$", text, re.M)
-    assert sources, "the README's first query printed no table"
-    assert counts, "the README's first query printed no counts"
-    return dict(zip(json.loads(f"[{sources[1]}]"), json.loads(f"[{counts[1]}]")))
+    """The README's first query as ``query`` prints it: a ``source  products`` table."""
+    table = re.search(r"^source +products\n((?:[a-z]+ +\d+\n)+)", text, re.M)
+    assert table, "the README's first query printed no table"
+    return {name: int(count) for name, count in map(str.split, table[1].splitlines())}
 
 
 def test_the_readme_commands_are_the_ones_translated() -> None:
