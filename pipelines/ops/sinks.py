@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.errors import ConfigError
+from pipelines.net.extras import require
 from pipelines.net.secrets import mask, mask_data, register_basic_auth, register_secret
 from pipelines.ops.sink_targets import (
     BulkTarget,
@@ -93,6 +94,8 @@ def _target_table(index: int, table: Any, errors: list[str]) -> dict[str, str]:
         errors.append(f"{where}.kind: expected one of {', '.join(KINDS)}")
         return {"name": f"#{index}"}
     declared = KINDS[table["kind"]]
+    if table["kind"] == "cloudwatch":
+        require("aws", f"{where}.kind = cloudwatch")
     found = {"kind": table["kind"], "name": str(table.get("name", table["kind"]))}
     for key in table.keys() - {"kind", "name", *declared}:
         errors.append(f"{where}.{key}: unknown setting (known: {', '.join(sorted(declared))})")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from pipelines.errors import ConfigError
 from pipelines.lake.lock import LakeLock, default_holder
 from pipelines.lake.storage import Storage
+from pipelines.net.extras import require
 from pipelines.run.options import RunOptions, lake_storage, new_run_id
 
 if TYPE_CHECKING:
@@ -57,9 +58,8 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
 
 def compact_tables(storage: Storage, retention_hours: int) -> object:
     """``DeltaTables.compact`` on the lake of ``storage``."""
-    try:
-        from pipelines.lake.delta import DeltaTables
-    except ImportError as exc:
-        raise ConfigError(f"compact: the Delta table module is not available ({exc})") from None
+    require("delta", "compact")
+    from pipelines.lake.delta import DeltaTables
+
     uri = storage.uri if storage.remote else str(storage.root.resolve())
     return DeltaTables(uri, storage.storage_options()).compact(retention_hours)
