@@ -92,7 +92,7 @@ def format_status(runs: list[dict[str, Any]], last: int = 10) -> str:
                 run["run_id"], run["mode"], str(run["exit_code"]), name, entry["status"],
                 *(str(entry.get(c, 0)) for c in ("fetched", "new", "changed", "written",
                                                  "api_calls")),
-                note[:60],
+                note,
             ))  # fmt: skip
     if not rows:
         return "No runs recorded yet."
