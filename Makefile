@@ -4,23 +4,37 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: run-pipeline test docs lint secrets-baseline lock format status list-providers bench download-artifacts compact clean
+.PHONY: install run-pipeline test docs lint secrets-baseline lock format status list-providers bench download-artifacts compact clean
 .PHONY: test-orchestrators test-airflow test-dagster test-prefect test-temporal dbt
 WORKFLOWS := $(wildcard .github/workflows/*.yml .github/workflows/*.yaml)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Installs verify every file's sha256 against the hashed locks (see `make lock`).
+# Installs verify every file's sha256 against the hashed locks (see `make lock`). uv installs
+# them several times faster than pip: it is installed first (pinned, hash-checked, from
+# requirements-uv.lock); where uv cannot be installed or run, pip installs the same locks.
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes
+UV_INSTALL  := $(BIN)/uv pip install --quiet --require-hashes --python $(BIN)/python
+install_locks = { $(PIP_INSTALL) -r requirements-uv.lock && $(UV_INSTALL) $(1); } || \
+	{ echo "uv unavailable: installing with pip"; $(PIP_INSTALL) $(1); }
 
-$(VENV)/.runtime: requirements.lock | $(BIN)/python
-	$(PIP_INSTALL) -r requirements.lock
+# The optional extras (requirements.txt's `# extra: NAME` pins), each with its lock.
+EXTRAS ?=
+KNOWN_EXTRAS := $(patsubst requirements-extra-%.lock,%,$(wildcard requirements-extra-*.lock))
+UNKNOWN_EXTRAS = $(filter-out $(KNOWN_EXTRAS),$(EXTRAS))
+
+$(VENV)/.runtime: requirements.lock requirements-uv.lock | $(BIN)/python
+	$(call install_locks,-r requirements.lock)
 	touch $@
 
-$(VENV)/.dev: requirements.lock requirements-dev.lock | $(BIN)/python
-	$(PIP_INSTALL) -r requirements-dev.lock
+$(VENV)/.dev: requirements.lock requirements-dev.lock requirements-uv.lock | $(BIN)/python
+	$(call install_locks,-r requirements-dev.lock)
 	touch $(VENV)/.runtime $@
+
+install: $(VENV)/.runtime  ## Install the core, plus optional extras: make install EXTRAS="aws delta"
+	$(if $(UNKNOWN_EXTRAS),$(error EXTRAS: no extra named $(UNKNOWN_EXTRAS) (known: $(KNOWN_EXTRAS))))
+	$(if $(EXTRAS),$(call install_locks,$(foreach x,$(EXTRAS),-r requirements-extra-$(x).lock)))
 
 run-pipeline: $(VENV)/.runtime  ## Run the pipeline (offline demo when no credentials are set)
 	$(BIN)/python pipelines/run_pipeline.py $(ARGS)
@@ -82,14 +96,11 @@ lint: $(VENV)/.dev  ## ruff, workflow checks (zizmor, schemas), secret scan (.se
 	$(BIN)/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
 	$(BIN)/python .ci/scan_secrets.py
 
-# requirements.txt and requirements-dev.txt hold the pins; the .lock files add every file's
-# sha256 for pip --require-hashes (the workflows, make test). Run after changing a pin: uv
-# resolves against PyPI, and tests/test_supply_chain.py fails while a lock disagrees.
-UV_COMPILE := $(BIN)/uv pip compile --quiet --generate-hashes --universal --python-version 3.11.5 \
-	--custom-compile-command "make lock"
-lock: $(VENV)/.dev  ## Regenerate requirements.lock and requirements-dev.lock (hashed)
-	$(UV_COMPILE) -o requirements.lock requirements.txt
-	$(UV_COMPILE) -o requirements-dev.lock requirements-dev.txt
+# requirements.txt and requirements-dev.txt hold the pins; .ci/lock.py writes the hashed locks
+# (core, one per extra, dev, uv) that the Makefile and the workflows install. Run after changing
+# a pin: uv resolves against PyPI, and tests/test_supply_chain.py fails while a lock disagrees.
+lock: $(VENV)/.dev  ## Regenerate the hashed locks: requirements.lock, requirements-extra-*.lock, -dev, -uv
+	$(BIN)/python .ci/lock.py $(BIN)/uv
 
 # After reviewing that every new finding is a fake: list the findings of the tracked files
 # as known (keeps their is_secret labels and the custom plugins of .ci/secret_plugins.py).

@@ -30,7 +30,7 @@ ALLOWED: dict[str, set[str]] = {
         "pipelines.lake", "pipelines.net", "pipelines.validation", "pipelines.errors",
     },
     "pipelines.config": {"providers", "pipelines.net", "pipelines.validation", "pipelines.errors"},
-    "pipelines.exports": {"pipelines.lake", "providers", "pipelines.errors"},
+    "pipelines.exports": {"pipelines.lake", "providers", "pipelines.net", "pipelines.errors"},
     "pipelines.run": {
         "pipelines.config", "pipelines.checks", "pipelines.lake", "providers", "pipelines.net",
         "pipelines.validation", "pipelines.errors",

@@ -40,7 +40,10 @@ from tests.workflow_syntax import (
     render,
 )
 
-CHECKED_OUT = ("pipelines", "providers", "pipeline.toml", "requirements.txt", "requirements.lock")
+CHECKED_OUT = (
+    "pipelines", "providers", "pipeline.toml", "requirements.txt",
+    *sorted(p.name for p in REPO.glob("requirements*.lock")),
+)  # fmt: skip
 
 # ---------------------------------------------------------------- the runner
 

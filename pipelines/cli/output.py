@@ -32,7 +32,7 @@ def print_summary(
     rows = []
     for name, entry in result.record["providers"].items():
         note = entry.get("reason") or entry.get("error") or ""
-        rows.append((name, entry["status"], *(str(entry[c]) for c in SUMMARY_COLUMNS), note[:80]))
+        rows.append((name, entry["status"], *(str(entry[c]) for c in SUMMARY_COLUMNS), note))
     print_table(("provider", "status", *SUMMARY_COLUMNS, "note"), rows)
     for name, entry in result.record["providers"].items():
         provider = (providers or {}).get(name)

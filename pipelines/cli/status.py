@@ -136,7 +136,7 @@ def format_status(runs: list[dict[str, Any]]) -> str:
             note = entry.get("reason") or entry.get("error") or ""
             rows.append((run["run_id"], run["mode"], str(run["exit_code"]), name,
                          entry["status"], *(str(entry.get(c, 0)) for c in RUN_COLUMNS),
-                         note[:60]))  # fmt: skip
+                         note))  # fmt: skip
     if not rows:
         return "No runs recorded yet."
     return format_table(header, rows)

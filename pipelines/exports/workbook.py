@@ -18,10 +18,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pipelines.errors import ConfigError
 from pipelines.exports.catalog import EXPORT_COLUMNS, Catalog
 from pipelines.exports.cells import inert, list_text
 from pipelines.exports.tables import DATASET
+from pipelines.net.extras import require
 
 SUMMARY = "Summary"
 MONEY_FORMAT = "#,##0.00##"
@@ -32,13 +32,9 @@ _SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
 
 def require_openpyxl() -> Any:
     """The openpyxl module, or a ``ConfigError`` naming the extra that brings it."""
-    try:
-        import openpyxl
-    except ImportError:
-        raise ConfigError(
-            "--format xlsx needs openpyxl, an optional dependency: install the 'export' extra "
-            "(the requirements.txt lines marked '# extra: export')"
-        ) from None
+    require("export", "--format xlsx")
+    import openpyxl
+
     return openpyxl
 
 

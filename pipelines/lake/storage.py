@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 import pyarrow.fs as pafs
 
 from pipelines.errors import ConfigError
+from pipelines.net.extras import require
 from pipelines.net.secrets import register_secret
 
 SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
@@ -260,13 +261,10 @@ def _open_s3(uri: str, endpoint_url: str, region: str, env: Mapping[str, str]) -
     bucket, prefix = parts.netloc, parts.path.strip("/")
     if not _BUCKET.match(bucket):
         raise ConfigError(f"lake_uri: {bucket!r} in {uri} is not a valid S3 bucket name")
-    try:
-        import boto3
-        from botocore.config import Config
-    except ImportError:
-        raise ConfigError(
-            "lake_uri: an s3:// lake needs boto3 (pip install boto3, see requirements)"
-        ) from None
+    require("aws", f"lake_uri = {uri}")
+    import boto3
+    from botocore.config import Config
+
     for name in SECRET_ENV:
         register_secret(env.get(name))
     endpoint = endpoint_url or env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL", "")

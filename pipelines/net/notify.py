@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from pipelines.net.extras import require
 from pipelines.net.markup import html_text, markdown_cell, markdown_text, plain_text
 from pipelines.net.secrets import mask, register_secret
 
@@ -160,6 +161,7 @@ class Targets:
         self.invalid = 0
         if not text.strip():
             return
+        require("notify", URLS_ENV)
         from apprise import Apprise, AppriseAsset
 
         self.apprise = Apprise(asset=AppriseAsset(async_mode=False))

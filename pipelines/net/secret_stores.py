@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pipelines.errors import ConfigError
+from pipelines.net.extras import require
 from pipelines.net.http import check_endpoint
 from pipelines.net.secrets import register_secret
 
@@ -82,6 +83,7 @@ class AwsSecretsManager:
     label = "AWS Secrets Manager"
 
     def __init__(self, env: Mapping[str, str]) -> None:
+        require("aws", "a secret reference to " + self.label)
         import boto3  # only runs that use the store pay for the import
         from botocore.config import Config
 
@@ -137,6 +139,7 @@ class VaultKV2:
     label = "Vault"
 
     def __init__(self, env: Mapping[str, str]) -> None:
+        require("vault", "a secret reference to " + self.label)
         import hvac
         import requests
 

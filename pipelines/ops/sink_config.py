@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
+from pipelines.net.extras import require
 from pipelines.run.postgres import PostgresSettings
 from pipelines.validation import Section, checked, setting
 
@@ -93,6 +94,9 @@ def parse_sinks(section: Any) -> SinkSettings | None:
     if model.runlog is None or not section.get("runlog"):
         return None
     runlog = model.runlog
+    for index, target in enumerate(runlog.targets):
+        if target.kind == "cloudwatch":
+            require("aws", f"sinks.runlog.targets[{index}].kind = cloudwatch")
     targets = tuple({**t.model_dump(), "name": t.name or t.kind} for t in runlog.targets)
     return SinkSettings(float(runlog.deadline_seconds), runlog.attempts,
                         float(runlog.backoff_seconds), runlog.max_queued, targets)  # fmt: skip

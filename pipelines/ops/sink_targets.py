@@ -19,10 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-import boto3
 import requests
-from botocore.config import Config as BotoConfig
-from botocore.exceptions import BotoCoreError, ClientError
 
 from pipelines.net.secrets import mask
 
@@ -170,6 +167,10 @@ class CloudWatchTarget:
     endpoint_url: str = ""
 
     def send(self, records: list[dict[str, Any]], timeout: float) -> Delivery:
+        import boto3  # the optional "aws" extra, checked when the sinks are parsed
+        from botocore.config import Config as BotoConfig
+        from botocore.exceptions import BotoCoreError, ClientError
+
         client = boto3.client(
             "logs", region_name=self.region or None, endpoint_url=self.endpoint_url or None,
             config=BotoConfig(connect_timeout=timeout, read_timeout=timeout,

@@ -205,6 +205,14 @@ class Checkpoint:
     def finished(self) -> bool:
         return self.first_unfinished() is None
 
+    @property
+    def ended(self) -> bool:
+        """Every step of the whole run (quality, write, detect, report) is done: a provider's
+        steps that failed on the way stay failed (the run committed without them), but nothing
+        of the run is left to continue."""
+        shared = [e for name, e in self.steps.items() if "." not in name]  # not extract.<p>
+        return bool(shared) and all(e["status"] == DONE for e in shared)
+
 
 def latest_run_id(root: Path) -> str | None:
     """The newest run with a checkpoint (run ids sort by time)."""
@@ -214,7 +222,9 @@ def latest_run_id(root: Path) -> str | None:
 
 
 def unfinished_runs(root: Path) -> list[Checkpoint]:
-    """Runs that stopped before their last step and were not abandoned."""
+    """Runs that stopped before their last step and were not abandoned.
+
+    A run whose providers failed but which went on to its last step ended: it is not listed."""
     folder = runs_dir(root)
     if not folder.is_dir():
         return []
@@ -222,7 +232,7 @@ def unfinished_runs(root: Path) -> list[Checkpoint]:
         Checkpoint.load_or_abandon(root, p.parent.name)
         for p in sorted(folder.glob("*/checkpoint.json"))
     ]
-    return [c for c in runs if not c.finished and not c.abandoned]
+    return [c for c in runs if not c.ended and not c.abandoned]
 
 
 def abandon_unfinished_runs(root: Path, run_id: str, shard: str | None, live: set[str]) -> None:

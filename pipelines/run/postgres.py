@@ -23,6 +23,7 @@ from typing import Any
 from pipelines.errors import ConfigError
 from pipelines.lake.integrity import verify_run
 from pipelines.lake.lake import Lake
+from pipelines.net.extras import require
 from pipelines.net.secrets import register_secret
 from pipelines.run.postgres_schema import NAME
 from pipelines.run.write import committed_rows
@@ -49,9 +50,6 @@ class PostgresSettings(Section):
     )
 
 
-EXTRA_HINT = "pip install 'psycopg[binary]' (the postgres extra of requirements.txt)"
-
-
 def postgres_settings(sinks: Any) -> PostgresSettings | None:
     """The checked ``[sinks.postgres]`` table; None when there is none."""
     if not isinstance(sinks, Mapping) or "postgres" not in sinks:
@@ -66,12 +64,8 @@ def sink_names(sinks: Any) -> tuple[str, ...]:
 
 def _loader() -> Any:
     """``postgres_load`` (psycopg); a missing psycopg is one line naming the extra."""
-    try:
-        return importlib.import_module("pipelines.run.postgres_load")
-    except ImportError as exc:
-        if exc.name is None or not exc.name.startswith("psycopg"):
-            raise
-        raise ConfigError(f"[sinks.postgres] needs psycopg 3: {EXTRA_HINT}") from None
+    require("postgres", "[sinks.postgres]")
+    return importlib.import_module("pipelines.run.postgres_load")
 
 
 def read_dsn(settings: PostgresSettings, env: Mapping[str, str]) -> str:

@@ -10,7 +10,6 @@ work.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import tempfile
 import time
@@ -34,6 +33,7 @@ from pipelines.lake.lock import LakeLock, default_holder
 from pipelines.lake.runlease import RunLease, live_runs
 from pipelines.lake.runlog import append_lake_run, append_run, read_lake_runs, read_runs
 from pipelines.lake.state_repair import check_state, readable_state_meta
+from pipelines.net.extras import require
 from pipelines.net.retry import RetryBudget
 from pipelines.net.secrets import mask
 from pipelines.run.checkpoint import DONE, FAILED, Checkpoint, abandon_unfinished_runs
@@ -81,11 +81,8 @@ class Runner:
             conflicts = [c for p in selected for c in p.conflicting_settings(env)]
             if conflicts:
                 raise ConfigError("; ".join(conflicts))
-        if (
-            config.table_format == "delta"
-            and importlib.util.find_spec("pipelines.lake.delta") is None
-        ):
-            raise ConfigError('pipeline.table_format = "delta" needs pipelines/lake/delta.py')
+        if config.table_format == "delta":
+            require("delta", 'pipeline.table_format = "delta"')
         self.storage = lake_storage(config, options)
         self.lake = Lake(self.storage)
         self.root = work_roots(config)[1 if options.offline else 0]  # checkpoints, staged files

@@ -203,7 +203,7 @@ def test_serve_without_fastapi_names_the_extra(
     assert main(["serve", "--offline"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
-    assert "fastapi is not installed; it is part of the serve extra" in err[0]
+    assert "serve needs the optional 'serve' dependencies (fastapi is not installed)" in err[0]
 
 
 def free_port() -> int:

@@ -203,13 +203,16 @@ def test_fault(case: Case, fakes: Fakes, clean_rows, tmp_path: Path) -> None:
 
 
 def test_the_run_after_a_failed_one_completes_the_lake_without_duplicates(
-    fakes: Fakes, clean_rows, tmp_path: Path
+    fakes: Fakes, clean_rows, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     CASES["ebay-breaker-opens"].inject(fakes)
     assert run(tmp_path, fakes, http_breaker_threshold=2)["exit_code"] == 1
     fakes.ebay.search_faults.clear()
+    caplog.clear()
 
     second = run(tmp_path, fakes)
+
+    assert "superseded" not in caplog.text  # the failed run ended: nothing of it to supersede
 
     assert second["exit_code"] == 0
     assert second["providers"]["ebay"]["new"] == EBAY_ITEMS

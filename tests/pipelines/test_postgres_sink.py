@@ -268,7 +268,10 @@ def test_without_psycopg_the_step_names_the_extra(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setitem(sys.modules, "psycopg", None)
     monkeypatch.delitem(sys.modules, "pipelines.run.postgres_load")
     step = PostgresStep(settings(), {DSN_ENV: "postgresql://x@127.0.0.1/db"}, Lake(Path("x")))
-    with pytest.raises(ConfigError, match=r"needs psycopg 3: pip install .*postgres extra"):
+    with pytest.raises(
+        ConfigError,
+        match=r"\[sinks.postgres\] needs the optional 'postgres' dependencies \(psycopg is not",
+    ):
         step.execute("live")
     assert step.execute("dry_run")["status"] == step.execute("offline")["status"] == "skipped"
 

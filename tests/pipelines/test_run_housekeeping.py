@@ -1,13 +1,16 @@
 """What a run leaves behind and says: report retention, effective settings, refused steps,
-products against variant rows."""
+products against variant rows, whole notes."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from pipelines.checks.report_retention import prune_reports
+from pipelines.cli.output import SUMMARY_COLUMNS, print_summary
+from pipelines.cli.status import format_status
 from pipelines.run_pipeline import main
 
 
@@ -59,3 +62,18 @@ def test_shopify_summary_says_products_and_variant_rows(
     captured = capsys.readouterr()
     assert "shopify: 3 products fetched as 9 variant rows" in captured.out
     assert " 3 products in " in captured.err
+
+
+def test_the_summary_and_status_show_a_long_note_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    error = (
+        "ebay: circuit breaker open after 2 consecutive failures (last: HTTP 503 on search "
+        "'vintage film camera' on EBAY_US); the other providers' rows were committed"
+    )
+    counts = dict.fromkeys(SUMMARY_COLUMNS, 0)
+    record = {"run_id": "r1", "mode": "live", "exit_code": 1,
+              "providers": {"ebay": {"status": "failed", "error": error, **counts}}}  # fmt: skip
+    print_summary(SimpleNamespace(record=record, exit_code=1), tmp_path, dry_run=False)
+    assert error in capsys.readouterr().out
+    assert error in format_status([record])

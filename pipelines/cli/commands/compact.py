@@ -14,6 +14,7 @@ from pipelines.cli.tables import print_table
 from pipelines.errors import ConfigError
 from pipelines.lake.lock import LakeLock, default_holder
 from pipelines.lake.storage import Storage
+from pipelines.net.extras import require
 from pipelines.run.options import RunOptions, lake_storage, new_run_id
 
 if TYPE_CHECKING:
@@ -61,9 +62,8 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
 
 def compact_tables(storage: Storage, retention_hours: int) -> dict[str, dict[str, int]]:
     """``DeltaTables.compact`` on the lake of ``storage``."""
-    try:
-        from pipelines.lake.delta import DeltaTables
-    except ImportError as exc:
-        raise ConfigError(f"compact: the Delta table module is not available ({exc})") from None
+    require("delta", "compact")
+    from pipelines.lake.delta import DeltaTables
+
     uri = storage.uri if storage.remote else str(storage.root.resolve())
     return DeltaTables(uri, storage.storage_options()).compact(retention_hours)

@@ -8,7 +8,6 @@ exits 2. It binds 127.0.0.1 unless ``--host`` says otherwise, and reads the API 
 from __future__ import annotations
 
 import argparse
-import importlib
 import ipaddress
 import logging
 import socket
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from pipelines.cli.preflight import port
 from pipelines.errors import ConfigError
+from pipelines.net.extras import require
 from pipelines.ops.lake_reads import LakeReader
 from pipelines.run.options import RunOptions, lake_storage
 
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from pipelines.cli.main import CommandContext
 
 HELP = "Serve a read-only HTTP API over the lake: products, their history, runs, anomalies."
-EXTRA = ("fastapi", "uvicorn")
 DEFAULT_PORT = 8000
 log = logging.getLogger("pipeline.serve")
 
@@ -57,20 +56,8 @@ def _seconds(text: str) -> float:
     return value
 
 
-def require_extra() -> None:
-    """One clear line when FastAPI or uvicorn is missing."""
-    for name in EXTRA:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            raise ConfigError(
-                f"serve: {name} is not installed; it is part of the serve extra "
-                "(the requirements.txt lines marked `# extra: serve`)"
-            ) from None
-
-
 def execute(args: argparse.Namespace, context: CommandContext) -> int:
-    require_extra()
+    require("serve", "serve")
     import uvicorn
 
     from pipelines.ops.lake_api import API_KEY_ENV, create_app
