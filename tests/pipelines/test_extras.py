@@ -15,7 +15,7 @@ from pipelines.errors import ConfigError
 from pipelines.net.extras import EXTRAS, MissingExtraError, install_hint, require
 from pipelines.net.notify import Targets
 from pipelines.net.secret_stores import STORE_CLIENTS
-from pipelines.ops.sinks import parse_sinks
+from pipelines.ops.sink_config import parse_sinks
 from pipelines.run_pipeline import main
 
 

@@ -14,7 +14,7 @@ import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipelines.cli.preflight import port
+from pipelines.cli.parser import port
 from pipelines.errors import ConfigError
 from pipelines.net.extras import require
 from pipelines.ops.lake_reads import LakeReader
