@@ -152,7 +152,7 @@ def test_xlsx_without_openpyxl_says_which_extra_in_one_line(
     assert err.count("\n") == 1
     assert "Traceback" not in err
     assert "openpyxl" in err
-    assert "'export' extra" in err
+    assert "'export' dependencies" in err
     assert not (lake / "out").exists()  # nothing half-done
 
 
