@@ -191,6 +191,12 @@ def _add_alerting_and_scheduling(parser: argparse.ArgumentParser) -> None:
         "provider's catalog deleted",
     )
     add(
+        "--defer-gate",
+        action="store_true",
+        help="with --shard, in a run whose shards gha-finalize joins: commit this shard's "
+        "valid rows whatever its reject share and leave the quality gate to the join",
+    )
+    add(
         "--metrics-file",
         type=Path,
         metavar="PATH",
