@@ -22,6 +22,7 @@ from pipelines.errors import ConfigError
 from pipelines.lake.lake import Lake
 from pipelines.lake.seen_keys import SEEN_DIR, expire_seen, write_seen
 from pipelines.lake.storage import open_storage
+from pipelines.ops.metrics import provider_families, run_families
 from pipelines.run.options import RunOptions
 from pipelines.run.runner import Runner
 from pipelines.run.shard import Shard, split_lists
@@ -134,6 +135,9 @@ def test_a_shard_judges_none_of_its_volumes_and_says_so(workdir: Path) -> None:
     assert "shard 1/2: volumes judged over the whole run" in report
     assert "Shard 1/2 holds a share of the run: its volumes are not judged here" in report
     assert "anomaly check" not in report
+    families = {f.name: f for f in [*run_families(first), *provider_families(first)]}
+    assert families["product_pipeline_anomaly_z_score"].samples == []
+    assert [s.value for s in families["product_pipeline_anomaly_alerts"].samples] == [0]
 
 
 def test_failure_streaks_count_joined_runs(workdir: Path) -> None:
