@@ -375,10 +375,11 @@ def run_step_with_stub_cli(tmp_path: Path, inputs: dict[str, Any], exit_code: in
 
 
 def test_dispatch_inputs_reach_the_cli_as_flags(tmp_path: Path) -> None:
-    inputs = {"providers": "shopify,ebay", "limit": 5, "dry_run": True, "full_refresh": True}
+    inputs = {"providers": "shopify,ebay", "limit": 5, "dry_run": True, "full_refresh": True,
+              "allow_mass_delete": True}  # fmt: skip
     code, args, outputs = run_step_with_stub_cli(tmp_path, inputs, exit_code=3)
     assert args == ["--log-format", "json", "--providers", "shopify,ebay", "--limit", "5",
-                    "--dry-run", "--full-refresh", "--offline"]  # fmt: skip
+                    "--dry-run", "--full-refresh", "--allow-mass-delete", "--offline"]  # fmt: skip
     assert (code, outputs) == (0, {"exit_code": "3"})  # the step records it; the last step fails
 
 

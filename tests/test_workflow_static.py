@@ -57,6 +57,7 @@ def test_triggers_schedule_off_the_hour_and_take_the_documented_inputs() -> None
     inputs = PIPELINE["on"]["workflow_dispatch"]["inputs"]
     assert {k: v["type"] for k, v in inputs.items()} == {
         "providers": "string", "limit": "number", "dry_run": "boolean", "full_refresh": "boolean",
+        "allow_mass_delete": "boolean",
     }  # fmt: skip
 
 

@@ -198,10 +198,18 @@ def _summary_line(current: Record, anomaly: Mapping[str, Any] | None) -> str:
         parts.append(human_duration(current["duration_seconds"]))
     parts.append(f"exit code {current.get('exit_code', '?')}")
     parts += [flag for flag in ("bootstrap", "backfill") if current.get(flag)]
-    if anomaly is not None:
+    if anomaly is not None and anomaly.get("shard"):
+        parts.append(f"shard {anomaly['shard']}: volumes judged over the whole run")
+    elif anomaly is not None:
         worst = str(anomaly.get("worst", "ok"))
         parts.append(f"anomaly check: {VERDICT_MARKS.get(worst, worst)}")
     return " · ".join(parts)
+
+
+def _shard_note(anomaly: Mapping[str, Any]) -> str:
+    """What a shard's report says instead of a volume verdict (its volumes are a share)."""
+    return (f"Shard {anomaly['shard']} holds a share of the run: its volumes are not judged "
+            "here but over the whole run, when the shards are joined (gha-finalize).")  # fmt: skip
 
 
 def _link_items(links: Mapping[str, str] | None) -> list[tuple[str, str]]:
@@ -246,6 +254,9 @@ def _md_anomalies(
     if anomaly is None:
         return "Anomaly detection did not run."
     rows = _anomaly_rows(anomaly, _recent_runs(current, history))
+    if anomaly.get("shard"):
+        note = markdown_text(_shard_note(anomaly))
+        return f"{note}\n\n{_md_table(ANOMALY_HEADERS, rows)}" if rows else note
     if not rows:
         return "Nothing to check (no provider produced counts)."
     return _md_table(ANOMALY_HEADERS, rows)
@@ -323,6 +334,8 @@ def render_html(
     body.append("<h2>Volume anomalies</h2>")
     if anomaly_data is None:
         body.append("<p>Anomaly detection did not run.</p>")
+    elif anomaly_data.get("shard"):
+        body.append(f"<p>{html_text(_shard_note(anomaly_data))}</p>")
     else:
         rows = _anomaly_rows(anomaly_data, runs, trend=False)
         body.append(_html_table(ANOMALY_HEADERS[:-1], rows))

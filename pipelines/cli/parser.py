@@ -154,6 +154,12 @@ def _add_run_selection(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="ignore incremental watermarks and pull whole catalogs (also finds deletions)",
     )
+    add(
+        "--defer-gate",
+        action="store_true",
+        help="with --shard, in a run whose shards gha-finalize joins: commit this shard's "
+        "valid rows whatever its reject share and leave the quality gate to the join",
+    )
 
 
 def _add_alerting_and_scheduling(parser: argparse.ArgumentParser) -> None:

@@ -5,10 +5,16 @@ from one another shard fetched. When its share was pulled completely, the shard'
 stores every key it saw (``source`` and ``source_id`` joined, as the dedup state keys them) in
 ``_shards/<run_id>/seen-<provider>.parquet``, before its manifest; the run's final step
 (``gha-finalize``) then decides the deletions from the union of every shard's keys and removes
-the files. ``recover`` never touches ``_shards/``: it only cleans the data zones.
+the files (also when the deletion guard refused them). Keys no join consumed (a shard that
+failed and was never re-run, sharding without a join) expire: every commit's recovery and
+every join delete the folders of runs older than ``pipeline.trash_retention_days``
+(``expire_seen``; a run id starts with its UTC start time).
 """
 
 from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -46,3 +52,20 @@ def seen_providers(storage: Storage, run_id: str) -> set[str]:
 def forget_seen(storage: Storage, run_ids: list[str]) -> None:
     """Remove the seen keys of ``run_ids`` (their run was joined)."""
     storage.delete(rel for run_id in run_ids for rel in storage.list_files(f"{SEEN_DIR}/{run_id}"))
+
+
+def expire_seen(storage: Storage, retention_days: float, now: float | None = None) -> list[str]:
+    """Delete the seen keys of runs that started more than ``retention_days`` ago; return them.
+    A folder whose name does not start like a run id is not ours: it stays."""
+    cutoff = (time.time() if now is None else now) - retention_days * 86400
+    expired = []
+    for rel in storage.list_files(SEEN_DIR):
+        run_id = rel.split("/")[1]
+        try:
+            started = datetime.strptime(run_id[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        except ValueError:
+            continue
+        if started.timestamp() < cutoff:
+            expired.append(rel)
+    storage.delete(expired)
+    return expired

@@ -37,6 +37,18 @@ def mass_delete_alerts(written: Mapping[str, Any]) -> list[Verdict]:
     ]
 
 
+def shard_anomaly(shard: str, mass_deletes: list[Verdict]) -> dict[str, Any]:
+    """A shard's ``"anomaly"``: no volume verdict (its volumes are a share of the run, judged
+    over the whole run by ``gha-finalize``), only its own mass-delete alerts. ``shard`` marks
+    it, for the report, the summary and the metrics."""
+    return {
+        "version": 1,
+        "worst": AnomalyReport(verdicts=mass_deletes).worst,
+        "verdicts": [v.to_dict() for v in mass_deletes],
+        "shard": shard,
+    }
+
+
 def describe_alerts(anomaly: AnomalyReport) -> list[str]:
     """One phrase per alert: provider, metric, value and the usual level."""
     return [

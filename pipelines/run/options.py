@@ -30,6 +30,7 @@ class RunOptions:
     shard: str | None = None  # "K/N": this process's share of the work (pipelines/run/shard.py)
     max_duration: float | None = None  # seconds after which fetching stops (--max-duration)
     allow_mass_delete: bool = False  # a complete pull may mark more than max_delete_share deleted
+    defer_gate: bool = False  # a shard of a joined run: the join decides the quality gate
 
     @property
     def mode(self) -> str:
@@ -61,6 +62,7 @@ class RunOptions:
             shard=data.get("shard"),
             max_duration=data.get("max_duration"),
             allow_mass_delete=data.get("allow_mass_delete", False),
+            defer_gate=data.get("defer_gate", False),
         )
 
 

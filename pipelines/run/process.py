@@ -10,7 +10,8 @@ readers until the runner commits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipelines.checks.quality import QualityChecker, example_ids
+from pipelines.checks.quality import QualityChecker, example_ids, gate_verdict
 from pipelines.checks.quality_config import QualityConfig
 from pipelines.errors import SchemaDriftError, SkippableRecordError
 from pipelines.lake.dedup import DedupCounts, DedupState, key_array
@@ -29,6 +30,8 @@ from pipelines.lake.schema import PRODUCT_SCHEMA, SCHEMA_VERSION, TIMESTAMP, has
 from pipelines.net.secrets import mask
 from pipelines.net.strict_json import InvalidNumberRecord
 from providers.identifiers import gtin14
+
+log = logging.getLogger("pipeline.quality")
 
 QUARANTINE_SCHEMA = PRODUCT_SCHEMA.append(pa.field("reasons", pa.list_(pa.string())))
 MAX_LOGGED_ERRORS = 20
@@ -99,6 +102,29 @@ class ProviderCounts:
         """fetched = new + changed + unchanged + quarantined + dropped."""
         accounted = self.new + self.changed + self.unchanged + self.quarantined + self.dropped
         return self.fetched == accounted
+
+
+def gate_verdicts(
+    normalized: Mapping[str, Mapping[str, Any]], quality: QualityConfig, *, defer: bool = False
+) -> dict[str, dict[str, Any]]:
+    """The quality step's outputs: each normalized provider's gate over its reject share
+    (``quality_failed`` with why, or nothing). ``defer`` (a shard whose run is joined): nothing
+    fails here, ``{"gate": "deferred", "share": why-or-None}`` says what this shard's own share
+    would have given, and the join gates the whole run's share."""
+    verdicts: dict[str, dict[str, Any]] = {}
+    for name, outputs in normalized.items():
+        if outputs.get("status") != "ok":
+            continue
+        counts = ProviderCounts.from_dict(outputs["counts"])
+        verdict = gate_verdict(name, counts.fetched, counts.quarantined, counts.quality,
+                               counts.rejected_examples, quality)  # fmt: skip
+        if defer:
+            verdicts[name] = {"gate": "deferred", "share": verdict}
+        elif verdict:
+            verdicts[name] = {"status": "quality_failed", "error": verdict}
+        if verdict:
+            log.log(logging.WARNING if defer else logging.ERROR, "%s", verdict)
+    return verdicts
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,11 @@ def provider_entry(checkpoint: Checkpoint, name: str) -> dict[str, Any]:
     entry["warnings"] = stats.get("warnings", []) + written.get("warnings", [])
     if note:
         entry["reason" if status in ("skipped", "budget_exhausted") else "error"] = note
+    gate = checkpoint.outputs("quality").get(name, {}) if "quality" in checkpoint.steps else {}
+    if gate.get("gate") == "deferred":  # a shard of a joined run: the join gates the whole run
+        entry["quality_gate"] = "deferred"
+        if gate.get("share"):  # what this shard's own share would have given
+            entry["gate_share"] = gate["share"]
     return entry
 
 

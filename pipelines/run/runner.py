@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.checks.anomaly import AnomalyConfig, detect_anomalies
-from pipelines.checks.quality import gate_verdict
 from pipelines.checks.quality_config import QualityConfig
 from pipelines.checks.report import write_reports
 from pipelines.checks.report_retention import prune_reports
@@ -37,7 +36,12 @@ from pipelines.net.extras import require
 from pipelines.net.retry import RetryBudget
 from pipelines.net.secrets import mask
 from pipelines.run.checkpoint import DONE, FAILED, Checkpoint, abandon_unfinished_runs
-from pipelines.run.detect import acknowledged_runs, describe_alerts, mass_delete_alerts
+from pipelines.run.detect import (
+    acknowledged_runs,
+    describe_alerts,
+    mass_delete_alerts,
+    shard_anomaly,
+)
 from pipelines.run.extract import Extractor
 from pipelines.run.notify import Notifier
 from pipelines.run.options import (
@@ -49,7 +53,7 @@ from pipelines.run.options import (
     work_roots,
 )
 from pipelines.run.postgres import PostgresStep, postgres_settings
-from pipelines.run.process import NormalizeStage, ProviderCounts, RunContext
+from pipelines.run.process import NormalizeStage, RunContext, gate_verdicts
 from pipelines.run.record import EXIT_ANOMALY, EXIT_OK, build_record
 from pipelines.run.replay import replay_records
 from pipelines.run.shard import Shard
@@ -76,6 +80,8 @@ class Runner:
         self.shard = Shard.parse(options.shard) if options.shard else None
         if self.shard and options.replay is not None:
             raise ConfigError("--shard: a --replay run is not sharded; replay each provider once")
+        if options.defer_gate and not self.shard:
+            raise ConfigError("--defer-gate: only a shard (--shard K/N) leaves its gate to a join")
         if not options.offline and options.replay is None:
             selected = select_providers(providers, options.providers)
             conflicts = [c for p in selected for c in p.conflicting_settings(env)]
@@ -290,20 +296,9 @@ class Runner:
         return {"status": "ok", "counts": counts, "staged": [f.to_dict() for f in staged]}
 
     def _step_quality(self, step: Step) -> dict[str, Any]:
-        verdicts: dict[str, Any] = {}
-        for name in self.checkpoint.providers:
-            normalized = self.checkpoint.outputs(f"normalize.{name}")
-            if normalized.get("status") != "ok":
-                continue
-            counts = ProviderCounts.from_dict(normalized["counts"])
-            verdict = gate_verdict(
-                name, counts.fetched, counts.quarantined, counts.quality,
-                counts.rejected_examples, self.quality,
-            )  # fmt: skip
-            verdicts[name] = {"status": "quality_failed", "error": verdict} if verdict else {}
-            if verdict:
-                log.error("%s", verdict)
-        return verdicts
+        names = self.checkpoint.providers
+        normalized = {name: self.checkpoint.outputs(f"normalize.{name}") for name in names}
+        return gate_verdicts(normalized, self.quality, defer=self.options.defer_gate)
 
     def _step_write(self, step: Step) -> dict[str, Any]:
         """Dedup and commit (``pipelines/run/write.py``), holding the lake's commit lock."""
@@ -339,10 +334,14 @@ class Runner:
         return PostgresStep(self.postgres, self.env, self.lake).execute(self.options.mode)
 
     def _step_detect(self, step: Step) -> dict[str, Any]:
+        """The volume verdict against the run log (a shard's volumes are a share: none)."""
+        mass_deletes = mass_delete_alerts(self.checkpoint.outputs("write"))
+        if self.shard:
+            return {"anomaly": shard_anomaly(str(self.shard), mass_deletes)}
         record = build_record(self.checkpoint, self.lake.uri)
         history = [r for r in self._history() if r["run_id"] != self.run_id]
         anomaly = detect_anomalies(history, record, self.anomaly, acknowledged_runs(self.log_dir))
-        anomaly.verdicts += mass_delete_alerts(self.checkpoint.outputs("write"))
+        anomaly.verdicts += mass_deletes
         if anomaly.worst == "alert":
             log.warning("volume anomaly: %s", "; ".join(describe_alerts(anomaly)))
         return {"anomaly": anomaly.to_dict()}

@@ -16,7 +16,7 @@ state is finished from the manifest.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -34,10 +34,14 @@ from pipelines.run.write import deletion_guard
 
 
 def split_plan(
-    lake: Lake, records: Sequence[Mapping[str, Any]], missing: Sequence[str]
+    lake: Lake,
+    records: Sequence[Mapping[str, Any]],
+    missing: Sequence[str],
+    gated: Collection[str] = (),
 ) -> tuple[dict[str, list[str]], dict[str, str]]:
     """For each provider split across the shards: the shard runs whose seen keys decide its
-    deletions, or (second mapping) why none are decided."""
+    deletions, or (second mapping) why none are decided (``gated``: the providers the whole
+    run's quality gate failed, which an unsharded run would not have committed either)."""
     seen = {r["run_id"]: seen_providers(lake.storage, r["run_id"]) for r in records}
     counts: dict[str, int] = {}
     for record in records:
@@ -51,6 +55,9 @@ def split_plan(
             shards = ", ".join(missing)
             notes[name] = (f"no deletions for {name}: shard {shards} left no run record, so "
                            "what it would have seen cannot be told from what is gone")  # fmt: skip
+            continue
+        if name in gated:
+            notes[name] = f"no deletions for {name}: the whole run failed its quality gate"
             continue
         problem = next(filter(None, (_share_problem(lake, r, name, seen) for r in records)), None)
         if problem:
@@ -78,6 +85,13 @@ def _share_problem(
     return None
 
 
+JOIN_REMEDY = (
+    "start the workflow by hand with its allow_mass_delete input checked (it reaches every "
+    "shard and the join, gha-finalize --allow-mass-delete): re-running this join alone decides "
+    "nothing, its shards' keys are gone"
+)
+
+
 @dataclass
 class SplitDeletions:
     """The deletion commit of a joined run (``join_id``), decided from its shards' keys."""
@@ -89,6 +103,7 @@ class SplitDeletions:
     max_delete_share: float
     row_group_size: int = 131_072
     guard: Callable[[], None] = lambda: None  # the commit lock's re-check
+    allow_mass_delete: bool = False  # gha-finalize --allow-mass-delete
 
     def apply(self, decided: Mapping[str, list[str]]) -> dict[str, dict[str, Any]]:
         """Write the deletions of ``decided`` (provider -> shard run ids) once; per provider,
@@ -119,7 +134,11 @@ class SplitDeletions:
         seen = pa.concat_arrays([read_seen(self.lake.storage, run_id, name) for run_id in run_ids])
         held = state.keys_of(name)
         vanished = unseen_keys(held, seen)
-        refused = deletion_guard(name, len(vanished), len(held), self.max_delete_share)
+        refused = (
+            None
+            if self.allow_mass_delete
+            else deletion_guard(name, len(vanished), len(held), self.max_delete_share, JOIN_REMEDY)
+        )
         if refused:
             return (
                 {"status": "failed", "error": refused["error"], "mass_delete": refused},

@@ -106,6 +106,11 @@ def merge_provider(parts: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, 
         notes = [f"shard {s}: {e[key]}" for s, e in parts if e.get(key)]
         if notes:
             entry[key] = "; ".join(notes)
+    if any(e.get("quality_gate") == "deferred" for _, e in parts):
+        entry["quality_gate"] = "deferred"
+    over = [s for s, e in parts if e.get("gate_share")]  # shards whose own share was over
+    if over:
+        entry["gate_share"] = over
     return entry
 
 
@@ -157,23 +162,32 @@ def set_outcome(record: dict[str, Any]) -> None:
 
 
 def whole_run_gate(record: dict[str, Any], quality: QualityConfig) -> list[str]:
-    """The quality gate over the whole run's counts, for the providers a shard's own gate
-    refused: each shard's gate decided what that shard committed (a provider over the threshold
-    commits none of its rows, and a commit is not undone), so the joined provider stays
-    ``quality_failed``; when the whole run's share is within ``reject_threshold`` the message
-    says so. (When every shard passes, so does the whole run: its share is their weighted
-    mean.) Returns the messages."""
+    """The quality gate over the whole run's counts, one decision per provider; returns the
+    notes for the summary.
+
+    Shards run with ``--defer-gate`` commit their valid rows and leave the gate here: a
+    provider whose whole-run reject share is over ``reject_threshold`` ends ``quality_failed``
+    (the joined run's exit code 3, as an unsharded run's; the rows it rejected are quarantined,
+    the valid ones stay committed), one within it passes even when one shard's share was over.
+    A shard that gated itself (no ``--defer-gate``) decided what it committed, and a commit is
+    not undone: the note says what the whole run's share was."""
     said = []
     for name, entry in record["providers"].items():
-        if entry["status"] != "quality_failed":
-            continue
         fetched, rejected = entry["fetched"], entry["quarantined"]
-        if gate_verdict(name, fetched, rejected, entry["quality"], [], quality) is None:
+        verdict = gate_verdict(name, fetched, rejected, entry["quality"], [], quality)
+        if verdict and entry["status"] in ("ok", "budget_exhausted"):
+            entry["status"] = "quality_failed"
+            entry["error"] = f"over the whole run, {verdict}"
+            said.append(f"{entry['error']} (the shards committed its valid rows)")
+        elif verdict is None and (entry["status"] == "quality_failed" or entry.get("gate_share")):
+            how = "each shard's gate judged its own share"
+            if entry["status"] != "quality_failed":
+                how = f"passed (shard {', '.join(entry['gate_share'])} alone was over)"
             said.append(
-                f"{name}: {entry.get('error')}; over the whole run {rejected} of {fetched} rows "
-                f"were rejected, within reject_threshold {quality.reject_threshold:.1%}: each "
-                "shard's gate judges its own share (docs/github-actions-at-scale.md)"
+                f"{name}: over the whole run {rejected} of {fetched} rows were rejected, "
+                f"within reject_threshold {quality.reject_threshold:.1%}: {how}"
             )
+    set_outcome(record)
     return said
 
 

@@ -30,7 +30,7 @@ from pipelines.lake.dedup import DedupState, save_state
 from pipelines.lake.integrity import check_manifests, verify_run
 from pipelines.lake.lake import Lake, Manifest, StagedFile
 from pipelines.lake.schema import PRODUCT_SCHEMA
-from pipelines.lake.seen_keys import write_seen
+from pipelines.lake.seen_keys import expire_seen, write_seen
 from pipelines.lake.state_repair import load_or_rebuild_state
 from pipelines.lake.trash import TRASH_DIR
 from pipelines.run.checkpoint import Checkpoint
@@ -198,6 +198,7 @@ class WriteStep:
         check_manifests(self.lake, state.applied_runs)
         keep = state.applied_runs | {self.run_id} | self.live_runs()
         removed = self.lake.recover(keep, self.trash_retention_days)
+        expire_seen(self.lake.storage, self.trash_retention_days)  # keys no join consumed
         if removed:
             log.warning("moved %d uncommitted file(s) left by an interrupted run to %s/",
                         len(removed), TRASH_DIR)  # fmt: skip
@@ -215,27 +216,33 @@ class WriteStep:
 
     def sync_delta(self) -> None:
         """Hand the run's committed rows to the Delta tables, each call once per run."""
-        if self.table_format != "delta":
-            return
-        from pipelines.lake.delta import DeltaTables  # optional: only delta lakes import deltalake
+        if self.table_format == "delta":
+            sync_delta_tables(self.lake, self.run_id, self.checkpoint.work / "delta.json")
 
-        progress = self.checkpoint.work / "delta.json"
-        done = set(json.loads(progress.read_text())) if progress.exists() else set()
-        if done >= set(DELTA_CALLS):
-            return
-        verify_run(self.lake, self.run_id, "normalized")  # Delta gets only what was committed
-        table = committed_rows(self.lake, self.run_id)
-        if table.num_rows == 0:
-            return  # nothing changed: no empty transactions
-        storage = self.lake.storage
-        uri = storage.uri if storage.remote else str(Path(storage.uri).resolve())
-        tables = DeltaTables(uri, storage.storage_options())
-        for call in DELTA_CALLS:
-            if call not in done:
-                getattr(tables, call)(table, self.run_id)
-                done.add(call)
-                progress.write_text(json.dumps(sorted(done)))
-        log.info("delta: %d row(s) of run %s applied", table.num_rows, self.run_id)
+
+def sync_delta_tables(lake: Lake, run_id: str, progress: Path) -> None:
+    """Hand run ``run_id``'s committed rows (a run's, or a joined run's deletions) to the Delta
+    tables: three calls, each made once (``progress`` lists those done; the tables also refuse
+    a run id twice)."""
+    from pipelines.lake.delta import DeltaTables  # optional: only delta lakes import deltalake
+
+    done = set(json.loads(progress.read_text())) if progress.exists() else set()
+    if done >= set(DELTA_CALLS):
+        return
+    verify_run(lake, run_id, "normalized")  # Delta gets only what was committed
+    table = committed_rows(lake, run_id)
+    if table.num_rows == 0:
+        return  # nothing changed: no empty transactions
+    storage = lake.storage
+    uri = storage.uri if storage.remote else str(Path(storage.uri).resolve())
+    tables = DeltaTables(uri, storage.storage_options())
+    for call in DELTA_CALLS:
+        if call not in done:
+            getattr(tables, call)(table, run_id)
+            done.add(call)
+            progress.parent.mkdir(parents=True, exist_ok=True)
+            progress.write_text(json.dumps(sorted(done)))
+    log.info("delta: %d row(s) of run %s applied", table.num_rows, run_id)
 
 
 def committed_rows(lake: Lake, run_id: str, columns: list[str] | None = None) -> pa.Table:
@@ -249,9 +256,15 @@ def committed_rows(lake: Lake, run_id: str, columns: list[str] | None = None) ->
     return lake.parts("normalized", files, PRODUCT_SCHEMA).to_table(columns=columns)
 
 
-def deletion_guard(name: str, vanished: int, held: int, max_share: float) -> dict[str, Any] | None:
+RUN_AGAIN = "run again with --allow-mass-delete"
+
+
+def deletion_guard(
+    name: str, vanished: int, held: int, max_share: float, remedy: str = RUN_AGAIN
+) -> dict[str, Any] | None:
     """The reason a complete pull may not delete ``vanished`` of ``held`` products, or None:
-    all of them, or more than ``max_share`` (``pipeline.max_delete_share``)."""
+    all of them, or more than ``max_share`` (``pipeline.max_delete_share``); ``remedy`` says
+    how to let it through."""
     if not vanished or not held:
         return None
     share = vanished / held
@@ -260,8 +273,7 @@ def deletion_guard(name: str, vanished: int, held: int, max_share: float) -> dic
     error = (
         f"{name}: the complete pull would mark {vanished} of {held} held products deleted "
         f"({share:.0%}, more than pipeline.max_delete_share {max_share:.0%}); "
-        "nothing of it was written. If the catalog really shrank, run again with "
-        "--allow-mass-delete"
+        f"nothing of it was written. If the catalog really shrank, {remedy}"
     )
     log.error("%s", error)
     return {"error": error, "would_delete": vanished, "held": held}

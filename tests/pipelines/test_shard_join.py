@@ -74,11 +74,14 @@ def run_shards(lake: str, group: str, items: list[int], fail_in: int | None = No
     return records
 
 
-def finalize(lake: str, group: str, tmp: Path) -> int:
+def finalize(
+    lake: str, group: str, tmp: Path, env: dict | None = None, allow_mass_delete: bool = False
+) -> int:
     registry = {"catalog": SplitCatalog()}
     config = load_config(None, registry).with_pipeline(lake_uri=lake)
-    context = CommandContext(config, registry, {})
-    args = argparse.Namespace(group=group, products_dir=tmp / f"products-{group}", offline=False)
+    context = CommandContext(config, registry, env or {})
+    args = argparse.Namespace(group=group, products_dir=tmp / f"products-{group}", offline=False,
+                              allow_mass_delete=allow_mass_delete)  # fmt: skip
     return gha_finalize.execute(args, context)
 
 

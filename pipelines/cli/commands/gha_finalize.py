@@ -17,7 +17,7 @@ import argparse
 import json
 import shutil
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +31,7 @@ from pipelines.errors import ConfigError, PipelineError
 from pipelines.lake.lake import Lake
 from pipelines.lake.lock import LakeLock, default_holder
 from pipelines.lake.runlog import read_lake_runs, read_runs
-from pipelines.lake.seen_keys import forget_seen
+from pipelines.lake.seen_keys import expire_seen, forget_seen
 from pipelines.ops.gha import annotate, append_summary, run_annotations, set_outputs
 from pipelines.ops.github import GitHubClient
 from pipelines.ops.shard_summary import artifact_url, shards_markdown
@@ -49,6 +49,7 @@ from pipelines.run.shard_join import (
     whole_run_gate,
     whole_runs,
 )
+from pipelines.run.write import sync_delta_tables
 
 if TYPE_CHECKING:
     from pipelines.cli.main import CommandContext
@@ -68,6 +69,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="where to stage the joined run's products folder")  # fmt: skip
     parser.add_argument("--offline", action="store_true",
                         help="the shards ran --offline: join them in <lake>/demo")  # fmt: skip
+    parser.add_argument("--allow-mass-delete", action="store_true",
+                        help="let the deletions of a provider split across shards mark "
+                        "more than pipeline.max_delete_share (or all) of it deleted")  # fmt: skip
 
 
 def execute(args: argparse.Namespace, context: CommandContext) -> int:
@@ -89,12 +93,18 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
         return 0
     missing = missing_shards(legs, list(by_id))
     record = merge_records(records, storage.uri, missing)
+    record["github"] = github_run(env)
     notes = [f"shard {s} left no run record (see its job's log)" for s in missing]
     notes += whole_run_gate(record, QualityConfig.from_table(config.sections.get("quality", {})))
     lake = Lake(storage)
     with LakeLock(storage, default_holder(record["run_id"]), config.lock_ttl_seconds,
                   config.lock_wait_seconds) as lock:  # fmt: skip
-        notes += join_deletions(lake, record, records, missing, config, lock.check)
+        deletions = SplitDeletions(
+            lake, record["run_id"], datetime.fromisoformat(record["started_at"]),
+            Path(config.data_dir) / "_runs" / record["run_id"], config.max_delete_share,
+            config.row_group_size, lock.check, allow_mass_delete=args.allow_mass_delete,
+        )  # fmt: skip
+        notes += join_deletions(deletions, record, records, missing, config)
         history = [r for r in whole_runs(storage, runs) if r["run_id"] != record["run_id"]]
         judge(record, history, config, Path(config.log_dir))
         append_whole_run(storage, record)
@@ -105,38 +115,42 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
 
 
 def join_deletions(
-    lake: Lake,
+    deletions: SplitDeletions,
     record: dict[str, Any],
     records: Sequence[Mapping[str, Any]],
     missing: Sequence[str],
     config: PipelineConfig,
-    guard: Callable[[], None],
 ) -> list[str]:
-    """Decide and write the deletions of providers split across the shards (once); fold them
-    into ``record``; return the notes for the summary."""
+    """Decide and write the deletions of providers split across the shards (once), hand them
+    to the Delta tables (``table_format = "delta"``), fold them into ``record`` and remove the
+    shards' keys once consumed (kept when a shard failed or is missing, for a re-run; expired
+    after ``trash_retention_days``); return the notes for the summary."""
+    lake = deletions.lake
     earlier = [r for r in read_lake_runs(lake.storage, WHOLE_RUNLOG)
                if r["run_id"] == record["run_id"]]  # fmt: skip
+    gated = [name for name, e in record["providers"].items() if e["status"] == "quality_failed"]
     if earlier:
         record["deletions"] = earlier[-1].get("deletions", {})
-        _count_deletions(record)
-        return [f"these shards were joined before (run {record['run_id']}): nothing new written"]
-    decided, refused = split_plan(lake, records, missing)
-    work = Path(config.data_dir) / "_runs" / record["run_id"]
-    started = datetime.fromisoformat(record["started_at"])
-    deletions = SplitDeletions(lake, record["run_id"], started, work, config.max_delete_share,
-                               config.row_group_size, guard)  # fmt: skip
-    results = deletions.apply(decided)
-    shutil.rmtree(work, ignore_errors=True)  # the staged rows went into the lake
-    record["deletions"] = {**results, **{name: {"note": note} for name, note in refused.items()}}
+        notes = [f"these shards were joined before (run {record['run_id']}): nothing new written"]
+    else:
+        decided, refused = split_plan(lake, records, missing, gated)
+        results = deletions.apply(decided)
+        record["deletions"] = {**results, **{n: {"note": note} for n, note in refused.items()}}
+        if not set(refused) - set(gated):  # every shard's keys were used, or are moot
+            forget_seen(lake.storage, [r["run_id"] for r in records])
+        notes = [*refused.values(), *map(_deleted_note, results.items())]
+    if config.table_format == "delta" and lake.read_manifest(record["run_id"]) is not None:
+        sync_delta_tables(lake, record["run_id"], deletions.work / "delta.json")
+    shutil.rmtree(deletions.work, ignore_errors=True)  # the staged rows went into the lake
+    expire_seen(lake.storage, config.trash_retention_days)
     _count_deletions(record)
-    if not refused:
-        forget_seen(lake.storage, [r["run_id"] for r in records])
-    notes = list(refused.values())
-    for name, result in results.items():
-        deleted = result.get("deleted", 0)
-        notes.append(result.get("error") or f"{name}: split across shards, "
-                     f"{deleted} product(s) that no shard saw marked deleted")  # fmt: skip
     return notes
+
+
+def _deleted_note(item: tuple[str, Mapping[str, Any]]) -> str:
+    name, result = item
+    return result.get("error") or (f"{name}: split across shards, {result.get('deleted', 0)} "
+                                   "product(s) that no shard saw marked deleted")  # fmt: skip
 
 
 def _count_deletions(record: dict[str, Any]) -> None:
@@ -177,13 +191,22 @@ def publish(
     texts = {
         "runs.jsonl": _jsonl([*history[-(LOG_RUNS - 1) :], record]),
         f"run-{record['run_id']}.json": json.dumps(record, indent=2, default=str) + "\n",
-        GITHUB_RUNS_FILE: _jsonl([{"run_id": record["run_id"],
-                                   "event": env.get("GITHUB_EVENT_NAME", ""),
-                                   "github_run_id": env.get("GITHUB_RUN_ID", ""),
-                                   "github_run_attempt": env.get("GITHUB_RUN_ATTEMPT", "")}]),
+        GITHUB_RUNS_FILE: _jsonl([{"run_id": r["run_id"], **r["github"]}
+                                  for r in [*history, record] if r.get("github")]),
     }  # fmt: skip
     for name, text in texts.items():
         (logs / name).write_text(text, encoding="utf-8")
+
+
+def github_run(env: Mapping[str, str]) -> dict[str, str]:
+    """Which workflow run and event made the joined run: kept in its whole-run record, so that
+    ``logs/github_runs.jsonl`` lists every joined run and file-issues counts failure streaks
+    across sharded runs."""
+    return {
+        "event": env.get("GITHUB_EVENT_NAME", ""),
+        "github_run_id": env.get("GITHUB_RUN_ID", ""),
+        "github_run_attempt": env.get("GITHUB_RUN_ATTEMPT", ""),
+    }
 
 
 def _jsonl(rows: Sequence[Mapping[str, Any]]) -> str:

@@ -56,6 +56,7 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
         shard=args.shard,
         max_duration=args.max_duration,
         allow_mass_delete=args.allow_mass_delete,
+        defer_gate=args.defer_gate,
     )
     if options.replay is not None:  # a bad --replay is a usage error before anything runs
         files = find_replay_files(options.replay)
