@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -217,3 +218,17 @@ def unfinished_runs(root: Path) -> list[Checkpoint]:
         for p in sorted(folder.glob("*/checkpoint.json"))
     ]
     return [c for c in runs if not c.finished and not c.abandoned]
+
+
+def abandon_runs(root: Path, run_id: str, shard: str | None, live: set[str]) -> None:
+    """A new run supersedes dead ones of the same ``shard``: their staged files go, their
+    checkpoints stay. Runs with a ``live`` lease (other shards', or any other) are left alone."""
+    for old in unfinished_runs(root):
+        if old.run_id == run_id or old.options.get("shard") != shard or old.run_id in live:
+            continue
+        for child in old.work.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child, ignore_errors=True)
+        old.abandoned = True
+        old.save()
+        log.warning("run %s stopped unfinished and is superseded by this run", old.run_id)

@@ -30,6 +30,7 @@ class RunOptions:
     shard: str | None = None  # "K/N": this process's share of the work (pipelines/run/shard.py)
     max_duration: float | None = None  # seconds after which fetching stops (--max-duration)
     allow_mass_delete: bool = False  # a complete pull may mark more than max_delete_share deleted
+    datasets: tuple[str, ...] = ("products",)  # what is pulled (pipelines/lake/datasets.py)
 
     @property
     def mode(self) -> str:
@@ -44,6 +45,7 @@ class RunOptions:
         data["providers"] = list(self.providers) if self.providers else None
         data["replay"] = str(self.replay) if self.replay else None
         data["mode"] = self.mode
+        data["datasets"] = list(self.datasets)
         return data
 
     @classmethod
@@ -61,6 +63,7 @@ class RunOptions:
             shard=data.get("shard"),
             max_duration=data.get("max_duration"),
             allow_mass_delete=data.get("allow_mass_delete", False),
+            datasets=tuple(data.get("datasets") or ("products",)),
         )
 
 

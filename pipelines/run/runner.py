@@ -12,23 +12,23 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import shutil
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from pipelines.checks.anomaly import AnomalyConfig, detect_anomalies
-from pipelines.checks.quality import gate_verdict
 from pipelines.checks.quality_config import QualityConfig
 from pipelines.checks.report import write_reports
 from pipelines.checks.report_retention import prune_reports
 from pipelines.config import PipelineConfig
 from pipelines.errors import ConfigError, DataQualityError, ProviderError
+from pipelines.lake.datasets import DATASETS, PRODUCTS
 from pipelines.lake.integrity import check_manifests
 from pipelines.lake.lake import Lake, StagedFile, read_raw
 from pipelines.lake.lock import LakeLock, default_holder
@@ -37,9 +37,11 @@ from pipelines.lake.runlog import append_lake_run, append_run, read_lake_runs, r
 from pipelines.lake.state_repair import check_state, readable_state_meta
 from pipelines.net.retry import RetryBudget
 from pipelines.net.secrets import mask
-from pipelines.run.checkpoint import DONE, FAILED, Checkpoint, unfinished_runs
+from pipelines.run.checkpoint import DONE, FAILED, Checkpoint, abandon_runs
+from pipelines.run.dataset_step import DatasetStep, planned_pulls
 from pipelines.run.detect import acknowledged_runs, describe_alerts, mass_delete_alerts
 from pipelines.run.extract import Extractor
+from pipelines.run.gate import quality_verdicts
 from pipelines.run.notify import Notifier
 from pipelines.run.options import (
     RunOptions,
@@ -49,7 +51,7 @@ from pipelines.run.options import (
     select_providers,
     work_roots,
 )
-from pipelines.run.process import NormalizeStage, ProviderCounts, RunContext
+from pipelines.run.process import NormalizeStage, RunContext
 from pipelines.run.record import EXIT_ANOMALY, EXIT_OK, build_record
 from pipelines.run.replay import replay_records
 from pipelines.run.shard import Shard
@@ -124,12 +126,12 @@ class Runner:
         The run's lease is parked, not given back, while later steps remain. An unknown step
         is refused before any lease, checkpoint or superseding of other runs."""
         path = self.root / "_runs" / self.run_id / "checkpoint.json"
-        names = (
-            Checkpoint.load(self.root, self.run_id).providers
-            if path.exists()
-            else self.planned_providers()
-        )
-        known = [s.name for s in step_graph(names)]
+        if path.exists():
+            checkpoint = Checkpoint.load(self.root, self.run_id)
+            names, pulls = checkpoint.providers, checkpoint.options.get("dataset_pulls", [])
+        else:
+            names, pulls = self.planned_providers(), self.planned_pulls()
+        known = [s.name for s in step_graph(names, pulls)]
         if name not in known:
             raise ConfigError(f"run-step: unknown step {name!r} (steps of this run: "
                               f"{', '.join(known)})")  # fmt: skip
@@ -182,8 +184,9 @@ class Runner:
         if not self.options.dry_run:
             self._abandon_unfinished_runs()
         bootstrap = readable_state_meta(self.storage) is None
-        options = {**self.options.to_dict(), "bootstrap": bootstrap}
-        graph = [s.name for s in step_graph(names)]
+        pulls = self.planned_pulls()
+        options = {**self.options.to_dict(), "bootstrap": bootstrap, "dataset_pulls": pulls}
+        graph = [s.name for s in step_graph(names, pulls)]
         # Nothing of a dry run may land in the lake: its work folder is a temporary one.
         home = Path(tempfile.mkdtemp(prefix="dry-run-")) if self.options.dry_run else self.root
         self.checkpoint = Checkpoint.create(
@@ -191,29 +194,25 @@ class Runner:
         )
         return self.checkpoint
 
-    def planned_providers(self) -> list[str]:
-        """The providers this run's graph gets: those selected with work in this shard."""
+    def planned_providers(self, products: bool = True) -> list[str]:
+        """The providers this run's graph gets: those selected with work in this shard (for
+        products only when the run pulls products)."""
         selected = select_providers(self.providers, self.options.providers)
-        return [p.name for p in selected if self._extractor().options_of(p) is not None]
+        names = [p.name for p in selected if self._extractor().options_of(p) is not None]
+        return names if PRODUCTS in self.options.datasets or not products else []
+
+    def planned_pulls(self) -> list[str]:
+        """``<d>.<p>`` of the ``dataset.<d>.<p>`` steps: the datasets beyond products."""
+        selected = [self.providers[name] for name in self.planned_providers(products=False)]
+        return planned_pulls(selected, self.options.datasets, self.options.replay is not None)
 
     def _abandon_unfinished_runs(self) -> None:
-        """A new run supersedes dead ones of the same shard: their staged files go, their
-        checkpoints stay. Runs with a live lease (other shards', or any other) are left alone."""
-        live = {lease.run_id for lease in live_runs(self.storage)}
-        for old in unfinished_runs(self.root):
-            if old.run_id == self.run_id or old.options.get("shard") != self.options.shard:
-                continue
-            if old.run_id in live:
-                continue
-            for child in old.work.iterdir():
-                if child.is_dir():
-                    shutil.rmtree(child, ignore_errors=True)
-            old.abandoned = True
-            old.save()
-            log.warning("run %s stopped unfinished and is superseded by this run", old.run_id)
+        """A new run supersedes dead ones of the same shard (``checkpoint.abandon_runs``)."""
+        abandon_runs(self.root, self.run_id, self.options.shard, self._live_runs())
 
     def _graph(self) -> dict[str, Step]:
-        return {s.name: s for s in step_graph(self.checkpoint.providers)}
+        pulls = self.checkpoint.options.get("dataset_pulls", [])
+        return {s.name: s for s in step_graph(self.checkpoint.providers, pulls)}
 
     # --- execution ----------------------------------------------------------------------------
 
@@ -306,20 +305,7 @@ class Runner:
         return {"status": "ok", "counts": counts, "staged": [f.to_dict() for f in staged]}
 
     def _step_quality(self, step: Step) -> dict[str, Any]:
-        verdicts: dict[str, Any] = {}
-        for name in self.checkpoint.providers:
-            normalized = self.checkpoint.outputs(f"normalize.{name}")
-            if normalized.get("status") != "ok":
-                continue
-            counts = ProviderCounts.from_dict(normalized["counts"])
-            verdict = gate_verdict(
-                name, counts.fetched, counts.quarantined, counts.quality,
-                counts.rejected_examples, self.quality,
-            )  # fmt: skip
-            verdicts[name] = {"status": "quality_failed", "error": verdict} if verdict else {}
-            if verdict:
-                log.error("%s", verdict)
-        return verdicts
+        return quality_verdicts(self.checkpoint, self.quality)
 
     def _step_write(self, step: Step) -> dict[str, Any]:
         """Dedup and commit (``pipelines/run/write.py``), holding the lake's commit lock."""
@@ -329,13 +315,24 @@ class Runner:
             max_delete_share=self.config.max_delete_share,
             allow_mass_delete=self.options.allow_mass_delete,
             trash_retention_days=self.config.trash_retention_days,
-            live_runs=lambda: {lease.run_id for lease in live_runs(self.storage)},
+            live_runs=self._live_runs,
         )  # fmt: skip
         if self.options.dry_run:
             return write.execute()
         with self._lock() as lock:
             write.guard = lock.check
             return write.execute()
+
+    def _step_dataset(self, step: Step) -> dict[str, Any]:
+        """One dataset beyond products from one provider (``pipelines/run/dataset_step.py``)."""
+        _, dataset, name = step.name.split(".")
+        extractor = replace(self._extractor(), dataset=DATASETS[dataset])
+        pull = DatasetStep(extractor, self._run_context(), self.options.dry_run, self._lock,
+                           self._live_runs, self.config.trash_retention_days)  # fmt: skip
+        return pull.execute(self.providers[name], self.checkpoint.work, self._dt())
+
+    def _live_runs(self) -> set[str]:
+        return {lease.run_id for lease in live_runs(self.storage)}
 
     def _lock(self) -> LakeLock:
         holder = default_holder(self.run_id)

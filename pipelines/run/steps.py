@@ -3,7 +3,8 @@
 ::
 
     extract.<provider> ──▶ normalize.<provider> ──┐
-    extract.<other>    ──▶ normalize.<other>    ──┴─▶ quality ─▶ write ─▶ detect ─▶ report
+    extract.<other>    ──▶ normalize.<other>    ──┴─▶ quality ─▶ write ─▶ detect ─┐
+    dataset.<dataset>.<provider> (every dataset beyond products) ──────────────────┴─▶ report
 
 * ``extract.<p>`` calls the provider's API and lands raw records (network: retried).
 * ``normalize.<p>`` maps raw records to canonical rows and checks them (quarantine).
@@ -11,6 +12,8 @@
 * ``write`` deduplicates against the state and commits: parts, manifest, then state.
 * ``detect`` judges the run's volumes against the run history.
 * ``report`` appends the run log and writes the Markdown and HTML report.
+* ``dataset.<d>.<p>`` pulls dataset ``d`` (orders, say) from ``p`` and commits it to that
+  dataset's tables (``pipelines/run/dataset_step.py``); products are the steps above.
 
 Providers are independent until ``quality``, so schedulers may run them in parallel.
 Every step is idempotent: running a finished step again is a no-op unless forced.
@@ -68,8 +71,10 @@ class Step:
         }
 
 
-def step_graph(providers: Sequence[str]) -> list[Step]:
-    """The steps of a run over ``providers``, in an order that respects every dependency."""
+def step_graph(providers: Sequence[str], datasets: Sequence[str] = ()) -> list[Step]:
+    """The steps of a run over ``providers`` (products) and ``datasets`` (``orders.shopify``:
+    a dataset beyond products and a provider offering it), in an order that respects every
+    dependency."""
     steps: list[Step] = []
     for name in providers:
         steps.append(Step(f"extract.{name}", (), network=True))
@@ -78,5 +83,7 @@ def step_graph(providers: Sequence[str]) -> list[Step]:
     steps.append(Step("quality", normalized))
     steps.append(Step("write", ("quality",)))
     steps.append(Step("detect", ("write",)))
-    steps.append(Step("report", ("detect",)))
+    pulls = tuple(f"dataset.{unit}" for unit in datasets)
+    steps += [Step(name, (), network=True) for name in pulls]
+    steps.append(Step("report", ("detect", *pulls)))
     return steps
