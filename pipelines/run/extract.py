@@ -112,7 +112,8 @@ class Extractor:
         options = self.options_of(provider) or {}
         split = options != self.options_of(provider, sharded=False)
         stats = ProviderStats()
-        progress = Progress(provider.name, noun=provider.record_noun)
+        noun = provider.record_noun if self.dataset.name == PRODUCTS else self.dataset.name
+        progress = Progress(provider.name, noun=noun)
         staged = self.home.raw_file(work, dt, provider.name, self.run_id)
         writer = RawWriter(staged)
         budget = self._budget(provider)

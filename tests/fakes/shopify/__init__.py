@@ -8,13 +8,13 @@ download, ``throttle`` the cost bucket and THROTTLED, ``oauth`` the client crede
 
 from tests.fakes.shopify.bulk import BulkOp
 from tests.fakes.shopify.graphql import encode_cursor, make_product, make_variant, matching
-from tests.fakes.shopify.orders import CANARY, make_line, make_order, money
 from tests.fakes.shopify.oauth import (
     DEFAULT_CLIENT_SECRET,
     INVALID_CLIENT,
     SHOP_NOT_PERMITTED,
     TOKEN_LIFETIME,
 )
+from tests.fakes.shopify.orders import CANARY, make_line, make_order, money
 from tests.fakes.shopify.server import (
     DEFAULT_DOMAIN,
     DEFAULT_TOKEN,

@@ -11,6 +11,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from pipelines.config import load_config
+from pipelines.errors import ProviderError
 from pipelines.lake.dedup import load_state
 from pipelines.lake.lake import Lake
 from pipelines.run.options import RunOptions
@@ -60,14 +61,18 @@ def order_pages(fake: FakeShopify) -> list[dict[str, Any]]:
 def test_orders_land_in_their_own_tables(workdir: Path, shopify: FakeShopify) -> None:
     record = run(shopify, datasets=BOTH)
     pull = record["datasets"]["orders.shopify"]
-    assert record["exit_code"] == 0 and pull["status"] == "ok"
-    assert pull["tables"]["orders"]["new"] == 7 and pull["tables"]["order_lines"]["new"] == 14
+    assert record["exit_code"] == 0
+    assert pull["status"] == "ok"
+    assert pull["tables"]["orders"]["new"] == 7
+    assert pull["tables"]["order_lines"]["new"] == 14
     assert len(order_pages(shopify)) == 2  # four orders a page, cursor paging
     orders = table(workdir / "data", "orders")
     first = next(o for o in orders if o["source_id"] == "gid://shopify/Order/1")
-    assert first["financial_status"] == "paid" and first["fulfillment_status"] == "unfulfilled"
+    assert first["financial_status"] == "paid"
+    assert first["fulfillment_status"] == "unfulfilled"
     assert (first["ship_country"], first["ship_region"], first["currency"]) == ("CA", "ON", "EUR")
-    assert str(first["total_amount"]) == "86.0000" and first["buyer_key"] is None
+    assert str(first["total_amount"]) == "86.0000"
+    assert first["buyer_key"] is None
     lines = table(workdir / "data", "order_lines")
     assert {ln["order_id"] for ln in lines} == {o["source_id"] for o in orders}
     assert lines[0]["variant_id"].startswith("gid://shopify/ProductVariant/")
@@ -77,7 +82,8 @@ def test_orders_land_in_their_own_tables(workdir: Path, shopify: FakeShopify) ->
 
 def test_products_only_runs_pull_no_orders(workdir: Path, shopify: FakeShopify) -> None:
     record = run(shopify)
-    assert "datasets" not in record and order_pages(shopify) == []
+    assert "datasets" not in record
+    assert order_pages(shopify) == []
     assert not (workdir / "data" / "orders").exists()
 
 
@@ -86,10 +92,11 @@ def test_an_existing_products_lake_works_unchanged(workdir: Path, shopify: FakeS
     before = sorted(p.relative_to(workdir) for p in (workdir / "data" / "normalized").rglob("*"))
     record = run(shopify, datasets=BOTH)
     products = record["providers"]["shopify"]
-    assert products["unchanged"] > 0 and products["new"] == products["changed"] == 0
+    assert products["unchanged"] > 0
+    assert products["new"] == products["changed"] == 0
     after = sorted(p.relative_to(workdir) for p in (workdir / "data" / "normalized").rglob("*"))
     assert after == before
-    assert load_state(workdir / "data").applied_runs == {r for r in _manifests(workdir / "data")}
+    assert load_state(workdir / "data").applied_runs == set(_manifests(workdir / "data"))
 
 
 def _manifests(root: Path) -> set[str]:
@@ -120,7 +127,8 @@ def test_throttled_pages_are_waited_out(workdir: Path, shopify: FakeShopify) -> 
     shopify.throttle_next(times=1, after=2, short_by=0.5)
     record = run(shopify, datasets=("orders",))
     assert record["datasets"]["orders.shopify"]["status"] == "ok"
-    assert shopify.throttled == 1 and len(table(workdir / "data", "orders")) == 7
+    assert shopify.throttled == 1
+    assert len(table(workdir / "data", "orders")) == 7
 
 
 def test_bad_token_fails_the_pull_and_the_run(workdir: Path, shopify: FakeShopify) -> None:
@@ -150,7 +158,8 @@ def test_no_buyer_data_anywhere(workdir: Path, shopify: FakeShopify) -> None:
     record = run(shopify, env={"PIPELINE_BUYER_KEY_SECRET": SECRET}, datasets=BOTH,
                  no_cache=False)  # fmt: skip
     assert record["exit_code"] == 0
-    assert (workdir / ".cache" / "api").exists() and (workdir / "logs").exists()
+    assert (workdir / ".cache" / "api").exists()
+    assert (workdir / "logs").exists()
     written = [p for p in workdir.rglob("*") if p.is_file()]
     assert any("orders" in p.parts and "raw" in p.parts for p in written)
     needles = [*CANARY.values(), SECRET, "Canaryville", "C4N 4RY", "gid://shopify/Customer/"]
@@ -162,7 +171,8 @@ def test_no_buyer_data_anywhere(workdir: Path, shopify: FakeShopify) -> None:
                 hits.setdefault(str(path.relative_to(workdir)), []).append(needle)
     assert hits == {}
     keys = {o["buyer_key"] for o in table(workdir / "data", "orders")}
-    assert len(keys) == 7 and all(len(k) == 64 for k in keys)
+    assert len(keys) == 7
+    assert all(len(k) == 64 for k in keys)
 
 
 def _plain(path: Path) -> bytes:
@@ -177,3 +187,22 @@ def _plain(path: Path) -> bytes:
 
         return str(pq.read_table(path).to_pylist()).encode() + data
     return data
+
+
+def test_doctor_checks_read_orders_and_explains_the_60_days(fetch_context, http_server) -> None:
+    provider = ShopifyProvider()
+    with FakeShopify([], server=http_server, scopes=("read_products",)) as fake:
+        ctx = fetch_context(provider, fake.env())
+        ctx.datasets = BOTH
+        with pytest.raises(ProviderError) as caught:
+            provider.probe(ctx)
+        assert caught.value.status == 403
+        assert "missing read_orders" in str(caught.value)
+        fake.scopes = ("read_products", "read_orders")
+        facts = provider.probe(ctx).facts
+        assert any("only the last 60 days" in f and "read_all_orders" in f for f in facts)
+        fake.scopes = ("read_products", "read_orders", "read_all_orders")
+        assert any("every order is readable" in f for f in provider.probe(ctx).facts)
+        ctx.datasets = ("products",)
+        fake.scopes = ("read_products",)
+        assert not any("orders" in f for f in provider.probe(ctx).facts)
