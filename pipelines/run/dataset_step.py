@@ -81,7 +81,8 @@ class DatasetStep:
         a dry run); the counts of new, changed and unchanged rows."""
         lake = Lake(table.storage(self.extractor.lake.storage))
         state = self._state(lake, guard is not None)
-        if self.run.run_id in state.applied_runs:
+        if self.run.run_id in state.applied_runs:  # a step run again after its commit
+            Lake.discard(files)
             return {"committed_before": 1}
         candidates = next((f for f in files if f.zone == "candidates"), None)
         part = lake.part_file(self.work / table.name, "normalized", dt, source, self.run.run_id)

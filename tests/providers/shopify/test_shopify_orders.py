@@ -206,3 +206,24 @@ def test_doctor_checks_read_orders_and_explains_the_60_days(fetch_context, http_
         ctx.datasets = ("products",)
         fake.scopes = ("read_products",)
         assert not any("orders" in f for f in provider.probe(ctx).facts)
+
+
+def test_a_dry_run_counts_orders_and_writes_nothing(workdir: Path, shopify: FakeShopify) -> None:
+    record = run(shopify, datasets=("orders",), dry_run=True)
+    assert record["datasets"]["orders.shopify"]["tables"]["orders"]["new"] == 7
+    assert not (workdir / "data" / "orders").exists()
+    assert not (workdir / "data" / "order_lines").exists()
+
+
+def test_a_step_run_again_after_its_commit_writes_nothing(
+    workdir: Path, shopify: FakeShopify
+) -> None:
+    registry = {"shopify": ShopifyProvider()}
+    config = load_config(None, registry)
+    options = RunOptions(no_cache=True, datasets=("orders",))
+    runner = Runner(config, registry, shopify.env(), options)
+    runner.run()
+    assert runner.run_step("dataset.orders.shopify", force=True) == 0
+    tables = runner.checkpoint.outputs("dataset.orders.shopify")["tables"]
+    assert tables == {"order_lines": {"committed_before": 1}, "orders": {"committed_before": 1}}
+    assert len(table(workdir / "data", "orders")) == 7
