@@ -52,7 +52,8 @@ class DatasetStep:
         work = self.work = work / dataset.name
         extract = self.extractor.extract(provider, work, dt)
         if extract.get("status") != "ok" or "raw" not in extract:
-            return {"status": extract.get("status", "skipped"), "reason": extract.get("reason")}
+            said = {k: extract[k] for k in ("reason", "error") if k in extract}
+            return {"status": extract.get("status", "skipped"), **said}
         raw = StagedFile.from_dict(extract["raw"])
         rows = DatasetRows(provider, dataset, self.run, self.extractor.lake, work)
         rows.feed(read_raw(raw.staged))
