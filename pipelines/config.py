@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from pipelines.errors import ConfigError
 from pipelines.net.notify import URLS_ENV, NotifySettings, notify_settings, register_urls
+from pipelines.net.pii import BUYER_KEY_SECRET_ENV
 from pipelines.net.secret_stores import SOURCES, SecretRef, parse_reference, read_references
 from pipelines.net.secrets import register_secret
 from pipelines.validation import validate_table
@@ -104,6 +105,12 @@ PIPELINE_OPTIONS: tuple[Option, ...] = (
         choices=("parquet", "delta"),
     ),
     Option("delta_retention_hours", int, 168, "What compact keeps of old Delta table files."),
+    Option(
+        "datasets",
+        list,
+        ["products"],
+        "What a run pulls: products, orders (docs/orders.md); --datasets overrides it.",
+    ),
 )
 
 
@@ -333,6 +340,7 @@ def register_provider_secrets(providers: Mapping[str, Provider], env: Mapping[st
     """Hand every secret setting's value (and the notification URLs) to the masking filter
     before anything is logged."""
     register_urls(env.get(URLS_ENV))
+    register_secret(env.get(BUYER_KEY_SECRET_ENV))  # the buyer key's (pipelines/net/pii.py)
     for provider in providers.values():
         for setting in provider.settings:
             if setting.secret:

@@ -161,6 +161,7 @@ class FetchContext:
     counts: list[SourceCount] = field(default_factory=list)
     paging: PagingLimits = field(default_factory=PagingLimits)
     offline: bool = False  # replaying recorded exchanges (--offline): no live API behind them
+    datasets: tuple[str, ...] = ("products",)  # what the run (or doctor) asks of the provider
 
     def expect(
         self,
@@ -226,6 +227,8 @@ class Provider(ABC):
     daily_budget: ClassVar[int] = 0
     # What the daily budget counts: API calls, or (Shopify) the query cost points answers report.
     budget_unit: ClassVar[BudgetUnit] = "calls"
+    # The datasets it offers (pipelines/lake/datasets.py); products through fetch/normalize.
+    datasets: ClassVar[tuple[str, ...]] = ("products",)
 
     @abstractmethod
     def fetch(self, ctx: FetchContext) -> Iterator[dict[str, Any]]:
@@ -237,6 +240,18 @@ class Provider(ABC):
 
         Raise ``SkippableRecordError`` naming the field when the record cannot be mapped.
         """
+
+    def fetch_dataset(self, dataset: str, ctx: FetchContext) -> Iterator[dict[str, Any]]:
+        """Raw records of ``dataset`` (one of ``datasets``); products are ``fetch``'s."""
+        if dataset == "products":
+            return self.fetch(ctx)
+        raise FatalProviderError(f"{self.name} does not offer the {dataset} dataset")
+
+    def normalize_dataset(self, dataset: str, raw: dict[str, Any]) -> dict[str, list[dict]]:
+        """One raw record of ``dataset`` to rows per table (``{"orders": [...], ...}``)."""
+        if dataset == "products":
+            return {"products": self.normalize(raw)}
+        raise FatalProviderError(f"{self.name} does not offer the {dataset} dataset")
 
     def probe(self, ctx: FetchContext) -> str | ProbeResult:
         """One cheap authenticated call for ``doctor``; returns what it learned ("shop X, CAD").

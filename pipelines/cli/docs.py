@@ -2,7 +2,8 @@
 
 ``python -m pipelines.cli.docs`` rewrites the settings tables (between the ``settings``
 markers of docs/reference.md), the product schema table (between the ``schema`` markers
-of docs/lake.md) and docs/schema/products.schema.json; a test fails when any is out of date.
+of docs/lake.md), the order tables (docs/orders.md) and their JSON Schemas in docs/schema/;
+a test fails when any is out of date.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from pipelines.cli.schema_docs import product_json_schema, schema_markdown
+from pipelines.cli.schema_docs import order_docs, product_json_schema, schema_markdown
 from pipelines.config import PIPELINE_OPTIONS
 from providers.base import Option, Provider
 from providers.registry import load_providers
 
 REFERENCE = Path("docs/reference.md")
 LAKE = Path("docs/lake.md")
+ORDERS = Path("docs/orders.md")
 JSON_SCHEMA = Path("docs/schema/products.schema.json")
 
 
@@ -62,11 +64,18 @@ def generated_files(root: Path, providers: Mapping[str, Provider]) -> dict[Path,
     """Each generated file under ``root`` and the content it must have."""
     reference, lake = root / REFERENCE, root / LAKE
     schema = json.dumps(product_json_schema(), indent=2, ensure_ascii=False) + "\n"
-    return {
+    files = {
         reference: render_block(reference.read_text(), "settings", settings_markdown(providers)),
         lake: render_block(lake.read_text(), "schema", schema_markdown()),
         root / JSON_SCHEMA: schema,
     }
+    orders = (root / ORDERS).read_text()
+    for marker, (name, markdown, json_schema) in order_docs().items():
+        orders = render_block(orders, marker, markdown)
+        text = json.dumps(json_schema, indent=2, ensure_ascii=False) + "\n"
+        files[root / JSON_SCHEMA.parent / name] = text
+    files[root / ORDERS] = orders
+    return files
 
 
 def main() -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from pipelines.cli.tables import print_table
 from pipelines.run.options import RunResult
@@ -18,6 +19,20 @@ def _nothing_to_write(entry: Mapping[str, object]) -> str:
     if entry["status"] == "ok":
         return "no new, changed or deleted row"
     return f"{entry['status']} (see the note above)"
+
+
+def dataset_line(pull: str, entry: Mapping[str, Any]) -> str:
+    """``orders.shopify: ok, 6 records (0 quarantined, 0 dropped); orders 6 new 0 changed; …``"""
+    if entry.get("status") != "ok":
+        return f"{pull}: {entry.get('status')} {entry.get('error') or entry.get('reason') or ''}"
+    tables = "; ".join(
+        f"{name} {counts.get('new', 0)} new {counts.get('changed', 0)} changed"
+        for name, counts in entry.get("tables", {}).items()
+    )
+    return (
+        f"{pull}: ok, {entry.get('records', 0)} records ({entry.get('quarantined', 0)} "
+        f"quarantined, {entry.get('dropped', 0)} dropped); {tables}"
+    )
 
 
 def print_summary(
@@ -42,6 +57,8 @@ def print_summary(
     for entry in result.record["providers"].values():
         for warning in entry.get("warnings") or ():
             print(f"warning: {warning}")
+    for pull, entry in (result.record.get("datasets") or {}).items():
+        print(dataset_line(pull, entry))
     if dry_run:
         print("\nDry run: nothing was written. Rows that would be written (first 5 per provider):")
         for name, entry in result.record["providers"].items():

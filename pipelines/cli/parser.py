@@ -52,6 +52,16 @@ def _provider_list(text: str) -> tuple[str, ...]:
     return names
 
 
+def _dataset_list(text: str) -> tuple[str, ...]:
+    from pipelines.errors import ConfigError
+    from pipelines.lake.datasets import parse_datasets
+
+    try:
+        return parse_datasets(text, "--datasets")
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--datasets: ")) from None
+
+
 def _shard(text: str) -> str:
     from pipelines.errors import ConfigError
     from pipelines.run.shard import Shard
@@ -125,6 +135,13 @@ def _add_run_selection(parser: argparse.ArgumentParser) -> None:
         type=_provider_list,
         metavar="A,B",
         help="only these providers, comma-separated (default: all)",
+    )
+    add(
+        "--datasets",
+        type=_dataset_list,
+        metavar="A,B",
+        help="the datasets to pull, comma-separated: products, orders (default: "
+        "pipeline.datasets, else products)",
     )
     add("--limit", type=_positive_int, metavar="N", help="fetch at most N raw records per provider")
     add(

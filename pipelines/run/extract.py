@@ -18,6 +18,7 @@ from typing import Any
 from pipelines.config import PipelineConfig
 from pipelines.errors import BudgetExhaustedError, FatalProviderError, IncompleteFetchError
 from pipelines.lake.budget_usage import add_usage, read_usage, utc_day
+from pipelines.lake.datasets import DATASETS, PRODUCTS, Dataset
 from pipelines.lake.lake import Lake, RawWriter
 from pipelines.lake.state_repair import readable_state_meta
 from pipelines.net.budget import CallBudget
@@ -25,6 +26,7 @@ from pipelines.net.cache import ResponseCache
 from pipelines.net.deadline import HttpLimits
 from pipelines.net.http import HttpClient
 from pipelines.net.offline import Recording, offline_env, replay_server
+from pipelines.net.pii import Scrubber
 from pipelines.net.retry import RetryBudget
 from pipelines.run.options import RunOptions, find_replay_files
 from pipelines.run.progress import Progress
@@ -47,6 +49,12 @@ class Extractor:
     retry_budget: RetryBudget
     run_id: str
     stop_at: float | None = None  # the run's end (time.monotonic()), from --max-duration
+    dataset: Dataset = DATASETS[PRODUCTS]  # what is pulled; it lands in its home table's lake
+
+    @property
+    def home(self) -> Lake:
+        """The lake of the dataset's first table: its raw records and watermarks live there."""
+        return Lake(self.dataset.home.storage(self.lake.storage))
 
     def extract(self, provider: Provider, work: Path, dt: str) -> dict[str, Any]:
         """The extract step's outputs for ``provider``."""
@@ -104,8 +112,9 @@ class Extractor:
         options = self.options_of(provider) or {}
         split = options != self.options_of(provider, sharded=False)
         stats = ProviderStats()
-        progress = Progress(provider.name, noun=provider.record_noun)
-        staged = self.lake.raw_file(work, dt, provider.name, self.run_id)
+        noun = provider.record_noun if self.dataset.name == PRODUCTS else self.dataset.name
+        progress = Progress(provider.name, noun=noun)
+        staged = self.home.raw_file(work, dt, provider.name, self.run_id)
         writer = RawWriter(staged)
         budget = self._budget(provider)
         ctx = self._fetch_context(provider, env, options, stats, progress, budget)
@@ -141,10 +150,14 @@ class Extractor:
     def _pull(
         self, provider: Provider, ctx: FetchContext, writer: RawWriter, progress: Progress
     ) -> str | None:
-        """Land what the provider yields; when the budget runs out, the reason (the pull is
-        then partial and its completeness counts are not compared)."""
+        """Land what the provider yields (without buyer data when the dataset holds some);
+        when the budget runs out, the reason (the pull is then partial and its completeness
+        counts are not compared)."""
+        scrub = Scrubber(provider.name, self.env).scrub if self.dataset.personal_data else None
+        records = provider.fetch_dataset(self.dataset.name, ctx)
         try:
-            for record in progress.count(islice(provider.fetch(ctx), self.options.limit)):
+            for record in progress.count(islice(records, self.options.limit)):
+                record = scrub(record) if scrub else record
                 writer.write(mark_demo(record) if self.options.offline else record)
         except BudgetExhaustedError as exc:
             log.warning("%s; what was fetched is committed, the next run goes on from there", exc)
@@ -177,7 +190,8 @@ class Extractor:
         budget: CallBudget | None = None,
     ) -> FetchContext:
         config = self.config
-        use_cache = not (self.options.no_cache or self.options.offline)
+        personal = self.dataset.personal_data  # answers holding buyer data are never cached
+        use_cache = not (self.options.no_cache or self.options.offline or personal)
         cache = (
             ResponseCache(
                 Path(config.cache_dir) / provider.name,
@@ -212,8 +226,9 @@ class Extractor:
             on_page=progress.page,
             full_refresh=self.options.full_refresh,
             offline=self.options.offline,
-            state=provider_state(self.lake, provider.name),
+            state=provider_state(self.home, provider.name),
             paging=PagingLimits(config.max_pages, config.max_empty_pages),
+            datasets=(self.dataset.name,),
         )
 
     def http_limits(self) -> HttpLimits:

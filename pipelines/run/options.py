@@ -12,6 +12,7 @@ from typing import Any
 from pipelines.config import PipelineConfig
 from pipelines.errors import ConfigError
 from pipelines.lake.storage import Storage, open_storage
+from pipelines.net.extras import require
 from providers.base import Provider
 
 
@@ -31,6 +32,7 @@ class RunOptions:
     max_duration: float | None = None  # seconds after which fetching stops (--max-duration)
     allow_mass_delete: bool = False  # a complete pull may mark more than max_delete_share deleted
     defer_gate: bool = False  # a shard of a joined run: the join decides the quality gate
+    datasets: tuple[str, ...] = ("products",)  # what is pulled (pipelines/lake/datasets.py)
 
     @property
     def mode(self) -> str:
@@ -45,6 +47,7 @@ class RunOptions:
         data["providers"] = list(self.providers) if self.providers else None
         data["replay"] = str(self.replay) if self.replay else None
         data["mode"] = self.mode
+        data["datasets"] = list(self.datasets)
         return data
 
     @classmethod
@@ -63,6 +66,7 @@ class RunOptions:
             max_duration=data.get("max_duration"),
             allow_mass_delete=data.get("allow_mass_delete", False),
             defer_gate=data.get("defer_gate", False),
+            datasets=tuple(data.get("datasets") or ("products",)),
         )
 
 
@@ -131,3 +135,25 @@ def find_replay_files(path: Path) -> dict[str, list[Path]]:
     if not grouped:
         raise ConfigError(f"--replay: no .jsonl or .jsonl.zst files under {path}")
     return grouped
+
+
+def check_run_options(
+    config: PipelineConfig,
+    providers: Mapping[str, Provider],
+    env: Mapping[str, str],
+    options: RunOptions,
+    *,
+    sharded: bool,
+) -> None:
+    """Refuse, before any work, the combinations a run cannot do (one ``ConfigError``)."""
+    if sharded and options.replay is not None:
+        raise ConfigError("--shard: a --replay run is not sharded; replay each provider once")
+    if options.defer_gate and not sharded:
+        raise ConfigError("--defer-gate: only a shard (--shard K/N) leaves its gate to a join")
+    if not options.offline and options.replay is None:
+        selected = select_providers(providers, options.providers)
+        conflicts = [c for p in selected for c in p.conflicting_settings(env)]
+        if conflicts:
+            raise ConfigError("; ".join(conflicts))
+    if config.table_format == "delta":
+        require("delta", 'pipeline.table_format = "delta"')

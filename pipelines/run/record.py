@@ -84,12 +84,21 @@ def build_record(checkpoint: Checkpoint, root: str, ended_at: datetime | None = 
         "providers": providers,
         "totals": {c: sum(e.get(c, 0) for e in providers.values()) for c in COUNTERS},
     }
+    datasets = {
+        pull: checkpoint.outputs(f"dataset.{pull}") for pull in options.get("dataset_pulls", [])
+    }
+    if datasets:
+        record["datasets"] = datasets
     record["exit_code"] = exit_code(providers)
     if checkpoint.sinks:
         record["sink_steps"] = sink_entries(checkpoint)
         failed = any(e["status"] == FAILED for e in record["sink_steps"].values())
         if failed and record["exit_code"] == EXIT_OK:  # the lake is committed; the sink is not
             record["exit_code"] = EXIT_PROVIDER_FAILED
+    if record["exit_code"] == EXIT_OK and any(
+        d.get("status") == "failed" for d in datasets.values()
+    ):
+        record["exit_code"] = EXIT_PROVIDER_FAILED
     return record
 
 

@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
@@ -26,16 +27,17 @@ from pipelines.checks.report import write_reports
 from pipelines.checks.report_retention import prune_reports
 from pipelines.config import PipelineConfig
 from pipelines.errors import ConfigError, DataQualityError, ProviderError, SinkError
+from pipelines.lake.datasets import DATASETS, PRODUCTS
 from pipelines.lake.integrity import check_manifests
 from pipelines.lake.lake import Lake, StagedFile, read_raw
 from pipelines.lake.lock import LakeLock, default_holder
 from pipelines.lake.runlease import RunLease, live_runs
 from pipelines.lake.runlog import append_lake_run, append_run, read_lake_runs, read_runs
 from pipelines.lake.state_repair import check_state, readable_state_meta
-from pipelines.net.extras import require
 from pipelines.net.retry import RetryBudget
 from pipelines.net.secrets import mask
 from pipelines.run.checkpoint import DONE, FAILED, Checkpoint, abandon_unfinished_runs
+from pipelines.run.dataset_step import DatasetStep, planned_pulls
 from pipelines.run.detect import (
     acknowledged_runs,
     describe_alerts,
@@ -47,6 +49,7 @@ from pipelines.run.notify import Notifier
 from pipelines.run.options import (
     RunOptions,
     RunResult,
+    check_run_options,
     lake_storage,
     new_run_id,
     select_providers,
@@ -78,17 +81,7 @@ class Runner:
         self.config, self.providers, self.env, self.options = config, providers, env, options
         self.run_id = run_id or new_run_id()
         self.shard = Shard.parse(options.shard) if options.shard else None
-        if self.shard and options.replay is not None:
-            raise ConfigError("--shard: a --replay run is not sharded; replay each provider once")
-        if options.defer_gate and not self.shard:
-            raise ConfigError("--defer-gate: only a shard (--shard K/N) leaves its gate to a join")
-        if not options.offline and options.replay is None:
-            selected = select_providers(providers, options.providers)
-            conflicts = [c for p in selected for c in p.conflicting_settings(env)]
-            if conflicts:
-                raise ConfigError("; ".join(conflicts))
-        if config.table_format == "delta":
-            require("delta", 'pipeline.table_format = "delta"')
+        check_run_options(config, providers, env, options, sharded=self.shard is not None)
         self.storage = lake_storage(config, options)
         self.lake = Lake(self.storage)
         self.root = work_roots(config)[1 if options.offline else 0]  # checkpoints, staged files
@@ -132,9 +125,10 @@ class Runner:
         if path.exists():
             checkpoint = Checkpoint.load(self.root, self.run_id)
             names, sinks = checkpoint.providers, checkpoint.sinks
+            pulls = checkpoint.options.get("dataset_pulls", [])
         else:
-            names, sinks = self.planned_providers(), self.sinks
-        known = [s.name for s in step_graph(names, sinks)]
+            names, sinks, pulls = self.planned_providers(), self.sinks, self.planned_pulls()
+        known = [s.name for s in step_graph(names, sinks=sinks, datasets=pulls)]
         if name not in known:
             raise ConfigError(f"run-step: unknown step {name!r} (steps of this run: "
                               f"{', '.join(known)})")  # fmt: skip
@@ -188,8 +182,9 @@ class Runner:
             live = {lease.run_id for lease in live_runs(self.storage)}
             abandon_unfinished_runs(self.root, self.run_id, self.options.shard, live)
         bootstrap = readable_state_meta(self.storage) is None
-        options = {**self.options.to_dict(), "bootstrap": bootstrap}
-        graph = [s.name for s in step_graph(names, self.sinks)]
+        pulls = self.planned_pulls()
+        options = {**self.options.to_dict(), "bootstrap": bootstrap, "dataset_pulls": pulls}
+        graph = [s.name for s in step_graph(names, sinks=self.sinks, datasets=pulls)]
         # Nothing of a dry run may land in the lake: its work folder is a temporary one.
         home = Path(tempfile.mkdtemp(prefix="dry-run-")) if self.options.dry_run else self.root
         self.checkpoint = Checkpoint.create(
@@ -197,13 +192,23 @@ class Runner:
         )
         return self.checkpoint
 
-    def planned_providers(self) -> list[str]:
-        """The providers this run's graph gets: those selected with work in this shard."""
+    def planned_providers(self, products: bool = True) -> list[str]:
+        """The providers this run's graph gets: those selected with work in this shard (for
+        products only when the run pulls products)."""
         selected = select_providers(self.providers, self.options.providers)
-        return [p.name for p in selected if self._extractor().options_of(p) is not None]
+        names = [p.name for p in selected if self._extractor().options_of(p) is not None]
+        return names if PRODUCTS in self.options.datasets or not products else []
+
+    def planned_pulls(self) -> list[str]:
+        """``<d>.<p>`` of the ``dataset.<d>.<p>`` steps: the datasets beyond products."""
+        selected = [self.providers[name] for name in self.planned_providers(products=False)]
+        return planned_pulls(selected, self.options.datasets, self.options.replay is not None)
 
     def _graph(self) -> dict[str, Step]:
-        return {s.name: s for s in step_graph(self.checkpoint.providers, self.checkpoint.sinks)}
+        checkpoint = self.checkpoint
+        pulls = checkpoint.options.get("dataset_pulls", [])
+        graph = step_graph(checkpoint.providers, sinks=checkpoint.sinks, datasets=pulls)
+        return {s.name: s for s in graph}
 
     # --- execution ----------------------------------------------------------------------------
 
@@ -308,7 +313,7 @@ class Runner:
             max_delete_share=self.config.max_delete_share,
             allow_mass_delete=self.options.allow_mass_delete,
             trash_retention_days=self.config.trash_retention_days,
-            live_runs=lambda: {lease.run_id for lease in live_runs(self.storage)},
+            live_runs=self._live_runs,
         )  # fmt: skip
         if self.options.dry_run:
             return write.execute()
@@ -316,10 +321,19 @@ class Runner:
             write.guard = lock.check
             return write.execute()
 
+    def _step_dataset(self, step: Step) -> dict[str, Any]:
+        """One dataset beyond products from one provider (``pipelines/run/dataset_step.py``)."""
+        _, dataset, name = step.name.split(".")
+        extractor = replace(self._extractor(), dataset=DATASETS[dataset])
+        pull = DatasetStep(extractor, self._run_context(), self.options.dry_run, self._lock,
+                           self._live_runs, self.config.trash_retention_days)  # fmt: skip
+        return pull.execute(self.providers[name], self.checkpoint.work, self._dt())
+
+    def _live_runs(self) -> set[str]:
+        return {lease.run_id for lease in live_runs(self.storage)}
+
     def _lock(self) -> LakeLock:
-        holder = default_holder(self.run_id)
-        if self.shard:
-            holder += f" (shard {self.shard})"
+        holder = default_holder(self.run_id) + (f" (shard {self.shard})" if self.shard else "")
         config = self.config
         return LakeLock(self.storage, holder, config.lock_ttl_seconds, config.lock_wait_seconds)
 

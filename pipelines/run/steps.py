@@ -3,8 +3,9 @@
 ::
 
     extract.<provider> ──▶ normalize.<provider> ──┐
-    extract.<other>    ──▶ normalize.<other>    ──┴─▶ quality ─▶ write ─▶ detect ─▶ report
-                                                                     └──▶ sink.<name>
+    extract.<other>    ──▶ normalize.<other>    ──┴─▶ quality ─▶ write ─▶ detect ─┐
+                                                                     └──▶ sink.<name>    │
+    dataset.<dataset>.<provider> (every dataset beyond products) ──────────────────┴─▶ report
 
 * ``extract.<p>`` calls the provider's API and lands raw records (network: retried).
 * ``normalize.<p>`` maps raw records to canonical rows and checks them (quarantine).
@@ -15,6 +16,8 @@
 * ``sink.<name>`` (only for the sinks ``pipeline.toml`` configures, e.g. ``sink.postgres``)
   loads the committed rows into a database; it talks to a server, so it is retried, and it
   resumes and retries alone, without holding up ``detect`` and ``report``.
+* ``dataset.<d>.<p>`` pulls dataset ``d`` (orders, say) from ``p`` and commits it to that
+  dataset's tables (``pipelines/run/dataset_step.py``); products are the steps above.
 
 Providers are independent until ``quality``, so schedulers may run them in parallel.
 Every step is idempotent: running a finished step again is a no-op unless forced.
@@ -72,9 +75,13 @@ class Step:
         }
 
 
-def step_graph(providers: Sequence[str], sinks: Sequence[str] = ()) -> list[Step]:
-    """The steps of a run over ``providers`` (and ``sinks``), in an order that respects every
-    dependency. A plain run takes them in this order: the sinks right after ``write``."""
+def step_graph(
+    providers: Sequence[str], *, sinks: Sequence[str] = (), datasets: Sequence[str] = ()
+) -> list[Step]:
+    """The steps of a run over ``providers`` (products), ``sinks`` and ``datasets``
+    (``orders.shopify``: a dataset beyond products and a provider offering it), in an order
+    that respects every dependency. A plain run takes them in this order: the sinks right
+    after ``write``."""
     steps: list[Step] = []
     for name in providers:
         steps.append(Step(f"extract.{name}", (), network=True))
@@ -84,5 +91,7 @@ def step_graph(providers: Sequence[str], sinks: Sequence[str] = ()) -> list[Step
     steps.append(Step("write", ("quality",)))
     steps += [Step(f"sink.{name}", ("write",), network=True) for name in sinks]
     steps.append(Step("detect", ("write",)))
-    steps.append(Step("report", ("detect",)))
+    pulls = tuple(f"dataset.{unit}" for unit in datasets)
+    steps += [Step(name, (), network=True) for name in pulls]
+    steps.append(Step("report", ("detect", *pulls)))
     return steps

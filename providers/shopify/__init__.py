@@ -28,7 +28,14 @@ from providers.shopify.auth import (
 from providers.shopify.client import ShopifyClient, base_url, check_settings
 from providers.shopify.fetch import fetch_products
 from providers.shopify.normalize import normalize_product
-from providers.shopify.scopes import credentials_fact, missing_scopes, scopes_fact
+from providers.shopify.order_normalize import normalize_order
+from providers.shopify.orders import fetch_orders
+from providers.shopify.scopes import (
+    credentials_fact,
+    missing_scopes,
+    orders_window_fact,
+    scopes_fact,
+)
 from providers.shopify.settings import (
     ACCESS_TOKEN_ENV,
     CLIENT_ID_ENV,
@@ -59,6 +66,7 @@ class ShopifyProvider(Provider):
     daily_budget = 0
     # A [budget] for Shopify caps the GraphQL cost points spent per UTC day (docs/budget.md).
     budget_unit = "points"
+    datasets = ("products", "orders")
 
     def __init__(
         self,
@@ -98,6 +106,18 @@ class ShopifyProvider(Provider):
         """One canonical row per variant of the product."""
         return normalize_product(raw)
 
+    def fetch_dataset(self, dataset: str, ctx: FetchContext) -> Iterator[dict[str, Any]]:
+        """Products (``fetch``) or order nodes with their lines (``orders.py``)."""
+        if dataset == "orders":
+            return fetch_orders(ctx, self.client(ctx))
+        return super().fetch_dataset(dataset, ctx)
+
+    def normalize_dataset(self, dataset: str, raw: dict[str, Any]) -> dict[str, list[dict]]:
+        """An order row and its line rows; products as ``normalize``."""
+        if dataset == "orders":
+            return normalize_order(raw)
+        return super().normalize_dataset(dataset, raw)
+
     def probe(self, ctx: FetchContext) -> ProbeResult:
         """The shop and the app's granted scopes, uncached: what doctor shows.
 
@@ -111,14 +131,17 @@ class ShopifyProvider(Provider):
         shop = data.get("shop") or {}
         installation = data.get("currentAppInstallation") or {}
         granted = [s.get("handle") for s in installation.get("accessScopes") or []]
-        missing = missing_scopes(granted)
-        if missing:
-            error = FatalProviderError(f"shopify: {scopes_fact(granted)}")
+        datasets = [d for d in ctx.datasets if d in self.datasets]
+        if missing_scopes(granted, datasets):
+            error = FatalProviderError(f"shopify: {scopes_fact(granted, datasets)}")
             error.status = 403
             raise error
         served = client.served_version or client.version
         detail = f"shop {shop.get('myshopifyDomain')}, currency {shop.get('currencyCode')}"
-        facts = [credentials_fact(client.tokens, self.clock()), scopes_fact(granted)]
+        facts = [credentials_fact(client.tokens, self.clock()), scopes_fact(granted, datasets)]
+        window = orders_window_fact(granted, datasets)
+        if window:
+            facts.append(window)
         version = check_version(client.version, self.today())
         if version.level == OK:  # a warning is in ctx.stats.warnings already
             facts.append(version.message)

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pipelines.net.oauth import ClientCredentialsToken, TokenSource
 from providers.shopify.settings import (
     ACCESS_TOKEN_ENV,
+    ALL_ORDERS_SCOPE,
     CLIENT_ID_ENV,
     CLIENT_SECRET_ENV,
     DATASET_SCOPES,
@@ -35,6 +36,19 @@ def scopes_fact(granted: Iterable[str | None], datasets: Iterable[str] = DATASET
     return (
         f"scopes: granted {', '.join(granted) or 'none'}; needed {needed} "
         f"({', '.join(datasets)}): {verdict}"
+    )
+
+
+def orders_window_fact(granted: Iterable[str | None], datasets: Iterable[str]) -> str | None:
+    """What the orders pull can reach: all orders, or only the last 60 days without
+    ``read_all_orders``; None when orders are not pulled."""
+    if "orders" not in datasets:
+        return None
+    if ALL_ORDERS_SCOPE in set(granted):
+        return f"orders: {ALL_ORDERS_SCOPE} granted, every order is readable"
+    return (
+        f"orders: only the last 60 days are readable ({ALL_ORDERS_SCOPE} not granted; "
+        "Shopify grants it on request, docs/orders.md)"
     )
 
 

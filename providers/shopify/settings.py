@@ -60,8 +60,13 @@ DEPRECATED_REASON_HEADER = "X-Shopify-API-Deprecated-Reason"
 
 # The access scopes each dataset needs (https://shopify.dev/docs/api/usage/access-scopes); a
 # write_ scope includes its read_ scope. Add a dataset here when the provider gains one.
-DATASET_SCOPES: dict[str, tuple[str, ...]] = {"products": ("read_products",)}
-DATASETS = ("products",)  # what this provider pulls today
+DATASET_SCOPES: dict[str, tuple[str, ...]] = {
+    "products": ("read_products",),
+    "orders": ("read_orders",),
+}
+DATASETS = ("products",)  # what a run pulls unless [pipeline] datasets says more
+# Without it, Shopify serves only the last 60 days of orders (a scope Shopify grants on request).
+ALL_ORDERS_SCOPE = "read_all_orders"
 
 # https://shopify.dev/docs/api/usage/versioning: a version every quarter (YYYY-01/04/07/10),
 # each supported for at least 12 months from its release.

@@ -41,6 +41,7 @@ def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.
         (["--limit", "zero"], "--limit: expected a whole number, got 'zero'"),
         (["--limit", "0"], "--limit: must be 1 or more, got 0"),
         (["--providers", "shopify,nope", "--offline"], "--providers: unknown provider nope"),
+        (["--datasets", "products,invoices"], "--datasets: no such dataset invoices"),
         (["--log-format", "xml"], "--log-format: invalid choice: 'xml'"),
         (["--frobnicate"], "unrecognized arguments: --frobnicate"),
         (["--config", "missing.toml"], "--config: missing.toml does not exist"),

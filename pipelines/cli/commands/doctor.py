@@ -163,4 +163,5 @@ def probe_context(
         stats=stats,
         log=plog,
         limit=1,
+        datasets=tuple(str(name) for name in config.datasets),
     )

@@ -17,6 +17,7 @@ from pipelines.cli.logs import setup_logging
 from pipelines.cli.output import print_summary
 from pipelines.cli.parser import add_run_arguments
 from pipelines.cli.preflight import check_run_paths, port_error
+from pipelines.lake.datasets import parse_datasets
 from pipelines.lake.integrity import verify_local_files
 from pipelines.lake.runlog import read_runs
 from pipelines.ops.metrics import PUSHGATEWAY_ENV, export_run_metrics, live_registry, serve
@@ -57,6 +58,7 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
         max_duration=args.max_duration,
         allow_mass_delete=args.allow_mass_delete,
         defer_gate=args.defer_gate,
+        datasets=args.datasets or parse_datasets(config.datasets, "pipeline.datasets"),
     )
     if options.replay is not None:  # a bad --replay is a usage error before anything runs
         files = find_replay_files(options.replay)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from pipelines.cli.logs import setup_logging
 from pipelines.errors import ConfigError
+from pipelines.lake.datasets import parse_datasets
 from pipelines.ops.sink_config import parse_sinks
 from pipelines.ops.sinks import deliver_run
 from pipelines.run.options import RunOptions
@@ -70,6 +71,7 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
             full_refresh=args.full_refresh,
             shard=args.shard,
             allow_mass_delete=args.allow_mass_delete,
+            datasets=parse_datasets(context.config.datasets, "pipeline.datasets"),
         )
     sinks = parse_sinks(context.config.sections.get("sinks"))
     runner = Runner(context.config, context.providers, context.env, options, run_id=args.run_id)

@@ -3,7 +3,7 @@
 ``server`` has ``FakeShopify`` (HTTP, auth, versions, fault injection), ``graphql`` the
 queries it answers and the product builders, ``bulk`` bulk operations and their JSONL
 download, ``throttle`` the cost bucket and THROTTLED, ``oauth`` the client credentials grant,
-``wire`` the requests seen and faults.
+``wire`` the requests seen and faults, ``orders`` the orders query and its builders.
 """
 
 from tests.fakes.shopify.bulk import BulkOp
@@ -14,6 +14,7 @@ from tests.fakes.shopify.oauth import (
     SHOP_NOT_PERMITTED,
     TOKEN_LIFETIME,
 )
+from tests.fakes.shopify.orders import CANARY, make_line, make_order, money
 from tests.fakes.shopify.server import (
     DEFAULT_DOMAIN,
     DEFAULT_TOKEN,
@@ -26,6 +27,7 @@ from tests.fakes.shopify.throttle import MAX_COST, THROTTLED_ERROR, CostBucket, 
 from tests.fakes.shopify.wire import Fault, SeenRequest
 
 __all__ = [
+    "CANARY",
     "DEFAULT_CLIENT_SECRET",
     "DEFAULT_DOMAIN",
     "DEFAULT_TOKEN",
@@ -43,8 +45,11 @@ __all__ = [
     "Fault",
     "SeenRequest",
     "encode_cursor",
+    "make_line",
+    "make_order",
     "make_product",
     "make_variant",
     "matching",
+    "money",
     "requested_cost",
 ]

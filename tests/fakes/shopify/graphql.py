@@ -108,6 +108,8 @@ class GraphQLQueries:
                 "precision": "EXACT",
             }
             return {"data": {"productsCount": count}}, 200, 1
+        if re.search(r"\borders\s*\(", query):
+            return self._orders(variables)
         if re.search(r"\bproducts\s*\(", query):
             return self._products(variables)
         if re.search(r"\bproduct\s*\(", query):

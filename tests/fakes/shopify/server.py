@@ -27,6 +27,7 @@ from werkzeug import Request, Response
 from tests.fakes.shopify.bulk import _BULK_FILE_RE, BulkOp, BulkOperations
 from tests.fakes.shopify.graphql import GraphQLQueries
 from tests.fakes.shopify.oauth import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, AppCredentials
+from tests.fakes.shopify.orders import OrderQueries
 from tests.fakes.shopify.throttle import THROTTLED_ERROR, CostBucket, CostMeter
 from tests.fakes.shopify.wire import Fault, SeenRequest
 
@@ -46,7 +47,7 @@ _PATH_RE = re.compile(r"^/admin/api/(?P<version>[^/]+)/graphql\.json$")
 _VERSION_RE = re.compile(r"^(\d{4}-\d{2}|unstable)$")
 
 
-class FakeShopify(GraphQLQueries, BulkOperations, CostMeter, AppCredentials):
+class FakeShopify(GraphQLQueries, OrderQueries, BulkOperations, CostMeter, AppCredentials):
     """Serves ``products`` (Product nodes, all variants nested) for one shop.
 
     The HTTP side and fault injection are here; the queries are answered by
@@ -59,6 +60,7 @@ class FakeShopify(GraphQLQueries, BulkOperations, CostMeter, AppCredentials):
         self,
         products: list[dict[str, Any]],
         *,
+        orders: list[dict[str, Any]] = (),
         token: str = DEFAULT_TOKEN,
         domain: str = DEFAULT_DOMAIN,
         currency: str = "EUR",
@@ -72,6 +74,7 @@ class FakeShopify(GraphQLQueries, BulkOperations, CostMeter, AppCredentials):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.products = products
+        self.orders: list[dict[str, Any]] = list(orders)
         self.token = token
         self.domain = domain
         self.currency = currency

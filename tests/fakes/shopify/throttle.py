@@ -53,6 +53,11 @@ def requested_cost(products: int, variants: int) -> int:
     return 2 + products * (1 + 4 + 2 + variants)
 
 
+def orders_cost(first: int, lines: int) -> int:
+    """The requested cost of ``orders(first:)`` with ``lineItems(first: lines)``."""
+    return 2 + first * (11 + lines * 9)
+
+
 class CostMeter:
     """``FakeShopify``'s metering: every query is paid for from ``bucket`` before it runs."""
 
@@ -80,6 +85,10 @@ class CostMeter:
             first, variants = variables.get("first"), variables.get("variantsFirst")
             if isinstance(first, int) and isinstance(variants, int):
                 return requested_cost(first, variants)
+        if re.search(r"\borders\s*\(", body["query"]):
+            first, lines = variables.get("first"), variables.get("linesFirst")
+            if isinstance(first, int) and isinstance(lines, int):
+                return orders_cost(first, lines)
         if re.search(r"\bproduct\s*\(", body["query"]):
             first = variables.get("first")
             return 3 + first if isinstance(first, int) else 1

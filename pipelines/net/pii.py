@@ -1,0 +1,83 @@
+"""Buyer data removed from raw records before anything is written (docs/orders.md).
+
+``scrub`` walks a raw record and drops every key of ``DROPPED_KEYS`` wherever it appears
+(names, email, phone, street lines, company, notes and free text, the customer object, the
+billing address); an address object keeps only ``ADDRESS_KEPT_KEYS`` (country and region).
+Where the record names a customer, ``buyer_key`` replaces it: HMAC-SHA256 of the provider and
+the customer id keyed with the operator's secret (``BUYER_KEY_SECRET_ENV``), or nothing at
+all without the secret. The secret is registered (``pipelines.net.secrets``), so it is masked
+wherever text is written. What is left holds no name, contact or street: that lands in raw.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from typing import Any
+
+from pipelines.net.secrets import register_secret
+
+BUYER_KEY_SECRET_ENV = "PIPELINE_BUYER_KEY_SECRET"
+BUYER_KEY_FIELD = "__buyer_key"
+CUSTOMER_KEYS = ("customer", "buyer")  # objects whose ``id`` makes the buyer key
+DROPPED_KEYS = frozenset(
+    {
+        "customer", "buyer", "billingAddress", "billing_address", "email", "contactEmail",
+        "phone", "name", "firstName", "lastName", "first_name", "last_name", "displayName",
+        "company", "address1", "address2", "street", "city", "zip", "postalCode",
+        "latitude", "longitude", "note", "notes", "customAttributes", "note_attributes",
+        "clientIp", "browserIp", "customerLocale", "buyerCheckoutMessage",
+    }
+)  # fmt: skip
+ADDRESS_KEYS = frozenset({"shippingAddress", "shipping_address", "shipTo", "shippingAddressV2"})
+ADDRESS_KEPT_KEYS = frozenset(
+    {"countryCodeV2", "countryCode", "country_code", "provinceCode", "province_code",
+     "stateOrProvince"}
+)  # fmt: skip
+# Where a key of DROPPED_KEYS is data, not buyer data (a line item's product name).
+KEPT_UNDER = frozenset({"lineItems", "line_items", "variant", "product"})
+
+
+class Scrubber:
+    """Removes buyer data from raw records of one provider; makes the buyer key when allowed."""
+
+    def __init__(self, provider: str, env: Mapping[str, str]) -> None:
+        self.provider = provider
+        secret = env.get(BUYER_KEY_SECRET_ENV) or ""
+        self._key = secret.encode() if secret else None
+        register_secret(secret or None)
+
+    def scrub(self, record: dict[str, Any]) -> dict[str, Any]:
+        """``record`` without buyer data (a new object), with ``__buyer_key`` when allowed."""
+        buyer = self.buyer_key(record)
+        clean = _scrub(record, inside=None)
+        if buyer is not None:
+            clean[BUYER_KEY_FIELD] = buyer
+        return clean
+
+    def buyer_key(self, record: Mapping[str, Any]) -> str | None:
+        """HMAC-SHA256 (hex) of ``<provider>:<customer id>``, or None (no secret, no customer)."""
+        if self._key is None:
+            return None
+        for key in CUSTOMER_KEYS:
+            customer = record.get(key)
+            if isinstance(customer, Mapping) and customer.get("id"):
+                message = f"{self.provider}:{customer['id']}".encode()
+                return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+        return None
+
+
+def _scrub(value: Any, inside: str | None) -> Any:
+    if isinstance(value, list):
+        return [_scrub(item, inside) for item in value]
+    if not isinstance(value, Mapping):
+        return value
+    if inside in ADDRESS_KEYS:
+        return {k: v for k, v in value.items() if k in ADDRESS_KEPT_KEYS}
+    keep_names = inside in KEPT_UNDER
+    return {
+        key: _scrub(item, key if key in ADDRESS_KEYS | KEPT_UNDER else inside)
+        for key, item in value.items()
+        if key not in DROPPED_KEYS or (keep_names and key == "name")
+    }

@@ -1,0 +1,148 @@
+"""The step of one provider and one dataset beyond products (``dataset.<dataset>.<provider>``).
+
+Fetch and land the raw records in the dataset's home lake (redacted when it holds buyer data,
+``pipelines/net/pii.py``), normalize and check them (``dataset_rows.py``), then, holding the
+lake's commit lock, dedup each table against its own state and commit it: the child tables
+first, the home table last, with the provider's watermark in its state. A table lake already
+holding this run's commit is left as it is, so a step run again after a kill duplicates
+nothing. Products keep their own steps (``steps.py``); this one is the same for every other
+dataset.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.lake.datasets import PRODUCTS, Table
+from pipelines.lake.dedup import DedupCounts, DedupState, load_state, save_state
+from pipelines.lake.lake import Lake, Manifest, PartWriter, StagedFile, read_raw
+from pipelines.run.dataset_rows import DatasetRows
+from pipelines.run.extract import Extractor
+from pipelines.run.process import RunContext
+from providers.base import Provider
+
+log = logging.getLogger("pipeline.datasets")
+STATE_COLUMNS = ["source", "source_id", "raw_hash", "content_hash"]
+Guard = Callable[[], None]
+
+
+@dataclass
+class DatasetStep:
+    """One run's pull of ``extractor.dataset`` from one provider, fetch to commit."""
+
+    extractor: Extractor
+    run: RunContext
+    dry_run: bool
+    lock: Callable[[], AbstractContextManager[Any]]
+    live_runs: Callable[[], set[str]] = set
+    trash_retention_days: float = 7.0
+    work: Path = Path(".")  # this step's work folder (set by ``execute``)
+
+    def execute(self, provider: Provider, work: Path, dt: str) -> dict[str, Any]:
+        """The step's outputs: the extract's status, the counts per table, the stats."""
+        dataset = self.extractor.dataset
+        work = self.work = work / dataset.name
+        extract = self.extractor.extract(provider, work, dt)
+        if extract.get("status") != "ok" or "raw" not in extract:
+            said = {k: extract[k] for k in ("reason", "error") if k in extract}
+            return {"status": extract.get("status", "skipped"), **said}
+        raw = StagedFile.from_dict(extract["raw"])
+        rows = DatasetRows(provider, dataset, self.run, self.extractor.lake, work)
+        rows.feed(read_raw(raw.staged))
+        staged = rows.close()
+        staged[dataset.home.name].append(raw)
+        counts = rows.counts
+        next_state = extract.get("next_state") or {}
+        for table in reversed(dataset.tables):  # the home table, with the watermark, last
+            files = staged[table.name]
+            state = next_state if table is dataset.home else {}
+            if self.dry_run:
+                counts.tables[table.name] = self.commit_table(table, provider.name, files, dt)
+                continue
+            with self.lock() as lock:
+                counts.tables[table.name] = self.commit_table(
+                    table, provider.name, files, dt, lock.check, state
+                )
+        log.info("%s %s: %d records, %d quarantined, %d dropped", provider.name, dataset.name,
+                 counts.records, counts.quarantined, counts.dropped)  # fmt: skip
+        return {"status": "ok", **asdict(counts), "stats": extract.get("stats", {})}
+
+    def commit_table(self, table: Table, source: str, files: list[StagedFile], dt: str,
+                     guard: Guard | None = None, next_state: dict[str, Any] | None = None,
+                     ) -> dict[str, int]:  # fmt: skip
+        """Dedup ``table``'s candidates against its state and commit (not without ``guard``:
+        a dry run); the counts of new, changed and unchanged rows."""
+        lake = Lake(table.storage(self.extractor.lake.storage))
+        state = self._state(lake, guard is not None)
+        if self.run.run_id in state.applied_runs:  # a step run again after its commit
+            Lake.discard(files)
+            return {"committed_before": 1}
+        candidates = next((f for f in files if f.zone == "candidates"), None)
+        part = lake.part_file(self.work / table.name, "normalized", dt, source, self.run.run_id)
+        written, dedup = self._dedup(table.schema, state, candidates, part)
+        kept = [f for f in files if f.zone != "candidates"] + ([written] if written else [])
+        if guard is None:
+            Lake.discard(kept)
+            return asdict(dedup)
+        manifest = Manifest(self.run.run_id, dt, counts={source: asdict(dedup)})
+        lake.commit(manifest, kept, before_manifest=guard)
+        state.applied_runs.add(self.run.run_id)
+        if next_state:
+            state.extra.setdefault("providers", {})[source] = next_state
+        guard()
+        save_state(lake.storage, state)
+        return asdict(dedup)
+
+    def _state(self, lake: Lake, commit: bool) -> DedupState:
+        """The table's state, after moving dead runs' leftovers to ``_trash/`` and folding
+        in a commit the state missed (a run killed between its manifest and its state)."""
+        state = load_state(lake.storage)
+        if not commit:
+            return state
+        keep = state.applied_runs | {self.run.run_id} | self.live_runs()
+        lake.recover(keep, self.trash_retention_days)
+        for run_id in lake.manifest_ids():
+            if run_id in state.applied_runs:
+                continue
+            files = (lake.read_manifest(run_id) or {}).get("files", [])
+            paths = [lake.storage.location(f["path"]) for f in files if f["zone"] == "normalized"]
+            if paths:
+                state.apply_table(lake.parts("normalized", paths).to_table(columns=STATE_COLUMNS))
+            state.applied_runs.add(run_id)
+        return state
+
+    def _dedup(self, schema: pa.Schema, state: DedupState, candidates: StagedFile | None,
+               part: StagedFile) -> tuple[StagedFile | None, DedupCounts]:  # fmt: skip
+        """Keep the new and changed rows of the candidates: by content, not by timestamp."""
+        total = DedupCounts()
+        writer = PartWriter(part, schema, self.run.row_group_size)
+        if candidates is not None and candidates.staged.exists():
+            parquet = pq.ParquetFile(candidates.staged)
+            for batch in parquet.iter_batches(batch_size=self.run.batch_size):
+                table = pa.Table.from_batches([batch]).select(schema.names).cast(schema)
+                fresh, counts = state.classify(table)
+                total.new += counts.new
+                total.changed += counts.changed
+                total.unchanged += counts.unchanged
+                writer.write(fresh.cast(schema))
+            Lake.discard([candidates])
+        return writer.close(), total
+
+
+def planned_pulls(
+    providers: Sequence[Provider], datasets: Sequence[str], replay: bool
+) -> list[str]:
+    """``<dataset>.<provider>`` for each dataset beyond products asked for and each of
+    ``providers`` offering it; none in a ``--replay`` run (it re-reads product raw files)."""
+    if replay:
+        return []
+    return [f"{d}.{p.name}" for d in datasets if d != PRODUCTS for p in providers
+            if d in p.datasets]  # fmt: skip
