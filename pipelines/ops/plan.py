@@ -153,7 +153,7 @@ def run_part(
     base = [python, SCRIPT]
     options = [*options, "--shard", str(shard)] if shard else list(options)
     step_command = [*base, "run-step", "{step}", "--run-id", "{run_id}", *options]
-    steps = [step_hints(step, step_command) for step in step_graph(names, sinks)]
+    steps = [step_hints(step, step_command) for step in step_graph(names, sinks=sinks)]
     for step in steps:
         if step["name"] == "write":
             step["timeout_seconds"] += math.ceil(lock_wait_seconds)
