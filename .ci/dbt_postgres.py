@@ -30,14 +30,14 @@ from pipelines.run.postgres import PostgresStep, postgres_settings
 from tests.postgres_server import PASSWORD, SUPERUSER, PostgresServer, find_bindir
 
 REPO = Path(__file__).resolve().parent.parent
-DATABASE = "products"
+DATABASE, SINK_SCHEMA = "products", "public"
 TARGET = "postgres"  # the profile's output (dbt/profiles.yml)
 
 
 def load_lake(server: PostgresServer, lake: Path) -> None:
     """The lake's committed runs into ``products`` (schema ``public``), through the sink."""
     server.admin(f'CREATE DATABASE "{DATABASE}"')
-    settings = postgres_settings({"postgres": {}})
+    settings = postgres_settings({"postgres": {"pg_schema": SINK_SCHEMA}})
     env = {settings.dsn_env: server.dsn(DATABASE)}
     result = PostgresStep(settings, env, Lake(lake)).load()
     rows = sum(counts["rows"] for counts in result["runs"].values())
@@ -48,7 +48,8 @@ def load_lake(server: PostgresServer, lake: Path) -> None:
 def dbt_build(server: PostgresServer, arguments: list[str]) -> int:
     """``dbt build --target postgres`` against the server; dbt's exit code."""
     env = dict(os.environ, PGHOST="127.0.0.1", PGPORT=str(server.port), PGUSER=SUPERUSER,
-               PGPASSWORD=PASSWORD, PGDATABASE=DATABASE, DO_NOT_TRACK="1",
+               PGPASSWORD=PASSWORD, PGDATABASE=DATABASE, DBT_PG_SOURCE_SCHEMA=SINK_SCHEMA,
+               DO_NOT_TRACK="1",
                DBT_SEND_ANONYMOUS_USAGE_STATS="false",
                DBT_TARGET_PATH="target/postgres")  # fmt: skip
     command = [str(REPO / ".venv-dbt/bin/dbt"), "build", "--profiles-dir", ".", "--target",

@@ -105,13 +105,25 @@ def test_type_names_are_compared_as_the_sink_spells_them() -> None:
     assert normalised("decimal(18, 2)") != "numeric(18,4)"
 
 
-def test_ci_builds_the_models_on_the_sink_after_duckdb() -> None:
-    commands = (REPO / ".ci" / "run").read_text().splitlines()
-    assert commands.index("make dbt-postgres") > commands.index("make dbt")
+def _script() -> Any:
+    """``.ci/dbt_postgres.py``, what ``make dbt-postgres`` runs, as a module."""
     spec = importlib.util.spec_from_file_location("dbt_postgres", REPO / ".ci/dbt_postgres.py")
     assert spec
     assert spec.loader
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
+    return script
+
+
+def test_ci_builds_the_models_on_the_sink_after_duckdb() -> None:
+    commands = (REPO / ".ci" / "run").read_text().splitlines()
+    assert commands.index("make dbt-postgres") > commands.index("make dbt")
     outputs = _load(DBT / "profiles.yml")["products"]["outputs"]
-    assert outputs[script.TARGET]["type"] == "postgres"
+    assert outputs[_script().TARGET]["type"] == "postgres"
+
+
+def test_dbt_postgres_refuses_a_folder_that_is_no_lake_before_starting_a_server(
+    tmp_path: Path, capsys: Any
+) -> None:
+    assert _script().main([str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"{tmp_path.resolve()}: not a lake (no _manifests/ folder)\n"
