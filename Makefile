@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 ARGS   ?=
 
 .PHONY: install run-pipeline test docs lint secrets-baseline lock format status list-providers bench download-artifacts compact clean
-.PHONY: test-orchestrators test-airflow test-dagster test-prefect test-temporal dbt
+.PHONY: test-orchestrators test-airflow test-dagster test-prefect test-temporal dbt dbt-postgres
 WORKFLOWS := $(wildcard .github/workflows/*.yml .github/workflows/*.yaml)
 
 $(BIN)/python:
@@ -87,6 +87,11 @@ $(DBT_DEMO)/demo/_manifests: | $(VENV)/.runtime
 dbt: .venv-dbt/.installed $(DBT_LAKE)/_manifests  ## Build and test the dbt models on the demo lake (DBT_LAKE=path for another)
 	cd dbt && DO_NOT_TRACK=1 DBT_SEND_ANONYMOUS_USAGE_STATS=false DBT_LAKE=$(abspath $(DBT_LAKE)) \
 		../.venv-dbt/bin/dbt build --profiles-dir . --target duckdb $(ARGS)
+
+# The same models on the PostgreSQL sink: a throwaway server (tests/postgres_server.py, Debian's
+# postgresql package), the lake loaded by the sink's own code, dbt build --target postgres.
+dbt-postgres: .venv-dbt/.installed $(DBT_LAKE)/_manifests $(VENV)/.dev  ## The dbt models on the PostgreSQL sink, loaded from the demo lake (a throwaway server)
+	PYTHONPATH=$(CURDIR) $(BIN)/python .ci/dbt_postgres.py $(abspath $(DBT_LAKE)) $(ARGS)
 
 lint: $(VENV)/.dev  ## ruff, workflow checks (zizmor, schemas), secret scan (.secrets.baseline)
 	$(BIN)/ruff check .

@@ -102,11 +102,15 @@ class PostgresStep:
             return {"status": "skipped", "reason": "dry run"}
         if mode == "offline":
             return {"status": "skipped", "reason": "offline demo run: the demo lake is not loaded"}
+        return {"status": "ok", **self.load()}
+
+    def load(self) -> dict[str, Any]:
+        """Migrate, then load every committed run of the lake the database lacks, whatever the
+        run's mode: the step's work, also used by ``make dbt-postgres`` on the demo lake."""
         loader = _loader()
         dsn = read_dsn(self.settings, self.env)
-        result = loader.deliver(dsn, self.settings.connect_timeout_seconds, self.settings.pg_schema,
-                                self.lake.manifest_ids(), self.rows_of)  # fmt: skip
-        return {"status": "ok", **result}
+        return loader.deliver(dsn, self.settings.connect_timeout_seconds, self.settings.pg_schema,
+                              self.lake.manifest_ids(), self.rows_of)  # fmt: skip
 
     def rows_of(self, run_id: str) -> Any:
         verify_run(self.lake, run_id, "normalized")  # only what the manifest vouches for
