@@ -10,6 +10,10 @@ A provider declares facts (its name, the environment settings and the
   ``__parentId``. A file of such records is all ``--replay`` needs.
 * ``normalize(raw)`` is pure: one raw record in, canonical rows out.
 
+A provider may add ``normalize_batch(raws)``: a block of raw records in, an Arrow table of
+canonical rows out, computed column by column (``NormalizedBlock``). ``normalize`` stays the
+reference: what the batch form does not map is left to it, record by record.
+
 The shared HTTP layer (``ctx.http``) does timeouts, retries, caching and call
 counting, so a provider only says what to ask for and where the records sit.
 """
@@ -27,6 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pipelines.errors import FatalProviderError
 from pipelines.net.budget import BudgetUnit
 from pipelines.net.stats import ProviderStats
+from providers.batch import NormalizedBlock
 
 if TYPE_CHECKING:
     from pipelines.net.cache import ResponseCache
@@ -237,6 +242,15 @@ class Provider(ABC):
 
         Raise ``SkippableRecordError`` naming the field when the record cannot be mapped.
         """
+
+    def normalize_batch(self, raws: list[dict[str, Any]]) -> NormalizedBlock:
+        """Canonical rows of a block of raw records, column by column (``NormalizedBlock``).
+
+        The default maps nothing itself: every record goes to ``normalize``, one by one, so a
+        provider written per record works unchanged. A batch form must give exactly the rows
+        ``normalize`` gives for the records it maps.
+        """
+        return NormalizedBlock(None, list(range(len(raws))))
 
     def probe(self, ctx: FetchContext) -> str | ProbeResult:
         """One cheap authenticated call for ``doctor``; returns what it learned ("shop X, CAD").

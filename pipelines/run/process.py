@@ -25,12 +25,23 @@ from pipelines.checks.quality_config import QualityConfig
 from pipelines.errors import SchemaDriftError, SkippableRecordError
 from pipelines.lake.dedup import DedupCounts, DedupState, key_array
 from pipelines.lake.lake import PartWriter, StagedFile
-from pipelines.lake.schema import PRODUCT_SCHEMA, SCHEMA_VERSION, TIMESTAMP, hash_content, hash_raw
+from pipelines.lake.row_hash import content_hashes
+from pipelines.lake.schema import (
+    BUSINESS_COLUMNS,
+    PRODUCT_SCHEMA,
+    SCHEMA_VERSION,
+    TIMESTAMP,
+    hash_content,
+    hash_raw,
+)
 from pipelines.net.secrets import mask
 from pipelines.net.strict_json import InvalidNumberRecord
+from providers.batch import NormalizedBlock
 from providers.identifiers import gtin14
 
 QUARANTINE_SCHEMA = PRODUCT_SCHEMA.append(pa.field("reasons", pa.list_(pa.string())))
+# A block's rows while they are put back in record order: ``__record`` is the record's index.
+_BLOCK_SCHEMA = PRODUCT_SCHEMA.append(pa.field("__record", pa.int64()))
 MAX_LOGGED_ERRORS = 20
 EXAMPLES_PER_CAUSE = 3
 DRIFT_MIN_RECORDS = 10
@@ -112,7 +123,11 @@ class RunContext:
 
 
 class Normalizer(Protocol):
-    """What the row stage needs of a provider: its name and its pure ``normalize``."""
+    """What the row stage needs of a provider: its name and its pure ``normalize``.
+
+    A provider may also have ``normalize_batch`` (``providers.base.Provider``); the stage
+    uses it when present and ``normalize`` for what it leaves.
+    """
 
     name: str
 
@@ -120,7 +135,12 @@ class Normalizer(Protocol):
 
 
 class NormalizeStage:
-    """Raw records of one provider → candidate rows and quarantined rows (staged Parquet)."""
+    """Raw records of one provider → candidate rows and quarantined rows (staged Parquet).
+
+    Records are gathered in blocks of ``batch_size``; each block goes to the provider's batch
+    normalizer, the records it leaves to ``normalize`` one by one, and the rows of both are
+    put back in record order before the quality check.
+    """
 
     def __init__(
         self,
@@ -133,7 +153,8 @@ class NormalizeStage:
         self.provider, self.run = provider, run
         self.counts = ProviderCounts()
         self.checker = QualityChecker(quality)
-        self._batch: list[dict[str, Any]] = []
+        self._block: list[dict[str, Any]] = []
+        self._ordinals: list[int] = []  # each gathered record's number in the stream
         self._candidates = PartWriter(candidates, PRODUCT_SCHEMA, run.row_group_size)
         self._quarantine = PartWriter(quarantine, QUARANTINE_SCHEMA, run.row_group_size)
 
@@ -144,41 +165,91 @@ class NormalizeStage:
         self.flush()
 
     def add(self, raw: dict[str, Any]) -> None:
-        """Normalize one raw record and queue its rows; process a batch when one is full."""
+        """Gather one raw record; process the block when it is full."""
         self.counts.records += 1
+        self._block.append(raw)
+        self._ordinals.append(self.counts.records)
+        if len(self._block) >= self.run.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        """Normalize, type, check and stage the gathered records."""
+        if not self._block:
+            return
+        block, ordinals = self._block, self._ordinals
+        self._block, self._ordinals = [], []
+        invalid = [i for i, raw in enumerate(block) if isinstance(raw, InvalidNumberRecord)]
+        valid = [i for i, raw in enumerate(block) if not isinstance(raw, InvalidNumberRecord)]
+        result = self._batch([block[i] for i in valid])
+        rest = sorted(invalid + [valid[i] for i in result.rest])
+        tables = [self._reference(block, ordinals, rest)]
+        if result.rows is not None and result.rows.num_rows:
+            tables.append(self._columnar(result.rows, block, valid))
+        table = pa.concat_tables(tables)
+        order = pc.sort_indices(table.column("__record"))  # stable: rows keep their order
+        self._stage(table.take(order).drop_columns(["__record"]))
+
+    def _batch(self, raws: list[dict[str, Any]]) -> NormalizedBlock:
+        normalize_batch = getattr(self.provider, "normalize_batch", None)
+        if normalize_batch is None or not raws:
+            return NormalizedBlock(None, list(range(len(raws))))
+        return normalize_batch(raws)
+
+    def _reference(self, block: list[dict[str, Any]], ordinals: list[int], rest: list[int]
+                   ) -> pa.Table:  # fmt: skip
+        """The rows ``normalize`` gives for the records at ``rest``, one record at a time."""
+        rows: list[dict[str, Any]] = []
+        for index in rest:
+            for row in self._normalize_one(block[index], ordinals[index]):
+                row["__record"] = index
+                rows.append(row)
+        return self._to_table(rows)
+
+    def _normalize_one(self, raw: dict[str, Any], ordinal: int) -> list[dict[str, Any]]:
         if isinstance(raw, InvalidNumberRecord):
             where = ", ".join(raw.problems[:3])
             self.counts.drop(
                 "invalid_json_number",
-                f"{self.provider.name} record {self.counts.records}: "
-                f"number not allowed in JSON ({where})",
+                f"{self.provider.name} record {ordinal}: number not allowed in JSON ({where})",
             )
-            return
+            return []
         try:
             rows = self.provider.normalize(raw)
         except SkippableRecordError as exc:
             self.counts.drop("unmappable_record", str(exc))
-            return
+            return []
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            self.counts.drop(
-                "normalizer_error", f"{self.provider.name} record {self.counts.records}: {exc!r}"
-            )
-            return
+            self.counts.drop("normalizer_error", f"{self.provider.name} record {ordinal}: {exc!r}")
+            return []
         raw_hash = hash_raw(raw)
         for row in rows:
             row["content_hash"] = hash_content(row)
             row["raw_hash"] = raw_hash
             row["gtin14"] = gtin14(row.get("gtin"))
-            self._batch.append(row)
-        if len(self._batch) >= self.run.batch_size:
-            self.flush()
+        return rows
 
-    def flush(self) -> None:
-        """Type, check and stage the queued rows."""
-        if not self._batch:
+    def _columnar(self, rows: pa.Table, block: list[dict[str, Any]], valid: list[int]
+                  ) -> pa.Table:  # fmt: skip
+        """A batch normalizer's rows with the hashes, ``gtin14`` and lineage of the others."""
+        records = rows.column("__record").to_pylist()
+        raw_hashes = {i: hash_raw(block[valid[i]]) for i in dict.fromkeys(records)}
+        count = rows.num_rows
+        columns = {name: rows.column(name) for name in BUSINESS_COLUMNS}
+        columns["gtin14"] = pa.array([gtin14(g) for g in rows.column("gtin").to_pylist()],
+                                     pa.string())  # fmt: skip
+        columns["fetched_at"] = pa.repeat(pa.scalar(self.run.started_at, TIMESTAMP), count)
+        columns["run_id"] = pa.repeat(self.run.run_id, count)
+        columns["raw_hash"] = pa.array([raw_hashes[i] for i in records], pa.string())
+        columns["content_hash"] = content_hashes(rows)
+        columns["change_type"] = pa.repeat("new", count)
+        columns["schema_version"] = pa.repeat(pa.scalar(SCHEMA_VERSION, pa.int16()), count)
+        columns["__record"] = pa.array([valid[i] for i in records], pa.int64())
+        return pa.table(columns, schema=_BLOCK_SCHEMA)
+
+    def _stage(self, table: pa.Table) -> None:
+        """Check the typed rows of a block and stage them."""
+        if table.num_rows == 0:
             return
-        rows, self._batch = self._batch, []
-        table = self._to_table(rows)
         self.counts.fetched += table.num_rows
         result = self.checker.check(table)
         for rule, count in result.counts.items():
@@ -199,7 +270,7 @@ class NormalizeStage:
         for row in rows:
             row.update(lineage)
         try:
-            return pa.Table.from_pylist(rows, schema=PRODUCT_SCHEMA)
+            return pa.Table.from_pylist(rows, schema=_BLOCK_SCHEMA)
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
             return self._to_table_row_by_row(rows)
 
@@ -208,7 +279,7 @@ class NormalizeStage:
         good = []
         for row in rows:
             try:
-                pa.Table.from_pylist([row], schema=PRODUCT_SCHEMA)
+                pa.Table.from_pylist([row], schema=_BLOCK_SCHEMA)
             except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
                 problem = _type_problem(row)
                 self.counts.drop(
@@ -216,7 +287,7 @@ class NormalizeStage:
                 )
                 continue
             good.append(row)
-        return pa.Table.from_pylist(good, schema=PRODUCT_SCHEMA)
+        return pa.Table.from_pylist(good, schema=_BLOCK_SCHEMA)
 
     def close(self) -> list[StagedFile]:
         """Finish the staged files (those that received rows)."""

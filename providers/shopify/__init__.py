@@ -18,6 +18,7 @@ from typing import Any
 from pipelines.errors import FatalProviderError, UnsupportedApiError
 from pipelines.net.oauth import ClientCredentialsToken, TokenSource
 from providers.base import FetchContext, ProbeResult, Provider
+from providers.batch import NormalizedBlock
 from providers.shopify import queries
 from providers.shopify.auth import (
     StaticToken,
@@ -26,6 +27,7 @@ from providers.shopify.auth import (
     missing_credentials,
 )
 from providers.shopify.client import ShopifyClient, base_url, check_settings
+from providers.shopify.columnar import normalize_block
 from providers.shopify.fetch import fetch_products
 from providers.shopify.normalize import normalize_product
 from providers.shopify.scopes import credentials_fact, missing_scopes, scopes_fact
@@ -97,6 +99,10 @@ class ShopifyProvider(Provider):
     def normalize(self, raw: dict[str, Any]) -> list[dict[str, Any]]:
         """One canonical row per variant of the product."""
         return normalize_product(raw)
+
+    def normalize_batch(self, raws: list[dict[str, Any]]) -> NormalizedBlock:
+        """The rows of a block of product nodes, computed column by column (``columnar.py``)."""
+        return normalize_block(raws)
 
     def probe(self, ctx: FetchContext) -> ProbeResult:
         """The shop and the app's granted scopes, uncached: what doctor shows.
