@@ -12,7 +12,8 @@ A provider declares facts (its name, the environment settings and the
 
 A provider may add ``normalize_batch(raws)``: a block of raw records in, an Arrow table of
 canonical rows out, computed column by column (``NormalizedBlock``). ``normalize`` stays the
-reference: what the batch form does not map is left to it, record by record.
+reference: what the batch form does not map is left to it, record by record. ``raw_keys(raw)``
+names the ids a record gives without normalizing it (a replay's cheap first look).
 
 The shared HTTP layer (``ctx.http``) does timeouts, retries, caching and call
 counting, so a provider only says what to ask for and where the records sit.
@@ -251,6 +252,15 @@ class Provider(ABC):
         ``normalize`` gives for the records it maps.
         """
         return NormalizedBlock(None, list(range(len(raws))))
+
+    def raw_keys(self, raw: dict[str, Any]) -> list[str] | None:
+        """The ``source_id`` of every row ``normalize(raw)`` gives, read without normalizing.
+
+        Exact for every record ``normalize`` maps; for one it refuses, any list (a replay
+        uses the keys only to see that no two records share an id). None: this provider
+        cannot tell cheaply (the default), and a replay normalizes to learn the ids.
+        """
+        return None
 
     def probe(self, ctx: FetchContext) -> str | ProbeResult:
         """One cheap authenticated call for ``doctor``; returns what it learned ("shop X, CAD").

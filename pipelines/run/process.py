@@ -10,6 +10,7 @@ readers until the runner commits.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -43,6 +44,7 @@ QUARANTINE_SCHEMA = PRODUCT_SCHEMA.append(pa.field("reasons", pa.list_(pa.string
 # A block's rows while they are put back in record order: ``__record`` is the record's index.
 _BLOCK_SCHEMA = PRODUCT_SCHEMA.append(pa.field("__record", pa.int64()))
 MAX_LOGGED_ERRORS = 20
+GC_THRESHOLD = 100_000  # allocations between two young-generation collections (default 700)
 EXAMPLES_PER_CAUSE = 3
 DRIFT_MIN_RECORDS = 10
 
@@ -159,10 +161,20 @@ class NormalizeStage:
         self._quarantine = PartWriter(quarantine, QUARANTINE_SCHEMA, run.row_group_size)
 
     def feed(self, records: Iterable[dict[str, Any]]) -> None:
-        """Normalize and check a whole stream of raw records."""
-        for raw in records:
-            self.add(raw)
-        self.flush()
+        """Normalize and check a whole stream of raw records.
+
+        The cyclic garbage collector runs rarely meanwhile: a block holds thousands of
+        parsed records, and at the default threshold each new one would trigger a pass over
+        them (most of the parse time); records hold no reference cycles.
+        """
+        threshold = gc.get_threshold()
+        gc.set_threshold(GC_THRESHOLD, *threshold[1:])
+        try:
+            for raw in records:
+                self.add(raw)
+            self.flush()
+        finally:
+            gc.set_threshold(*threshold)
 
     def add(self, raw: dict[str, Any]) -> None:
         """Gather one raw record; process the block when it is full."""
@@ -185,9 +197,10 @@ class NormalizeStage:
         tables = [self._reference(block, ordinals, rest)]
         if result.rows is not None and result.rows.num_rows:
             tables.append(self._columnar(result.rows, block, valid))
-        table = pa.concat_tables(tables)
-        order = pc.sort_indices(table.column("__record"))  # stable: rows keep their order
-        self._stage(table.take(order).drop_columns(["__record"]))
+        table = pa.concat_tables([t for t in tables if t.num_rows] or tables[:1])
+        if len(tables) == 2 and tables[0].num_rows:  # both paths gave rows: back in record order
+            table = table.take(pc.sort_indices(table.column("__record")))  # a stable sort
+        self._stage(table.drop_columns(["__record"]))
 
     def _batch(self, raws: list[dict[str, Any]]) -> NormalizedBlock:
         normalize_batch = getattr(self.provider, "normalize_batch", None)

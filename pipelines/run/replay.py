@@ -33,6 +33,7 @@ from providers.batch import NormalizedBlock
 DEMO_MARKER = "__demo"
 _RUN_ID = re.compile(r"(\d{8}T\d{6}Z)-[0-9a-f]{6}")
 _BLOCK = 5_000  # records normalized together to learn their ids
+_CHUNK = 65_536  # ids gathered in Python before they go to Arrow
 
 
 def mark_demo(record: dict[str, Any]) -> dict[str, Any]:
@@ -93,13 +94,15 @@ def check_replay_files(files: Iterable[Path], demo: bool) -> None:
 def replay_records(provider: Provider, files: Iterable[Path], demo: bool) -> Iterator[dict]:
     """The records to re-normalize: per ``source_id``, the one landed last (see the module).
 
-    Two passes over the files: the first normalizes each record (in blocks, with the
-    provider's batch normalizer when it has one) only to learn which ids it holds, the second
-    yields the records that are the latest for any of them (a record that
+    When the provider's ``raw_keys`` show that no two records share an id, every record is
+    kept. Otherwise two passes over the files: the first normalizes each record (in blocks,
+    with the provider's batch normalizer when it has one) only to learn which ids it holds,
+    the second yields the records that are the latest for any of them (a record that
     cannot be normalized is yielded too, so normalize counts it as dropped, once).
     """
     ordered = landing_order(files)
-    keep = _kept_positions(provider, ordered, demo)
+    total = _distinct_total(provider, ordered, demo)
+    keep = np.arange(total) if total is not None else _kept_positions(provider, ordered, demo)
     wanted, position = 0, 0
     for path in ordered:
         for record in read_raw(path):
@@ -107,6 +110,28 @@ def replay_records(provider: Provider, files: Iterable[Path], demo: bool) -> Ite
                 wanted += 1
                 yield record
             position += 1
+
+
+def _distinct_total(provider: Provider, ordered: list[Path], demo: bool) -> int | None:
+    """The number of records when ``raw_keys`` names every record's ids and no id repeats
+    (then every record is the latest of its ids); None otherwise."""
+    chunks: list[pa.Array] = []
+    pending: list[str] = []
+    total = 0
+    for path in ordered:
+        place = _demo_place(path)
+        for record in read_raw(path):
+            check_world(record, path, demo, place)
+            found = provider.raw_keys(record)
+            if found is None:
+                return None
+            pending += found
+            total += 1
+            if len(pending) >= _CHUNK:
+                chunks.append(pa.array(pending, pa.string()))
+                pending = []
+    flat = pa.chunked_array([*chunks, pa.array(pending, pa.string())], pa.string())
+    return total if pc.count_distinct(flat).as_py() == len(flat) else None
 
 
 def _kept_positions(provider: Provider, ordered: list[Path], demo: bool) -> np.ndarray:

@@ -104,6 +104,14 @@ class ShopifyProvider(Provider):
         """The rows of a block of product nodes, computed column by column (``columnar.py``)."""
         return normalize_block(raws)
 
+    def raw_keys(self, raw: dict[str, Any]) -> list[str]:
+        """The variant ids of the product node (its rows' ``source_id``)."""
+        variants = raw.get("variants")
+        nodes = variants.get("nodes") if isinstance(variants, dict) else None
+        if not isinstance(nodes, list):
+            return []
+        return [str(node.get("id")) for node in nodes if isinstance(node, dict)]
+
     def probe(self, ctx: FetchContext) -> ProbeResult:
         """The shop and the app's granted scopes, uncached: what doctor shows.
 

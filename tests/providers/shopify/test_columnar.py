@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.checks.quality_config import QualityConfig
+from pipelines.errors import SkippableRecordError
 from pipelines.lake.lake import StagedFile
 from pipelines.net.offline import Recording, offline_env, replay_server
 from pipelines.run.process import NormalizeStage, RunContext
@@ -85,3 +86,14 @@ def test_the_offline_recording_gives_the_same_rows_both_ways(tmp_path, fetch_con
     assert block.rows is not None
     assert len(block.rest) < len(records) / 2  # mostly columnar
     assert_same(records, tmp_path, batch=10)
+
+
+@settings(max_examples=80, deadline=None)
+@given(record=shopify_nodes())
+def test_raw_keys_are_the_ids_normalize_gives(record):
+    provider = ShopifyProvider()
+    try:
+        rows = provider.normalize(record)
+    except (SkippableRecordError, KeyError, TypeError, ValueError, AttributeError):
+        return  # refused: the stage drops it, whatever its keys
+    assert provider.raw_keys(record) == [str(row["source_id"]) for row in rows]
