@@ -38,7 +38,7 @@ from pipelines.lake.schema import (
 from pipelines.net.secrets import mask
 from pipelines.net.strict_json import InvalidNumberRecord
 from providers.batch import NormalizedBlock
-from providers.identifiers import gtin14
+from providers.identifiers import gtin14, gtin14_array
 
 QUARANTINE_SCHEMA = PRODUCT_SCHEMA.append(pa.field("reasons", pa.list_(pa.string())))
 # A block's rows while they are put back in record order: ``__record`` is the record's index.
@@ -248,8 +248,7 @@ class NormalizeStage:
         raw_hashes = {i: hash_raw(block[valid[i]]) for i in dict.fromkeys(records)}
         count = rows.num_rows
         columns = {name: rows.column(name) for name in BUSINESS_COLUMNS}
-        columns["gtin14"] = pa.array([gtin14(g) for g in rows.column("gtin").to_pylist()],
-                                     pa.string())  # fmt: skip
+        columns["gtin14"] = gtin14_array(rows.column("gtin").combine_chunks())
         columns["fetched_at"] = pa.repeat(pa.scalar(self.run.started_at, TIMESTAMP), count)
         columns["run_id"] = pa.repeat(self.run.run_id, count)
         columns["raw_hash"] = pa.array([raw_hashes[i] for i in records], pa.string())

@@ -16,16 +16,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from providers.batch import NormalizedBlock
+from providers.identifiers import PY_WHITESPACE
 from providers.shopify.normalize import DEFAULT_VARIANT_TITLE, SOURCE
 
 MONEY = pa.decimal128(18, 4)
 TIMESTAMP = pa.timestamp("us", tz="UTC")
-# What Python's str.strip() removes (str.isspace), so trimming here matches _text exactly.
-PY_WHITESPACE = (
-    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
-    + "".join(chr(c) for c in range(0x2000, 0x200B))
-    + "\u2028\u2029\u202f\u205f\u3000"
-)
 _PRICE = r"^[0-9]{1,14}(\.[0-9]{1,4})?$"  # fits decimal(18,4) exactly
 _TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$"
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,10 +22,12 @@ from pipelines.errors import SkippableRecordError
 from pipelines.lake.lake import StagedFile
 from pipelines.net.offline import Recording, offline_env, replay_server
 from pipelines.run.process import NormalizeStage, RunContext
+from providers.identifiers import PY_WHITESPACE, gtin14, gtin14_array
 from providers.shopify import ShopifyProvider
-from providers.shopify.columnar import PY_WHITESPACE, normalize_block
-from tests.strategies import shopify_nodes
+from providers.shopify.columnar import normalize_block
+from tests.strategies import gtins, shopify_nodes, tricky_text
 
+DIGITS = "0123456789 -\u2003"  # digits and separators: mostly valid GTINs
 BENCH = Path(__file__).resolve().parents[3] / "bench"
 
 
@@ -86,6 +89,16 @@ def test_the_offline_recording_gives_the_same_rows_both_ways(tmp_path, fetch_con
     assert block.rows is not None
     assert len(block.rest) < len(records) / 2  # mostly columnar
     assert_same(records, tmp_path, batch=10)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(st.none(), gtins(), tricky_text, st.text("0123456789 -\u2003", max_size=16))
+    )
+)
+def test_gtin14_over_a_column_is_gtin14_of_each_value(values):
+    assert gtin14_array(pa.array(values, pa.string())).to_pylist() == [gtin14(v) for v in values]
 
 
 @settings(max_examples=80, deadline=None)
