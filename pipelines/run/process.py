@@ -13,7 +13,6 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,9 +25,7 @@ from pipelines.checks.quality_config import QualityConfig
 from pipelines.errors import SchemaDriftError, SkippableRecordError
 from pipelines.lake.dedup import DedupCounts, DedupState, key_array
 from pipelines.lake.lake import PartWriter, StagedFile
-from pipelines.lake.row_hash import content_hashes
 from pipelines.lake.schema import (
-    BUSINESS_COLUMNS,
     PRODUCT_SCHEMA,
     SCHEMA_VERSION,
     TIMESTAMP,
@@ -37,12 +34,12 @@ from pipelines.lake.schema import (
 )
 from pipelines.net.secrets import mask
 from pipelines.net.strict_json import InvalidNumberRecord
+from pipelines.run.block_rows import BLOCK_SCHEMA as _BLOCK_SCHEMA
+from pipelines.run.block_rows import RunContext, typed_rows
 from providers.batch import NormalizedBlock
-from providers.identifiers import gtin14, gtin14_array
+from providers.identifiers import gtin14
 
 QUARANTINE_SCHEMA = PRODUCT_SCHEMA.append(pa.field("reasons", pa.list_(pa.string())))
-# A block's rows while they are put back in record order: ``__record`` is the record's index.
-_BLOCK_SCHEMA = PRODUCT_SCHEMA.append(pa.field("__record", pa.int64()))
 MAX_LOGGED_ERRORS = 20
 GC_THRESHOLD = 100_000  # allocations between two young-generation collections (default 700)
 EXAMPLES_PER_CAUSE = 3
@@ -112,16 +109,6 @@ class ProviderCounts:
         """fetched = new + changed + unchanged + quarantined + dropped."""
         accounted = self.new + self.changed + self.unchanged + self.quarantined + self.dropped
         return self.fetched == accounted
-
-
-@dataclass(frozen=True)
-class RunContext:
-    """What every provider's processing shares within one run."""
-
-    run_id: str
-    started_at: datetime
-    batch_size: int
-    row_group_size: int
 
 
 class Normalizer(Protocol):
@@ -196,7 +183,7 @@ class NormalizeStage:
         rest = sorted(invalid + [valid[i] for i in result.rest])
         tables = [self._reference(block, ordinals, rest)]
         if result.rows is not None and result.rows.num_rows:
-            tables.append(self._columnar(result.rows, block, valid))
+            tables.append(typed_rows(result.rows, [block[i] for i in valid], valid, self.run))
         table = pa.concat_tables([t for t in tables if t.num_rows] or tables[:1])
         if len(tables) == 2 and tables[0].num_rows:  # both paths gave rows: back in record order
             table = table.take(pc.sort_indices(table.column("__record")))  # a stable sort
@@ -240,23 +227,6 @@ class NormalizeStage:
             row["raw_hash"] = raw_hash
             row["gtin14"] = gtin14(row.get("gtin"))
         return rows
-
-    def _columnar(self, rows: pa.Table, block: list[dict[str, Any]], valid: list[int]
-                  ) -> pa.Table:  # fmt: skip
-        """A batch normalizer's rows with the hashes, ``gtin14`` and lineage of the others."""
-        records = rows.column("__record").to_pylist()
-        raw_hashes = {i: hash_raw(block[valid[i]]) for i in dict.fromkeys(records)}
-        count = rows.num_rows
-        columns = {name: rows.column(name) for name in BUSINESS_COLUMNS}
-        columns["gtin14"] = gtin14_array(rows.column("gtin").combine_chunks())
-        columns["fetched_at"] = pa.repeat(pa.scalar(self.run.started_at, TIMESTAMP), count)
-        columns["run_id"] = pa.repeat(self.run.run_id, count)
-        columns["raw_hash"] = pa.array([raw_hashes[i] for i in records], pa.string())
-        columns["content_hash"] = content_hashes(rows)
-        columns["change_type"] = pa.repeat("new", count)
-        columns["schema_version"] = pa.repeat(pa.scalar(SCHEMA_VERSION, pa.int16()), count)
-        columns["__record"] = pa.array([valid[i] for i in records], pa.int64())
-        return pa.table(columns, schema=_BLOCK_SCHEMA)
 
     def _stage(self, table: pa.Table) -> None:
         """Check the typed rows of a block and stage them."""
