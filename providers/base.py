@@ -32,11 +32,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pipelines.errors import FatalProviderError
 from pipelines.net.budget import BudgetUnit
 from pipelines.net.stats import ProviderStats
-from providers.batch import NormalizedBlock
 
 if TYPE_CHECKING:
     from pipelines.net.cache import ResponseCache
     from pipelines.net.http import HttpClient
+    from providers.batch import NormalizedBlock
 
 
 @dataclass(frozen=True)
@@ -251,6 +251,8 @@ class Provider(ABC):
         provider written per record works unchanged. A batch form must give exactly the rows
         ``normalize`` gives for the records it maps.
         """
+        from providers.batch import NormalizedBlock  # pyarrow: not imported by --help
+
         return NormalizedBlock(None, list(range(len(raws))))
 
     def raw_keys(self, raw: dict[str, Any]) -> list[str] | None:

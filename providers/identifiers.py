@@ -14,10 +14,10 @@ Pure functions, no I/O: providers and the normalize stage may both call them.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 GTIN_LENGTHS = frozenset({8, 12, 13, 14})
 GTIN14_LENGTH = 14
@@ -58,6 +58,9 @@ def gtin14(value: Any) -> str | None:
 
 def gtin14_array(values: pa.Array) -> pa.Array:
     """``gtin14`` of every string of ``values``, with Arrow compute (the same results)."""
+    import pyarrow as pa  # here: the command line imports this module, and not pyarrow
+    import pyarrow.compute as pc
+
     text = pc.replace_substring_regex(values, _ARROW_SEPARATORS, "")
     length = pc.utf8_length(text)
     digits = pc.match_substring_regex(text, "^[0-9]+$")
