@@ -47,7 +47,11 @@ PIPELINE_OPTIONS: tuple[Option, ...] = (
     Option("cache_dir", str, ".cache/api", "API response cache, one folder per provider."),
     Option("cache_ttl_seconds", int, 3600, "How long a cached API response is reused."),
     Option(
-        "batch_size", int, 5000, "Rows normalized, checked and deduplicated at a time.", minimum=1
+        "batch_size",
+        int,
+        5000,
+        "Raw records normalized and checked at a time (a block); rows deduplicated at a time.",
+        minimum=1,
     ),
     Option("row_group_size", int, 131072, "Rows per Parquet row group.", minimum=1),
     Option("http_timeout_seconds", float, 30.0, "Read timeout of every API call."),

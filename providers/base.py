@@ -10,6 +10,11 @@ A provider declares facts (its name, the environment settings and the
   ``__parentId``. A file of such records is all ``--replay`` needs.
 * ``normalize(raw)`` is pure: one raw record in, canonical rows out.
 
+A provider may add ``normalize_batch(raws)``: a block of raw records in, an Arrow table of
+canonical rows out, computed column by column (``NormalizedBlock``). ``normalize`` stays the
+reference: what the batch form does not map is left to it, record by record. ``raw_keys(raw)``
+names the ids a record gives without normalizing it (a replay's cheap first look).
+
 The shared HTTP layer (``ctx.http``) does timeouts, retries, caching and call
 counting, so a provider only says what to ask for and where the records sit.
 """
@@ -31,6 +36,7 @@ from pipelines.net.stats import ProviderStats
 if TYPE_CHECKING:
     from pipelines.net.cache import ResponseCache
     from pipelines.net.http import HttpClient
+    from providers.batch import NormalizedBlock
 
 
 @dataclass(frozen=True)
@@ -252,6 +258,26 @@ class Provider(ABC):
         if dataset == "products":
             return {"products": self.normalize(raw)}
         raise FatalProviderError(f"{self.name} does not offer the {dataset} dataset")
+
+    def normalize_batch(self, raws: list[dict[str, Any]]) -> NormalizedBlock:
+        """Canonical rows of a block of raw records, column by column (``NormalizedBlock``).
+
+        The default maps nothing itself: every record goes to ``normalize``, one by one, so a
+        provider written per record works unchanged. A batch form must give exactly the rows
+        ``normalize`` gives for the records it maps.
+        """
+        from providers.batch import NormalizedBlock  # pyarrow: not imported by --help
+
+        return NormalizedBlock(None, list(range(len(raws))))
+
+    def raw_keys(self, raw: dict[str, Any]) -> list[str] | None:
+        """The ``source_id`` of every row ``normalize(raw)`` gives, read without normalizing.
+
+        Exact for every record ``normalize`` maps; for one it refuses, any list (a replay
+        uses the keys only to see that no two records share an id). None: this provider
+        cannot tell cheaply (the default), and a replay normalizes to learn the ids.
+        """
+        return None
 
     def probe(self, ctx: FetchContext) -> str | ProbeResult:
         """One cheap authenticated call for ``doctor``; returns what it learned ("shop X, CAD").

@@ -137,3 +137,86 @@ def product_rows(draw: st.DrawFn, sources: tuple[str, ...] = SOURCES) -> dict[st
         "source_created_at": draw(optional(timestamps)),
         "source_updated_at": draw(optional(timestamps)),
     }
+
+
+# --- raw Shopify product nodes (the API's shape), mostly plain, now and then odd ----------------
+
+
+def mostly(plain: st.SearchStrategy[Any], odd: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """``plain`` 29 times in 30, else ``odd``: about half the records have no odd field."""
+    return st.integers(0, 29).flatmap(lambda n: odd if n == 0 else plain)
+
+
+# Text with the characters the two normalize paths must treat alike: Unicode spaces at the
+# ends, quotes, backslashes and control characters (JSON escapes), non-ASCII letters.
+tricky_text = st.text(
+    st.sampled_from(
+        [*"aZ09 -?&/", "\t", "\n", "\x1c", "\x85", "\u2003", '"', "\\", "\x01", "é", "İ"]
+    ),
+    max_size=12,
+)
+shopify_prices = mostly(
+    st.one_of(st.none(), st.decimals(0, 10**6, places=2).map(str), st.sampled_from(["20", "0.10"])),
+    st.one_of(st.just(""), st.sampled_from(["1e3", "-5.00", "12.34567", "abc", " 7 ", "NaN"]),
+              st.integers(0, 100), st.floats(0, 100, allow_nan=False)),
+)  # fmt: skip
+shopify_times = mostly(
+    st.one_of(st.none(), timestamps.map(lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ"))),
+    st.sampled_from(["", "2026-02-30T00:00:00Z", "2026-01-01T24:00:00Z", "2026-01-01T00:00:00",
+                     "2026-01-01T00:00:00+02:00", "2026-01-01T00:00:00.5Z", "yesterday"]),
+)  # fmt: skip
+ids = st.text(ID_CHARS + "/", min_size=1, max_size=12)
+
+
+@st.composite
+def shopify_variants(draw: st.DrawFn) -> dict[str, Any] | None:
+    """A variant node, now and then missing or with a field of an odd form or type."""
+    if draw(st.integers(0, 40)) == 0:
+        return None
+    return {
+        "id": draw(mostly(ids, st.sampled_from([None, ""]))),
+        "title": draw(optional(st.one_of(tricky_text, st.just("Default Title")))),
+        "sku": draw(optional(tricky_text)),
+        "barcode": draw(optional(st.one_of(gtins(), tricky_text))),
+        "price": draw(shopify_prices),
+        "compareAtPrice": draw(shopify_prices),
+        "inventoryQuantity": draw(
+            mostly(optional(st.integers(-5, 10**6)), st.sampled_from([True, 2.0, 2**63, "3"]))
+        ),
+        "availableForSale": draw(mostly(optional(st.booleans()), st.just("yes"))),
+        "createdAt": draw(shopify_times),
+        "updatedAt": draw(shopify_times),
+    }
+
+
+@st.composite
+def shopify_nodes(draw: st.DrawFn) -> dict[str, Any]:
+    """A product node with ``__shop``, as a run lands it (now and then broken)."""
+    media = draw(st.one_of(st.none(), st.just({}), http_urls().map(
+        lambda url: {"preview": {"image": {"url": url}}})))  # fmt: skip
+    return {
+        "id": draw(mostly(ids, st.sampled_from([None, "", 7]))),
+        "title": draw(mostly(tricky_text, st.sampled_from([None, 5]))),
+        "handle": "h",
+        "vendor": draw(optional(tricky_text)),
+        "description": draw(optional(tricky_text)),
+        "productType": draw(optional(tricky_text)),
+        "status": draw(mostly(st.sampled_from([None, "ACTIVE", "DRAFT", ""]), st.just("İ"))),
+        "tags": draw(optional(st.lists(mostly(tricky_text, st.none()), max_size=3))),
+        "createdAt": draw(shopify_times),
+        "updatedAt": draw(shopify_times),
+        "onlineStoreUrl": draw(st.one_of(st.none(), http_urls(), st.just("https://s.io/p?x=1"))),
+        "featuredMedia": media,
+        "variants": draw(
+            mostly(
+                st.lists(shopify_variants(), min_size=1, max_size=4).map(lambda n: {"nodes": n}),
+                st.sampled_from([None, {}, {"nodes": []}, []]),
+            )
+        ),
+        "__shop": draw(
+            st.one_of(
+                st.none(),
+                st.just({"currencyCode": "cad", "myshopifyDomain": " maple.myshopify.com "}),
+            )
+        ),
+    }

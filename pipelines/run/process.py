@@ -10,10 +10,10 @@ readers until the runner commits.
 
 from __future__ import annotations
 
+import gc
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,20 +21,30 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipelines.checks.quality import QualityChecker, example_ids, gate_verdict
+from pipelines.checks.quality import QualityChecker, example_ids
 from pipelines.checks.quality_config import QualityConfig
 from pipelines.errors import SchemaDriftError, SkippableRecordError
 from pipelines.lake.dedup import DedupCounts, DedupState, key_array
 from pipelines.lake.lake import PartWriter, StagedFile
-from pipelines.lake.schema import PRODUCT_SCHEMA, SCHEMA_VERSION, TIMESTAMP, hash_content, hash_raw
+from pipelines.lake.schema import (
+    PRODUCT_SCHEMA,
+    SCHEMA_VERSION,
+    TIMESTAMP,
+    hash_content,
+    hash_raw,
+)
 from pipelines.net.secrets import mask
 from pipelines.net.strict_json import InvalidNumberRecord
+from pipelines.run.block_rows import BLOCK_SCHEMA as _BLOCK_SCHEMA
+from pipelines.run.block_rows import RunContext, typed_rows
+from providers.batch import NormalizedBlock
 from providers.identifiers import gtin14
 
 log = logging.getLogger("pipeline.quality")
 
 QUARANTINE_SCHEMA = PRODUCT_SCHEMA.append(pa.field("reasons", pa.list_(pa.string())))
 MAX_LOGGED_ERRORS = 20
+GC_THRESHOLD = 100_000  # allocations between two young-generation collections (default 700)
 EXAMPLES_PER_CAUSE = 3
 DRIFT_MIN_RECORDS = 10
 
@@ -104,41 +114,12 @@ class ProviderCounts:
         return self.fetched == accounted
 
 
-def gate_verdicts(
-    normalized: Mapping[str, Mapping[str, Any]], quality: QualityConfig, *, defer: bool = False
-) -> dict[str, dict[str, Any]]:
-    """The quality step's outputs: each normalized provider's gate over its reject share
-    (``quality_failed`` with why, or nothing). ``defer`` (a shard whose run is joined): nothing
-    fails here, ``{"gate": "deferred", "share": why-or-None}`` says what this shard's own share
-    would have given, and the join gates the whole run's share."""
-    verdicts: dict[str, dict[str, Any]] = {}
-    for name, outputs in normalized.items():
-        if outputs.get("status") != "ok":
-            continue
-        counts = ProviderCounts.from_dict(outputs["counts"])
-        verdict = gate_verdict(name, counts.fetched, counts.quarantined, counts.quality,
-                               counts.rejected_examples, quality)  # fmt: skip
-        if defer:
-            verdicts[name] = {"gate": "deferred", "share": verdict}
-        elif verdict:
-            verdicts[name] = {"status": "quality_failed", "error": verdict}
-        if verdict:
-            log.log(logging.WARNING if defer else logging.ERROR, "%s", verdict)
-    return verdicts
-
-
-@dataclass(frozen=True)
-class RunContext:
-    """What every provider's processing shares within one run."""
-
-    run_id: str
-    started_at: datetime
-    batch_size: int
-    row_group_size: int
-
-
 class Normalizer(Protocol):
-    """What the row stage needs of a provider: its name and its pure ``normalize``."""
+    """What the row stage needs of a provider: its name and its pure ``normalize``.
+
+    A provider may also have ``normalize_batch`` (``providers.base.Provider``); the stage
+    uses it when present and ``normalize`` for what it leaves.
+    """
 
     name: str
 
@@ -146,7 +127,12 @@ class Normalizer(Protocol):
 
 
 class NormalizeStage:
-    """Raw records of one provider → candidate rows and quarantined rows (staged Parquet)."""
+    """Raw records of one provider → candidate rows and quarantined rows (staged Parquet).
+
+    Records are gathered in blocks of ``batch_size``; each block goes to the provider's batch
+    normalizer, the records it leaves to ``normalize`` one by one, and the rows of both are
+    put back in record order before the quality check.
+    """
 
     def __init__(
         self,
@@ -159,52 +145,96 @@ class NormalizeStage:
         self.provider, self.run = provider, run
         self.counts = ProviderCounts()
         self.checker = QualityChecker(quality)
-        self._batch: list[dict[str, Any]] = []
+        self._block: list[dict[str, Any]] = []
+        self._ordinals: list[int] = []  # each gathered record's number in the stream
         self._candidates = PartWriter(candidates, PRODUCT_SCHEMA, run.row_group_size)
         self._quarantine = PartWriter(quarantine, QUARANTINE_SCHEMA, run.row_group_size)
 
     def feed(self, records: Iterable[dict[str, Any]]) -> None:
-        """Normalize and check a whole stream of raw records."""
-        for raw in records:
-            self.add(raw)
-        self.flush()
+        """Normalize and check a whole stream of raw records.
+
+        The cyclic garbage collector runs rarely meanwhile: a block holds thousands of
+        parsed records, and at the default threshold each new one would trigger a pass over
+        them (most of the parse time); records hold no reference cycles.
+        """
+        threshold = gc.get_threshold()
+        gc.set_threshold(GC_THRESHOLD, *threshold[1:])
+        try:
+            for raw in records:
+                self.add(raw)
+            self.flush()
+        finally:
+            gc.set_threshold(*threshold)
 
     def add(self, raw: dict[str, Any]) -> None:
-        """Normalize one raw record and queue its rows; process a batch when one is full."""
+        """Gather one raw record; process the block when it is full."""
         self.counts.records += 1
+        self._block.append(raw)
+        self._ordinals.append(self.counts.records)
+        if len(self._block) >= self.run.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        """Normalize, type, check and stage the gathered records."""
+        if not self._block:
+            return
+        block, ordinals = self._block, self._ordinals
+        self._block, self._ordinals = [], []
+        invalid = [i for i, raw in enumerate(block) if isinstance(raw, InvalidNumberRecord)]
+        valid = [i for i, raw in enumerate(block) if not isinstance(raw, InvalidNumberRecord)]
+        result = self._batch([block[i] for i in valid])
+        rest = sorted(invalid + [valid[i] for i in result.rest])
+        tables = [self._reference(block, ordinals, rest)]
+        if result.rows is not None and result.rows.num_rows:
+            tables.append(typed_rows(result.rows, [block[i] for i in valid], valid, self.run))
+        table = pa.concat_tables([t for t in tables if t.num_rows] or tables[:1])
+        if len(tables) == 2 and tables[0].num_rows:  # both paths gave rows: back in record order
+            table = table.take(pc.sort_indices(table.column("__record")))  # a stable sort
+        self._stage(table.drop_columns(["__record"]))
+
+    def _batch(self, raws: list[dict[str, Any]]) -> NormalizedBlock:
+        normalize_batch = getattr(self.provider, "normalize_batch", None)
+        if normalize_batch is None or not raws:
+            return NormalizedBlock(None, list(range(len(raws))))
+        return normalize_batch(raws)
+
+    def _reference(self, block: list[dict[str, Any]], ordinals: list[int], rest: list[int]
+                   ) -> pa.Table:  # fmt: skip
+        """The rows ``normalize`` gives for the records at ``rest``, one record at a time."""
+        rows: list[dict[str, Any]] = []
+        for index in rest:
+            for row in self._normalize_one(block[index], ordinals[index]):
+                row["__record"] = index
+                rows.append(row)
+        return self._to_table(rows)
+
+    def _normalize_one(self, raw: dict[str, Any], ordinal: int) -> list[dict[str, Any]]:
         if isinstance(raw, InvalidNumberRecord):
             where = ", ".join(raw.problems[:3])
             self.counts.drop(
                 "invalid_json_number",
-                f"{self.provider.name} record {self.counts.records}: "
-                f"number not allowed in JSON ({where})",
+                f"{self.provider.name} record {ordinal}: number not allowed in JSON ({where})",
             )
-            return
+            return []
         try:
             rows = self.provider.normalize(raw)
         except SkippableRecordError as exc:
             self.counts.drop("unmappable_record", str(exc))
-            return
+            return []
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            self.counts.drop(
-                "normalizer_error", f"{self.provider.name} record {self.counts.records}: {exc!r}"
-            )
-            return
+            self.counts.drop("normalizer_error", f"{self.provider.name} record {ordinal}: {exc!r}")
+            return []
         raw_hash = hash_raw(raw)
         for row in rows:
             row["content_hash"] = hash_content(row)
             row["raw_hash"] = raw_hash
             row["gtin14"] = gtin14(row.get("gtin"))
-            self._batch.append(row)
-        if len(self._batch) >= self.run.batch_size:
-            self.flush()
+        return rows
 
-    def flush(self) -> None:
-        """Type, check and stage the queued rows."""
-        if not self._batch:
+    def _stage(self, table: pa.Table) -> None:
+        """Check the typed rows of a block and stage them."""
+        if table.num_rows == 0:
             return
-        rows, self._batch = self._batch, []
-        table = self._to_table(rows)
         self.counts.fetched += table.num_rows
         result = self.checker.check(table)
         for rule, count in result.counts.items():
@@ -225,7 +255,7 @@ class NormalizeStage:
         for row in rows:
             row.update(lineage)
         try:
-            return pa.Table.from_pylist(rows, schema=PRODUCT_SCHEMA)
+            return pa.Table.from_pylist(rows, schema=_BLOCK_SCHEMA)
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
             return self._to_table_row_by_row(rows)
 
@@ -234,7 +264,7 @@ class NormalizeStage:
         good = []
         for row in rows:
             try:
-                pa.Table.from_pylist([row], schema=PRODUCT_SCHEMA)
+                pa.Table.from_pylist([row], schema=_BLOCK_SCHEMA)
             except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
                 problem = _type_problem(row)
                 self.counts.drop(
@@ -242,7 +272,7 @@ class NormalizeStage:
                 )
                 continue
             good.append(row)
-        return pa.Table.from_pylist(good, schema=PRODUCT_SCHEMA)
+        return pa.Table.from_pylist(good, schema=_BLOCK_SCHEMA)
 
     def close(self) -> list[StagedFile]:
         """Finish the staged files (those that received rows)."""

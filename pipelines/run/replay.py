@@ -23,13 +23,16 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines.errors import ConfigError
 from pipelines.lake.lake import read_raw
 from providers.base import Provider
+from providers.batch import NormalizedBlock
 
 DEMO_MARKER = "__demo"
 _RUN_ID = re.compile(r"(\d{8}T\d{6}Z)-[0-9a-f]{6}")
+_BLOCK = 5_000  # records normalized together to learn their ids
 _CHUNK = 65_536  # ids gathered in Python before they go to Arrow
 
 
@@ -91,12 +94,15 @@ def check_replay_files(files: Iterable[Path], demo: bool) -> None:
 def replay_records(provider: Provider, files: Iterable[Path], demo: bool) -> Iterator[dict]:
     """The records to re-normalize: per ``source_id``, the one landed last (see the module).
 
-    Two passes over the files: the first normalizes each record only to learn which ids it
-    holds, the second yields the records that are the latest for any of them (a record that
+    When the provider's ``raw_keys`` show that no two records share an id, every record is
+    kept. Otherwise two passes over the files: the first normalizes each record (in blocks,
+    with the provider's batch normalizer when it has one) only to learn which ids it holds,
+    the second yields the records that are the latest for any of them (a record that
     cannot be normalized is yielded too, so normalize counts it as dropped, once).
     """
     ordered = landing_order(files)
-    keep = _kept_positions(provider, ordered, demo)
+    total = _distinct_total(provider, ordered, demo)
+    keep = np.arange(total) if total is not None else _kept_positions(provider, ordered, demo)
     wanted, position = 0, 0
     for path in ordered:
         for record in read_raw(path):
@@ -106,38 +112,83 @@ def replay_records(provider: Provider, files: Iterable[Path], demo: bool) -> Ite
             position += 1
 
 
+def _distinct_total(provider: Provider, ordered: list[Path], demo: bool) -> int | None:
+    """The number of records when ``raw_keys`` names every record's ids and no id repeats
+    (then every record is the latest of its ids); None otherwise."""
+    chunks: list[pa.Array] = []
+    pending: list[str] = []
+    total = 0
+    for path in ordered:
+        place = _demo_place(path)
+        for record in read_raw(path):
+            check_world(record, path, demo, place)
+            found = provider.raw_keys(record)
+            if found is None:
+                return None
+            pending += found
+            total += 1
+            if len(pending) >= _CHUNK:
+                chunks.append(pa.array(pending, pa.string()))
+                pending = []
+    flat = pa.chunked_array([*chunks, pa.array(pending, pa.string())], pa.string())
+    return total if pc.count_distinct(flat).as_py() == len(flat) else None
+
+
 def _kept_positions(provider: Provider, ordered: list[Path], demo: bool) -> np.ndarray:
     """Sorted positions (records counted across ``ordered``) of the records to keep.
 
-    The ids and positions are gathered into Arrow arrays and the last position of every id
-    taken by a hash aggregation, so memory holds no Python object per id or record.
+    Records go to the provider's batch normalizer in blocks (``normalize`` for what it
+    leaves); the ids and positions are gathered into Arrow arrays and the last position of
+    every id taken by a hash aggregation, so memory holds no Python object per id or record.
     """
-    ids: list[str] = []
-    positions: list[int] = []
-    unmapped: list[int] = []
     chunks: list[pa.Table] = []
+    unmapped: list[np.ndarray] = []
+    block: list[dict[str, Any]] = []
     position = 0
     for path in ordered:
         place = _demo_place(path)
         for record in read_raw(path):
             check_world(record, path, demo, place)
-            found = _ids(provider, record)
-            if not found:
-                unmapped.append(position)
-            ids += found
-            positions += [position] * len(found)
+            block.append(record)
             position += 1
-            if len(ids) >= _CHUNK:
-                chunks.append(_id_positions(ids, positions))
-                ids, positions = [], []
-    chunks.append(_id_positions(ids, positions))
+            if len(block) >= _BLOCK:
+                _gather(provider, block, position - len(block), chunks, unmapped)
+                block = []
+    _gather(provider, block, position - len(block), chunks, unmapped)
     table = pa.concat_tables(chunks)
     latest = table.group_by("id").aggregate([("position", "max")])["position_max"]
-    return np.union1d(latest.to_numpy(), np.array(unmapped, np.int64))
+    return np.union1d(latest.to_numpy(), np.concatenate(unmapped))
 
 
-def _id_positions(ids: list[str], positions: list[int]) -> pa.Table:
-    return pa.table({"id": pa.array(ids, pa.string()), "position": pa.array(positions, pa.int64())})
+def _gather(
+    provider: Provider,
+    block: list[dict[str, Any]],
+    start: int,
+    chunks: list[pa.Table],
+    unmapped: list[np.ndarray],
+) -> None:
+    """Add the (id, position) pairs of ``block`` (records from ``start`` on) to ``chunks``, and
+    the positions of its records that give no row to ``unmapped``."""
+    ids, where = _block_ids(provider, block)
+    chunks.append(pa.table({"id": ids, "position": pc.add(where, start)}))
+    rowless = np.setdiff1d(np.arange(len(block), dtype=np.int64), where.to_numpy())
+    unmapped.append(rowless + start)
+
+
+def _block_ids(provider: Provider, block: list[dict[str, Any]]) -> tuple[pa.Array, pa.Array]:
+    """Every row id of ``block``'s records and the index of the record that gives it."""
+    result = provider.normalize_batch(block) if block else NormalizedBlock(None, [])
+    ids: list[str] = []
+    where: list[int] = []
+    for index in result.rest:
+        found = _ids(provider, block[index])
+        ids += found
+        where += [index] * len(found)
+    id_arrays, where_arrays = [pa.array(ids, pa.string())], [pa.array(where, pa.int64())]
+    if result.rows is not None:
+        id_arrays.append(result.rows.column("source_id").combine_chunks().cast(pa.string()))
+        where_arrays.append(result.rows.column("__record").combine_chunks().cast(pa.int64()))
+    return pa.concat_arrays(id_arrays), pa.concat_arrays(where_arrays)
 
 
 def _ids(provider: Provider, record: dict[str, Any]) -> list[str]:

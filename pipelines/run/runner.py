@@ -45,6 +45,7 @@ from pipelines.run.detect import (
     shard_anomaly,
 )
 from pipelines.run.extract import Extractor
+from pipelines.run.gate import gate_verdicts
 from pipelines.run.notify import Notifier
 from pipelines.run.options import (
     RunOptions,
@@ -56,7 +57,7 @@ from pipelines.run.options import (
     work_roots,
 )
 from pipelines.run.postgres import PostgresStep, postgres_settings
-from pipelines.run.process import NormalizeStage, RunContext, gate_verdicts
+from pipelines.run.process import NormalizeStage, RunContext
 from pipelines.run.record import EXIT_ANOMALY, EXIT_OK, build_record
 from pipelines.run.replay import replay_records
 from pipelines.run.shard import Shard
@@ -339,9 +340,7 @@ class Runner:
 
     def _history(self) -> list[dict[str, Any]]:
         """Every recorded run: the lake's run log for an object store, else ``logs/``."""
-        if self.storage.remote:
-            return read_lake_runs(self.storage)
-        return read_runs(self.log_dir)
+        return read_lake_runs(self.storage) if self.storage.remote else read_runs(self.log_dir)
 
     def _step_sink(self, step: Step) -> dict[str, Any]:
         """Load the committed runs into the sink's database (``pipelines/run/postgres.py``)."""

@@ -18,6 +18,7 @@ from typing import Any
 from pipelines.errors import FatalProviderError, UnsupportedApiError
 from pipelines.net.oauth import ClientCredentialsToken, TokenSource
 from providers.base import FetchContext, ProbeResult, Provider
+from providers.batch import NormalizedBlock
 from providers.shopify import queries
 from providers.shopify.auth import (
     StaticToken,
@@ -26,6 +27,7 @@ from providers.shopify.auth import (
     missing_credentials,
 )
 from providers.shopify.client import ShopifyClient, base_url, check_settings
+from providers.shopify.columnar import normalize_block
 from providers.shopify.fetch import fetch_products
 from providers.shopify.normalize import normalize_product
 from providers.shopify.order_normalize import normalize_order
@@ -117,6 +119,18 @@ class ShopifyProvider(Provider):
         if dataset == "orders":
             return normalize_order(raw)
         return super().normalize_dataset(dataset, raw)
+
+    def normalize_batch(self, raws: list[dict[str, Any]]) -> NormalizedBlock:
+        """The rows of a block of product nodes, computed column by column (``columnar.py``)."""
+        return normalize_block(raws)
+
+    def raw_keys(self, raw: dict[str, Any]) -> list[str]:
+        """The variant ids of the product node (its rows' ``source_id``)."""
+        variants = raw.get("variants")
+        nodes = variants.get("nodes") if isinstance(variants, dict) else None
+        if not isinstance(nodes, list):
+            return []
+        return [str(node.get("id")) for node in nodes if isinstance(node, dict)]
 
     def probe(self, ctx: FetchContext) -> ProbeResult:
         """The shop and the app's granted scopes, uncached: what doctor shows.

@@ -21,7 +21,7 @@ KILL_POINTS = [
     ("pipelines.lake.lake:RawWriter.write", 30),  # extract.shopify, mid-fetch
     ("pipelines.lake.lake:RawWriter.write", 120),  # extract.amazon
     ("pipelines.run.process:NormalizeStage.flush", 2),  # normalize.shopify
-    ("pipelines.run.process:gate_verdict", 2),  # quality
+    ("pipelines.run.gate:gate_verdict", 2),  # quality
     ("pipelines.run.process:DedupStage.feed", 2),  # write, before the commit
     ("pipelines.lake.lake:_sha256", 2),  # write, files moved but no manifest yet
     ("pipelines.run.write:save_state", 1),  # write, manifest written, state not yet

@@ -1,0 +1,218 @@
+"""Shopify product nodes to canonical rows with Arrow compute: the batch form of ``normalize.py``.
+
+A block of product nodes is converted to Arrow once (an explicit schema of the fields read),
+the variants are flattened with ``list_flatten``/``list_parent_indices`` and every column is
+computed over the whole block. ``normalize_product`` stays the reference: a record this path
+does not map exactly as the reference would (a missing id, a price or timestamp outside the
+plain forms Shopify sends, a value of an unexpected type) is left to it, so both give the
+same rows (tests/providers/shopify/test_columnar.py)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from providers.batch import NormalizedBlock
+from providers.identifiers import PY_WHITESPACE
+from providers.shopify.normalize import DEFAULT_VARIANT_TITLE, SOURCE
+
+MONEY = pa.decimal128(18, 4)
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+_PRICE = r"^[0-9]{1,14}(\.[0-9]{1,4})?$"  # fits decimal(18,4) exactly
+_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$"
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+_TEXT = pa.string()
+VARIANT = pa.struct(
+    [
+        ("id", _TEXT), ("title", _TEXT), ("sku", _TEXT), ("barcode", _TEXT),
+        ("price", _TEXT), ("compareAtPrice", _TEXT),
+        ("inventoryQuantity", pa.decimal128(38, 0)),  # refuses floats and bools, unlike int64
+        ("availableForSale", pa.bool_()), ("createdAt", _TEXT), ("updatedAt", _TEXT),
+    ]
+)  # fmt: skip
+RAW_SCHEMA = pa.schema(
+    [
+        ("id", _TEXT), ("title", _TEXT), ("vendor", _TEXT), ("description", _TEXT),
+        ("productType", _TEXT), ("status", _TEXT), ("tags", pa.list_(_TEXT)),
+        ("createdAt", _TEXT), ("updatedAt", _TEXT), ("onlineStoreUrl", _TEXT),
+        ("featuredMedia", pa.struct(
+            [("preview", pa.struct([("image", pa.struct([("url", _TEXT)]))]))])),
+        ("variants", pa.struct([("nodes", pa.list_(VARIANT))])),
+        ("__shop", pa.struct([("currencyCode", _TEXT), ("myshopifyDomain", _TEXT)])),
+    ]
+)  # fmt: skip
+
+
+def normalize_block(raws: list[dict[str, Any]]) -> NormalizedBlock:
+    """Rows for the records of ``raws`` this path maps; the others are left to the reference."""
+    table = _to_arrow(raws)
+    if table is None:
+        return _split(raws)
+    rows, parent, bad_rows = _rows(table)
+    bad = _bad_products(table, parent, bad_rows)
+    keep = pc.invert(pc.take(bad, parent))
+    rows = rows.filter(keep).append_column("__record", pc.filter(parent, keep))
+    rest = pc.indices_nonzero(bad).to_pylist()
+    return NormalizedBlock(rows, rest)
+
+
+def _split(raws: list[dict[str, Any]]) -> NormalizedBlock:
+    """A block Arrow refuses (a value of an unexpected type): halves, down to the records."""
+    if len(raws) == 1:
+        return NormalizedBlock(None, [0])
+    middle = len(raws) // 2
+    first, second = normalize_block(raws[:middle]), normalize_block(raws[middle:])
+    return first.join(second, middle)
+
+
+def _to_arrow(raws: list[dict[str, Any]]) -> pa.RecordBatch | None:
+    try:
+        table = pa.RecordBatch.from_pylist(raws, schema=RAW_SCHEMA)
+        nodes = pc.struct_field(table.column("variants"), "nodes")
+        pc.cast(pc.list_flatten(nodes).field("inventoryQuantity"), pa.int64())  # fits int64
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
+        return None
+    return table
+
+
+def _rows(table: pa.RecordBatch) -> tuple[pa.Table, pa.Array, pa.Array]:
+    """Every variant's row, the index of its product, and the rows the reference must map.
+
+    Long because it is the whole column mapping of ``normalize_product``, one line a column.
+    """
+    nodes = pc.struct_field(table.column("variants"), "nodes")
+    parent = pc.list_parent_indices(nodes)
+    variant = pc.list_flatten(nodes)
+    product = table.take(parent)
+    shop = product.column("__shop")
+    several = pc.greater(pc.take(pc.list_value_length(nodes), parent), 1)
+    field = variant.field
+    price, price_bad = _money(field("price"))
+    listed, listed_bad = _money(field("compareAtPrice"))
+    created, created_bad = _time(field("createdAt"), product.column("createdAt"))
+    updated, updated_bad = _time(field("updatedAt"), product.column("updatedAt"))
+    quantity = pc.cast(field("inventoryQuantity"), pa.int64())
+    bad = pc.or_kleene(pc.or_kleene(price_bad, listed_bad), pc.or_kleene(created_bad, updated_bad))
+    bad = pc.or_(pc.fill_null(bad, True), pc.invert(_present(field("id"))))
+    bad = pc.or_(bad, variant.is_null())
+    rows = {
+        "source": pa.repeat(SOURCE, len(variant)),
+        "source_id": field("id"),
+        "source_parent_id": product.column("id"),
+        "marketplace": _text(pc.struct_field(shop, "myshopifyDomain")),
+        "sku": _text(field("sku")),
+        "gtin": _text(field("barcode")),
+        "mpn": pa.nulls(len(variant), pa.string()),
+        "brand": _text(product.column("vendor")),
+        "title": _title(product.column("title"), field("title")),
+        "description": _text(product.column("description")),
+        "product_type": _text(product.column("productType")),
+        "category_path": pa.nulls(len(variant), pa.list_(pa.string())),
+        "condition": pa.repeat("new", len(variant)),
+        "availability": _availability(field("availableForSale"), quantity),
+        "price_amount": price,
+        "list_price_amount": listed,
+        "currency": _case(pc.struct_field(shop, "currencyCode"), pc.utf8_upper),
+        "inventory_quantity": quantity,
+        "url": _url(product.column("onlineStoreUrl"), field("id"), several),
+        "image_url": _text(_image(product.column("featuredMedia"))),
+        "additional_image_urls": pa.nulls(len(variant), pa.list_(pa.string())),
+        "tags": _tags(product.column("tags")),
+        "status": _case(product.column("status"), pc.utf8_lower),
+        "seller_name": pa.nulls(len(variant), pa.string()),
+        "source_created_at": created,
+        "source_updated_at": updated,
+    }
+    return pa.table(rows), parent, bad
+
+
+def _bad_products(table: pa.RecordBatch, parent: pa.Array, bad_rows: pa.Array) -> pa.Array:
+    """Products the reference must map: no id, no title, no variants, odd tags, or a bad row."""
+    nodes = pc.struct_field(table.column("variants"), "nodes")
+    tags = table.column("tags")
+    bad = pc.or_(pc.invert(_present(table.column("id"))), table.column("title").is_null())
+    bad = pc.or_(bad, pc.less(pc.fill_null(pc.list_value_length(nodes), 0), 1))
+    null_tags = pc.list_parent_indices(tags).filter(pc.list_flatten(tags).is_null())
+    odd = pc.is_in(pa.array(range(len(table)), pa.int64()), value_set=null_tags.cast(pa.int64()))
+    for column in ("status",):
+        text = table.column(column)
+        odd = pc.or_(odd, pc.invert(pc.fill_null(pc.string_is_ascii(text), True)))
+    currency = pc.struct_field(table.column("__shop"), "currencyCode")
+    odd = pc.or_(odd, pc.invert(pc.fill_null(pc.string_is_ascii(currency), True)))
+    rows_bad = pc.unique(pc.filter(parent, bad_rows)).cast(pa.int64())
+    bad_by_row = pc.is_in(pa.array(range(len(table)), pa.int64()), value_set=rows_bad)
+    return pc.or_(pc.or_(bad, odd), bad_by_row)
+
+
+def _tags(tags: pa.Array) -> pa.Array:
+    """``[str(tag) for tag in raw.get("tags") or []]`` (a null tag goes to the reference)."""
+    return pc.if_else(tags.is_null(), pa.scalar([], pa.list_(pa.string())), tags)
+
+
+def _present(values: pa.Array) -> pa.Array:
+    """Not null and not empty (Python truthiness of a string)."""
+    return pc.fill_null(pc.not_equal(values, ""), False)
+
+
+def _text(values: Any) -> pa.Array:
+    """``_text``: stripped as str.strip() does, blank to null."""
+    trimmed = pc.utf8_trim(values, PY_WHITESPACE)
+    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+
+
+def _case(values: Any, change: Any) -> pa.Array:
+    """``value.upper()``/``.lower()`` of an ASCII value, blank to null (not stripped)."""
+    return pc.if_else(_present(values), change(values), pa.scalar(None, pa.string()))
+
+
+def _title(product: Any, variant: pa.Array) -> pa.Array:
+    title = pc.utf8_trim(product, PY_WHITESPACE)
+    option = pc.utf8_trim(pc.fill_null(variant, ""), PY_WHITESPACE)
+    plain = pc.or_(pc.or_(pc.equal(title, ""), pc.equal(option, "")),
+                   pc.equal(option, DEFAULT_VARIANT_TITLE))  # fmt: skip
+    return pc.if_else(plain, title, pc.binary_join_element_wise(title, option, " - "))
+
+
+def _availability(available: pa.Array, quantity: pa.Array) -> pa.Array:
+    backorder = pc.fill_null(pc.less_equal(quantity, 0), False)
+    sellable = pc.if_else(backorder, "backorder", "in_stock")
+    known = pc.if_else(pc.fill_null(available, False), sellable, "out_of_stock")
+    return pc.if_else(available.is_null(), "unknown", known)
+
+
+def _money(values: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Decimal amounts of the plain decimal strings, and where another form needs the reference."""
+    present = _present(values)
+    plain = pc.fill_null(pc.match_substring_regex(values, _PRICE), False)
+    amounts = pc.cast(pc.if_else(plain, values, pa.scalar(None, pa.string())), MONEY)
+    return amounts, pc.and_(present, pc.invert(plain))
+
+
+def _time(variant: pa.Array, product: Any) -> tuple[pa.Array, pa.Array]:
+    """``variant or product`` as UTC timestamps, and where the reference must parse it."""
+    chosen = pc.if_else(_present(variant), variant, product)
+    present = _present(chosen)
+    plain = pc.fill_null(pc.match_substring_regex(chosen, _TIME), False)
+    text = pc.if_else(plain, chosen, pa.scalar(None, pa.string()))
+    parsed = pc.strptime(text, _TIME_FORMAT, "us", error_is_null=True)
+    # strptime rolls 30 February over to 2 March: a day that does not read back is not one.
+    day = pc.cast(pc.utf8_slice_codeunits(text, 8, 10), pa.int64())
+    exact = pc.fill_null(pc.equal(pc.day(parsed), day), False)
+    return parsed.cast(TIMESTAMP), pc.and_(present, pc.invert(exact))
+
+
+def _url(store_url: Any, variant_id: pa.Array, several: pa.Array) -> pa.Array:
+    url = _text(store_url)
+    numeric = pc.replace_substring_regex(variant_id, r"(?s)^.*/", "")
+    separator = pc.if_else(pc.match_substring(url, "?"), "&", "?")
+    pointed = pc.binary_join_element_wise(url, separator, "variant=", numeric, "")
+    return pc.if_else(pc.fill_null(several, False), pointed, url)
+
+
+def _image(media: Any) -> pa.Array:
+
+    return pc.struct_field(media, ["preview", "image", "url"])
