@@ -60,3 +60,10 @@ class LakeDamagedError(ConfigError):
 class BudgetExhaustedError(PipelineError):
     """A provider's daily API budget is spent: the call was not sent. What the run fetched
     before it is committed as partial data; the next run (or day) goes on from there."""
+
+
+class RunLiveError(PipelineError):
+    """Another run of this lake and shard is alive: this one did not start (exit 6).
+
+    Raised by ``pipelines.lake.runlease``; here so the command line can catch it without
+    loading the lake."""

@@ -26,13 +26,14 @@ import re
 import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import pyarrow.fs as pafs
 
 from pipelines.errors import ConfigError
 from pipelines.net.secrets import register_secret
+
+if TYPE_CHECKING:
+    import pyarrow.fs as pafs
 
 SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 DEFAULT_REGION = "us-east-1"
@@ -51,7 +52,14 @@ class LocalStorage:
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
-        self.filesystem = pafs.LocalFileSystem()
+
+    @property
+    def filesystem(self) -> pafs.FileSystem:
+        """pyarrow's local file system, imported on first use: reading the run log, the
+        leases or the budgets of a local lake does not load pyarrow."""
+        import pyarrow.fs as pafs
+
+        return pafs.LocalFileSystem()
 
     @property
     def uri(self) -> str:
@@ -274,6 +282,8 @@ def _open_s3(uri: str, endpoint_url: str, region: str, env: Mapping[str, str]) -
     pyarrow_endpoint = _pyarrow_endpoint(endpoint)
     config = Config(connect_timeout=5, read_timeout=60, retries={"mode": "standard"})
     client = boto3.client("s3", endpoint_url=endpoint or None, region_name=region, config=config)
+    import pyarrow.fs as pafs
+
     filesystem = pafs.S3FileSystem(region=region, connect_timeout=5, request_timeout=60,
                                    **pyarrow_endpoint)  # fmt: skip
     return S3Storage(bucket, prefix, client, filesystem, endpoint, region)

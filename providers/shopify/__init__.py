@@ -26,7 +26,6 @@ from providers.shopify.auth import (
     missing_credentials,
 )
 from providers.shopify.client import ShopifyClient, base_url, check_settings
-from providers.shopify.fetch import fetch_products
 from providers.shopify.normalize import normalize_product
 from providers.shopify.scopes import credentials_fact, missing_scopes, scopes_fact
 from providers.shopify.settings import (
@@ -91,7 +90,12 @@ class ShopifyProvider(Provider):
     # --- fetch --------------------------------------------------------------------------------
 
     def fetch(self, ctx: FetchContext) -> Iterator[dict[str, Any]]:
-        """Yield product nodes with their variants and the ``__shop`` context."""
+        """Yield product nodes with their variants and the ``__shop`` context.
+
+        The fetch (bulk operations, their download through requests) is imported here, so
+        that listing the providers or reading their settings stays cheap."""
+        from providers.shopify.fetch import fetch_products
+
         return fetch_products(ctx, self.client(ctx))
 
     def normalize(self, raw: dict[str, Any]) -> list[dict[str, Any]]:
