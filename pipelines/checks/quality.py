@@ -1,11 +1,11 @@
 """Data quality rules: run per batch, before dedup and persist.
 
-Every rule is declared once in ``RULES``: a code, a one-line description, a default
-severity and a vectorised check (``pyarrow.compute``/numpy, no Python loop over rows)
-that returns the rows failing it. ``[quality]`` in pipeline.toml (read by
-pipelines.checks.quality_config) can disable a rule or change its severity. Rows failing
-any *error* rule are rejected (quarantined) with all their failing error-rule codes in
-``reasons``; *warn* rules are only counted.
+Every rule is in ``RULES``: its code, one-line description and default severity (declared
+once, as data, in pipelines.checks.quality_rules) and its vectorised check from ``CHECKS``
+(``pyarrow.compute``/numpy, no Python loop over rows) that returns the rows failing it.
+``[quality]`` in pipeline.toml (read by pipelines.checks.quality_config) can disable a rule
+or change its severity. Rows failing any *error* rule are rejected (quarantined) with all
+their failing error-rule codes in ``reasons``; *warn* rules are only counted.
 
 One ``QualityChecker`` per provider per run: it keeps the (source, source_id) keys it
 has seen so that ``duplicate_source_id`` works across the batches of one run, and
@@ -45,8 +45,9 @@ _AVAILABILITIES = pa.array(AVAILABILITIES, pa.string())
 class ConfigView(Protocol):
     """What the rules, the checker and the gate read of a ``QualityConfig``.
 
-    QualityConfig (pipelines.checks.quality_config) checks rule codes against ``RULES``,
-    so it imports this module; this view names its type here without an import circle.
+    QualityConfig (pipelines.checks.quality_config) checks rule codes against
+    pipelines.checks.quality_rules, not this module; this view names what the rules read of
+    it, so any object with these members (a test's stub) will do.
     """
 
     @property
