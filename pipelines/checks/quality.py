@@ -26,7 +26,6 @@ import pyarrow.compute as pc
 
 from pipelines.checks.currencies import ISO_4217_CODES
 from pipelines.checks.quality_rules import RULE_INFO, Severity
-from pipelines.checks.quality_rules import describe_rules as describe_rules
 from pipelines.checks.run_keys import RunKeys
 from pipelines.checks.schema_drift import check_columns
 from pipelines.lake.schema import AVAILABILITIES, CONDITIONS

@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterable, Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -53,9 +54,9 @@ class LocalStorage:
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
 
-    @property
+    @cached_property
     def filesystem(self) -> pafs.FileSystem:
-        """pyarrow's local file system, imported on first use: reading the run log, the
+        """pyarrow's local file system, made on first use: reading the run log, the
         leases or the budgets of a local lake does not load pyarrow."""
         import pyarrow.fs as pafs
 
@@ -264,6 +265,8 @@ def open_storage(uri: str | Path, *, endpoint_url: str = "", region: str = "",
 
 
 def _open_s3(uri: str, endpoint_url: str, region: str, env: Mapping[str, str]) -> S3Storage:
+    import pyarrow.fs as pafs  # an object-store lake reads its data files through it
+
     parts = urlsplit(uri)
     bucket, prefix = parts.netloc, parts.path.strip("/")
     if not _BUCKET.match(bucket):
@@ -282,8 +285,6 @@ def _open_s3(uri: str, endpoint_url: str, region: str, env: Mapping[str, str]) -
     pyarrow_endpoint = _pyarrow_endpoint(endpoint)
     config = Config(connect_timeout=5, read_timeout=60, retries={"mode": "standard"})
     client = boto3.client("s3", endpoint_url=endpoint or None, region_name=region, config=config)
-    import pyarrow.fs as pafs
-
     filesystem = pafs.S3FileSystem(region=region, connect_timeout=5, request_timeout=60,
                                    **pyarrow_endpoint)  # fmt: skip
     return S3Storage(bucket, prefix, client, filesystem, endpoint, region)
