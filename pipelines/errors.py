@@ -65,3 +65,10 @@ class BudgetExhaustedError(PipelineError):
 class SinkError(PipelineError):
     """A destination after the lake (a database) could not take a committed run's rows. The
     lake keeps them: the sink's step is retried or resumed on its own (exit 1)."""
+
+
+class RunLiveError(PipelineError):
+    """Another run of this lake and shard is alive: this one did not start (exit 6).
+
+    Raised by ``pipelines.lake.runlease``; here so the command line can catch it without
+    loading the lake."""

@@ -1,11 +1,11 @@
 """Data quality rules: run per batch, before dedup and persist.
 
-Every rule is declared once in ``RULES``: a code, a one-line description, a default
-severity and a vectorised check (``pyarrow.compute``/numpy, no Python loop over rows)
-that returns the rows failing it. ``[quality]`` in pipeline.toml (read by
-pipelines.checks.quality_config) can disable a rule or change its severity. Rows failing
-any *error* rule are rejected (quarantined) with all their failing error-rule codes in
-``reasons``; *warn* rules are only counted.
+Every rule is in ``RULES``: its code, one-line description and default severity (declared
+once, as data, in pipelines.checks.quality_rules) and its vectorised check from ``CHECKS``
+(``pyarrow.compute``/numpy, no Python loop over rows) that returns the rows failing it.
+``[quality]`` in pipeline.toml (read by pipelines.checks.quality_config) can disable a rule
+or change its severity. Rows failing any *error* rule are rejected (quarantined) with all
+their failing error-rule codes in ``reasons``; *warn* rules are only counted.
 
 One ``QualityChecker`` per provider per run: it keeps the (source, source_id) keys it
 has seen so that ``duplicate_source_id`` works across the batches of one run, and
@@ -18,19 +18,17 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal, Protocol
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.checks.currencies import ISO_4217_CODES
+from pipelines.checks.quality_rules import RULE_INFO, Severity
 from pipelines.checks.run_keys import RunKeys
 from pipelines.checks.schema_drift import check_columns
 from pipelines.lake.schema import AVAILABILITIES, CONDITIONS
-
-Severity = Literal["error", "warn"]
-SEVERITIES: tuple[Severity, ...] = ("error", "warn")
 
 MAX_EXAMPLE_ID_LENGTH = 80
 
@@ -46,8 +44,9 @@ _AVAILABILITIES = pa.array(AVAILABILITIES, pa.string())
 class ConfigView(Protocol):
     """What the rules, the checker and the gate read of a ``QualityConfig``.
 
-    QualityConfig (pipelines.checks.quality_config) checks rule codes against ``RULES``,
-    so it imports this module; this view names its type here without an import circle.
+    QualityConfig (pipelines.checks.quality_config) checks rule codes against
+    pipelines.checks.quality_rules, not this module; this view names what the rules read of
+    it, so any object with these members (a test's stub) will do.
     """
 
     @property
@@ -187,79 +186,26 @@ def check_gtin_check_digit(table: pa.Table, ctx: RuleContext) -> Mask:
     return pc.and_(pc.invert(_blank(table["gtin"])), pc.is_null(table["gtin14"]))
 
 
-RULES: tuple[Rule, ...] = (
-    Rule("source_required", "source is present and not blank.", "error", check_source_required),
-    Rule(
-        "source_id_required",
-        "source_id is present and not blank.",
-        "error",
-        check_source_id_required,
-    ),
-    Rule("title_required", "title is present and not blank.", "error", check_title_required),
-    Rule("price_positive", "price_amount, when present, is > 0.", "error", check_price_positive),
-    Rule(
-        "list_price_not_below_price",
-        "list_price_amount >= price_amount when both are present.",
-        "error",
-        check_list_price_not_below_price,
-    ),
-    Rule(
-        "currency_iso4217",
-        "currency, when present, is an upper-case ISO 4217 code.",
-        "error",
-        check_currency_iso4217,
-    ),
-    Rule(
-        "url_scheme",
-        "url, image_url and each additional_image_urls item, when present, are http(s) URLs.",
-        "error",
-        check_url_scheme,
-    ),
-    Rule(
-        "condition_vocabulary",
-        f"condition is one of {', '.join(CONDITIONS)}.",
-        "error",
-        check_condition_vocabulary,
-    ),
-    Rule(
-        "availability_vocabulary",
-        f"availability is one of {', '.join(AVAILABILITIES)}.",
-        "error",
-        check_availability_vocabulary,
-    ),
-    Rule(
-        "title_length",
-        "title, when present, is 1 to quality.max_title_length characters.",
-        "error",
-        check_title_length,
-    ),
-    # warn by default: a verbose listing is still a sellable product; count it, keep it.
-    Rule(
-        "description_length",
-        "description, when present, is at most quality.max_description_length characters.",
-        "warn",
-        check_description_length,
-    ),
-    # warn by default: the row is good, only the cross-marketplace key is missing.
-    Rule(
-        "gtin_check_digit",
-        "gtin, when present, is a GTIN-8/12/13/14 with a valid GS1 check digit (else gtin14 null).",
-        "warn",
-        check_gtin_check_digit,
-    ),
-    Rule(
-        "duplicate_source_id",
-        "(source, source_id) is not repeated within a run: the first occurrence passes.",
-        "error",
-        check_duplicate_source_id,
-    ),
+# Each rule's check, by code; its description and default severity are in quality_rules.
+CHECKS: Mapping[str, Check] = MappingProxyType({
+    "source_required": check_source_required,
+    "source_id_required": check_source_id_required,
+    "title_required": check_title_required,
+    "price_positive": check_price_positive,
+    "list_price_not_below_price": check_list_price_not_below_price,
+    "currency_iso4217": check_currency_iso4217,
+    "url_scheme": check_url_scheme,
+    "condition_vocabulary": check_condition_vocabulary,
+    "availability_vocabulary": check_availability_vocabulary,
+    "title_length": check_title_length,
+    "description_length": check_description_length,
+    "gtin_check_digit": check_gtin_check_digit,
+    "duplicate_source_id": check_duplicate_source_id,
+})  # fmt: skip
+RULES: tuple[Rule, ...] = tuple(
+    Rule(info.code, info.description, info.severity, CHECKS[info.code]) for info in RULE_INFO
 )
 RULES_BY_CODE: Mapping[str, Rule] = MappingProxyType({rule.code: rule for rule in RULES})
-
-
-def describe_rules() -> list[dict[str, str]]:
-    """The rules for docs: code, description and default severity, in evaluation order."""
-    return [{"code": r.code, "description": r.description, "severity": r.severity} for r in RULES]
 
 
 # --- checking ----------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The ``[quality]`` table of pipeline.toml: ``QualityConfig``, its defaults and validation.
 
 Apart from the rules (pipelines.checks.quality), which it knows only by code and default
-severity: the config is read once per run, the rules run on every batch.
+severity (pipelines.checks.quality_rules, plain data): the config is read once per run, the
+rules run on every batch, and loading the config does not load pyarrow.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import create_model
 
-from pipelines.checks.quality import RULES_BY_CODE, Severity
+from pipelines.checks.quality_rules import RULE_INFO_BY_CODE, Severity
 from pipelines.errors import ConfigError
 from pipelines.validation import Section, checked, field_rows, setting
 
@@ -33,7 +34,7 @@ class RuleModel(Section):
 RulesModel = create_model(
     "QualityRules",
     __base__=Section,
-    **{code: (RuleModel | None, setting(None, "a table")) for code in RULES_BY_CODE},
+    **{code: (RuleModel | None, setting(None, "a table")) for code in RULE_INFO_BY_CODE},
 )
 
 
@@ -74,7 +75,7 @@ class QualityConfig:
     rules: Mapping[str, RuleSettings] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.rules) - set(RULES_BY_CODE))
+        unknown = sorted(set(self.rules) - set(RULE_INFO_BY_CODE))
         if unknown:
             raise ConfigError(f"quality.rules: unknown rule code(s) {', '.join(unknown)}")
         object.__setattr__(self, "rules", MappingProxyType(dict(self.rules)))
@@ -83,7 +84,7 @@ class QualityConfig:
         return self.rules.get(code, RuleSettings()).enabled
 
     def severity(self, code: str) -> Severity:
-        return self.rules.get(code, RuleSettings()).severity or RULES_BY_CODE[code].severity
+        return self.rules.get(code, RuleSettings()).severity or RULE_INFO_BY_CODE[code].severity
 
     @classmethod
     def from_table(cls, table: Any) -> QualityConfig:

@@ -98,8 +98,7 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> int:
 
 def _execute(module: ModuleType, args: argparse.Namespace, prog: str) -> int:
     """Load the providers and the config, then run the command; errors become one line."""
-    from pipelines.errors import ConfigError, PipelineError
-    from pipelines.lake.runlease import RunLiveError
+    from pipelines.errors import ConfigError, PipelineError, RunLiveError
     from pipelines.net.secrets import mask
     from pipelines.run.record import EXIT_RUN_LIVE, EXIT_USAGE
 

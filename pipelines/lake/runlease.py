@@ -30,16 +30,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from pipelines.errors import PipelineError
+from pipelines.errors import PipelineError, RunLiveError
 from pipelines.lake.lock import LakeLock, Lease, default_holder
 from pipelines.lake.storage import Storage
 
 LEASE_DIR = "_lock"
 log = logging.getLogger("pipeline.lease")
-
-
-class RunLiveError(PipelineError):
-    """Another run of this lake and shard is alive: this one did not start (exit 6)."""
 
 
 def slot_path(shard: str | None) -> str:

@@ -17,13 +17,15 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+# The vocabularies live apart (plain data, no pyarrow); they are still read from here.
+from pipelines.lake.vocabularies import AVAILABILITIES as AVAILABILITIES
+from pipelines.lake.vocabularies import CHANGE_TYPES as CHANGE_TYPES
+from pipelines.lake.vocabularies import CONDITIONS as CONDITIONS
+
 SCHEMA_VERSION = 2
 MONEY = pa.decimal128(18, 4)
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
-CONDITIONS = ("new", "used", "refurbished", "unknown")
-AVAILABILITIES = ("in_stock", "out_of_stock", "preorder", "backorder", "unknown")
-CHANGE_TYPES = ("new", "changed", "deleted")
 
 # The columns a provider's normalize() fills in, in table order.
 BUSINESS_FIELDS: tuple[pa.Field, ...] = (

@@ -25,15 +25,17 @@ import os
 import re
 import shutil
 from collections.abc import Iterable, Mapping
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import pyarrow.fs as pafs
 
 from pipelines.errors import ConfigError
 from pipelines.net.extras import require
 from pipelines.net.secrets import register_secret
+
+if TYPE_CHECKING:
+    import pyarrow.fs as pafs
 
 SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 DEFAULT_REGION = "us-east-1"
@@ -52,7 +54,14 @@ class LocalStorage:
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
-        self.filesystem = pafs.LocalFileSystem()
+
+    @cached_property
+    def filesystem(self) -> pafs.FileSystem:
+        """pyarrow's local file system, made on first use: reading the run log, the
+        leases or the budgets of a local lake does not load pyarrow."""
+        import pyarrow.fs as pafs
+
+        return pafs.LocalFileSystem()
 
     @property
     def uri(self) -> str:
@@ -257,6 +266,8 @@ def open_storage(uri: str | Path, *, endpoint_url: str = "", region: str = "",
 
 
 def _open_s3(uri: str, endpoint_url: str, region: str, env: Mapping[str, str]) -> S3Storage:
+    import pyarrow.fs as pafs  # an object-store lake reads its data files through it
+
     parts = urlsplit(uri)
     bucket, prefix = parts.netloc, parts.path.strip("/")
     if not _BUCKET.match(bucket):

@@ -29,7 +29,7 @@ import requests
 from urllib3.exceptions import HTTPError, MaxRetryError, ProtocolError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
-from pipelines.errors import ConfigError, FatalProviderError, ProviderError, RetriableProviderError
+from pipelines.errors import FatalProviderError, ProviderError, RetriableProviderError
 from pipelines.net import strict_json
 from pipelines.net.budget import CallBudget
 from pipelines.net.cache import ResponseCache, cache_key
@@ -44,7 +44,7 @@ from pipelines.net.deadline import (
     read_capped,
 )
 from pipelines.net.redact import error_summary
-from pipelines.net.redirects import OriginBoundSession, is_loopback
+from pipelines.net.redirects import OriginBoundSession
 from pipelines.net.retry import (
     RETRY_STATUSES,
     CallGuard,
@@ -67,19 +67,6 @@ USER_AGENT = "product-pipeline/1.0 (+https://github.com/)"
 
 class ProviderUnreachableError(RetriableProviderError):
     """No usable response at all: connection refused or reset, time-out, broken body."""
-
-
-def check_endpoint(env_name: str, url: str) -> str:
-    """Validate an endpoint override: https anywhere, plain http only on loopback hosts."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{env_name}: {url!r} is not an http(s) URL")
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise ConfigError(
-            f"{env_name}: plain http is only allowed for loopback hosts (127.0.0.1, ::1, "
-            f"localhost); use https for {parts.hostname}"
-        )
-    return url.rstrip("/")
 
 
 @dataclass(frozen=True)

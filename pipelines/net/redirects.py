@@ -15,7 +15,6 @@ download answers with a redirect to short-lived blob storage, fetched with no cr
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -23,6 +22,7 @@ import requests
 import urllib3
 
 from pipelines.errors import FatalProviderError
+from pipelines.net.endpoints import is_loopback
 
 MAX_REDIRECTS = 5
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -30,16 +30,6 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 class RedirectRefusedError(FatalProviderError):
     """A redirect would have taken the request (and its credentials) to another origin."""
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and every loopback address (127.0.0.0/8, ::1)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def origin(url: str) -> str:

@@ -25,8 +25,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pipelines.errors import ConfigError
+from pipelines.net.endpoints import check_endpoint
 from pipelines.net.extras import require
-from pipelines.net.http import check_endpoint
 from pipelines.net.secrets import register_secret
 
 SOURCES = ("env", "aws", "vault")

@@ -25,7 +25,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pipelines.errors import PipelineError
-from pipelines.lake.lake import _sha256
 
 PIPELINE_WORKFLOW = ".github/workflows/pipeline.yml"
 TRUSTED_EVENTS = ("schedule", "workflow_dispatch")
@@ -79,6 +78,8 @@ def safe_relative(path: Any, what: str) -> PurePosixPath:
 
 def write_checksums(folder: Path, files: Iterable[Path]) -> Path:
     """Write ``state-checksums.json`` into ``folder`` for ``files`` (all under it)."""
+    from pipelines.lake.lake import _sha256  # the lake (pyarrow) only when checksums are made
+
     entries = {
         file.relative_to(folder).as_posix(): {"bytes": file.stat().st_size, "sha256": _sha256(file)}
         for file in sorted(files)
@@ -90,6 +91,8 @@ def write_checksums(folder: Path, files: Iterable[Path]) -> Path:
 
 def verify_checksums(folder: Path, what: str) -> int:
     """Check every file under ``folder`` against its ``state-checksums.json``; the file count."""
+    from pipelines.lake.lake import _sha256
+
     manifest = folder / STATE_CHECKSUMS
     if not manifest.is_file():
         raise ArtifactVerificationError(f"{what}: no {STATE_CHECKSUMS} inside; refused")

@@ -37,7 +37,8 @@ from urllib.parse import urlsplit
 import requests
 
 from pipelines.errors import ConfigError, FatalProviderError
-from pipelines.net.http import HttpClient, HttpResponse, check_endpoint
+from pipelines.net.endpoints import check_endpoint
+from pipelines.net.http import HttpClient, HttpResponse
 from pipelines.net.redirects import storage_url
 from pipelines.net.secrets import register_secret
 from pipelines.net.stats import ProviderStats

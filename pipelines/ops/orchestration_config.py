@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
 from pydantic import Field, ValidationInfo, field_validator
 
 from pipelines.validation import Section, checked, setting
@@ -57,6 +56,8 @@ class Schedule(Section):
     @field_validator("cron")
     @classmethod
     def _cron(cls, expression: str) -> str:
+        from croniter import croniter  # only when a schedule is set: loading the config stays cheap
+
         if len(expression.split()) != 5 or not croniter.is_valid(expression):
             raise ValueError(f"{expression!r} is not a valid cron expression ({CRON_FIELDS})")
         return expression

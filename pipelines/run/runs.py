@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipelines.config import PipelineConfig
 from pipelines.errors import ConfigError
 from pipelines.run.checkpoint import Checkpoint, latest_run_id, unfinished_runs
 from pipelines.run.options import RunOptions, work_roots
-from pipelines.run.runner import Runner
 from providers.base import Provider
+
+if TYPE_CHECKING:
+    from pipelines.run.runner import Runner
 
 
 def _roots(config: PipelineConfig) -> list[Path]:
@@ -35,7 +38,11 @@ def runner_for_run(
     *,
     offline: bool = False,
 ) -> Runner:
-    """A runner bound to an existing run (the last unfinished one when no id is given)."""
+    """A runner bound to an existing run (the last unfinished one when no id is given).
+
+    The runner (the whole pipeline) is imported here: ``status`` finds checkpoints cheaply."""
+    from pipelines.run.runner import Runner
+
     if run_id is None:
         roots = _roots(config)[1:] if offline else _roots(config)
         pending = [c for root in roots for c in unfinished_runs(root)]

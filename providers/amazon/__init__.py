@@ -10,14 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from amazon_creatorsapi import get_asin
-from amazon_creatorsapi.core.marketplaces import MARKETPLACES
-from amazon_creatorsapi.errors import InvalidArgumentError
+from typing import TYPE_CHECKING, Any
 
 from pipelines.errors import ConfigError
-from providers.amazon.client import CreatorsClient, Page
+from providers.amazon.marketplaces import MARKETPLACES
 from providers.amazon.normalize import normalize_item
 from providers.amazon.settings import (
     CREDENTIAL_ID_ENV,
@@ -34,6 +30,9 @@ from providers.amazon.settings import (
     VERSION_ENV,
 )
 from providers.base import FetchContext, Provider
+
+if TYPE_CHECKING:
+    from providers.amazon.client import CreatorsClient, Page
 
 __all__ = ["AmazonProvider"]
 
@@ -78,7 +77,7 @@ class AmazonProvider(Provider):
         ctx.log.info(
             "amazon: fetching %d ASINs, %d searches from %s", len(asins), len(searches), marketplace
         )
-        client = CreatorsClient(ctx, marketplace)
+        client = _client(ctx, marketplace)
         run = _Run(ctx, client)
         try:
             yield from run.fetch_asins(asins)
@@ -94,7 +93,7 @@ class AmazonProvider(Provider):
         item itself may be unavailable.
         """
         marketplace, asins, searches = check_plan(ctx.options)
-        client = CreatorsClient(ctx, marketplace)
+        client = _client(ctx, marketplace)
         try:
             if asins:
                 asked = f"getItems {asins[0]}"
@@ -112,6 +111,13 @@ class AmazonProvider(Provider):
     def normalize(self, raw: dict[str, Any]) -> list[dict[str, Any]]:
         """One canonical row per item (see ``providers.amazon.normalize``)."""
         return normalize_item(raw)
+
+
+def _client(ctx: FetchContext, marketplace: str) -> CreatorsClient:
+    """The Creators API client, whose SDK is imported only when a fetch or probe needs it."""
+    from providers.amazon.client import CreatorsClient
+
+    return CreatorsClient(ctx, marketplace)
 
 
 class _Run:
@@ -222,6 +228,9 @@ def check_asins(values: Any) -> list[str]:
     """ASINs (or product URLs) as upper-case ASINs, duplicates dropped, order kept."""
     if not isinstance(values, list):
         raise ConfigError("[providers.amazon] asins: expected a list of ASIN strings")
+    from amazon_creatorsapi import get_asin  # the SDK: only when asins are checked
+    from amazon_creatorsapi.errors import InvalidArgumentError
+
     asins = []
     for value in values:
         try:

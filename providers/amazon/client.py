@@ -38,7 +38,8 @@ from creatorsapi_python_sdk.models.item import Item
 from pipelines.errors import ConfigError, FatalProviderError, ProviderError, RetriableProviderError
 from pipelines.net.cache import cache_key
 from pipelines.net.deadline import deadline_scope, use_deadlines
-from pipelines.net.http import ProviderUnreachableError, check_endpoint
+from pipelines.net.endpoints import check_endpoint
+from pipelines.net.http import ProviderUnreachableError
 from pipelines.net.redact import one_line, reduce_message
 from pipelines.net.secrets import register_secret
 from providers.amazon.redirects import refuse_foreign_redirects

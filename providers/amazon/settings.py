@@ -9,9 +9,9 @@ endpoint in ``amazon_creatorsapi.core.oauth.VERSION_ENDPOINTS``.
 
 from __future__ import annotations
 
-from amazon_creatorsapi.core.marketplaces import MARKETPLACES
 from pydantic import BaseModel, ConfigDict, Field
 
+from providers.amazon.marketplaces import MARKETPLACES
 from providers.base import Option, Setting
 
 CREDENTIAL_ID_ENV = "AMAZON_CREATORS_CREDENTIAL_ID"

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from pipelines.errors import ConfigError
-from pipelines.net.http import check_endpoint
+from pipelines.net.endpoints import check_endpoint
 from pipelines.net.oauth import ClientCredentialsToken, TokenSource
 from pipelines.net.secrets import register_secret
 from providers.base import FetchContext, Provider

@@ -27,8 +27,6 @@ from providers.shopify.auth import (
     missing_credentials,
 )
 from providers.shopify.client import ShopifyClient, base_url, check_settings
-from providers.shopify.columnar import normalize_block
-from providers.shopify.fetch import fetch_products
 from providers.shopify.normalize import normalize_product
 from providers.shopify.order_normalize import normalize_order
 from providers.shopify.orders import fetch_orders
@@ -101,7 +99,12 @@ class ShopifyProvider(Provider):
     # --- fetch --------------------------------------------------------------------------------
 
     def fetch(self, ctx: FetchContext) -> Iterator[dict[str, Any]]:
-        """Yield product nodes with their variants and the ``__shop`` context."""
+        """Yield product nodes with their variants and the ``__shop`` context.
+
+        The fetch (bulk operations, their download through requests) is imported here, so
+        that listing the providers or reading their settings stays cheap."""
+        from providers.shopify.fetch import fetch_products
+
         return fetch_products(ctx, self.client(ctx))
 
     def normalize(self, raw: dict[str, Any]) -> list[dict[str, Any]]:
@@ -122,6 +125,8 @@ class ShopifyProvider(Provider):
 
     def normalize_batch(self, raws: list[dict[str, Any]]) -> NormalizedBlock:
         """The rows of a block of product nodes, computed column by column (``columnar.py``)."""
+        from providers.shopify.columnar import normalize_block  # pyarrow: not for --help
+
         return normalize_block(raws)
 
     def raw_keys(self, raw: dict[str, Any]) -> list[str]:

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import requests
 
 from pipelines.errors import ConfigError, FatalProviderError, RetriableProviderError
-from pipelines.net.http import check_endpoint
+from pipelines.net.endpoints import check_endpoint
 from pipelines.net.secrets import register_secret
 from providers.base import FetchContext
 

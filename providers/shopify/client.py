@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipelines.errors import ConfigError, FatalProviderError, RetriableProviderError
-from pipelines.net.http import HttpResponse, check_endpoint
+from pipelines.net.endpoints import check_endpoint
 from pipelines.net.oauth import TokenSource
 from pipelines.net.redact import one_line
 from pipelines.net.secrets import mask
@@ -35,6 +35,9 @@ from providers.shopify.settings import (
 )
 from providers.shopify.throttle import CostPacer, actual_cost
 from providers.shopify.versions import deprecation_message
+
+if TYPE_CHECKING:
+    from pipelines.net.http import HttpResponse
 
 PROVIDER = "shopify"
 _VERSION_RE = re.compile(r"^(\d{4}-\d{2}|unstable)$")

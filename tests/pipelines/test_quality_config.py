@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from pipelines.checks.quality import RULES_BY_CODE, describe_rules
+from pipelines.checks.quality import CHECKS, RULES_BY_CODE
 from pipelines.checks.quality_config import QualityConfig, RuleSettings, describe_settings
+from pipelines.checks.quality_rules import RULE_INFO_BY_CODE, describe_rules
 from pipelines.errors import ConfigError
 
 
@@ -90,6 +91,13 @@ def test_unknown_keys_and_rule_codes_are_reported_together() -> None:
 def test_constructor_rejects_unknown_rule_codes() -> None:
     with pytest.raises(ConfigError, match="price_negative"):
         QualityConfig(rules={"price_negative": RuleSettings()})
+
+
+def test_every_rule_named_as_data_has_a_check_and_every_check_a_name() -> None:
+    assert set(CHECKS) == set(RULE_INFO_BY_CODE)
+    assert [(r.code, r.description, r.severity) for r in RULES_BY_CODE.values()] == [
+        (i.code, i.description, i.severity) for i in RULE_INFO_BY_CODE.values()
+    ]
 
 
 def test_describe_rules_and_settings_cover_everything() -> None:

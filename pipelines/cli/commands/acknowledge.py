@@ -19,11 +19,10 @@ from typing import TYPE_CHECKING
 from pipelines.cli.commands.file_issues import ANOMALY_LABEL, RUN_MARKER_RE
 from pipelines.errors import ConfigError
 from pipelines.lake.runlog import read_runs
-from pipelines.ops.github import GitHubClient
-from pipelines.run.detect import ACKNOWLEDGED_FILE, acknowledged_runs
 
 if TYPE_CHECKING:
     from pipelines.cli.main import CommandContext
+    from pipelines.ops.github import GitHubClient
 
 HELP = "Append run ids to logs/acknowledged_runs.txt so that their volumes train the detector."
 ACK_LABEL = "acknowledged"
@@ -52,6 +51,8 @@ def runs_from_issues(client: GitHubClient) -> Iterator[str]:
 
 def append_acknowledged(log_dir: Path, run_ids: Iterable[str]) -> list[str]:
     """Append the ids not yet acknowledged; return them."""
+    from pipelines.run.detect import ACKNOWLEDGED_FILE, acknowledged_runs
+
     known = acknowledged_runs(log_dir)
     added = [run_id for run_id in dict.fromkeys(run_ids) if run_id not in known]
     if added:
@@ -72,6 +73,8 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
         )
     run_ids = list(args.run_ids)
     if args.from_issues:
+        from pipelines.ops.github import GitHubClient  # requests: only when asked
+
         run_ids += runs_from_issues(GitHubClient.from_env(context.env, args.repo))
     log_dir = Path(context.config.log_dir)
     recorded = {run["run_id"] for run in read_runs(log_dir)}

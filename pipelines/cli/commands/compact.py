@@ -10,15 +10,12 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from pipelines.cli.tables import print_table
 from pipelines.errors import ConfigError
-from pipelines.lake.lock import LakeLock, default_holder
-from pipelines.lake.storage import Storage
 from pipelines.net.extras import require
-from pipelines.run.options import RunOptions, lake_storage, new_run_id
 
 if TYPE_CHECKING:
     from pipelines.cli.main import CommandContext
+    from pipelines.lake.storage import Storage
 
 HELP = (
     'Compact the Delta tables of the lake (table_format = "delta") and remove files older '
@@ -37,6 +34,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace, context: CommandContext) -> int:
+    from pipelines.cli.tables import print_table  # not for --help
+    from pipelines.lake.lock import LakeLock, default_holder
+    from pipelines.run.options import RunOptions, lake_storage, new_run_id
+
     config = context.config
     if config.table_format != "delta":
         raise ConfigError(

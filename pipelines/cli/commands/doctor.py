@@ -23,16 +23,13 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from pipelines.cli.status import budget_lines
-from pipelines.cli.tables import print_table
-from pipelines.config import PipelineConfig
 from pipelines.errors import ConfigError, ProviderError, UnsupportedApiError
-from pipelines.net.http import HttpClient, ProviderUnreachableError
 from pipelines.net.secrets import mask
 from providers.base import FetchContext, ProbeResult, Provider, ProviderStats
 
 if TYPE_CHECKING:
     from pipelines.cli.main import CommandContext
+    from pipelines.config import PipelineConfig
 
 HELP = (
     "Check each configured provider with one cheap authenticated call (no catalog fetched): "
@@ -64,6 +61,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace, context: CommandContext) -> int:
+    from pipelines.cli.status import budget_lines  # not for --help
+
     checks, unconfigured = check_providers(context.config, context.providers, context.env)
     budgets = budget_lines(context.config, used_only=True)
     ok = bool(checks) and all(c.verdict in (OK, WARNING) for c in checks)
@@ -80,6 +79,8 @@ def print_checks(checks: list[Check], unconfigured: dict[str, list[str]],
                  budgets: list[str]) -> None:  # fmt: skip
     """The verdicts as a table, what each probe learned under it, then what is missing."""
     if checks:
+        from pipelines.cli.tables import print_table
+
         rows = [(c.provider, c.verdict, c.detail) for c in checks]
         print_table(("provider", "result", "detail"), rows)
         for check in checks:
@@ -135,6 +136,8 @@ def check_provider(provider: Provider, config: PipelineConfig, env: Mapping[str,
 
 def verdict_for(exc: ProviderError) -> str:
     """The verdict for a failed probe: by kind of failure, then by HTTP status."""
+    from pipelines.net.http import ProviderUnreachableError
+
     if isinstance(exc, ProviderUnreachableError):
         return "unreachable"
     if isinstance(exc, UnsupportedApiError):
@@ -146,6 +149,8 @@ def probe_context(
     provider: Provider, config: PipelineConfig, env: Mapping[str, str]
 ) -> FetchContext:
     """A fetch context without cache or state, with the run's time-outs and one retry."""
+    from pipelines.net.http import HttpClient  # requests: only when a probe runs
+
     stats = ProviderStats()
     plog = logging.getLogger(f"pipeline.{provider.name}")
     http = HttpClient(

@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipelines.errors import ConfigError, PipelineError
-from pipelines.lake.lake import MANIFEST_DIR, TMP_SUFFIX, _sha256
+from pipelines.lake.manifest import MANIFEST_DIR
 from pipelines.ops.artifact_trust import ArtifactVerificationError, safe_relative
-from pipelines.ops.github import Artifact, ArtifactExpiredError, GitHubClient, extract_zip
 
 if TYPE_CHECKING:
     from pipelines.cli.main import CommandContext
+    from pipelines.ops.github import Artifact, GitHubClient
 
 HELP = (
     "Download the products artifacts of the last N runs (or one run) and merge them into "
@@ -148,6 +148,8 @@ def _verify_manifest(path: Path, named: set[Path]) -> tuple[Path, dict[str, Any]
 
 
 def check_file(file: Path, entry: dict[str, Any]) -> None:
+    from pipelines.lake.lake import _sha256  # pyarrow: not for --help
+
     if not file.exists():
         if entry["zone"] in REQUIRED_ZONES:
             raise ArtifactVerificationError(f"{entry['path']}: missing from the artifact")
@@ -160,6 +162,8 @@ def check_file(file: Path, entry: dict[str, Any]) -> None:
 
 def merge(unpacked: Path, data_dir: Path) -> Merged:
     """Verify, then copy what is missing locally; the manifest goes last. Idempotent."""
+    from pipelines.lake.lake import TMP_SUFFIX
+
     merged = Merged()
     for root, manifest, manifest_path in verify(unpacked):
         local = data_dir.joinpath(*root.relative_to(unpacked).parts[1:])  # data/demo -> <data>/demo
@@ -179,6 +183,8 @@ def merge(unpacked: Path, data_dir: Path) -> Merged:
 
 def _same(src: Path, dst: Path) -> bool:
     """True when ``dst`` already holds ``src``; a different file there is a conflict."""
+    from pipelines.lake.lake import _sha256
+
     if not dst.exists():
         return False
     if dst.stat().st_size == src.stat().st_size and _sha256(dst) == _sha256(src):
@@ -190,6 +196,8 @@ def download_and_merge(
     client: GitHubClient, artifacts: list[Artifact], data_dir: Path
 ) -> Iterator[tuple[Artifact, str]]:
     """Merge each artifact; yield it with a one-line outcome (``merged``, ``expired``, error)."""
+    from pipelines.ops.github import ArtifactExpiredError, extract_zip
+
     for artifact in artifacts:
         with tempfile.TemporaryDirectory() as temp:
             try:
@@ -206,6 +214,8 @@ def download_and_merge(
 
 
 def execute(args: argparse.Namespace, context: CommandContext) -> int:
+    from pipelines.ops.github import GitHubClient  # requests: not for --help
+
     client = GitHubClient.from_env(context.env, args.repo)
     artifacts = select_artifacts(client, args)
     if not artifacts:

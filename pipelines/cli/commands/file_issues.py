@@ -33,7 +33,6 @@ from pipelines.lake.runlog import read_runs
 from pipelines.net.markup import markdown_cell, markdown_code, plain_text
 from pipelines.net.secrets import mask
 from pipelines.ops.gha import append_summary, describe_verdict
-from pipelines.ops.github import GitHubClient
 from pipelines.ops.incidents import (
     RECOVERED_RUNS,
     REOPEN_DAYS,
@@ -45,10 +44,10 @@ from pipelines.ops.incidents import (
     recovered,
     within_days,
 )
-from pipelines.ops.state_sync import GITHUB_RUNS_FILE
 
 if TYPE_CHECKING:
     from pipelines.cli.main import CommandContext
+    from pipelines.ops.github import GitHubClient
 
 HELP = (
     "Open, comment on, close or reopen a volume-anomaly issue per incident (a provider's "
@@ -262,6 +261,9 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def execute(args: argparse.Namespace, context: CommandContext) -> int:
+    from pipelines.ops.github import GitHubClient  # requests: not for --help
+    from pipelines.ops.state_sync import GITHUB_RUNS_FILE
+
     logs = args.products_dir / "logs"
     runs = read_runs(logs)
     matches = [r for r in runs if args.run_id in (None, r["run_id"])]

@@ -18,18 +18,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipelines.checks.report import write_reports
-from pipelines.lake.lake import Lake
-from pipelines.lake.runlog import read_runs
-from pipelines.lake.storage import open_storage
 from pipelines.ops.gha import annotate, append_summary, run_annotations, set_outputs
-from pipelines.ops.lake_products import stage_lake_products
-from pipelines.ops.state_sync import GITHUB_RUNS_FILE, stage_products, stage_state
-from pipelines.run.shard import Shard
-from pipelines.run.shard_join import record_leg
 
 if TYPE_CHECKING:
     from pipelines.cli.main import CommandContext
+    from pipelines.lake.lake import Lake
 
 HELP = (
     "In GitHub Actions, after the pipeline step: job summary, annotations, step outputs, and "
@@ -73,6 +66,15 @@ def run_links(env: Mapping[str, str]) -> dict[str, str]:
 
 
 def execute(args: argparse.Namespace, context: CommandContext) -> int:
+    """Long: the summary, the report, the staged folders and the outputs, in the order the
+    workflow reads them."""
+    from pipelines.checks.report import write_reports  # pyarrow, requests: not for --help
+    from pipelines.lake.lake import Lake
+    from pipelines.lake.runlog import read_runs
+    from pipelines.lake.storage import open_storage
+    from pipelines.ops.lake_products import stage_lake_products
+    from pipelines.ops.state_sync import stage_products, stage_state
+
     env, log_dir = context.env, Path(context.config.log_dir)
     runs = read_runs(log_dir)
     if len(runs) <= args.runs_before:
@@ -109,6 +111,9 @@ def shard_leg(lake: Lake, record: Mapping[str, Any], env: Mapping[str, str]) -> 
     """A shard of a sharded run: leave its leg in the lake for ``gha-finalize`` (which judges
     and files issues for the whole run, so this shard asks for none), and name its artifact
     after the shard."""
+    from pipelines.run.shard import Shard
+    from pipelines.run.shard_join import record_leg
+
     shard = Shard.parse(record["shard"])
     if env.get("GITHUB_RUN_ID"):
         record_leg(lake.storage, env["GITHUB_RUN_ID"], shard, record["run_id"],
@@ -119,6 +124,8 @@ def shard_leg(lake: Lake, record: Mapping[str, Any], env: Mapping[str, str]) -> 
 
 def record_github_run(log_dir: Path, run_id: str, env: Mapping[str, str]) -> None:
     """Remember which workflow run and event produced ``run_id`` (``logs/github_runs.jsonl``)."""
+    from pipelines.ops.state_sync import GITHUB_RUNS_FILE
+
     entry = {
         "run_id": run_id,
         "event": env.get("GITHUB_EVENT_NAME", ""),

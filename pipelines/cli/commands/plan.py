@@ -13,11 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchestration.common import shard_runs
-from orchestration.cron import crontab_entry
-from orchestration.windows_task import task_xml
 from pipelines.errors import ConfigError
-from pipelines.ops.plan import build_plan, location_args, plan_json
 
 if TYPE_CHECKING:
     from pipelines.cli.main import CommandContext
@@ -48,6 +44,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def render(plan: dict[str, Any], args: argparse.Namespace) -> str:
+    from orchestration.cron import crontab_entry
+    from orchestration.windows_task import task_xml
+    from pipelines.ops.plan import plan_json
+
     workdir = args.workdir or str(PROJECT_ROOT)
     if args.emit == "crontab":
         return crontab_entry(plan, Path(workdir), args.python)
@@ -66,6 +66,9 @@ def shard_output(path: Path, run: dict[str, Any]) -> Path:
 
 def write_tasks(plan: dict[str, Any], args: argparse.Namespace) -> None:
     """One UTF-16 task file per run (as ``schtasks /XML`` expects); each path is printed."""
+    from orchestration.common import shard_runs
+    from orchestration.windows_task import task_xml
+
     workdir = args.workdir or str(PROJECT_ROOT)
     for run in shard_runs(plan):
         path = shard_output(args.output, run)
@@ -76,6 +79,8 @@ def write_tasks(plan: dict[str, Any], args: argparse.Namespace) -> None:
 
 
 def execute(args: argparse.Namespace, context: CommandContext) -> int:
+    from pipelines.ops.plan import build_plan, location_args  # the runner: not for --help
+
     if args.json and args.emit != "json":
         raise ConfigError(f"plan: --json prints the plan as JSON; not with --emit {args.emit}")
     plan = build_plan(context.config, context.providers, location_args(args.config, args.data_dir))

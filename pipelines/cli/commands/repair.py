@@ -12,12 +12,6 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from pipelines.lake.dedup import read_state_meta
-from pipelines.lake.integrity import repair
-from pipelines.lake.lake import Lake
-from pipelines.lake.lock import LakeLock, default_holder
-from pipelines.run.options import RunOptions, lake_storage, new_run_id
-
 if TYPE_CHECKING:
     from pipelines.cli.main import CommandContext
 
@@ -31,6 +25,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace, context: CommandContext) -> int:
+    from pipelines.lake.dedup import read_state_meta  # pyarrow: not for --help
+    from pipelines.lake.integrity import repair
+    from pipelines.lake.lake import Lake
+    from pipelines.lake.lock import LakeLock, default_holder
+    from pipelines.run.options import RunOptions, lake_storage, new_run_id
+
     config = context.config
     storage = lake_storage(config, RunOptions(offline=args.offline))
     holder = default_holder(f"repair-{new_run_id()}")

@@ -7,9 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipelines.checks.report import write_reports
 from pipelines.errors import ConfigError
-from pipelines.lake.runlog import read_runs
 
 if TYPE_CHECKING:
     from pipelines.cli.main import CommandContext
@@ -22,6 +20,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace, context: CommandContext) -> int:
+    from pipelines.checks.report import write_reports  # not for --help
+    from pipelines.lake.runlog import read_runs
+
     log_dir = Path(context.config.log_dir)
     runs = read_runs(log_dir)
     if not runs:

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 from pipelines.lake.runlog import read_runs
 from pipelines.ops.gha import append_summary, set_outputs
-from pipelines.ops.state_sync import restore_state
 
 if TYPE_CHECKING:
     from pipelines.cli.main import CommandContext
@@ -39,6 +38,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace, context: CommandContext) -> int:
+    from pipelines.ops.state_sync import restore_state  # pyarrow, requests: not for --help
+
     restored = restore_state(
         context.config, context.env, Path.cwd(), args.cache_dir, args.cache_key.strip()
     )

@@ -10,12 +10,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipelines.cli.commands.run import observed
-from pipelines.cli.logs import setup_logging
-from pipelines.cli.output import print_summary
 from pipelines.cli.parser import port
-from pipelines.cli.preflight import check_run_paths
-from pipelines.run.runs import runner_for_run
 
 if TYPE_CHECKING:
     from pipelines.cli.main import CommandContext
@@ -41,6 +36,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace, context: CommandContext) -> int:
+    from pipelines.cli.commands.run import observed
+    from pipelines.cli.logs import setup_logging
+    from pipelines.cli.output import print_summary
+    from pipelines.cli.preflight import check_run_paths
+    from pipelines.run.runs import runner_for_run
+
     config, providers, env = context.config, context.providers, context.env
     runner = runner_for_run(config, providers, env, args.run_id, offline=args.offline)
     runner.lease_wait = config.run_wait_seconds if args.wait else 0.0

@@ -12,24 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipelines.cli.credentials import choose_offline
-from pipelines.cli.logs import setup_logging
-from pipelines.cli.output import print_summary
 from pipelines.cli.parser import add_run_arguments
-from pipelines.cli.preflight import check_run_paths, port_error
-from pipelines.lake.datasets import parse_datasets
-from pipelines.lake.integrity import verify_local_files
-from pipelines.lake.runlog import read_runs
-from pipelines.ops.metrics import PUSHGATEWAY_ENV, export_run_metrics, live_registry, serve
-from pipelines.ops.sink_config import parse_sinks
-from pipelines.ops.sinks import deliver_run
-from pipelines.run.checkpoint import runs_dir
-from pipelines.run.options import RunOptions, RunResult, find_replay_files
-from pipelines.run.replay import check_replay_files
-from pipelines.run.runner import Runner
 
 if TYPE_CHECKING:
     from pipelines.cli.main import CommandContext
+    from pipelines.run.options import RunResult
+    from pipelines.run.runner import Runner
 
 HELP = (
     "Run the pipeline: fetch, check, deduplicate and commit to the lake. Every configured "
@@ -44,6 +32,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace, context: CommandContext) -> int:
+    # The pipeline loads here, not at import: `run --help` and completion stay cheap.
+    from pipelines.cli.credentials import choose_offline
+    from pipelines.cli.logs import setup_logging
+    from pipelines.cli.output import print_summary
+    from pipelines.cli.preflight import check_run_paths
+    from pipelines.lake.datasets import parse_datasets
+    from pipelines.lake.integrity import verify_local_files
+    from pipelines.run.options import RunOptions, find_replay_files
+    from pipelines.run.replay import check_replay_files
+    from pipelines.run.runner import Runner
+
     config, providers, env = context.config, context.providers, context.env
     options = RunOptions(
         providers=args.providers,
@@ -78,6 +77,13 @@ def observed(
     args: argparse.Namespace, runner: Runner, env: dict[str, str], action: Callable[[], RunResult]
 ) -> RunResult:
     """Run ``action`` with the metrics the flags ask for: a live endpoint, a file, a push."""
+    from pipelines.cli.preflight import port_error
+    from pipelines.lake.runlog import read_runs
+    from pipelines.ops.metrics import PUSHGATEWAY_ENV, export_run_metrics, live_registry, serve
+    from pipelines.ops.sink_config import parse_sinks
+    from pipelines.ops.sinks import deliver_run
+    from pipelines.run.checkpoint import runs_dir
+
     checkpoint_path = runs_dir(runner.root) / runner.run_id / "checkpoint.json"
     sinks = parse_sinks(runner.config.sections.get("sinks"))  # checked when the config loaded
     stop = None

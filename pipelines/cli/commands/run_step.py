@@ -10,14 +10,7 @@ import argparse
 import re
 from typing import TYPE_CHECKING
 
-from pipelines.cli.logs import setup_logging
 from pipelines.errors import ConfigError
-from pipelines.lake.datasets import parse_datasets
-from pipelines.ops.sink_config import parse_sinks
-from pipelines.ops.sinks import deliver_run
-from pipelines.run.options import RunOptions
-from pipelines.run.runner import Runner
-from pipelines.run.runs import find_checkpoint
 
 if TYPE_CHECKING:
     from pipelines.cli.main import CommandContext
@@ -54,6 +47,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace, context: CommandContext) -> int:
+    from pipelines.cli.logs import setup_logging
+    from pipelines.lake.datasets import parse_datasets
+    from pipelines.ops.sink_config import parse_sinks
+    from pipelines.ops.sinks import deliver_run
+    from pipelines.run.options import RunOptions
+    from pipelines.run.runner import Runner
+    from pipelines.run.runs import find_checkpoint
+
     if not RUN_ID_PATTERN.match(args.run_id):
         raise ConfigError(
             f"--run-id: {args.run_id!r} is not a run id like 20261122T001500Z-a1b2c3 "

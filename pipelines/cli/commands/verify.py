@@ -11,13 +11,10 @@ import argparse
 from typing import TYPE_CHECKING
 
 from pipelines.errors import LakeDamagedError
-from pipelines.lake.dedup import read_state_meta
-from pipelines.lake.integrity import verify_lake
-from pipelines.lake.lake import Lake
-from pipelines.run.options import RunOptions, lake_storage
 
 if TYPE_CHECKING:
     from pipelines.cli.main import CommandContext
+    from pipelines.lake.lake import Lake
 
 HELP = "Check every committed file's size and sha256 against its manifest (exit 1 on a mismatch)."
 
@@ -29,6 +26,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace, context: CommandContext) -> int:
+    from pipelines.lake.dedup import read_state_meta  # pyarrow: not for --help
+    from pipelines.lake.integrity import verify_lake
+    from pipelines.lake.lake import Lake
+    from pipelines.run.options import RunOptions, lake_storage
+
     storage = lake_storage(context.config, RunOptions(offline=args.offline))
     lake = Lake(storage)
     applied = (read_state_meta(storage) or {}).get("applied_runs", [])

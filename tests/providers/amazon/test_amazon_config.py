@@ -113,3 +113,11 @@ def test_version_defaults_to_3_1(provider: AmazonProvider) -> None:
     settings = provider.resolve_settings({"AMAZON_CREATORS_CREDENTIAL_ID": "x"})
 
     assert settings["AMAZON_CREATORS_VERSION"] == "3.1"
+
+
+def test_the_plain_marketplace_table_matches_the_sdks() -> None:
+    from amazon_creatorsapi.core.marketplaces import MARKETPLACES as SDK_MARKETPLACES
+
+    from providers.amazon.marketplaces import MARKETPLACES
+
+    assert MARKETPLACES == SDK_MARKETPLACES
