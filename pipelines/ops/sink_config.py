@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 
 from pipelines.net.extras import require
-from pipelines.run.postgres import PostgresSettings
+from pipelines.run.postgres_settings import PostgresSettings
 from pipelines.validation import Section, checked, setting
 
 NON_EMPTY, ANY_TEXT, NOT_NEGATIVE = "a non-empty string", "a string", "a number of at least 0"

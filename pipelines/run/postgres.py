@@ -25,29 +25,9 @@ from pipelines.lake.integrity import verify_run
 from pipelines.lake.lake import Lake
 from pipelines.net.extras import require
 from pipelines.net.secrets import register_secret
-from pipelines.run.postgres_schema import NAME
+from pipelines.run.postgres_settings import PostgresSettings
 from pipelines.run.write import committed_rows
-from pipelines.validation import Section, checked, setting
-
-
-class PostgresSettings(Section):
-    """``[sinks.postgres]`` of ``pipeline.toml``, checked when the file loads (``SinksModel``)."""
-
-    dsn_env: str = setting(
-        "PIPELINE_POSTGRES_DSN",
-        "the name of an environment variable",
-        "Environment variable holding the DSN (a libpq URL or key=value string).",
-        min_length=1,
-    )
-    pg_schema: str = setting(
-        "public",
-        "a lower-case name of letters, digits and _",
-        "PostgreSQL schema of the tables (created when missing).",
-        pattern=NAME.pattern,
-    )
-    connect_timeout_seconds: int = setting(
-        10, "a whole number of at least 1", "Connect timeout of the sink.", ge=1
-    )
+from pipelines.validation import checked
 
 
 def postgres_settings(sinks: Any) -> PostgresSettings | None:

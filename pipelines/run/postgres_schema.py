@@ -20,12 +20,12 @@ lists are arrays.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import pyarrow as pa
 
 from pipelines.lake.schema import PRODUCT_SCHEMA, SCHEMA_VERSION
+from pipelines.run.postgres_settings import NAME
 
 CHANGES, CURRENT = "products_changes", "products_current"
 DELIVERED, MIGRATIONS = "pipeline_delivered_runs", "pipeline_schema_migrations"
@@ -33,7 +33,6 @@ KEYS = {CHANGES: ("run_id", "source", "source_id"), CURRENT: ("source", "source_
 # The columns each canonical schema version added after version 1 (a bump needs an entry here:
 # tests/pipelines/test_postgres_sink.py checks that the newest migration is SCHEMA_VERSION).
 ADDED_COLUMNS: dict[int, tuple[str, ...]] = {2: ("gtin14",)}
-NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _SCALARS = {
     pa.string(): "text",
     pa.large_string(): "text",

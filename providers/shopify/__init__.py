@@ -13,12 +13,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipelines.errors import FatalProviderError, UnsupportedApiError
 from pipelines.net.oauth import ClientCredentialsToken, TokenSource
 from providers.base import FetchContext, ProbeResult, Provider
-from providers.batch import NormalizedBlock
 from providers.shopify import queries
 from providers.shopify.auth import (
     StaticToken,
@@ -28,8 +27,6 @@ from providers.shopify.auth import (
 )
 from providers.shopify.client import ShopifyClient, base_url, check_settings
 from providers.shopify.normalize import normalize_product
-from providers.shopify.order_normalize import normalize_order
-from providers.shopify.orders import fetch_orders
 from providers.shopify.scopes import (
     credentials_fact,
     missing_scopes,
@@ -44,6 +41,9 @@ from providers.shopify.settings import (
     SETTINGS,
 )
 from providers.shopify.versions import FAILURE, OK, WARNING, check_version
+
+if TYPE_CHECKING:
+    from providers.batch import NormalizedBlock
 
 __all__ = ["ShopifyProvider"]
 
@@ -114,12 +114,16 @@ class ShopifyProvider(Provider):
     def fetch_dataset(self, dataset: str, ctx: FetchContext) -> Iterator[dict[str, Any]]:
         """Products (``fetch``) or order nodes with their lines (``orders.py``)."""
         if dataset == "orders":
+            from providers.shopify.orders import fetch_orders  # requests: not for --help
+
             return fetch_orders(ctx, self.client(ctx))
         return super().fetch_dataset(dataset, ctx)
 
     def normalize_dataset(self, dataset: str, raw: dict[str, Any]) -> dict[str, list[dict]]:
         """An order row and its line rows; products as ``normalize``."""
         if dataset == "orders":
+            from providers.shopify.order_normalize import normalize_order
+
             return normalize_order(raw)
         return super().normalize_dataset(dataset, raw)
 
