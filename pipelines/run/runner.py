@@ -94,7 +94,7 @@ class Runner:
         self.stop_at = (  # no call of this process outlives --max-duration
             time.monotonic() + options.max_duration if options.max_duration else None
         )
-        self.log_dir = Path(config.log_dir)
+        self.log_dir = config.run_log_dir(options.offline)  # the demo keeps its own log
         self.notifier = Notifier(config.notify, env, self.log_dir)
         self.checkpoint: Checkpoint | None = None
         self.previews: dict[str, list[dict[str, Any]]] = {}

@@ -45,7 +45,7 @@ from pipelines.ops.incidents import (
     recovered,
     within_days,
 )
-from pipelines.ops.state_sync import GITHUB_RUNS_FILE
+from pipelines.ops.state_sync import GITHUB_RUNS_FILE, products_log_dir
 
 if TYPE_CHECKING:
     from pipelines.cli.main import CommandContext
@@ -87,6 +87,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--products-dir", type=Path, default=Path("."), metavar="DIR",
         help="folder holding logs/runs.jsonl, logs/github_runs.jsonl and the run's report "
         "(the unpacked products artifact; default: the working directory)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--offline", action="store_true",
+        help="the run was an offline demo run: its files are in logs/demo of the products folder",
     )  # fmt: skip
     parser.add_argument("--run-id", metavar="ID", help="the run (default: the last recorded)")
     parser.add_argument("--repo", metavar="OWNER/NAME", help="default: GITHUB_REPOSITORY")
@@ -262,7 +266,7 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def execute(args: argparse.Namespace, context: CommandContext) -> int:
-    logs = args.products_dir / "logs"
+    logs = args.products_dir / products_log_dir(context.config, args.offline)
     runs = read_runs(logs)
     matches = [r for r in runs if args.run_id in (None, r["run_id"])]
     if not matches:
