@@ -40,15 +40,27 @@ def status_report(
     runs = read_lake_runs(storage) if storage.remote else read_runs(config.run_log_dir(offline))
     return {
         "runs": runs[-LAST_RUNS:],
+        "note": None if runs or offline or storage.remote else demo_note(config),
         "budgets": budget_lines(config),
         "in_progress": in_progress(config),
         "run": None if checkpoint is None else run_steps(checkpoint),
     }
 
 
+def demo_note(config: PipelineConfig) -> str | None:
+    """With no real run recorded: where the offline demo's runs are, if it has any."""
+    demo = config.run_log_dir(offline=True)
+    count = len(read_runs(demo))
+    if not count:
+        return None
+    return f"The offline demo's {count} run(s) are in {demo / 'runs.jsonl'}: status --offline"
+
+
 def print_status(report: dict[str, Any]) -> None:
     """``status_report`` as tables."""
     print(format_status(report["runs"]))
+    if report.get("note"):
+        print(report["note"])
     if report["budgets"]:
         print("\n" + "\n".join(["Daily API budgets:", *(f"  {b}" for b in report["budgets"])]))
     if report["in_progress"]:

@@ -50,6 +50,10 @@ def test_a_demo_run_is_shown_with_offline_only(work: Path, capsys: pytest.Captur
         f"report-{run_id}.md", f"report-{run_id}.html",
     }  # fmt: skip
     assert status_runs(capsys) == []
+    assert main(["status"]) == 0  # the table says where the demo's runs are
+    assert "The offline demo's 1 run(s) are in logs/demo/runs.jsonl: status --offline" in (
+        capsys.readouterr().out
+    )
     assert status_runs(capsys, "--offline") == [run_id]
     capsys.readouterr()
     assert main(["--status", "--offline", "--json"]) == 0  # the older flag form too
