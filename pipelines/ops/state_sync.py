@@ -57,9 +57,9 @@ def state_paths(config: PipelineConfig) -> list[Path]:
     logs = [config.run_log_dir(offline) for offline in (False, True)]
     return [
         *(lake / name for lake in lakes for name in (STATE_DIR, MANIFEST_DIR)),
-        *(log / name for log in logs for name in ("runs.jsonl", ACKNOWLEDGED_FILE,
-                                                   GITHUB_RUNS_FILE)),
-    ]  # fmt: skip
+        *(log / name for log in logs for name in ("runs.jsonl", GITHUB_RUNS_FILE)),
+        config.run_log_dir() / ACKNOWLEDGED_FILE,  # one for both modes (acknowledge)
+    ]
 
 
 def _check_relative(path: Path) -> None:

@@ -341,7 +341,8 @@ class Runner:
     def _step_detect(self, step: Step) -> dict[str, Any]:
         record = build_record(self.checkpoint, self.lake.uri)
         history = [r for r in self._history() if r["run_id"] != self.run_id]
-        anomaly = detect_anomalies(history, record, self.anomaly, acknowledged_runs(self.log_dir))
+        acknowledged = acknowledged_runs(self.config.run_log_dir())  # one file for both modes
+        anomaly = detect_anomalies(history, record, self.anomaly, acknowledged)
         anomaly.verdicts += mass_delete_alerts(self.checkpoint.outputs("write"))
         if anomaly.worst == "alert":
             log.warning("volume anomaly: %s", "; ".join(describe_alerts(anomaly)))

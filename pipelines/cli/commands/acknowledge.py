@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipelines.cli.commands.file_issues import ANOMALY_LABEL, RUN_MARKER_RE
-from pipelines.config import PipelineConfig
 from pipelines.errors import ConfigError
 from pipelines.lake.runlog import read_runs
 from pipelines.ops.github import GitHubClient
@@ -41,8 +40,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repo", metavar="OWNER/NAME", help="default: GITHUB_REPOSITORY")
     parser.add_argument(
         "--offline", action="store_true",
-        help="runs of the offline demo (<log_dir>/demo); a run id only the other run log "
-        "records goes beside that log anyway",
+        help="runs of the offline demo: check the ids in its run log (<log_dir>/demo/runs.jsonl)",
     )  # fmt: skip
 
 
@@ -79,26 +77,13 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
     run_ids = list(args.run_ids)
     if args.from_issues:
         run_ids += runs_from_issues(GitHubClient.from_env(context.env, args.repo))
-    for log_dir, ids in by_run_log(context.config, run_ids, args.offline).items():
-        recorded = {run["run_id"] for run in read_runs(log_dir)}
-        for run_id in ids:
-            if run_id not in recorded:
-                print(f"note: {run_id} is not in {log_dir / 'runs.jsonl'} (acknowledged anyway)")
-        added = append_acknowledged(log_dir, ids)
-        print(f"acknowledged {len(added)} new run(s) in {log_dir}: {', '.join(added) or 'none'}")
-    return 0
-
-
-def by_run_log(config: PipelineConfig, run_ids: list[str], offline: bool) -> dict[Path, list[str]]:
-    """Each run id under the run log folder its acknowledgement goes to: the offline demo's
-    for a run only its log records (so ``--from-issues``, which runs before the workflow knows
-    the run's mode, files each where the detector of that mode reads it), else the folder
-    ``--offline`` picks."""
-    chosen, other = config.run_log_dir(offline), config.run_log_dir(not offline)
-    elsewhere = {run["run_id"] for run in read_runs(other)} - {
-        run["run_id"] for run in read_runs(chosen)
-    }
-    groups: dict[Path, list[str]] = {chosen: []}
+    # One file for both modes (run ids never collide): the workflow reads the issues before
+    # its run decides whether it goes offline. --offline says which run log to check them in.
+    log_dir = context.config.run_log_dir(args.offline)
+    recorded = {run["run_id"] for run in read_runs(log_dir)}
     for run_id in run_ids:
-        groups.setdefault(other if run_id in elsewhere else chosen, []).append(run_id)
-    return groups
+        if run_id not in recorded:
+            print(f"note: {run_id} is not in {log_dir / 'runs.jsonl'} (acknowledged anyway)")
+    added = append_acknowledged(context.config.run_log_dir(), run_ids)
+    print(f"acknowledged {len(added)} new run(s): {', '.join(added) or 'none'}")
+    return 0

@@ -97,7 +97,7 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
                   config.lock_wait_seconds) as lock:  # fmt: skip
         notes += join_deletions(lake, record, records, missing, config, lock.check)
         history = [r for r in whole_runs(storage, runs) if r["run_id"] != record["run_id"]]
-        judge(record, history, config, log_dir)
+        judge(record, history, config, config.run_log_dir())  # acknowledged: one file
         append_whole_run(storage, record)
     logs = args.products_dir / products_log_dir(config, args.offline)
     publish(logs, record, history, env, notes, by_id)
