@@ -29,6 +29,7 @@ from pipelines.validation import validate_table
 from providers.base import Option, Provider
 
 DEFAULT_CONFIG_PATH = Path("pipeline.toml")
+DEMO_LOG_DIR = "demo"  # under log_dir: the offline demo's run log, reports and run-level files
 KNOWN_SECTIONS = (
     "pipeline", "providers", "quality", "anomaly", "orchestration", "secrets", "notify", "sinks",
     "budget",
@@ -36,7 +37,12 @@ KNOWN_SECTIONS = (
 
 PIPELINE_OPTIONS: tuple[Option, ...] = (
     Option("data_dir", str, "data", "Root of the lake (raw, normalized, quarantine, state)."),
-    Option("log_dir", str, "logs", "Run log (runs.jsonl, runs.sqlite) and reports."),
+    Option(
+        "log_dir",
+        str,
+        "logs",
+        "Run log (runs.jsonl, runs.sqlite) and reports; the offline demo's in log_dir/demo.",
+    ),
     Option(
         "keep_reports",
         int,
@@ -134,6 +140,13 @@ class PipelineConfig:
     def with_pipeline(self, **overrides: Any) -> PipelineConfig:
         """A copy with some ``[pipeline]`` settings replaced (command-line overrides)."""
         return replace(self, pipeline={**self.pipeline, **overrides})
+
+    def run_log_dir(self, offline: bool = False) -> Path:
+        """The folder of the run log (``runs.jsonl``, ``runs.sqlite``), the reports and the
+        run-level files: ``log_dir`` for real runs, ``log_dir/demo`` for the offline demo.
+
+        Every writer and reader of those files asks here, so demo and real runs never mix."""
+        return Path(self.log_dir) / DEMO_LOG_DIR if offline else Path(self.log_dir)
 
     def __getattr__(self, name: str) -> Any:
         try:

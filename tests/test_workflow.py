@@ -289,7 +289,12 @@ def check_products(archive: zipfile.ZipFile, run_id: str) -> None:
         data = archive.read(f"data/demo/{entry['path']}")
         assert hashlib.sha256(data).hexdigest() == entry["sha256"]
     names = set(archive.namelist())
-    assert {f"logs/report-{run_id}.md", f"logs/report-{run_id}.html", "logs/runs.jsonl"} <= names
+    logs = "logs/demo"  # an offline run: the demo's run log folder
+    assert {
+        f"{logs}/report-{run_id}.md",
+        f"{logs}/report-{run_id}.html",
+        f"{logs}/runs.jsonl",
+    } <= names
 
 
 def test_scheduled_runs_bootstrap_alert_and_recover_state_from_the_artifact(
@@ -327,7 +332,7 @@ def test_scheduled_runs_bootstrap_alert_and_recover_state_from_the_artifact(
         assert gh.state.enabled == ["pipeline.yml"]
 
         # 2. From the cache; volumes far below the seeded history -> alert, one issue each.
-        seed_history(actions.caches["pipeline-state-7001-1"] / "logs/runs.jsonl")
+        seed_history(actions.caches["pipeline-state-7001-1"] / "logs/demo/runs.jsonl")
         jobs = actions.run_workflow("schedule", variables=offline)
         run = jobs["run"]
         out = run.steps["publish"]["outputs"]

@@ -61,8 +61,9 @@ def test_an_object_store_lake_commits_publishes_a_readable_artifact_and_files_is
         assert f"products/demo/_manifests/{run_id}.json" in s3_server.keys(bucket)
         archive = artifact_zip(gh, "products-7001-1")
         names = set(archive.namelist())
-        assert {f"logs/report-{run_id}.md", f"logs/report-{run_id}.html", "logs/runs.jsonl",
-                f"logs/run-{run_id}.json", f"lake/_manifests/{run_id}.json",
+        logs = "logs/demo"  # an offline run: the demo's run log folder
+        assert {f"{logs}/report-{run_id}.md", f"{logs}/report-{run_id}.html", f"{logs}/runs.jsonl",
+                f"{logs}/run-{run_id}.json", f"lake/_manifests/{run_id}.json",
                 f"lake/sample-{run_id}.jsonl"} <= names  # fmt: skip
         assert not [name for name in names if name.endswith((".parquet", ".zst"))]
         manifest = json.loads(archive.read(f"lake/_manifests/{run_id}.json"))
@@ -80,7 +81,7 @@ def test_an_object_store_lake_commits_publishes_a_readable_artifact_and_files_is
         )
         assert feed[0].startswith("id\ttitle\t")
         assert len(feed) - 1 + len(rejects) == len(products)
-        record = json.loads(archive.read(f"logs/run-{run_id}.json"))
+        record = json.loads(archive.read(f"{logs}/run-{run_id}.json"))
         assert record["data_dir"] == f"s3://{bucket}/products/demo"
         # The lake holds the state: nothing is cached or uploaded as pipeline-state.
         assert actions.caches == {}
@@ -97,7 +98,7 @@ def test_an_object_store_lake_commits_publishes_a_readable_artifact_and_files_is
         # the artifact carries the lake's run log (not this runner's one run): the issues show
         # the metric's history across every earlier run
         archive = artifact_zip(gh, "products-7002-1")
-        runs = archive.read("logs/runs.jsonl").decode().splitlines()
+        runs = archive.read(f"{logs}/runs.jsonl").decode().splitlines()
         assert (len(runs), json.loads(runs[-1])["run_id"]) == (12, out["run_id"])
         issues = gh.issues("volume-anomaly")
         assert issues

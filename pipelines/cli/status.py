@@ -7,7 +7,6 @@ JSON document (the same facts).
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 from pipelines.cli.tables import format_table
@@ -27,30 +26,41 @@ LAST_RUNS = 10
 RUN_COLUMNS = ("fetched", "new", "changed", "written", "api_calls")
 
 
-def status_report(config: PipelineConfig, run_id: str | None) -> dict[str, Any]:
-    """The last runs, budgets, runs in progress and the steps of the last (or given) run.
+def status_report(
+    config: PipelineConfig, run_id: str | None, *, offline: bool = False
+) -> dict[str, Any]:
+    """The last runs (of the offline demo's run log with ``offline``, else of the real runs'),
+    budgets, runs in progress and the steps of the last (or given) run.
 
     A ``run_id`` that names no run is an error before anything is shown."""
     checkpoint = find_checkpoint(config, run_id)
     if checkpoint is None and run_id:
         raise ConfigError(f"status: no run {run_id!r} under {work_roots(config)[0]}/_runs")
-    storage = lake_storage(config, RunOptions())
-    if storage.remote:
-        runs = sorted(read_lake_runs(storage) + read_lake_runs(storage.child("demo")),
-                      key=lambda run: run["run_id"])  # fmt: skip
-    else:
-        runs = read_runs(Path(config.log_dir))
+    storage = lake_storage(config, RunOptions(offline=offline))
+    runs = read_lake_runs(storage) if storage.remote else read_runs(config.run_log_dir(offline))
     return {
         "runs": runs[-LAST_RUNS:],
+        "note": None if runs or offline or storage.remote else demo_note(config),
         "budgets": budget_lines(config),
         "in_progress": in_progress(config),
         "run": None if checkpoint is None else run_steps(checkpoint),
     }
 
 
+def demo_note(config: PipelineConfig) -> str | None:
+    """With no real run recorded: where the offline demo's runs are, if it has any."""
+    demo = config.run_log_dir(offline=True)
+    count = len(read_runs(demo))
+    if not count:
+        return None
+    return f"The offline demo's {count} run(s) are in {demo / 'runs.jsonl'}: status --offline"
+
+
 def print_status(report: dict[str, Any]) -> None:
     """``status_report`` as tables."""
     print(format_status(report["runs"]))
+    if report.get("note"):
+        print(report["note"])
     if report["budgets"]:
         print("\n" + "\n".join(["Daily API budgets:", *(f"  {b}" for b in report["budgets"])]))
     if report["in_progress"]:

@@ -78,7 +78,9 @@ class LakeSnapshot:
 
 def snapshot(storage: Storage, log_dir: Path) -> LakeSnapshot:
     """Read the manifests once and the run log: ``_log/runs.jsonl`` in an object-store lake,
-    else ``log_dir/runs.jsonl`` (only the runs of this lake: demo and real share that file)."""
+    else ``log_dir/runs.jsonl`` (the caller passes the run log folder of the real or the demo
+    lake). Only the runs of this lake: a log written before the demo had its own folder
+    still holds demo runs, and several data dirs may share one ``log_dir``."""
     lake = Lake(storage)
     manifests = lake.manifests()
     if storage.remote:

@@ -5,7 +5,8 @@ left: the dedup state and provider watermarks (``<data>/state/``), the
 manifests (``<data>/_manifests/``), the run history the anomaly detector
 trains on (``logs/runs.jsonl``), the acknowledged runs and the map from
 pipeline runs to workflow runs (``logs/github_runs.jsonl``). Those paths,
-for the real lake and the offline demo lake alike, are ``state_paths``.
+for the real lake and the offline demo lake (``<data>/demo``, ``logs/demo``)
+alike, are ``state_paths``.
 
 The workflow stages them into one folder after a committed run, saves that
 folder to ``actions/cache`` (a fresh key per run) and uploads it as the
@@ -51,13 +52,13 @@ log = logging.getLogger("pipeline.state_sync")
 
 def state_paths(config: PipelineConfig) -> list[Path]:
     """Files and folders (relative to the working directory) that make up the state."""
-    data, logs = Path(config.data_dir), Path(config.log_dir)
+    data = Path(config.data_dir)
     lakes = [data, data / DEMO_DIR]
+    logs = [config.run_log_dir(offline) for offline in (False, True)]
     return [
         *(lake / name for lake in lakes for name in (STATE_DIR, MANIFEST_DIR)),
-        logs / "runs.jsonl",
-        logs / ACKNOWLEDGED_FILE,
-        logs / GITHUB_RUNS_FILE,
+        *(log / name for log in logs for name in ("runs.jsonl", GITHUB_RUNS_FILE)),
+        config.run_log_dir() / ACKNOWLEDGED_FILE,  # one for both modes (acknowledge)
     ]
 
 
@@ -194,6 +195,13 @@ def stage_products(
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
     return copy_tree([*files, manifest_path, *reports, *logs], workdir, dest)
+
+
+def products_log_dir(config: PipelineConfig, offline: bool) -> Path:
+    """Where a products artifact holds a run's log folder: the run log folder of its mode
+    (``config.run_log_dir``) relative to the working directory, as ``stage_products`` puts it
+    (``logs``, or ``logs/demo`` for an offline demo run)."""
+    return relative_to_workdir(config.run_log_dir(offline), Path.cwd())
 
 
 def relative_to_workdir(path: Path, workdir: Path) -> Path:

@@ -94,7 +94,7 @@ class Runner:
         self.stop_at = (  # no call of this process outlives --max-duration
             time.monotonic() + options.max_duration if options.max_duration else None
         )
-        self.log_dir = Path(config.log_dir)
+        self.log_dir = config.run_log_dir(options.offline)  # the demo keeps its own log
         self.notifier = Notifier(config.notify, env, self.log_dir)
         self.checkpoint: Checkpoint | None = None
         self.previews: dict[str, list[dict[str, Any]]] = {}
@@ -353,7 +353,8 @@ class Runner:
             return {"anomaly": shard_anomaly(str(self.shard), mass_deletes)}
         record = build_record(self.checkpoint, self.lake.uri)
         history = [r for r in self._history() if r["run_id"] != self.run_id]
-        anomaly = detect_anomalies(history, record, self.anomaly, acknowledged_runs(self.log_dir))
+        acknowledged = acknowledged_runs(self.config.run_log_dir())  # one file for both modes
+        anomaly = detect_anomalies(history, record, self.anomaly, acknowledged)
         anomaly.verdicts += mass_deletes
         if anomaly.worst == "alert":
             log.warning("volume anomaly: %s", "; ".join(describe_alerts(anomaly)))

@@ -71,7 +71,7 @@ def assert_run_complete(tmp: Path, plan: dict[str, Any], run_id: str) -> None:
     assert {name: s["status"] for name, s in steps.items()} == {
         s["name"]: "done" for s in plan["steps"]
     }
-    runs = [json.loads(line) for line in (tmp / "logs/runs.jsonl").read_text().splitlines()]
+    runs = [json.loads(line) for line in (tmp / "logs/demo/runs.jsonl").read_text().splitlines()]
     assert runs[-1]["run_id"] == run_id
     assert runs[-1]["providers"]["shopify"]["status"] == "ok"
     assert list((tmp / "data/demo/normalized").rglob("source=shopify/*.parquet"))
@@ -131,7 +131,7 @@ def unsharded_lake(tmp: Path) -> list[list[Any]]:
 
 def assert_shards_equal_one_run(tmp: Path, plan: dict[str, Any]) -> None:
     """Each shard ran as a run of its own, every step done, and the lakes are equal."""
-    runs = [json.loads(line) for line in (tmp / "logs/runs.jsonl").read_text().splitlines()]
+    runs = [json.loads(line) for line in (tmp / "logs/demo/runs.jsonl").read_text().splitlines()]
     assert sorted(run["shard"] for run in runs) == SHARDS
     for record in runs:
         (shard,) = [run for run in plan["shards"] if run["shard"] == record["shard"]]

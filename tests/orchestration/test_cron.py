@@ -58,7 +58,7 @@ def test_command_runs_the_pipeline_offline_and_logs_to_the_plans_log_file(
     assert result.returncode == 0, (tmp_path / "logs/scheduler.log").read_text()
     assert result.stdout == result.stderr == ""  # all output goes to the log file
     assert "shopify" in (tmp_path / "logs/scheduler.log").read_text()
-    run = json.loads((tmp_path / "logs/runs.jsonl").read_text().splitlines()[-1])
+    run = json.loads((tmp_path / "logs/demo/runs.jsonl").read_text().splitlines()[-1])
     assert run["mode"] == "offline"
     assert list(run["providers"]) == ["shopify"]
     assert list((tmp_path / "data/demo/normalized").rglob("source=shopify/*.parquet"))
@@ -71,7 +71,7 @@ def test_a_run_still_holding_the_lock_makes_the_next_one_skip(tmp_path: Path) ->
         fcntl.flock(lock, fcntl.LOCK_EX)
         result = run_cron_command(command)
     assert result.returncode == 1
-    assert not (tmp_path / "logs/runs.jsonl").exists()
+    assert not (tmp_path / "logs/demo/runs.jsonl").exists()
 
 
 def test_a_sharded_plan_gets_one_line_per_shard_and_their_lake_equals_one_run(

@@ -44,7 +44,7 @@ def lake_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def reader(lake_dir: Path, monkeypatch: pytest.MonkeyPatch) -> LakeReader:
     monkeypatch.chdir(lake_dir)  # the run log names its lake as given: data/demo
-    return LakeReader(LocalStorage(Path("data/demo")), Path("logs"), timeout=10)
+    return LakeReader(LocalStorage(Path("data/demo")), Path("logs/demo"), timeout=10)
 
 
 @pytest.fixture
@@ -140,7 +140,7 @@ def test_anomalies_list_warn_and_alert_verdicts_of_runs_recorded_since(
     client: TestClient, lake_dir: Path
 ) -> None:
     assert client.get("/anomalies").json() == {"items": []}
-    log = lake_dir / "logs/runs.jsonl"
+    log = lake_dir / "logs/demo/runs.jsonl"
     before = log.read_text()
     record = json.loads(before.splitlines()[-1])
     verdict = {"provider": "ebay", "metric": "new", "value": 0, "verdict": "alert", "z": -9.0}

@@ -119,7 +119,7 @@ def test_no_credentials_locally_runs_the_offline_demo(tmp_path: Path) -> None:
     assert "running OFFLINE" in result.stderr
     assert list((tmp_path / "data/demo/normalized").rglob("*.parquet"))
     assert not (tmp_path / "data/normalized").exists()
-    run = json.loads((tmp_path / "logs/runs.jsonl").read_text().splitlines()[-1])
+    run = json.loads((tmp_path / "logs/demo/runs.jsonl").read_text().splitlines()[-1])
     assert run["mode"] == "offline"
     for name in ("shopify", "amazon", "ebay"):
         assert run["providers"][name]["status"] in ("ok", "quality_failed")

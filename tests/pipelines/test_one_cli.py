@@ -220,7 +220,9 @@ def test_tables_show_provider_text_as_data() -> None:
 def test_an_offline_run_then_status_json_from_the_shell(tmp_path: Path) -> None:
     run = cli("run", "--offline", "--providers", "ebay", "--limit", "5", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
-    status = cli("--log-format", "json", "status", "--json", cwd=tmp_path, env=clean_env())
+    status = cli(
+        "--log-format", "json", "status", "--json", "--offline", cwd=tmp_path, env=clean_env()
+    )  # fmt: skip
     report = json.loads(status.stdout)
     assert [r["mode"] for r in report["runs"]] == ["offline"]
     steps = [s["step"] for s in report["run"]["steps"]]

@@ -174,7 +174,7 @@ def test_runs_are_those_of_the_lake_asked_for(run_query, capsys: pytest.CaptureF
 def test_timestamps_fetch_as_utc_datetimes(lake_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """DuckDB's ``fetchall`` on a TIMESTAMPTZ needs pytz: the runtime requirements pin it."""
     monkeypatch.chdir(lake_dir)  # runs record their lake as given, here data/demo
-    snap = snapshot(LocalStorage(Path("data/demo")), Path("logs"))
+    snap = snapshot(LocalStorage(Path("data/demo")), Path("logs/demo"))
     with connect(snap) as con:
         (fetched,) = con.execute("SELECT max(fetched_at) FROM products_changes").fetchone()
         (started,) = con.execute("SELECT started_at FROM runs").fetchone()

@@ -58,12 +58,14 @@ def test_killed_run_resumes_to_the_same_lake(
     resumed = cli("--resume", "--offline", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert lake_rows(tmp_path / "data/demo") == reference
-    runs = (tmp_path / "logs/runs.jsonl").read_text().splitlines()
+    runs = (tmp_path / "logs/demo/runs.jsonl").read_text().splitlines()
     assert len(runs) == 1
     assert json.loads(runs[0])["exit_code"] == 0
     again = cli("--offline", cwd=tmp_path)
     assert (
-        json.loads((tmp_path / "logs/runs.jsonl").read_text().splitlines()[-1])["totals"]["written"]
+        json.loads((tmp_path / "logs/demo/runs.jsonl").read_text().splitlines()[-1])["totals"][
+            "written"
+        ]
         == 0
     ), again.stderr
 

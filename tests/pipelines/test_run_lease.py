@@ -77,7 +77,7 @@ def test_a_second_run_exits_6_naming_the_live_run_and_leaves_it_alone(
     assert "is live on the lake data/demo; this run did not start" in line
     assert f"live       run {lease.run_id}" in status.stdout
     assert lake_rows(tmp_path / DEMO) == reference
-    runs = (tmp_path / "logs/runs.jsonl").read_text().splitlines()
+    runs = (tmp_path / "logs/demo/runs.jsonl").read_text().splitlines()
     assert [json.loads(r)["exit_code"] for r in runs] == [0]  # the refused run recorded nothing
 
 
@@ -96,7 +96,7 @@ def test_wait_runs_after_the_live_run_ends(tmp_path: Path, reference: list[tuple
     assert first.returncode == 0, stderr
     _, stderr = second.communicate(timeout=120)
     assert second.returncode == 0, stderr
-    runs = [json.loads(r) for r in (tmp_path / "logs/runs.jsonl").read_text().splitlines()]
+    runs = [json.loads(r) for r in (tmp_path / "logs/demo/runs.jsonl").read_text().splitlines()]
     assert [r["exit_code"] for r in runs] == [0, 0]
     assert runs[1]["started_at"] >= runs[0]["ended_at"]  # it waited for the first to end
     assert runs[1]["totals"]["written"] == 0

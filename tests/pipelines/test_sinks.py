@@ -169,7 +169,7 @@ def test_a_run_sends_its_record_and_exports_the_sink_counts(tmp_path: Path, webh
     )
     result = cli("--offline", "--metrics-file", "m.prom", cwd=tmp_path, env=clean_env())
     assert result.returncode == 0, result.stderr
-    run_ids = [json.loads(line)["run_id"] for line in (tmp_path / "logs/runs.jsonl").open()]
+    run_ids = [json.loads(line)["run_id"] for line in (tmp_path / "logs/demo/runs.jsonl").open()]
     assert [doc["run_id"] for _, doc in webhook.received] == run_ids
     text = (tmp_path / "m.prom").read_text()
     delivered = (

@@ -37,6 +37,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "(GITHUB_TOKEN with issues:read)",
     )  # fmt: skip
     parser.add_argument("--repo", metavar="OWNER/NAME", help="default: GITHUB_REPOSITORY")
+    parser.add_argument(
+        "--offline", action="store_true",
+        help="runs of the offline demo: check the ids in its run log (<log_dir>/demo/runs.jsonl)",
+    )  # fmt: skip
 
 
 def runs_from_issues(client: GitHubClient) -> Iterator[str]:
@@ -76,11 +80,13 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
         from pipelines.ops.github import GitHubClient  # requests: only when asked
 
         run_ids += runs_from_issues(GitHubClient.from_env(context.env, args.repo))
-    log_dir = Path(context.config.log_dir)
+    # One file for both modes (run ids never collide): the workflow reads the issues before
+    # its run decides whether it goes offline. --offline says which run log to check them in.
+    log_dir = context.config.run_log_dir(args.offline)
     recorded = {run["run_id"] for run in read_runs(log_dir)}
     for run_id in run_ids:
         if run_id not in recorded:
             print(f"note: {run_id} is not in {log_dir / 'runs.jsonl'} (acknowledged anyway)")
-    added = append_acknowledged(log_dir, run_ids)
+    added = append_acknowledged(context.config.run_log_dir(), run_ids)
     print(f"acknowledged {len(added)} new run(s): {', '.join(added) or 'none'}")
     return 0

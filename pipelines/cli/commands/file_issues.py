@@ -87,6 +87,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="folder holding logs/runs.jsonl, logs/github_runs.jsonl and the run's report "
         "(the unpacked products artifact; default: the working directory)",
     )  # fmt: skip
+    parser.add_argument(
+        "--offline", action="store_true",
+        help="the run was an offline demo run: its files are in logs/demo of the products folder",
+    )  # fmt: skip
     parser.add_argument("--run-id", metavar="ID", help="the run (default: the last recorded)")
     parser.add_argument("--repo", metavar="OWNER/NAME", help="default: GITHUB_REPOSITORY")
     parser.add_argument(
@@ -262,9 +266,9 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 def execute(args: argparse.Namespace, context: CommandContext) -> int:
     from pipelines.ops.github import GitHubClient  # requests: not for --help
-    from pipelines.ops.state_sync import GITHUB_RUNS_FILE
+    from pipelines.ops.state_sync import GITHUB_RUNS_FILE, products_log_dir
 
-    logs = args.products_dir / "logs"
+    logs = args.products_dir / products_log_dir(context.config, args.offline)
     runs = read_runs(logs)
     matches = [r for r in runs if args.run_id in (None, r["run_id"])]
     if not matches:

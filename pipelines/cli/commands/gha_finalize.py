@@ -35,7 +35,7 @@ from pipelines.lake.seen_keys import expire_seen, forget_seen
 from pipelines.ops.gha import annotate, append_summary, run_annotations, set_outputs
 from pipelines.ops.github import GitHubClient
 from pipelines.ops.shard_summary import artifact_url, shards_markdown
-from pipelines.ops.state_sync import GITHUB_RUNS_FILE
+from pipelines.ops.state_sync import GITHUB_RUNS_FILE, products_log_dir
 from pipelines.run.detect import acknowledged_runs, mass_delete_alerts
 from pipelines.run.options import RunOptions, lake_storage
 from pipelines.run.shard_deletions import SplitDeletions, split_plan
@@ -81,7 +81,8 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
         raise ConfigError("--group: name the run whose shards to join (GITHUB_RUN_ID is unset)")
     storage = lake_storage(config, RunOptions(offline=args.offline))
     legs = read_legs(storage, group)
-    runs = read_lake_runs(storage) if storage.remote else read_runs(Path(config.log_dir))
+    log_dir = config.run_log_dir(args.offline)
+    runs = read_lake_runs(storage) if storage.remote else read_runs(log_dir)
     by_id = {run["run_id"]: run for run in runs}
     records = [by_id[leg["run_id"]] for leg in legs if leg.get("run_id") in by_id]
     if not records:
@@ -106,9 +107,10 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
         )  # fmt: skip
         notes += join_deletions(deletions, record, records, missing, config)
         history = [r for r in whole_runs(storage, runs) if r["run_id"] != record["run_id"]]
-        judge(record, history, config, Path(config.log_dir))
+        judge(record, history, config, config.run_log_dir())  # acknowledged: one file
         append_whole_run(storage, record)
-    publish(args.products_dir, record, history, env, notes, by_id)
+    logs = args.products_dir / products_log_dir(config, args.offline)
+    publish(logs, record, history, env, notes, by_id)
     committed = any(lake.read_manifest(r["run_id"]) is not None for r in records)
     set_outputs(outputs(record, committed, env), env)
     return 0
@@ -173,15 +175,15 @@ def judge(
 
 
 def publish(
-    dest: Path,
+    logs: Path,
     record: dict[str, Any],
     history: list[dict[str, Any]],
     env: Mapping[str, str],
     notes: list[str],
     runs: Mapping[str, Mapping[str, Any]],
 ) -> None:
-    """The job summary and annotations, and the products folder for the issues job."""
-    logs = dest / "logs"
+    """The job summary and annotations, and the products folder's ``logs`` (the run log
+    folder of the run's mode in it) for the issues job."""
     logs.mkdir(parents=True, exist_ok=True)
     markdown, _ = write_reports(logs, record, history, record["anomaly"], run_links(env))
     shards = shards_markdown(record, runs, leg_artifacts(env), notes)

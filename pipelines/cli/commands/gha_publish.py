@@ -37,7 +37,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="the pipeline step's exit code")  # fmt: skip
     parser.add_argument(
         "--runs-before", type=int, default=0, metavar="N",
-        help="records in logs/runs.jsonl before the run (restore-state's output runs_before)",
+        help="records in the run log before the run (restore-state's output runs_before, or "
+        "demo_runs_before with --offline)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--offline", action="store_true",
+        help="the run was an offline demo run (the run step's output offline): publish it from "
+        "its run log in <log_dir>/demo",
     )  # fmt: skip
     parser.add_argument("--products-dir", type=Path, required=True, metavar="DIR",
                         help="where to stage the products artifact")  # fmt: skip
@@ -75,7 +81,7 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
     from pipelines.ops.lake_products import stage_lake_products
     from pipelines.ops.state_sync import stage_products, stage_state
 
-    env, log_dir = context.env, Path(context.config.log_dir)
+    env, log_dir = context.env, context.config.run_log_dir(args.offline)
     runs = read_runs(log_dir)
     if len(runs) <= args.runs_before:
         text = (f"No run was recorded (exit code {args.exit_code}): a dry run, a usage or "

@@ -40,7 +40,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--output", type=Path, metavar="PATH", help="write the result to PATH instead of stdout"
     )
     parser.add_argument(
-        "--offline", action="store_true", help="query the offline demo lake (<lake>/demo)"
+        "--offline",
+        action="store_true",
+        help="query the offline demo lake (<lake>/demo) and its run log (<log_dir>/demo)",
     )
 
 
@@ -57,7 +59,7 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
             "--format parquet: needs --output PATH (Parquet is not written to a terminal)"
         )
     storage = lake_storage(context.config, RunOptions(offline=args.offline))
-    con = connect(snapshot(storage, Path(context.config.log_dir)))
+    con = connect(snapshot(storage, context.config.run_log_dir(args.offline)))
     try:
         result = con.sql(sql).to_arrow_table()
     except duckdb.Error as exc:

@@ -43,7 +43,6 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
     restored = restore_state(
         context.config, context.env, Path.cwd(), args.cache_dir, args.cache_key.strip()
     )
-    runs = read_runs(Path(context.config.log_dir))
     line = f"State: restored {restored.files} file(s) from {restored.detail}."
     if restored.source == "none":
         line = f"State: {restored.detail}.\n\n{BOOTSTRAP_NOTE}"
@@ -51,5 +50,10 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
         line = "\n".join(f"State: {reason}." for reason in restored.skipped) + "\n" + line
     sys.stdout.write(line + "\n")
     append_summary(line, context.env)
-    set_outputs({"source": restored.source, "runs_before": len(runs)}, context.env)
+    # The run log of each mode: gha-publish compares the one the run wrote with its count here.
+    counts = {
+        name: len(read_runs(context.config.run_log_dir(offline)))
+        for name, offline in (("runs_before", False), ("demo_runs_before", True))
+    }
+    set_outputs({"source": restored.source, **counts}, context.env)
     return 0

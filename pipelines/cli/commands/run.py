@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipelines.cli.parser import add_run_arguments
@@ -39,6 +38,7 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
     from pipelines.cli.preflight import check_run_paths
     from pipelines.lake.datasets import parse_datasets
     from pipelines.lake.integrity import verify_local_files
+    from pipelines.ops.gha import set_outputs
     from pipelines.run.options import RunOptions, find_replay_files
     from pipelines.run.replay import check_replay_files
     from pipelines.run.runner import Runner
@@ -63,6 +63,8 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
         files = find_replay_files(options.replay)
         check_replay_files((f for group in files.values() for f in group), options.offline)
     runner = Runner(config, providers, env, options)
+    # In GitHub Actions, the steps after the run read the run log the run chose (offline: demo).
+    set_outputs({"offline": options.offline}, env)
     runner.lease_wait = config.run_wait_seconds if args.wait else 0.0
     check_run_paths(args, config, runner.root)
     if options.replay is not None:
@@ -104,6 +106,6 @@ def observed(
         # Only then: the checkpoint and the whole run log are read for the metrics alone.
         checkpoint = runner.checkpoint.path if runner.checkpoint else checkpoint_path
         steps = json.loads(checkpoint.read_text()) if checkpoint.exists() else None
-        history = read_runs(Path(runner.config.log_dir))
+        history = read_runs(runner.log_dir)
         export_run_metrics(record, steps, env, metrics_file=args.metrics_file, history=history)
     return result

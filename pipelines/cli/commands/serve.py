@@ -11,7 +11,6 @@ import argparse
 import ipaddress
 import logging
 import socket
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipelines.cli.parser import port
@@ -42,7 +41,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="stop any query running longer than this (default 10)",
     )  # fmt: skip
     parser.add_argument(
-        "--offline", action="store_true", help="serve the offline demo lake (<lake>/demo)"
+        "--offline",
+        action="store_true",
+        help="serve the offline demo lake (<lake>/demo) and its run log (<log_dir>/demo)",
     )
 
 
@@ -63,7 +64,7 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
     from pipelines.ops.lake_api import API_KEY_ENV, create_app
 
     storage = lake_storage(context.config, RunOptions(offline=args.offline))
-    reader = LakeReader(storage, Path(context.config.log_dir), args.query_timeout)
+    reader = LakeReader(storage, context.config.run_log_dir(args.offline), args.query_timeout)
     reader.current()  # a damaged lake stops here, with its one line
     api_key = context.env.get(API_KEY_ENV) or None
     if api_key is None and not _loopback(args.host):

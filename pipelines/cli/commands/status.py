@@ -25,12 +25,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "run_id", nargs="?", metavar="RUN_ID", help="the run whose steps to show (default: last)"
     )
+    parser.add_argument(
+        "--offline", action="store_true",
+        help="the offline demo's runs (<log_dir>/demo/runs.jsonl) instead of the real runs",
+    )  # fmt: skip
 
 
 def execute(args: argparse.Namespace, context: CommandContext) -> int:
     from pipelines.cli.status import print_status, status_report  # not for --help
 
-    report = status_report(context.config, args.run_id)
+    report = status_report(context.config, args.run_id, offline=args.offline)
     if args.json:
         sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
     else:
