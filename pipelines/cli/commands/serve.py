@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING
 from pipelines.cli.parser import port
 from pipelines.errors import ConfigError
 from pipelines.net.extras import require
-from pipelines.ops.lake_reads import LakeReader
-from pipelines.run.options import RunOptions, lake_storage
 
 if TYPE_CHECKING:
     from pipelines.cli.main import CommandContext
@@ -62,6 +60,8 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
     import uvicorn
 
     from pipelines.ops.lake_api import API_KEY_ENV, create_app
+    from pipelines.ops.lake_reads import LakeReader  # DuckDB, pyarrow: not for --help
+    from pipelines.run.options import RunOptions, lake_storage
 
     storage = lake_storage(context.config, RunOptions(offline=args.offline))
     reader = LakeReader(storage, context.config.run_log_dir(args.offline), args.query_timeout)
