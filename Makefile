@@ -81,11 +81,17 @@ test-orchestrators: $(addprefix test-,$(ORCHESTRATORS))  ## Adapter tests: Airfl
 DBT_DEMO := .cache/dbt-lake
 DBT_LAKE ?= $(DBT_DEMO)/demo
 $(DBT_DEMO)/demo/_manifests: | $(VENV)/.runtime
-	$(BIN)/python pipelines/run_pipeline.py --offline --data-dir $(DBT_DEMO)
+	$(BIN)/python pipelines/run_pipeline.py --offline --datasets products,orders --data-dir $(DBT_DEMO)
+
+# "yes" when the lake holds the orders dataset's committed tables (the order models build then).
+DBT_ORDER_TABLES = $(foreach t,orders order_lines,$(abspath $(DBT_LAKE))/$(t)/_manifests/*.json \
+	$(abspath $(DBT_LAKE))/$(t)/normalized/*/*/*.parquet)
+DBT_HAS_ORDERS = ls $(DBT_ORDER_TABLES) >/dev/null 2>&1 && echo yes || echo no
 
 # No network: no `dbt deps` (the project uses no packages), no usage statistics.
 dbt: .venv-dbt/.installed $(DBT_LAKE)/_manifests  ## Build and test the dbt models on the demo lake (DBT_LAKE=path for another)
 	cd dbt && DO_NOT_TRACK=1 DBT_SEND_ANONYMOUS_USAGE_STATS=false DBT_LAKE=$(abspath $(DBT_LAKE)) \
+		DBT_LAKE_ORDERS=$$($(DBT_HAS_ORDERS)) \
 		../.venv-dbt/bin/dbt build --profiles-dir . --target duckdb $(ARGS)
 
 # The same models on the PostgreSQL sink: a throwaway server (tests/postgres_server.py, Debian's

@@ -2,7 +2,8 @@
 
 ``make dbt`` builds and tests the models themselves (CI runs it, .ci/run). These checks keep the
 vocabularies of its ``accepted_values`` tests and its list of canonical columns equal to
-``pipelines/lake/schema.py``, so a new condition or column cannot drift past the dbt tests.
+``pipelines/lake/schema.py`` and ``pipelines/lake/order_schema.py``, so a new condition, status
+or column cannot drift past the dbt tests.
 """
 
 from __future__ import annotations
@@ -13,6 +14,12 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
+from pipelines.lake.order_schema import (
+    FINANCIAL_STATUSES,
+    FULFILLMENT_STATUSES,
+    ORDER_LINES_SCHEMA,
+    ORDERS_SCHEMA,
+)
 from pipelines.lake.schema import AVAILABILITIES, CHANGE_TYPES, CONDITIONS, PRODUCT_SCHEMA
 
 REPO = Path(__file__).resolve().parents[1]
@@ -21,9 +28,16 @@ VOCABULARIES = {
     "condition": CONDITIONS,
     "availability": AVAILABILITIES,
     "change_type": CHANGE_TYPES,
+    "financial_status": FINANCIAL_STATUSES,
+    "fulfillment_status": FULFILLMENT_STATUSES,
 }
-# products_current leaves deleted products out, so its change_type is never "deleted".
-NARROWED = {("products_current", "change_type"): tuple(c for c in CHANGE_TYPES if c != "deleted")}
+# products_current leaves deleted products out, and orders are never deleted (order_schema.py):
+# their change_type is never "deleted".
+KEPT = tuple(c for c in CHANGE_TYPES if c != "deleted")
+NARROWED = {
+    (model, "change_type"): KEPT
+    for model in ("products_current", "stg_orders_changes", "stg_order_lines_changes")
+}
 
 
 def _load(path: Path) -> Any:
@@ -61,6 +75,12 @@ def test_the_vocabulary_check_reads_every_accepted_values_test(tmp_path: Path) -
 def test_canonical_columns_are_the_product_schema_in_order() -> None:
     columns = _load(DBT / "dbt_project.yml")["vars"]["canonical_columns"]
     assert columns == PRODUCT_SCHEMA.names
+
+
+def test_order_columns_are_the_order_schemas_in_order() -> None:
+    variables = _load(DBT / "dbt_project.yml")["vars"]
+    assert variables["order_columns"] == ORDERS_SCHEMA.names
+    assert variables["order_line_columns"] == ORDER_LINES_SCHEMA.names
 
 
 def test_ci_builds_the_dbt_project_after_the_tests() -> None:

@@ -5,8 +5,8 @@ it). These checks read the sink's own DDL (``pipelines/run/postgres_schema.py``:
 up to the current schema version, the statements the database gets) and the dbt files, so a
 renamed table, a new canonical column or a retyped one cannot drift past the postgres target
 unnoticed: the tables the ``sink`` source names exist, in the schema the sink writes by default;
-every column the models select is one of the sink's, and the unit tests' SQL fixtures type their
-columns as the sink does.
+every column the models select is one of the sink's (the product and the order tables), and the
+unit tests' SQL fixtures type their columns as the sink types the table they stand for.
 """
 
 from __future__ import annotations
@@ -70,7 +70,9 @@ def test_the_sinks_ddl_is_read_whole() -> None:
 def test_the_sink_source_names_the_sinks_tables_in_its_default_schema() -> None:
     (source,) = _load(DBT / "models" / "sources.yml")["sources"]
     assert source["name"] == "sink"
-    assert {table["name"] for table in source["tables"]} <= {CHANGES, CURRENT}
+    names = {table["name"] for table in source["tables"]}
+    assert names >= {CHANGES, "orders_changes", "order_lines_changes"}
+    assert names <= set(sink_columns())
     default = re.fullmatch(
         r"\{\{ env_var\('DBT_PG_SOURCE_SCHEMA', '(\w+)'\) \}\}", source["schema"]
     )
@@ -82,20 +84,25 @@ def test_the_models_columns_are_the_sinks_columns() -> None:
     tables = sink_columns()
     canonical = _load(DBT / "dbt_project.yml")["vars"]["canonical_columns"]
     assert set(canonical) == set(tables[CHANGES]) == set(tables[CURRENT])
+    variables = _load(DBT / "dbt_project.yml")["vars"]
+    assert variables["order_columns"] == list(tables["orders_changes"])
+    assert variables["order_line_columns"] == list(tables["order_lines_changes"])
 
 
 def test_the_unit_test_fixtures_type_columns_as_the_sink_does() -> None:
-    columns = sink_columns()[CHANGES]
+    tables = sink_columns()
     fixtures = [
-        given["rows"]
-        for unit_test in _load(DBT / "models" / "marts" / "marts.yml")["unit_tests"]
+        (re.fullmatch(r"ref\('(?:stg_)?(\w+)'\)", given["input"])[1], given["rows"])
+        for name in ("marts.yml", "orders.yml")
+        for unit_test in _load(DBT / "models" / "marts" / name)["unit_tests"]
         for given in unit_test["given"]
         if given.get("format") == "sql"
     ]
-    casts = [cast for sql in fixtures for cast in _CAST.findall(sql)]
-    assert {column for _, column in casts} >= {"price_amount", "fetched_at"}
-    for sql_type, column in casts:
-        assert normalised(sql_type) == columns[column], f"unit test fixture {column}: {sql_type}"
+    casts = [(table, *cast) for table, sql in fixtures for cast in _CAST.findall(sql)]
+    assert {column for *_, column in casts} >= {"price_amount", "fetched_at", "line_total_amount"}
+    for table, sql_type, column in casts:
+        expected = tables[table][column]
+        assert normalised(sql_type) == expected, f"unit test fixture {table}.{column}: {sql_type}"
 
 
 def test_type_names_are_compared_as_the_sink_spells_them() -> None:

@@ -1,22 +1,25 @@
-{#- The lake's change log as a relation, per target (docs/dbt.md).
+{#- A lake table's change log as a relation, per target (docs/dbt.md). `table` is `products`
+(the lake's root) or `orders` / `order_lines` (the orders dataset, each a lake of its own in the
+folder of its name: docs/lake.md).
 
-duckdb: the Parquet parts of `normalized/` that a manifest names, and only those. The glob
-lists every part in place; the join on `_manifests/*.json` drops any file no manifest claims
-(a run killed between moving its files and writing its manifest, until the next commit moves
-them to `_trash/`), or a run between its renames and its manifest. Files still being written
-are never in the glob: a run stages them in its work folder `_runs/<run_id>/` until the commit
-renames them into place. `dt` and `source` come from the
-folder names (hive partitioning); `union_by_name` gives parts written at schema version 1 a
-null `gtin14`.
+duckdb: the Parquet parts of the table's `normalized/` that a manifest of its `_manifests/`
+names, and only those. The glob lists every part in place; the join on `_manifests/*.json`
+drops any file no manifest claims (a run killed between moving its files and writing its
+manifest, until the next commit moves them to `_trash/`), or a run between its renames and its
+manifest. Files still being written are never in the glob: a run stages them in its work
+folder `_runs/<run_id>/` until the commit renames them into place. `dt` and `source` come from
+the folder names (hive partitioning); `union_by_name` gives parts written at schema version 1
+a null `gtin14`.
 
-postgres: the sink's `products_changes` table, which holds the same columns. -#}
-{% macro products_changes_relation() %}
+postgres: the sink's `<table>_changes` table, which holds the same columns. -#}
+{% macro changes_relation(table) %}
   {%- if target.type == 'duckdb' -%}
-    {%- set lake = var('lake') | replace("'", "''") -%}
+    {%- set folder = '' if table == 'products' else table ~ '/' -%}
+    {%- set lake = (var('lake') ~ '/' ~ folder) | replace("'", "''") -%}
     (
       select parts.*
       from read_parquet(
-        '{{ lake }}/normalized/*/*/*.parquet',
+        '{{ lake }}normalized/*/*/*.parquet',
         hive_partitioning = true,
         hive_types = {'dt': 'VARCHAR'},
         union_by_name = true,
@@ -28,7 +31,7 @@ postgres: the sink's `products_changes` table, which holds the same columns. -#}
           from (
             select unnest(files) as file
             from read_json(
-              '{{ lake }}/_manifests/*.json',
+              '{{ lake }}_manifests/*.json',
               columns = {run_id: 'VARCHAR', files: 'STRUCT(path VARCHAR, zone VARCHAR)[]'}
             )
           ) as committed
@@ -36,13 +39,20 @@ postgres: the sink's `products_changes` table, which holds the same columns. -#}
         )
     )
   {%- else -%}
-    {{ source('sink', 'products_changes') }}
+    {{ source('sink', table ~ '_changes') }}
   {%- endif -%}
 {% endmacro %}
 
-{#- The canonical columns (var canonical_columns), comma-separated, optionally qualified. -#}
-{% macro canonical_columns(prefix='') %}
-  {%- for column in var('canonical_columns') -%}
+{#- The columns a var lists (by default canonical_columns, the product table's), comma-separated,
+optionally qualified. -#}
+{% macro canonical_columns(prefix='', columns='canonical_columns') %}
+  {%- for column in var(columns) -%}
     {{ prefix }}{{ column }}{{ ", " if not loop.last }}
   {%- endfor -%}
+{% endmacro %}
+
+{#- Whether the order models are built: always on the sink (its migrations create the order
+tables), on the lake when it holds the orders dataset (`make dbt` sets DBT_LAKE_ORDERS). -#}
+{% macro orders_enabled() %}
+  {{- return(target.type == 'postgres' or env_var('DBT_LAKE_ORDERS', 'no') == 'yes') -}}
 {% endmacro %}

@@ -4,9 +4,11 @@ The step runs after ``write`` (``pipelines/run/steps.py``) and loads every commi
 the lake that the database has not got yet, oldest first, this run's included: a run whose
 load failed (the database was down, the process was killed) is loaded by the step's retry,
 by ``--resume``, or by the next run's step. Rows are read from the lake's committed parts,
-checked against their manifest first; the database work is in ``postgres_load.py`` (psycopg
-3, imported only when the step runs: the ``postgres`` extra), the tables and migrations in
-``postgres_schema.py``. See docs/postgres.md.
+checked against their manifest first: the product table's and, when the lake holds the
+``orders`` dataset, the ``orders`` and ``order_lines`` tables' (their own lakes in folders of
+the lake, ``pipelines/lake/datasets.py``), all of a run in its one transaction. The database
+work is in ``postgres_load.py`` (psycopg 3, imported only when the step runs: the
+``postgres`` extra), the tables and migrations in ``postgres_schema.py``. See docs/postgres.md.
 
 The DSN comes from the environment variable ``dsn_env`` names (``[secrets.refs]`` can fill it
 from a secret store); the whole DSN and its password are registered for masking before the
@@ -21,10 +23,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines.errors import ConfigError
+from pipelines.lake.datasets import DATASETS
 from pipelines.lake.integrity import verify_run
 from pipelines.lake.lake import Lake
 from pipelines.net.extras import require
 from pipelines.net.secrets import register_secret
+from pipelines.run.postgres_schema import LOADED
 from pipelines.run.postgres_settings import PostgresSettings
 from pipelines.run.write import committed_rows
 from pipelines.validation import checked
@@ -89,9 +93,22 @@ class PostgresStep:
         run's mode: the step's work, also used by ``make dbt-postgres`` on the demo lake."""
         loader = _loader()
         dsn = read_dsn(self.settings, self.env)
+        committed = {run_id for lake in self.lakes().values() for run_id in lake.manifest_ids()}
         return loader.deliver(dsn, self.settings.connect_timeout_seconds, self.settings.pg_schema,
-                              self.lake.manifest_ids(), self.rows_of)  # fmt: skip
+                              committed, self.rows_of)  # fmt: skip
 
-    def rows_of(self, run_id: str) -> Any:
-        verify_run(self.lake, run_id, "normalized")  # only what the manifest vouches for
-        return committed_rows(self.lake, run_id)
+    def lakes(self) -> dict[str, Lake]:
+        """The lake of each table the sink loads, by table name (an order table's lake is a
+        folder of the product lake, there once an orders run committed)."""
+        tables = [t for d in DATASETS.values() for t in d.tables if t.name in LOADED]
+        return {t.name: Lake(t.storage(self.lake.storage)) for t in tables}
+
+    def rows_of(self, run_id: str) -> dict[str, Any]:
+        """Run ``run_id``'s committed rows of each table it committed, by table name."""
+        found = {}
+        for name, lake in self.lakes().items():
+            if lake.read_manifest(run_id) is None:
+                continue  # the run did not pull this table's dataset
+            verify_run(lake, run_id, "normalized")  # only what the manifest vouches for
+            found[name] = committed_rows(lake, run_id, schema=LOADED[name])
+        return found

@@ -7,15 +7,23 @@ Tables, in the configured PostgreSQL schema::
                                 primary key (run_id, source, source_id)
     products_current            the latest version of each product; primary key (source,
                                 source_id); a ``deleted`` row removes its product
+    orders_changes, order_lines_changes
+                                every committed order and order line row of every run (the
+                                ``orders`` dataset, docs/orders.md); keyed like products_changes
+    orders_current, order_lines_current
+                                the latest version of each order and line; keyed (source,
+                                source_id)
     pipeline_delivered_runs     the runs loaded: run_id (primary key), rows, delivered_at
     pipeline_schema_migrations  version (primary key), description, applied_at
 
-Migration N brings the tables to the canonical ``schema_version`` N
-(``pipelines/lake/schema.py``): migration 1 creates them with the columns version 1 had, and
-each later migration adds the columns its version added (``ADDED_COLUMNS``, nullable, so rows
-already loaded keep their values and read null there). Column types come from the Arrow
-types (``pg_type``): money stays ``numeric(18,4)``, timestamps are ``timestamptz`` (UTC),
-lists are arrays.
+The migrations are numbered in the order they came (``STEPS``): 1 and 2 bring the product
+tables to the canonical product ``schema_version`` 1 and 2 (``pipelines/lake/schema.py``;
+migration 1 also creates the delivered-runs table), 3 creates the order tables at the order
+schema version 1 (``pipelines/lake/order_schema.py``). A product schema bump adds the columns
+its version added (``ADDED_COLUMNS``, nullable, so rows already loaded keep their values and
+read null there) as the next migration. Column types come from the Arrow types
+(``pg_type``): money stays ``numeric(18,4)``, timestamps are ``timestamptz`` (UTC), lists are
+arrays.
 """
 
 from __future__ import annotations
@@ -24,15 +32,25 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from pipelines.lake.schema import PRODUCT_SCHEMA, SCHEMA_VERSION
+from pipelines.lake.order_schema import ORDER_LINES_SCHEMA, ORDERS_SCHEMA
+from pipelines.lake.schema import PRODUCT_SCHEMA
 from pipelines.run.postgres_settings import NAME
 
 CHANGES, CURRENT = "products_changes", "products_current"
 DELIVERED, MIGRATIONS = "pipeline_delivered_runs", "pipeline_schema_migrations"
-KEYS = {CHANGES: ("run_id", "source", "source_id"), CURRENT: ("source", "source_id")}
-# The columns each canonical schema version added after version 1 (a bump needs an entry here:
-# tests/pipelines/test_postgres_sink.py checks that the newest migration is SCHEMA_VERSION).
+CHANGE_KEY, CURRENT_KEY = ("run_id", "source", "source_id"), ("source", "source_id")
+KEYS = {CHANGES: CHANGE_KEY, CURRENT: CURRENT_KEY}
+# The lake's tables the sink loads (``pipelines/lake/datasets.py`` names), with their schemas;
+# each is stored as ``<name>_changes`` and ``<name>_current``.
+LOADED: dict[str, pa.Schema] = {
+    "products": PRODUCT_SCHEMA, "orders": ORDERS_SCHEMA, "order_lines": ORDER_LINES_SCHEMA,
+}  # fmt: skip
+# The columns each canonical product schema version added after version 1 (a bump needs an
+# entry here and in STEPS: tests/pipelines/test_postgres_sink.py checks both).
 ADDED_COLUMNS: dict[int, tuple[str, ...]] = {2: ("gtin14",)}
+# Migration N (1-based) does STEPS[N - 1]: (dataset, the dataset's schema version it reaches).
+STEPS: tuple[tuple[str, int], ...] = (("products", 1), ("products", 2), ("orders", 1))
+SINK_VERSION = len(STEPS)
 _SCALARS = {
     pa.string(): "text",
     pa.large_string(): "text",
@@ -76,17 +94,23 @@ def _since(name: str) -> int:
     return next((v for v, names in ADDED_COLUMNS.items() if name in names), 1)
 
 
-def _create_products(schema: str, table: str) -> str:
-    columns = [column_sql(f) for f in PRODUCT_SCHEMA if _since(f.name) == 1]
-    key = ", ".join(quoted(k) for k in KEYS[table])
-    body = ",\n  ".join([*columns, f"PRIMARY KEY ({key})"])
+def _create(schema: str, table: str, fields: list[pa.Field], key: tuple[str, ...]) -> str:
+    columns = [column_sql(f) for f in fields]
+    body = ",\n  ".join([*columns, f"PRIMARY KEY ({', '.join(quoted(k) for k in key)})"])
     return f"CREATE TABLE {schema}.{quoted(table)} (\n  {body}\n)"
+
+
+def create_pair(schema: str, name: str, fields: list[pa.Field]) -> list[str]:
+    """``<name>_changes`` and ``<name>_current`` with ``fields``."""
+    return [
+        _create(schema, f"{name}_changes", fields, CHANGE_KEY),
+        _create(schema, f"{name}_current", fields, CURRENT_KEY),
+    ]
 
 
 def _first(schema: str) -> list[str]:
     return [
-        _create_products(schema, CHANGES),
-        _create_products(schema, CURRENT),
+        *create_pair(schema, "products", [f for f in PRODUCT_SCHEMA if _since(f.name) == 1]),
         f"CREATE TABLE {schema}.{quoted(DELIVERED)} (run_id text PRIMARY KEY, "
         "rows bigint NOT NULL, delivered_at timestamptz NOT NULL DEFAULT now())",
     ]
@@ -110,14 +134,22 @@ class Migration:
     statements: tuple[str, ...]
 
 
+def _migration(schema: str, number: int, dataset: str, version: int) -> Migration:
+    if dataset == "orders":
+        statements = [
+            *create_pair(schema, "orders", list(ORDERS_SCHEMA)),
+            *create_pair(schema, "order_lines", list(ORDER_LINES_SCHEMA)),
+        ]
+        return Migration(number, "create the order tables", tuple(statements))
+    if version == 1:
+        return Migration(number, "create the tables", tuple(_first(schema)))
+    added = ", ".join(ADDED_COLUMNS.get(version, ())) or "nothing"
+    return Migration(number, f"add {added}", tuple(_adding(schema, version)))
+
+
 def migrations(schema: str) -> list[Migration]:
-    """Every migration for tables in ``schema``, oldest first, up to ``SCHEMA_VERSION``."""
-    name = quoted(schema)
-    found = [Migration(1, "create the tables", tuple(_first(name)))]
-    for version in range(2, SCHEMA_VERSION + 1):
-        added = ", ".join(ADDED_COLUMNS.get(version, ())) or "nothing"
-        found.append(Migration(version, f"add {added}", tuple(_adding(name, version))))
-    return found
+    """Every migration for tables in ``schema``, oldest first, up to ``SINK_VERSION``."""
+    return [_migration(quoted(schema), n, *step) for n, step in enumerate(STEPS, 1)]
 
 
 def bootstrap_sql(schema: str) -> list[str]:

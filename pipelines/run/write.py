@@ -245,15 +245,18 @@ def sync_delta_tables(lake: Lake, run_id: str, progress: Path) -> None:
     log.info("delta: %d row(s) of run %s applied", table.num_rows, run_id)
 
 
-def committed_rows(lake: Lake, run_id: str, columns: list[str] | None = None) -> pa.Table:
+def committed_rows(
+    lake: Lake, run_id: str, columns: list[str] | None = None, schema: pa.Schema = PRODUCT_SCHEMA
+) -> pa.Table:
     """The normalized rows run ``run_id`` committed (new, changed, deleted), ``source`` taken
-    from the partition folders (the Delta tables and the PostgreSQL sink read them)."""
+    from the partition folders (the Delta tables and the PostgreSQL sink read them); ``schema``
+    is the lake table's (an order table's lake holds its own)."""
     manifest = lake.read_manifest(run_id)
     storage = lake.storage
     files = [storage.location(f["path"]) for f in manifest["files"] if f["zone"] == "normalized"]
     if not files:
-        return PRODUCT_SCHEMA.empty_table().select(columns or PRODUCT_SCHEMA.names)
-    return lake.parts("normalized", files, PRODUCT_SCHEMA).to_table(columns=columns)
+        return schema.empty_table().select(columns or schema.names)
+    return lake.parts("normalized", files, schema).to_table(columns=columns)
 
 
 RUN_AGAIN = "run again with --allow-mass-delete"

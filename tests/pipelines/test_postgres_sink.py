@@ -21,13 +21,20 @@ from pipelines.cli.main import main
 from pipelines.config import load_config
 from pipelines.errors import ConfigError, SinkError
 from pipelines.lake.lake import Lake
+from pipelines.lake.order_schema import ORDER_LINES_SCHEMA, ORDER_SCHEMA_VERSION, ORDERS_SCHEMA
 from pipelines.lake.schema import PRODUCT_SCHEMA, SCHEMA_VERSION
 from pipelines.ops.plan import build_plan
 from pipelines.ops.sink_config import SinksModel
 from pipelines.run import postgres_load
 from pipelines.run.options import RunOptions
 from pipelines.run.postgres import PostgresSettings, PostgresStep
-from pipelines.run.postgres_schema import ADDED_COLUMNS, migrations, pg_type
+from pipelines.run.postgres_schema import (
+    ADDED_COLUMNS,
+    SINK_VERSION,
+    STEPS,
+    migrations,
+    pg_type,
+)
 from pipelines.run.runner import Runner
 from pipelines.validation import checked
 from providers.amazon import AmazonProvider
@@ -103,7 +110,7 @@ def settings(schema: str = "public") -> PostgresSettings:
 def test_changes_are_appended_and_the_current_catalog_follows_them(postgres_dsn: str) -> None:
     runs = {"run-1": RUN1, "run-2": RUN2}
     first = postgres_load.deliver(postgres_dsn, 5, "public", ["run-2", "run-1"], runs.get)
-    assert first["migrations"] == list(range(1, SCHEMA_VERSION + 1))
+    assert first["migrations"] == list(range(1, SINK_VERSION + 1))
     assert list(first["runs"]) == ["run-1", "run-2"]  # oldest first
     assert first["runs"]["run-2"] == {"rows": 2, "appended": 2, "removed": 1, "upserted": 1}
     with psycopg.connect(postgres_dsn) as conn:
@@ -174,7 +181,7 @@ def test_tables_of_an_older_schema_version_are_migrated_with_their_rows(
 
     result = postgres_load.deliver(postgres_dsn, 5, "public", ["run-1", "run-2"],
                                    {"run-2": new}.get)  # fmt: skip
-    assert result["migrations"] == [2]
+    assert result["migrations"] == [2, 3]
     assert list(result["runs"]) == ["run-2"]
     with psycopg.connect(postgres_dsn) as conn:
         versions = conn.execute("SELECT version, description FROM pipeline_schema_migrations "
@@ -182,7 +189,8 @@ def test_tables_of_an_older_schema_version_are_migrated_with_their_rows(
         kept = conn.execute("SELECT * FROM products_changes WHERE run_id = 'run-1' "
                             "ORDER BY source, source_id").fetchall()  # fmt: skip
         current = dict(conn.execute("SELECT source_id, gtin14 FROM products_current").fetchall())
-    assert versions == [(1, "create the tables"), (2, "add gtin14")]
+    assert versions == [(1, "create the tables"), (2, "add gtin14"),
+                        (3, "create the order tables")]  # fmt: skip
     assert kept == [(*row, None) for row in before]  # every value kept, gtin14 null
     assert current == {"anvil": "04006381333931", "book": None}
 
@@ -282,10 +290,12 @@ def test_every_canonical_column_has_a_type_and_a_migration() -> None:
     assert pg_type(PRODUCT_SCHEMA.field("tags").type) == "text[]"
     assert pg_type(PRODUCT_SCHEMA.field("schema_version").type) == "smallint"
     found = migrations("public")
-    assert [m.version for m in found] == list(range(1, SCHEMA_VERSION + 1))
+    assert [m.version for m in found] == list(range(1, SINK_VERSION + 1))
     added = {name for names in ADDED_COLUMNS.values() for name in names}
     assert set(PRODUCT_SCHEMA.names) - added == VERSION_1_COLUMNS  # a new column needs a version
     assert max(ADDED_COLUMNS) == SCHEMA_VERSION
+    newest = dict(STEPS)  # the last step of each dataset: a schema bump needs a step
+    assert newest == {"products": SCHEMA_VERSION, "orders": ORDER_SCHEMA_VERSION}
 
 
 def test_the_next_run_loads_an_earlier_run_the_database_lacks(
@@ -309,3 +319,54 @@ def test_the_next_run_loads_an_earlier_run_the_database_lacks(
     assert [(r[0], r[1]) for r in rows(postgres_dsn, "products_current")] == sorted(
         set(committed_keys(tmp_path))
     )
+
+
+ORDER_TABLES = ("orders_changes", "orders_current", "order_lines_changes", "order_lines_current")
+BUYER = ("name", "email", "phone", "address", "street", "city", "zip", "customer")
+
+
+def columns_of(dsn: str, table: str) -> dict[str, str]:
+    """``table``'s columns and their types, as the server reports them."""
+    with psycopg.connect(dsn) as conn:
+        found = conn.execute(
+            "SELECT column_name, format_type(atttypid, atttypmod) FROM information_schema.columns"
+            " JOIN pg_attribute ON attrelid = %s::regclass AND attname = column_name"
+            " WHERE table_name = %s ORDER BY ordinal_position",
+            (table, table),
+        ).fetchall()
+    return dict(found)
+
+
+def test_a_lake_with_orders_loads_the_order_tables_once(tmp_path: Path, postgres_dsn: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines.run_pipeline", "--offline", "--providers", "shopify",
+         "--datasets", "products,orders", "--data-dir", str(tmp_path / "data")],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lake = Lake(tmp_path / "data" / "demo")
+    (run_id,) = lake.manifest_ids()
+    result = PostgresStep(settings(), {DSN_ENV: postgres_dsn}, lake).load()
+    counts = result["runs"][run_id]
+    assert counts["orders"] == {"rows": 6, "appended": 6, "removed": 0, "upserted": 6}
+    assert counts["order_lines"] == {"rows": 9, "appended": 9, "removed": 0, "upserted": 9}
+    assert counts["rows"] == counts["appended"] + 6 + 9  # one delivery, every table's rows
+    assert rows(postgres_dsn, "pipeline_delivered_runs") == [(run_id, counts["rows"])]
+    loaded = {table: rows(postgres_dsn, table) for table in (*TABLES, *ORDER_TABLES)}
+    assert {t: len(r) for t, r in loaded.items() if t.startswith("order")} == {
+        "orders_changes": 6, "orders_current": 6, "order_lines_changes": 9,
+        "order_lines_current": 9,
+    }  # fmt: skip
+    again = PostgresStep(settings(), {DSN_ENV: postgres_dsn}, lake).load()
+    assert again == {"migrations": [], "runs": {}}
+    with psycopg.connect(postgres_dsn) as conn:
+        assert postgres_load.load_run(conn, "public", run_id, {}) is None
+    assert {table: rows(postgres_dsn, table) for table in loaded} == loaded
+    for table, schema in (("orders_current", ORDERS_SCHEMA),
+                          ("order_lines_changes", ORDER_LINES_SCHEMA)):  # fmt: skip
+        columns = columns_of(postgres_dsn, table)
+        assert list(columns) == schema.names  # the canonical columns, and only those
+        assert not [c for c in columns if any(word in c for word in BUYER)]
+    assert columns_of(postgres_dsn, "orders_current")["total_amount"] == "numeric(18,4)"
+    assert columns_of(postgres_dsn, "orders_current")["created_at"] == ("timestamp with time zone")

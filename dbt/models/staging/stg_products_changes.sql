@@ -1,3 +1,3 @@
 -- The change log: every new, changed and deleted row, canonical columns only (docs/lake.md).
 select {{ canonical_columns() }}
-from {{ products_changes_relation() }} as changes
+from {{ changes_relation('products') }} as changes
