@@ -12,6 +12,7 @@ from pytest_httpserver import HTTPServer
 from providers.registry import load_providers
 from tests.fakes.ebay import FakeEbay
 from tests.pipelines.fault_runs import Fakes, committed, run, serving
+from tests.pipelines.test_cli import cli
 
 
 @pytest.fixture(scope="module")
@@ -54,3 +55,12 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(scope="module")
+def lake_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A work folder holding the offline demo's lake, made once per test module."""
+    workdir = tmp_path_factory.mktemp("demo")
+    result = cli("--offline", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    return workdir

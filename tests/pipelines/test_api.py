@@ -33,14 +33,6 @@ DEMO_ROWS = 175
 PARKA = "gid://shopify/ProductVariant/45871200001001"
 
 
-@pytest.fixture(scope="module")
-def lake_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    workdir = tmp_path_factory.mktemp("api")
-    result = cli("--offline", cwd=workdir)
-    assert result.returncode == 0, result.stderr
-    return workdir
-
-
 @pytest.fixture
 def reader(lake_dir: Path, monkeypatch: pytest.MonkeyPatch) -> LakeReader:
     monkeypatch.chdir(lake_dir)  # the run log names its lake as given: data/demo

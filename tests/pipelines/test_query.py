@@ -35,14 +35,6 @@ DEMO_ROWS = {"amazon": 45, "ebay": 59, "shopify": 71}
 COUNT = "SELECT source, count(*) AS n FROM products_current GROUP BY source ORDER BY source"
 
 
-@pytest.fixture(scope="module")
-def lake_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    workdir = tmp_path_factory.mktemp("query")
-    result = cli("--offline", cwd=workdir)
-    assert result.returncode == 0, result.stderr
-    return workdir
-
-
 @pytest.fixture
 def run_query(lake_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
     """``query --offline ARGS…`` in process, in the demo's work folder: (exit code, stdout,
