@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import threading
 from collections.abc import Iterable, Mapping
 from functools import cached_property
 from pathlib import Path
@@ -84,20 +85,26 @@ class LocalStorage:
         """Replace ``rel`` atomically (a temporary file renamed over it)."""
         path = self.root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp = _temporary(path)
         tmp.write_bytes(data)
         os.replace(tmp, path)
 
     def create_exclusive(self, rel: str, data: bytes) -> bool:
-        """Create ``rel`` holding ``data`` unless it exists (``O_EXCL``); False when it did."""
+        """Create ``rel`` holding ``data`` unless it exists; False when it did.
+
+        The data is written to a temporary file first and hard-linked into place, which fails
+        when ``rel`` exists: a reader never sees the file empty or half written (an empty
+        lease read by a second process would look stale and be taken over)."""
         path = self.root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _temporary(path)
+        tmp.write_bytes(data)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            os.link(tmp, path)
         except FileExistsError:
             return False
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        finally:
+            tmp.unlink(missing_ok=True)
         return True
 
     def exists(self, rel: str) -> bool:
@@ -296,3 +303,9 @@ def _pyarrow_endpoint(endpoint: str) -> dict[str, str]:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"s3_endpoint_url: expected http(s)://host[:port], got {endpoint!r}")
     return {"endpoint_override": parts.netloc, "scheme": parts.scheme}
+
+
+def _temporary(path: Path) -> Path:
+    """A temporary name next to ``path``, distinct per process and thread (a lease's renewer
+    thread writes while its process's main thread may)."""
+    return path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")

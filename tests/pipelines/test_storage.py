@@ -178,3 +178,29 @@ def test_two_local_runs_cannot_commit_at_once(tmp_path: Path) -> None:
     manifests = list((tmp_path / "data/demo/_manifests").glob("*.json"))
     assert len(manifests) == 1
     assert json.loads(manifests[0].read_text())["counts"]["ebay"]["new"] > 0
+
+
+def test_an_exclusive_create_is_never_seen_empty_or_half_written(tmp_path: Path) -> None:
+    """A second process reading a lease while the first creates it must see all of it or
+    nothing: an empty lease looks stale and would be taken over."""
+    storage = open_storage(str(tmp_path))
+    data = json.dumps({"lease_id": "x" * 4096}).encode()
+    seen: list[bytes] = []
+    done = threading.Event()
+
+    def read_while_created() -> None:
+        while not done.is_set():
+            found = storage.read_bytes("_lock/run.json")
+            if found is not None:
+                seen.append(found)
+
+    reader = threading.Thread(target=read_while_created)
+    reader.start()
+    try:
+        for _ in range(300):
+            assert storage.create_exclusive("_lock/run.json", data)
+            storage.delete(["_lock/run.json"])
+    finally:
+        done.set()
+        reader.join()
+    assert {len(found) for found in seen} <= {len(data)}
