@@ -1,0 +1,97 @@
+"""The order tables as ``query`` views, and the documented revenue-by-product join over them.
+
+One offline demo run with both datasets (a subprocess, about a second) feeds the module.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.cli.main import main
+from pipelines.lake.order_schema import ORDER_FIELDS, ORDER_LINE_FIELDS
+from tests.pipelines.test_cli import REPO, cli
+
+REVENUE_BLOCK = re.compile(r"<!-- revenue-by-product -->\n```sql\n(.*?)```", re.S)
+
+
+@pytest.fixture(scope="module")
+def both_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A work folder holding the offline demo's lake with products and orders."""
+    workdir = tmp_path_factory.mktemp("demo-orders")
+    result = cli("--offline", "--datasets", "products,orders", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    return workdir
+
+
+def query(folder: Path, monkeypatch: pytest.MonkeyPatch, capsys, *args: str) -> list[str]:
+    monkeypatch.chdir(folder)
+    code = main(["query", "--offline", "--format", "csv", *args])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return out.splitlines()
+
+
+def committed_lines(lake: Path) -> list[dict]:
+    files = sorted((lake / "order_lines" / "normalized").rglob("*.parquet"))
+    return [row for f in files for row in pq.read_table(f).to_pylist()]
+
+
+def test_the_documented_revenue_query_runs_through_query(
+    both_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys, tmp_path: Path
+) -> None:
+    sql = REVENUE_BLOCK.search((REPO / "docs" / "orders.md").read_text())
+    assert sql, "docs/orders.md lost its revenue-by-product query"
+    (tmp_path / "revenue.sql").write_text(sql.group(1))
+    out = query(both_dir, monkeypatch, capsys, "--file", str(tmp_path / "revenue.sql"))
+    assert out[0] == "source,title,source_id,revenue,units_kept,currency"
+    rows = [line.split(",") for line in out[1:]]
+    expected: dict[str, Decimal] = defaultdict(Decimal)
+    for line in committed_lines(both_dir / "data" / "demo"):
+        expected[line["variant_id"]] += line["line_total_amount"]
+    assert {r[2]: Decimal(r[3]) for r in rows} == expected  # every line found its product
+    assert all(r[1] and r[0] == "shopify" and r[5] == "CAD" for r in rows)
+    revenues = [Decimal(r[3]) for r in rows]
+    assert revenues == sorted(revenues, reverse=True)
+
+
+def test_current_orders_are_one_row_per_order(
+    both_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    out = query(both_dir, monkeypatch, capsys,
+                "SELECT count(*), count(DISTINCT source_id) FROM orders_current")  # fmt: skip
+    assert out[1] == "6,6"
+    out = query(both_dir, monkeypatch, capsys, "SELECT count(*) FROM order_lines_changes")
+    assert int(out[1]) == len(committed_lines(both_dir / "data" / "demo"))
+
+
+def test_a_lake_without_orders_has_empty_views_with_the_columns(
+    lake_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    for view, fields in (("orders", ORDER_FIELDS), ("order_lines", ORDER_LINE_FIELDS)):
+        for kind in ("changes", "current"):
+            out = query(lake_dir, monkeypatch, capsys, f"SELECT * FROM {view}_{kind}")
+            assert out[1:] == []
+            columns = out[0].split(",")
+            assert [f.name for f in fields] == columns[: len(fields)]
+            assert {"run_id", "change_type", "dt"} <= set(columns)
+
+
+def test_uncommitted_order_parts_never_show(
+    both_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """A part no manifest names (a run killed before its commit) is not read."""
+    lake = both_dir / "data" / "demo" / "orders" / "normalized"
+    part = next(lake.rglob("*.parquet"))
+    stray = part.with_name("part-99999999T000000Z-killed-0.parquet")
+    stray.write_bytes(part.read_bytes())
+    try:
+        out = query(both_dir, monkeypatch, capsys, "SELECT count(*) FROM orders_changes")
+    finally:
+        stray.unlink()
+    assert out[1] == "6"
