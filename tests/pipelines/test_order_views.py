@@ -15,6 +15,7 @@ import pytest
 
 from pipelines.cli.main import main
 from pipelines.lake.order_schema import ORDER_FIELDS, ORDER_LINE_FIELDS
+from pipelines.lake.runlog import read_runs
 from tests.pipelines.test_cli import REPO, cli
 
 REVENUE_BLOCK = re.compile(r"<!-- revenue-by-product -->\n```sql\n(.*?)```", re.S)
@@ -95,3 +96,21 @@ def test_uncommitted_order_parts_never_show(
     finally:
         stray.unlink()
     assert out[1] == "6"
+
+
+def test_the_run_records_the_orders_volumes_and_judges_them(both_dir: Path) -> None:
+    """The new orders' revenue per day and currency lands in the run log's ``datasets``
+    section, and the detect step judges the orders pulled (``orders_fetched``)."""
+    [record] = read_runs(both_dir / "logs" / "demo")
+    entry = record["datasets"]["orders.shopify"]
+    expected: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for f in (both_dir / "data" / "demo" / "orders" / "normalized").rglob("*.parquet"):
+        for order in pq.read_table(f).to_pylist():
+            day = order["created_at"].date().isoformat()
+            expected[order["currency"]][day] += order["total_amount"]
+    recorded = entry["volumes"]["revenue"]
+    assert {c: {d: Decimal(v) for d, v in days.items()} for c, days in recorded.items()} == expected
+    judged = [v for v in record["anomaly"]["verdicts"] if v.get("dataset") == "orders"]
+    assert [(v["provider"], v["metric"], v["value"]) for v in judged] == [
+        ("shopify", "orders_fetched", entry["records"])
+    ]
