@@ -13,6 +13,7 @@ import pytest
 from pipelines.checks.anomaly import Verdict
 from pipelines.checks.dataset_anomaly import detect_dataset_anomalies
 from pipelines.lake.volumes import DaySums, Volume
+from pipelines.ops.incidents import Incident, alerting
 from pipelines.run.detect import describe_alerts, judge_volumes
 from tests.pipelines.anomaly_helpers import CONFIG, NOW, make_run
 
@@ -157,3 +158,14 @@ def test_a_hand_edited_record_is_read_around(garbage: dict[str, Any]) -> None:
     history[0]["datasets"][PULL]["volumes"] = garbage
     current = order_run(NOW, revenue={"CAD": {"2026-11-20": "1000"}})
     assert isinstance(verdicts(history, current)["revenue_CAD"], Verdict)
+
+
+def test_a_revenue_alert_opens_its_own_incident() -> None:
+    history = days_of([1000] * 10)
+    current = order_run(NOW, revenue={"CAD": {"2026-11-20": "3"}})
+    report = judge_volumes(history, current, CONFIG, frozenset(), [])
+    current["anomaly"] = report.to_dict()
+    incidents = alerting(current)
+    assert Incident("shopify", "revenue_CAD") in incidents
+    assert incidents[Incident("shopify", "revenue_CAD")]["day"] == "2026-11-20"
+    assert "revenue_CAD" in Incident("shopify", "revenue_CAD").marker
