@@ -42,7 +42,9 @@ is ``ok`` whatever z says, and zero when the median is at least
     }
 
 With ``insufficient_history``, ``z``, ``median``, ``scale`` and the bounds are
-null and ``training_points`` is the window's count. ``worst`` ranks
+null and ``training_points`` is the window's count. The volumes of the datasets beyond
+products (pipelines/checks/dataset_anomaly.py) give verdicts of the same shape plus
+``"dataset"`` (and ``"day"`` for a daily volume). ``worst`` ranks
 alert > warn > insufficient_history > ok, and is ``ok`` when nothing was checked.
 """
 
@@ -158,9 +160,16 @@ class Verdict:
     alert_upper: float | None = None
     training_points: int = 0
     seasonal: bool = False
+    dataset: str | None = None  # a dataset beyond products (pipelines/checks/dataset_anomaly.py)
+    day: str | None = None  # the UTC day a daily volume judges
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
+        """The verdict as the run log keeps it; ``dataset`` and ``day`` only when set."""
+        return {
+            k: round(v, 4) if isinstance(v, float) else v
+            for k, v in asdict(self).items()
+            if v is not None or k not in ("dataset", "day")
+        }
 
 
 @dataclass
@@ -212,7 +221,7 @@ def detect_anomalies(
             if value is None:
                 continue
             points = training_points(runs, provider, metric, attempted, acknowledged_runs)
-            verdicts.append(_judge(provider, metric, value, points, now, config))
+            verdicts.append(judge(provider, metric, value, points, now, config))
     return AnomalyReport(verdicts=verdicts, config=config)
 
 
@@ -227,7 +236,7 @@ def _seasonal_values(
     return [value for _, value in points], False
 
 
-def _judge(
+def judge(
     provider: str,
     metric: str,
     value: float,

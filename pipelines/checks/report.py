@@ -20,6 +20,7 @@ from pipelines.checks.charts import CSS as CHART_CSS
 from pipelines.checks.charts import Panel, mermaid_line_chart, svg_figure
 from pipelines.checks.completeness import COMPLETENESS_HEADERS, completeness_rows
 from pipelines.checks.history import TOTAL, run_time
+from pipelines.checks.report_datasets import DATASET_HEADERS, dataset_rows, verdict_names
 from pipelines.checks.times import human_duration
 from pipelines.net.markup import html_text, markdown_cell, markdown_code, markdown_text, plain_text
 
@@ -97,11 +98,13 @@ def _quality_rows(current: Record) -> list[list[str]]:
 
 
 def _count_tables(current: Record) -> list[tuple[str, Sequence[str], list[list[str]], str]]:
-    """The quality and completeness tables: title, headers, rows, the text when empty."""
+    """The quality, completeness, budget and datasets tables: title, headers, rows, the text
+    when empty."""
     return [
         ("Quality rules", ("Provider", "Rule", "Rows"), _quality_rows(current), "No rule failed."),
         ("Completeness", COMPLETENESS_HEADERS, completeness_rows(current), "No counts recorded."),
         ("API budget", BUDGET_HEADERS, budget_rows(current), "No daily API budget applies."),
+        ("Datasets", DATASET_HEADERS, dataset_rows(current), "Products only."),
     ]
 
 
@@ -177,16 +180,15 @@ def _anomaly_rows(
         provider, metric = str(verdict.get("provider")), str(verdict.get("metric"))
         z = verdict.get("z")
         row = [
-            provider,
-            metric,
+            *verdict_names(verdict),
             _fmt(verdict.get("value")),
             _fmt(verdict.get("median")),
             _band(verdict),
             "–" if z is None else f"{z:+.2f}",
             VERDICT_MARKS.get(str(verdict.get("verdict")), str(verdict.get("verdict"))),
         ]
-        if trend:
-            row.append(sparkline(_series(runs, provider, metric)))
+        if trend:  # a dataset's volumes are not the providers' counters: no trend here
+            row.append("" if verdict.get("dataset") else sparkline(_series(runs, provider, metric)))
         rows.append(row)
     return rows
 

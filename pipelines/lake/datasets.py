@@ -21,12 +21,14 @@ from pipelines.lake.order_schema import (
     ORDER_DESCRIPTIONS,
     ORDER_LINE_DESCRIPTIONS,
     ORDER_LINES_SCHEMA,
+    ORDER_VOLUMES,
     ORDERS_SCHEMA,
     hash_order,
     hash_order_line,
 )
 from pipelines.lake.schema import COLUMN_DESCRIPTIONS, PRODUCT_SCHEMA, hash_content
 from pipelines.lake.storage import Storage
+from pipelines.lake.volumes import Volume
 
 PRODUCTS = "products"
 
@@ -52,12 +54,14 @@ class Table:
 
 @dataclass(frozen=True)
 class Dataset:
-    """A dataset: its tables (the first one holds the raw records) and whether it holds
-    buyer data (then raw records are scrubbed and API answers are never cached)."""
+    """A dataset: its tables (the first one holds the raw records), whether it holds
+    buyer data (then raw records are scrubbed and API answers are never cached) and the
+    volumes the anomaly detector watches (products: the run's own counters instead)."""
 
     name: str
     tables: tuple[Table, ...]
     personal_data: bool = False
+    volumes: tuple[Volume, ...] = ()
 
     @property
     def home(self) -> Table:
@@ -81,6 +85,7 @@ DATASETS: dict[str, Dataset] = {
             ),
         ),
         personal_data=True,
+        volumes=ORDER_VOLUMES,
     ),
 }
 

@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from pipelines.lake.schema import LINEAGE_FIELDS, MONEY, TIMESTAMP, canonical_json
+from pipelines.lake.volumes import Volume
 
 ORDER_SCHEMA_VERSION = 1
 
@@ -150,3 +151,11 @@ def hash_order(row: dict[str, Any]) -> str:
 
 def hash_order_line(row: dict[str, Any]) -> str:
     return hash_business(row, _LINE_HASHED)
+
+
+# What the volume anomaly detector watches (docs/quality.md#orders): the orders each pull
+# fetched, per run, and the revenue of the orders placed each UTC day, per currency.
+ORDER_VOLUMES = (
+    Volume("orders_fetched", counter="records"),
+    Volume("revenue", table="orders", amount="total_amount", day="created_at", by="currency"),
+)

@@ -1,4 +1,5 @@
-"""Ready DuckDB views over one lake: products_changes, products_current, quarantine, runs.
+"""Ready DuckDB views over one lake: ``<table>_changes`` and ``<table>_current`` for every
+table of every dataset (products, orders, order_lines), quarantine and runs.
 
 The ``query`` command and the read API both open the lake through here. A ``LakeSnapshot`` is
 what the manifests committed at one moment (read once, so the views agree with each other) plus
@@ -12,7 +13,8 @@ a file a manifest does not name (a run still uploading, or killed) is never read
 
 ``products_current`` is the lake's current catalog: the latest row of each ``(source,
 source_id)`` (by run id, as the dedup reads it back, ``Lake.latest_rows``), left out when that
-row is a deletion.
+row is a deletion; ``orders_current`` and ``order_lines_current`` likewise. A table whose
+dataset was never pulled is an empty view with its canonical columns.
 """
 
 from __future__ import annotations
@@ -30,14 +32,20 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from pipelines.errors import LakeDamagedError
-from pipelines.lake.lake import Lake
+from pipelines.lake.datasets import DATASETS, Table
+from pipelines.lake.lake import PARTITIONING, Lake
 from pipelines.lake.runlog import COUNTERS, LAKE_RUNLOG, read_lake_runs, read_runs
 from pipelines.lake.storage import Storage
 
-VIEWS = ("products_changes", "products_current", "quarantine", "runs")
+TABLES: tuple[Table, ...] = tuple(t for d in DATASETS.values() for t in d.tables)
+VIEWS = (
+    *(f"{t.name}_{kind}" for t in TABLES for kind in ("changes", "current")),
+    "quarantine",
+    "runs",
+)
 CURRENT_VIEW = """
-CREATE TEMP VIEW products_current AS
-SELECT * FROM products_changes
+CREATE TEMP VIEW {name}_current AS
+SELECT * FROM {name}_changes
 QUALIFY row_number() OVER (PARTITION BY source, source_id ORDER BY run_id DESC, fetched_at DESC) = 1
     AND change_type <> 'deleted'
 """
@@ -74,6 +82,7 @@ class LakeSnapshot:
     changes: ds.Dataset
     quarantine: ds.Dataset
     runs: pa.Table
+    tables: dict[str, ds.Dataset] | None = None  # the other tables' changes, by table name
 
 
 def snapshot(storage: Storage, log_dir: Path) -> LakeSnapshot:
@@ -91,10 +100,20 @@ def snapshot(storage: Storage, log_dir: Path) -> LakeSnapshot:
     try:
         changes = lake.dataset("normalized", manifests=manifests)
         quarantine = lake.dataset("quarantine", manifests=manifests)
+        tables = {t.name: _table_changes(storage, t) for t in TABLES if t.folder}
     except FileNotFoundError as exc:
         message = f"{lake.uri}: a committed file is missing ({exc}); run `run_pipeline.py verify`"
         raise LakeDamagedError(message) from None
-    return LakeSnapshot(lake.uri, changes, quarantine, runs_table(records))
+    return LakeSnapshot(lake.uri, changes, quarantine, runs_table(records), tables)
+
+
+def _table_changes(root: Storage, table: Table) -> ds.Dataset:
+    """The committed rows of ``table`` in its own lake folder; its canonical columns (plus
+    ``dt``) when it has none yet."""
+    lake = Lake(table.storage(root))
+    files = lake.committed_files("normalized", lake.manifests())
+    schema = None if files else pa.unify_schemas([table.schema, PARTITIONING])
+    return lake.parts("normalized", files, schema)
 
 
 def _same_dir(text: Any, here: Path) -> bool:
@@ -104,7 +123,7 @@ def _same_dir(text: Any, here: Path) -> bool:
 def signature(storage: Storage, log_dir: Path) -> tuple[Any, ...]:
     """What changes when the lake does: its committed runs and its run log (one listing and one
     metadata read), so a server rebuilds its snapshot only then."""
-    ids = tuple(Lake(storage).manifest_ids())
+    ids = tuple(tuple(Lake(t.storage(storage)).manifest_ids()) for t in TABLES)
     if storage.remote:
         head = storage.read_head(LAKE_RUNLOG) or {}
         return ids, head.get("ETag"), head.get("ContentLength")
@@ -153,14 +172,19 @@ def locked_database() -> duckdb.DuckDBPyConnection:
 def connect(
     snap: LakeSnapshot, database: duckdb.DuckDBPyConnection | None = None
 ) -> duckdb.DuckDBPyConnection:
-    """A connection that sees the four views and nothing else: to a new locked-down database,
+    """A connection that sees the views (``VIEWS``) and nothing else: to a new locked-down database,
     or to ``database`` (a ``locked_database``; a connection to it costs ~1 ms, a new database
     ~50). The views are the connection's own, so connections never see each other's."""
     con = locked_database() if database is None else database.cursor()
-    con.register("products_changes", snap.changes)
+    tables = {**(snap.tables or {}), TABLES[0].name: snap.changes}
+    for table in TABLES:
+        changes = tables.get(table.name)
+        if changes is None:  # a snapshot made without it (tests): no rows, the right columns
+            changes = pa.unify_schemas([table.schema, PARTITIONING]).empty_table()
+        con.register(f"{table.name}_changes", changes)
+        con.execute(CURRENT_VIEW.format(name=table.name))
     con.register("quarantine", snap.quarantine)
     con.register("runs", snap.runs)
-    con.execute(CURRENT_VIEW)
     return con
 
 

@@ -1,4 +1,5 @@
-"""The read-only HTTP API over the lake (FastAPI): products, their history, runs, anomalies.
+"""The read-only HTTP API over the lake (FastAPI): products, their history, orders, runs,
+anomalies.
 
 ``create_app(reader, api_key)`` builds the app; ``run_pipeline.py serve`` runs it with uvicorn.
 Every route reads through ``LakeReader`` (fixed SQL, bound parameters, a timeout per query) and
@@ -11,6 +12,7 @@ UTC, provider text as data (clients escape it where they render it).
 from __future__ import annotations
 
 import hmac
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -21,7 +23,13 @@ from pydantic import BaseModel
 
 from pipelines.errors import PipelineError
 from pipelines.net.secrets import mask, register_secret
-from pipelines.ops.lake_reads import BadCursorError, LakeReader, ProductFilter, QueryTimeoutError
+from pipelines.ops.lake_reads import (
+    BadCursorError,
+    LakeReader,
+    OrderFilter,
+    ProductFilter,
+    QueryTimeoutError,
+)
 
 API_KEY_ENV = "PIPELINE_API_KEY"
 API_KEY_HEADER = "X-API-Key"
@@ -66,6 +74,7 @@ Cursor = Annotated[
 Text = Annotated[str | None, Query(max_length=200)]
 Price = Annotated[Decimal | None, Query(allow_inf_nan=False)]
 Key = Annotated[str, Path(max_length=1000)]
+Moment = Annotated[datetime | None, Query(description="ISO 8601; UTC when no offset is given")]
 
 
 @api.get("/products", response_model=Page, summary="The current catalog, one page")
@@ -91,6 +100,32 @@ def product(lake: Lake, source: Key, source_id: Key) -> dict[str, Any]:
     found = lake.product(source, source_id)
     if found is None:
         raise HTTPException(404, "no such product in the current catalog")
+    return found
+
+
+@api.get("/orders", response_model=Page, summary="The current orders, one page")
+def orders(lake: Lake, source: Text = None, financial_status: Text = None,
+           fulfillment_status: Text = None, currency: Text = None, created_from: Moment = None,
+           created_to: Moment = None, limit: Limit = DEFAULT_PAGE, cursor: Cursor = None,
+           ) -> Page:  # fmt: skip
+    """Filters: provider (``source``), the statuses, ``currency``, placed at or after
+    ``created_from`` and before ``created_to``. Ordered by (source, source_id); ``cursor``
+    continues where a page ended. Orders hold no buyer data (docs/orders.md)."""
+    filters = OrderFilter(source, financial_status, fulfillment_status, currency,
+                          _utc(created_from), _utc(created_to))  # fmt: skip
+    items, next_cursor = lake.orders(filters, limit, cursor)
+    return Page(items=items, next_cursor=next_cursor)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
+
+
+@api.get("/orders/{source}/{source_id:path}", summary="One order as it is now, with its lines")
+def order(lake: Lake, source: Key, source_id: Key) -> dict[str, Any]:
+    found = lake.order(source, source_id)
+    if found is None:
+        raise HTTPException(404, "no such order in the lake")
     return found
 
 

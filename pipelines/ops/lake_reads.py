@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import json
 import threading
 from dataclasses import dataclass
@@ -60,16 +61,42 @@ class ProductFilter:
     text: str | None = None
 
     def where(self) -> tuple[list[str], list[Any]]:
-        conditions = {
+        return _chosen(self, {
             "source": "source = ?",
             "availability": "availability = ?",
             "min_price": "price_amount >= ?",
             "max_price": "price_amount <= ?",
             "text": "contains(lower(concat_ws(' ', title, brand, sku)), lower(?))",
-        }
-        chosen = [(sql, getattr(self, name)) for name, sql in conditions.items()]
-        chosen = [(sql, value) for sql, value in chosen if value is not None]
-        return [sql for sql, _ in chosen], [value for _, value in chosen]
+        })  # fmt: skip
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    """What ``/orders`` may filter on; each field set adds one fixed condition."""
+
+    source: str | None = None
+    financial_status: str | None = None
+    fulfillment_status: str | None = None
+    currency: str | None = None
+    created_from: dt.datetime | None = None
+    created_to: dt.datetime | None = None
+
+    def where(self) -> tuple[list[str], list[Any]]:
+        return _chosen(self, {
+            "source": "source = ?",
+            "financial_status": "financial_status = ?",
+            "fulfillment_status": "fulfillment_status = ?",
+            "currency": "currency = ?",
+            "created_from": "created_at >= ?",
+            "created_to": "created_at < ?",
+        })  # fmt: skip
+
+
+def _chosen(filters: Any, conditions: dict[str, str]) -> tuple[list[str], list[Any]]:
+    """The fixed ``conditions`` of the fields of ``filters`` that are set, and their values."""
+    chosen = [(sql, getattr(filters, name)) for name, sql in conditions.items()]
+    chosen = [(sql, value) for sql, value in chosen if value is not None]
+    return [sql for sql, _ in chosen], [value for _, value in chosen]
 
 
 def encode_cursor(key: list[str]) -> str:
@@ -122,13 +149,24 @@ class LakeReader:
         self, filters: ProductFilter, limit: int, cursor: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
         """One page of the current catalog in (source, source_id) order, and the next cursor."""
-        conditions, params = filters.where()
+        return self.page("products_current", filters.where(), limit, cursor)
+
+    def orders(
+        self, filters: OrderFilter, limit: int, cursor: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the current orders in (source, source_id) order, and the next cursor."""
+        return self.page("orders_current", filters.where(), limit, cursor)
+
+    def page(self, view: str, where: tuple[list[str], list[Any]], limit: int,
+             cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:  # fmt: skip
+        """One page of ``view`` (one of ours, never a client's) in (source, source_id) order."""
+        conditions, params = where
         if cursor is not None:
             after = decode_cursor(cursor, 2)
             conditions.append("(source > ? OR (source = ? AND source_id > ?))")
             params += [after[0], after[0], after[1]]
-        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-        sql = f"SELECT * FROM products_current {where} ORDER BY source, source_id LIMIT ?"
+        clause = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        sql = f"SELECT * FROM {view} {clause} ORDER BY source, source_id LIMIT ?"
         items = self.rows(sql, [*params, limit + 1])
         if len(items) <= limit:
             return items, None
@@ -139,6 +177,17 @@ class LakeReader:
         sql = "SELECT * FROM products_current WHERE source = ? AND source_id = ?"
         found = self.rows(sql, [source, source_id])
         return found[0] if found else None
+
+    def order(self, source: str, source_id: str) -> dict[str, Any] | None:
+        """One order as it is now, with its current lines (``lines``, by line id)."""
+        sql = "SELECT * FROM orders_current WHERE source = ? AND source_id = ?"
+        found = self.rows(sql, [source, source_id])
+        if not found:
+            return None
+        sql = (
+            "SELECT * FROM order_lines_current WHERE source = ? AND order_id = ? ORDER BY source_id"
+        )
+        return {**found[0], "lines": self.rows(sql, [source, source_id])}
 
     def history(self, source: str, source_id: str, limit: int) -> list[dict[str, Any]]:
         """Every committed row of one product (new, changed, deleted), oldest first."""

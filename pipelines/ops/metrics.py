@@ -126,11 +126,31 @@ def provider_families(record: Mapping[str, Any]) -> list[Metric]:
         errors.add_metric([name], float(max(len(entry.get("errors", [])), int(failed))))
         status.add_metric([name, str(entry.get("status"))], 1)
     z_score = _gauge("anomaly_z_score", "Robust z score of a volume metric against its history.",
-                     ["provider", "metric"])  # fmt: skip
+                     ["dataset", "provider", "metric"])  # fmt: skip
     for verdict in (record.get("anomaly") or {}).get("verdicts", []):
         if verdict.get("z") is not None:
-            z_score.add_metric([verdict["provider"], verdict["metric"]], float(verdict["z"]))
-    return [rows, calls, retries, errors, status, z_score, completeness_family(record)]
+            labels = [verdict.get("dataset") or "products", verdict["provider"], verdict["metric"]]
+            z_score.add_metric(labels, float(verdict["z"]))
+    return [rows, calls, retries, errors, status, z_score, completeness_family(record),
+            dataset_family(record)]  # fmt: skip
+
+
+def dataset_family(record: Mapping[str, Any]) -> Metric:
+    """Rows of the datasets beyond products, per pull and table: ``new``, ``changed`` and
+    ``unchanged`` of each table, and the pull's ``records``, ``quarantined`` and ``dropped``
+    (counted per raw record) under the table ``*``."""
+    rows = _gauge("dataset_rows", "Rows of a dataset beyond products by table and kind.",
+                  ["dataset", "provider", "table", "kind"])  # fmt: skip
+    for pull, entry in (record.get("datasets") or {}).items():
+        dataset, _, provider = pull.partition(".")
+        for kind in ("records", "quarantined", "dropped"):
+            if isinstance(entry.get(kind), int):
+                rows.add_metric([dataset, provider, "*", kind], float(entry[kind]))
+        for table, counts in (entry.get("tables") or {}).items():
+            for kind in ("new", "changed", "unchanged"):
+                if isinstance(counts.get(kind), int):
+                    rows.add_metric([dataset, provider, table, kind], float(counts[kind]))
+    return rows
 
 
 def completeness_family(record: Mapping[str, Any]) -> Metric:

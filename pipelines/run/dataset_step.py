@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from pipelines.lake.datasets import PRODUCTS, Table
 from pipelines.lake.dedup import DedupCounts, DedupState, load_state, save_state
 from pipelines.lake.lake import Lake, Manifest, PartWriter, StagedFile, read_raw
+from pipelines.lake.volumes import DaySums
 from pipelines.run.dataset_rows import DatasetRows
 from pipelines.run.extract import Extractor
 from pipelines.run.process import RunContext
@@ -45,11 +46,14 @@ class DatasetStep:
     live_runs: Callable[[], set[str]] = set
     trash_retention_days: float = 7.0
     work: Path = Path(".")  # this step's work folder (set by ``execute``)
+    # the daily volumes of the new rows (set by ``execute``)
+    sums: DaySums = field(default_factory=lambda: DaySums(()))
 
     def execute(self, provider: Provider, work: Path, dt: str) -> dict[str, Any]:
         """The step's outputs: the extract's status, the counts per table, the stats."""
         dataset = self.extractor.dataset
         work = self.work = work / dataset.name
+        self.sums = DaySums(dataset.volumes)
         extract = self.extractor.extract(provider, work, dt)
         if extract.get("status") != "ok" or "raw" not in extract:
             said = {k: extract[k] for k in ("reason", "error") if k in extract}
@@ -73,7 +77,9 @@ class DatasetStep:
                 )
         log.info("%s %s: %d records, %d quarantined, %d dropped", provider.name, dataset.name,
                  counts.records, counts.quarantined, counts.dropped)  # fmt: skip
-        return {"status": "ok", **asdict(counts), "stats": extract.get("stats", {})}
+        volumes = self.sums.to_dict()
+        return {"status": "ok", **asdict(counts), "stats": extract.get("stats", {}),
+                **({"volumes": volumes} if volumes else {})}  # fmt: skip
 
     def commit_table(self, table: Table, source: str, files: list[StagedFile], dt: str,
                      guard: Guard | None = None, next_state: dict[str, Any] | None = None,
@@ -87,7 +93,7 @@ class DatasetStep:
             return {"committed_before": 1}
         candidates = next((f for f in files if f.zone == "candidates"), None)
         part = lake.part_file(self.work / table.name, "normalized", dt, source, self.run.run_id)
-        written, dedup = self._dedup(table.schema, state, candidates, part)
+        written, dedup = self._dedup(table, state, candidates, part)
         kept = [f for f in files if f.zone != "candidates"] + ([written] if written else [])
         if guard is None:
             Lake.discard(kept)
@@ -119,19 +125,21 @@ class DatasetStep:
             state.applied_runs.add(run_id)
         return state
 
-    def _dedup(self, schema: pa.Schema, state: DedupState, candidates: StagedFile | None,
+    def _dedup(self, table: Table, state: DedupState, candidates: StagedFile | None,
                part: StagedFile) -> tuple[StagedFile | None, DedupCounts]:  # fmt: skip
         """Keep the new and changed rows of the candidates: by content, not by timestamp."""
+        schema = table.schema
         total = DedupCounts()
         writer = PartWriter(part, schema, self.run.row_group_size)
         if candidates is not None and candidates.staged.exists():
             parquet = pq.ParquetFile(candidates.staged)
             for batch in parquet.iter_batches(batch_size=self.run.batch_size):
-                table = pa.Table.from_batches([batch]).select(schema.names).cast(schema)
-                fresh, counts = state.classify(table)
+                rows = pa.Table.from_batches([batch]).select(schema.names).cast(schema)
+                fresh, counts = state.classify(rows)
                 total.new += counts.new
                 total.changed += counts.changed
                 total.unchanged += counts.unchanged
+                self.sums.add(table.name, fresh)
                 writer.write(fresh.cast(schema))
             Lake.discard([candidates])
         return writer.close(), total

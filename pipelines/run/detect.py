@@ -1,5 +1,5 @@
-"""What the detect step adds to the volume verdicts: acknowledged runs, mass-delete alerts, and
-the one-line descriptions the run log and the summary show.
+"""What the detect step adds to the volume verdicts: acknowledged runs, the datasets' volumes,
+mass-delete alerts, and the one-line descriptions the run log and the summary show.
 """
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pipelines.checks.anomaly import AnomalyReport, Verdict
+from pipelines.checks.anomaly import AnomalyConfig, AnomalyReport, Verdict, detect_anomalies
+from pipelines.checks.dataset_anomaly import detect_dataset_anomalies
 
 ACKNOWLEDGED_FILE = "acknowledged_runs.txt"
 
@@ -19,6 +20,21 @@ def acknowledged_runs(log_dir: Path) -> frozenset[str]:
     if not path.exists():
         return frozenset()
     return frozenset(line.strip() for line in path.read_text().splitlines() if line.strip())
+
+
+def judge_volumes(
+    history: list[dict[str, Any]],
+    record: dict[str, Any],
+    config: AnomalyConfig,
+    acknowledged: frozenset[str],
+    mass_deletes: list[Verdict],
+) -> AnomalyReport:
+    """Every volume verdict of the run: the products' counters, each dataset's declared
+    volumes (``pipelines/checks/dataset_anomaly.py``), then the mass-delete alerts."""
+    report = detect_anomalies(history, record, config, acknowledged)
+    report.verdicts += detect_dataset_anomalies(history, record, config, acknowledged)
+    report.verdicts += mass_deletes
+    return report
 
 
 def mass_delete_alerts(written: Mapping[str, Any]) -> list[Verdict]:
@@ -52,6 +68,7 @@ def shard_anomaly(shard: str, mass_deletes: list[Verdict]) -> dict[str, Any]:
 def describe_alerts(anomaly: AnomalyReport) -> list[str]:
     """One phrase per alert: provider, metric, value and the usual level."""
     return [
-        f"{v.provider} {v.metric} {v.value:g} vs median {v.median:g} (z {v.z:+.1f})"
+        f"{v.dataset + ' ' if v.dataset else ''}{v.provider} {v.metric}"
+        f"{' on ' + v.day if v.day else ''} {v.value:g} vs median {v.median:g} (z {v.z:+.1f})"
         for v in anomaly.alerts
     ]

@@ -21,7 +21,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from pipelines.checks.anomaly import AnomalyConfig, detect_anomalies
+from pipelines.checks.anomaly import AnomalyConfig
 from pipelines.checks.quality_config import QualityConfig
 from pipelines.checks.report import write_reports
 from pipelines.checks.report_retention import prune_reports
@@ -41,6 +41,7 @@ from pipelines.run.dataset_step import DatasetStep, planned_pulls
 from pipelines.run.detect import (
     acknowledged_runs,
     describe_alerts,
+    judge_volumes,
     mass_delete_alerts,
     shard_anomaly,
 )
@@ -354,8 +355,7 @@ class Runner:
         record = build_record(self.checkpoint, self.lake.uri)
         history = [r for r in self._history() if r["run_id"] != self.run_id]
         acknowledged = acknowledged_runs(self.config.run_log_dir())  # one file for both modes
-        anomaly = detect_anomalies(history, record, self.anomaly, acknowledged)
-        anomaly.verdicts += mass_deletes
+        anomaly = judge_volumes(history, record, self.anomaly, acknowledged, mass_deletes)
         if anomaly.worst == "alert":
             log.warning("volume anomaly: %s", "; ".join(describe_alerts(anomaly)))
         return {"anomaly": anomaly.to_dict()}

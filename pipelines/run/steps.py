@@ -81,7 +81,7 @@ def step_graph(
     """The steps of a run over ``providers`` (products), ``sinks`` and ``datasets``
     (``orders.shopify``: a dataset beyond products and a provider offering it), in an order
     that respects every dependency. A plain run takes them in this order: the sinks right
-    after ``write``."""
+    after ``write``, the datasets' pulls before ``detect``."""
     steps: list[Step] = []
     for name in providers:
         steps.append(Step(f"extract.{name}", (), network=True))
@@ -90,8 +90,8 @@ def step_graph(
     steps.append(Step("quality", normalized))
     steps.append(Step("write", ("quality",)))
     steps += [Step(f"sink.{name}", ("write",), network=True) for name in sinks]
-    steps.append(Step("detect", ("write",)))
     pulls = tuple(f"dataset.{unit}" for unit in datasets)
     steps += [Step(name, (), network=True) for name in pulls]
+    steps.append(Step("detect", ("write", *pulls)))  # the datasets' volumes too
     steps.append(Step("report", ("detect", *pulls)))
     return steps

@@ -90,13 +90,13 @@ def test_real_and_demo_runs_each_keep_their_own_log_and_history(
     """A real run (on the fake APIs), a demo run, a real run: each log holds its own runs,
     and the second real run's anomaly history holds the first real run and no demo run."""
     histories: list[list[dict[str, Any]]] = []
-    detect = runner_module.detect_anomalies
+    detect = runner_module.judge_volumes
 
     def spy(history: list[dict[str, Any]], *args: Any) -> Any:
         histories.append(history)
         return detect(history, *args)
 
-    monkeypatch.setattr(runner_module, "detect_anomalies", spy)
+    monkeypatch.setattr(runner_module, "judge_volumes", spy)
     first = run(tmp_path, fakes, only=("shopify",))
     registry = {p.name: p for p in (ShopifyProvider(), AmazonProvider(), EbayProvider())}
     config = load_config(tmp_path / "pipeline.toml", registry).with_pipeline(

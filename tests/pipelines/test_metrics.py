@@ -120,7 +120,12 @@ def test_registry_holds_run_provider_and_step_metrics() -> None:
     )
     assert (
         value(
-            text, "product_pipeline_anomaly_z_score", mode="live", provider="shopify", metric="new"
+            text,
+            "product_pipeline_anomaly_z_score",
+            mode="live",
+            dataset="products",
+            provider="shopify",
+            metric="new",
         )
         == 6.25
     )
@@ -138,7 +143,7 @@ def test_registry_holds_run_provider_and_step_metrics() -> None:
                  state="pending") == 2  # fmt: skip
     no_z = (
         "product_pipeline_anomaly_z_score",
-        frozenset({("provider", "ebay"), ("metric", "new")}),
+        frozenset({("dataset", "products"), ("provider", "ebay"), ("metric", "new")}),
     )
     assert no_z not in samples(text)  # insufficient history has no z score
     assert value(text, "product_pipeline_anomaly_alerts", mode="live") == 1
@@ -331,3 +336,24 @@ def test_the_live_endpoint_labels_steps_with_the_checkpoints_mode(tmp_path: Path
     path.write_text(json.dumps(CHECKPOINT | {"options": {"mode": "offline"}}))
     text = generate_latest(live_registry(path)).decode()
     assert value(text, "product_pipeline_step_retries", mode="offline", step="write") == 0
+
+
+def test_datasets_beyond_products_have_their_rows_and_z_scores_labelled() -> None:
+    orders = {
+        "status": "ok", "records": 6, "quarantined": 1, "dropped": 0,
+        "tables": {"orders": {"new": 5, "changed": 1, "unchanged": 0},
+                   "order_lines": {"new": 9, "changed": 0, "unchanged": 2}},
+    }  # fmt: skip
+    verdict = {"dataset": "orders", "provider": "shopify", "metric": "revenue_CAD",
+               "day": "2026-11-21", "verdict": "alert", "z": -7.5}  # fmt: skip
+    record = {**RECORD, "datasets": {"orders.shopify": orders},
+              "anomaly": {"verdicts": [*RECORD["anomaly"]["verdicts"], verdict]}}  # fmt: skip
+    text = generate_latest(run_metrics_registry(record, CHECKPOINT)).decode()
+    rows = "product_pipeline_dataset_rows"
+    common = {"mode": "live", "dataset": "orders", "provider": "shopify"}
+    assert value(text, rows, **common, table="order_lines", kind="unchanged") == 2
+    assert value(text, rows, **common, table="orders", kind="changed") == 1
+    assert value(text, rows, **common, table="*", kind="quarantined") == 1
+    z = "product_pipeline_anomaly_z_score"
+    assert value(text, z, **common, metric="revenue_CAD") == -7.5
+    assert value(text, "product_pipeline_anomaly_alerts", mode="live") == 2

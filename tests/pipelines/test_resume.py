@@ -25,7 +25,7 @@ KILL_POINTS = [
     ("pipelines.run.process:DedupStage.feed", 2),  # write, before the commit
     ("pipelines.lake.lake:_sha256", 2),  # write, files moved but no manifest yet
     ("pipelines.run.write:save_state", 1),  # write, manifest written, state not yet
-    ("pipelines.run.runner:detect_anomalies", 1),  # detect
+    ("pipelines.run.runner:judge_volumes", 1),  # detect
     ("pipelines.run.runner:write_reports", 1),  # report
 ]
 
