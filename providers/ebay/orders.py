@@ -114,8 +114,8 @@ def fetch_orders(
         paginator.update(len(page.get("orders", [])), total)
         if not page.get("next"):
             paginator.has_more = False
-    if newest:
-        ctx.next_state[WATERMARK_KEY] = newest
+    if newest and ctx.limit is None:  # eBay does not sort by modification: a cut pull
+        ctx.next_state[WATERMARK_KEY] = newest  # could skip orders, so it moves nothing
     if ctx.limit is None and total is not None:
         ctx.expect("orders", source_count=total, read=read, note=note)
     elif note:

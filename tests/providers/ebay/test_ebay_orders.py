@@ -128,6 +128,16 @@ def test_a_gap_older_than_the_window_is_reported(fetch_context, ebay: FakeEbay) 
     assert datetime.fromisoformat(since) > old + timedelta(days=29)  # eBay's window, no further
 
 
+def test_a_limited_pull_moves_no_watermark(fetch_context, ebay: FakeEbay) -> None:
+    provider = EbayProvider()
+    ctx = fetch_context(provider, ebay.env(), limit=2)
+    assert len(list(provider.fetch_dataset("orders", ctx))) == 2
+    assert ctx.next_state == {}
+    ctx = fetch_context(provider, ebay.env())
+    assert len(list(provider.fetch_dataset("orders", ctx))) == 7
+    assert ctx.next_state == {ebay_orders.WATERMARK_KEY: ebay.orders[6]["lastModifiedDate"]}
+
+
 def test_an_expired_user_token_is_refreshed(workdir: Path, ebay: FakeEbay) -> None:
     ebay.expire_tokens_after(1)
     record = run(ebay)
