@@ -2,11 +2,13 @@
 
 ``scrub`` walks a raw record and drops every key of ``DROPPED_KEYS`` wherever it appears
 (names, email, phone, street lines, company, notes and free text, the customer object, the
-billing address); an address object keeps only ``ADDRESS_KEPT_KEYS`` (country and region).
-Where the record names a customer, ``buyer_key`` replaces it: HMAC-SHA256 of the provider and
-the customer id keyed with the operator's secret (``BUYER_KEY_SECRET_ENV``), or nothing at
-all without the secret. The secret is registered (``pipelines.net.secrets``), so it is masked
-wherever text is written. What is left holds no name, contact or street: that lands in raw.
+billing address); an address object keeps only ``ADDRESS_KEPT_KEYS`` (country and region),
+also inside a nested address (eBay's ``shipTo.contactAddress``).
+Where the record names a customer (its ``id``, or eBay's buyer ``username``), ``buyer_key``
+replaces it: HMAC-SHA256 of the provider and that id keyed with the operator's secret
+(``BUYER_KEY_SECRET_ENV``), or nothing at all without the secret. The secret is registered
+(``pipelines.net.secrets``), so it is masked wherever text is written. What is left holds no
+name, contact or street: that lands in raw.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pipelines.net.secrets import register_secret
 BUYER_KEY_SECRET_ENV = "PIPELINE_BUYER_KEY_SECRET"
 BUYER_KEY_FIELD = "__buyer_key"
 CUSTOMER_KEYS = ("customer", "buyer")  # objects whose ``id`` makes the buyer key
+CUSTOMER_ID_KEYS = ("id", "username")  # eBay names its buyer by ``username`` only
 DROPPED_KEYS = frozenset(
     {
         "customer", "buyer", "billingAddress", "billing_address", "email", "contactEmail",
@@ -28,9 +31,16 @@ DROPPED_KEYS = frozenset(
         "company", "address1", "address2", "street", "city", "zip", "postalCode",
         "latitude", "longitude", "note", "notes", "customAttributes", "note_attributes",
         "clientIp", "browserIp", "customerLocale", "buyerCheckoutMessage",
+        # eBay (Sell Fulfillment Order): the buyer's and recipient's names, contacts, notes.
+        "username", "fullName", "companyName", "primaryPhone", "addressLine1", "addressLine2",
+        "buyerRegistrationAddress", "taxAddress", "taxIdentifier", "buyerCheckoutNotes",
+        "giftDetails",
     }
 )  # fmt: skip
-ADDRESS_KEYS = frozenset({"shippingAddress", "shipping_address", "shipTo", "shippingAddressV2"})
+ADDRESS_KEYS = frozenset(
+    {"shippingAddress", "shipping_address", "shipTo", "shippingAddressV2", "contactAddress",
+     "finalDestinationAddress"}
+)  # fmt: skip
 ADDRESS_KEPT_KEYS = frozenset(
     {"countryCodeV2", "countryCode", "country_code", "provinceCode", "province_code",
      "stateOrProvince"}
@@ -62,9 +72,12 @@ class Scrubber:
             return None
         for key in CUSTOMER_KEYS:
             customer = record.get(key)
-            if isinstance(customer, Mapping) and customer.get("id"):
-                message = f"{self.provider}:{customer['id']}".encode()
-                return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+            if not isinstance(customer, Mapping):
+                continue
+            for id_key in CUSTOMER_ID_KEYS:
+                if customer.get(id_key):
+                    message = f"{self.provider}:{customer[id_key]}".encode()
+                    return hmac.new(self._key, message, hashlib.sha256).hexdigest()
         return None
 
 
@@ -73,8 +86,12 @@ def _scrub(value: Any, inside: str | None) -> Any:
         return [_scrub(item, inside) for item in value]
     if not isinstance(value, Mapping):
         return value
-    if inside in ADDRESS_KEYS:
-        return {k: v for k, v in value.items() if k in ADDRESS_KEPT_KEYS}
+    if inside in ADDRESS_KEYS:  # country and region, also of a nested address (eBay's shipTo)
+        return {
+            k: _scrub(v, k) if k in ADDRESS_KEYS else v
+            for k, v in value.items()
+            if k in ADDRESS_KEPT_KEYS or k in ADDRESS_KEYS
+        }
     keep_names = inside in KEPT_UNDER
     return {
         key: _scrub(item, key if key in ADDRESS_KEYS | KEPT_UNDER else inside)

@@ -1,24 +1,27 @@
-"""eBay provider: Browse API item searches, one canonical row per item.
+"""eBay provider: Browse API item searches, one canonical row per item; the seller's orders.
 
 eBay cannot list "all items": the pipeline runs the searches configured under
 ``[providers.ebay] queries``. Each raw record is an ``itemSummary`` exactly as returned, plus
 ``__marketplace`` (the X-EBAY-C-MARKETPLACE-ID asked) and ``__query`` (the ``q`` text, or the
 other criteria, that found it), and ``__gtin`` when the search asked for a GTIN (item summaries
 carry none: only getItem does). An item found by several queries is kept once per fetch.
+
+The ``orders`` dataset is the seller's Sell Fulfillment orders (``orders.py``), read with a
+user token minted from ``EBAY_REFRESH_TOKEN`` (``auth.user_token``).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipelines.errors import ConfigError
 from pipelines.net.endpoints import check_endpoint
 from pipelines.net.oauth import ClientCredentialsToken, TokenSource
 from pipelines.net.secrets import register_secret
-from providers.base import FetchContext, Provider
-from providers.ebay.auth import StaticToken, application_token
+from providers.base import FetchContext, ProbeResult, Provider
+from providers.ebay.auth import StaticToken, application_token, user_token
 from providers.ebay.client import BrowseClient
 from providers.ebay.normalize import normalize_item
 from providers.ebay.settings import (
@@ -30,12 +33,17 @@ from providers.ebay.settings import (
     ENV_CLIENT_SECRET,
     ENV_OAUTH_TOKEN,
     ENV_OAUTH_URL,
+    ENV_REFRESH_TOKEN,
+    FULFILLMENT_SCOPE,
     OPTIONS,
     SETTINGS,
     Query,
     SearchPlan,
     check_options,
 )
+
+if TYPE_CHECKING:
+    from providers.ebay.orders import OrdersClient
 
 __all__ = ["EbayProvider"]
 
@@ -45,6 +53,7 @@ class EbayProvider(Provider):
 
     name = "ebay"
     title = "eBay (Browse API)"
+    datasets = ("products", "orders")
     settings = SETTINGS
     options = OPTIONS
     # Browse API default application quota: 5,000 calls a day (more on request, after review).
@@ -53,7 +62,7 @@ class EbayProvider(Provider):
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         # One token cache per token endpoint and client, kept for the life of the process.
-        self._tokens: dict[tuple[str, str, str], ClientCredentialsToken] = {}
+        self._tokens: dict[tuple[str, ...], ClientCredentialsToken] = {}
 
     # --- configuration ------------------------------------------------------------------------
 
@@ -110,11 +119,55 @@ class EbayProvider(Provider):
                 if remaining == 0:
                     return
 
-    def probe(self, ctx: FetchContext) -> str:
-        """Mint a token (with client credentials) and ask the first query for one item."""
+    def probe(self, ctx: FetchContext) -> ProbeResult:
+        """Mint a token (with client credentials) and ask the first query for one item; when
+        the run asks for orders, mint the user token too and ask getOrders for one order."""
         query = self.check_options(ctx.options).queries[0]
         total = self._client(ctx).count(query)
-        return f"search {query.label!r} on {query.marketplace}: {total} results"
+        detail = f"search {query.label!r} on {query.marketplace}: {total} results"
+        if "orders" not in ctx.datasets:
+            return ProbeResult(detail)
+        from providers.ebay.orders import orders_fact
+
+        return ProbeResult(detail, (orders_fact(self.orders_client(ctx)),))
+
+    def fetch_dataset(self, dataset: str, ctx: FetchContext) -> Iterator[dict[str, Any]]:
+        """Products (``fetch``) or the seller's orders (``orders.py``)."""
+        if dataset == "orders":
+            from providers.ebay.orders import fetch_orders
+
+            return fetch_orders(ctx, self.orders_client(ctx))
+        return super().fetch_dataset(dataset, ctx)
+
+    def normalize_dataset(self, dataset: str, raw: dict[str, Any]) -> dict[str, list[dict]]:
+        """An order row and its line rows; products as ``normalize``."""
+        if dataset == "orders":
+            from providers.ebay.order_normalize import normalize_order
+
+            return normalize_order(raw)
+        return super().normalize_dataset(dataset, raw)
+
+    def orders_client(self, ctx: FetchContext) -> OrdersClient:
+        """The getOrders client with the seller's user token (``ConfigError`` without one)."""
+        from providers.ebay.orders import OrdersClient
+
+        api_url = check_endpoint(ENV_API_URL, ctx.settings.get(ENV_API_URL) or DEFAULT_API_URL)
+        return OrdersClient(ctx, api_url, self._user_token(ctx.settings))
+
+    def _user_token(self, settings: Mapping[str, str]) -> TokenSource:
+        client_id, secret = settings.get(ENV_CLIENT_ID), settings.get(ENV_CLIENT_SECRET)
+        refresh = settings.get(ENV_REFRESH_TOKEN)
+        if not (client_id and secret and refresh):
+            raise ConfigError(
+                f"ebay orders: set {ENV_REFRESH_TOKEN} (the seller's refresh token with the "
+                f"{FULFILLMENT_SCOPE} scope) with {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET}; "
+                "see docs/orders.md#ebay"
+            )
+        oauth_url = check_endpoint(ENV_OAUTH_URL, settings.get(ENV_OAUTH_URL) or DEFAULT_OAUTH_URL)
+        key = (oauth_url, client_id, secret, refresh)
+        if key not in self._tokens:
+            self._tokens[key] = user_token(client_id, secret, refresh, oauth_url, clock=self.clock)
+        return self._tokens[key]
 
     def _client(self, ctx: FetchContext) -> BrowseClient:
         api_url = check_endpoint(ENV_API_URL, ctx.settings.get(ENV_API_URL) or DEFAULT_API_URL)

@@ -66,43 +66,56 @@ class BrowseClient:
         return _total(page)
 
     def _get_page(self, params: dict[str, str], marketplace: str, what: str) -> dict[str, Any]:
-        token = self.tokens.get(self.http)  # a refused mint fails here, without a second try
-        try:
-            response = self._send(token, params, marketplace, what)
-        except FatalProviderError as exc:
-            if not _is_unauthorized(exc):
-                raise
-            if not self.tokens.can_refresh:
-                error = FatalProviderError(mask(f"{exc} ({STATIC_TOKEN_HINT})"))
-                error.status = exc.status
-                raise error from None
-            # The cached token was revoked or lapsed early: mint once more and retry once.
-            self.http.log.warning("ebay %s: token refused (401); minting a new one", what)
-            self.tokens.invalidate()
-            response = self._send(self.tokens.get(self.http), params, marketplace, what)
-        page = response.json(f"ebay {what}")
-        if not isinstance(page, dict):
-            raise FatalProviderError(
-                f"ebay {what}: expected a JSON object, got {type(page).__name__}"
-            )
-        return page
+        headers = {"X-EBAY-C-MARKETPLACE-ID": marketplace}
+        # The marketplace header is part of the cache key.
+        return get_json(self.http, self.tokens, self.search_url, params, headers, what)
 
-    def _send(
-        self, token: str, params: dict[str, str], marketplace: str, what: str
-    ) -> HttpResponse:
-        headers = {
-            "Authorization": f"Bearer {token}",
-            "X-EBAY-C-MARKETPLACE-ID": marketplace,
-            "Accept": "application/json",
-        }
-        return self.http.request(
-            "GET",
-            self.search_url,
-            what=what,
-            params=params,
-            headers=headers,
-            cacheable=True,  # the marketplace header is part of the cache key
-        )
+
+def get_json(
+    http: HttpClient,
+    tokens: TokenSource,
+    url: str,
+    params: dict[str, str],
+    headers: dict[str, str],
+    what: str,
+    *,
+    cacheable: bool = True,
+) -> dict[str, Any]:
+    """GET ``url`` with a bearer token from ``tokens``; on a 401 mint once more and retry once.
+
+    Throttling (429) and server errors are retried by the shared HTTP layer.
+    """
+    token = tokens.get(http)  # a refused mint fails here, without a second try
+    try:
+        response = _send(http, token, url, params, headers, what, cacheable)
+    except FatalProviderError as exc:
+        if not _is_unauthorized(exc):
+            raise
+        if not tokens.can_refresh:
+            error = FatalProviderError(mask(f"{exc} ({STATIC_TOKEN_HINT})"))
+            error.status = exc.status
+            raise error from None
+        # The cached token was revoked or lapsed early: mint once more and retry once.
+        http.log.warning("ebay %s: token refused (401); minting a new one", what)
+        tokens.invalidate()
+        response = _send(http, tokens.get(http), url, params, headers, what, cacheable)
+    page = response.json(f"ebay {what}")
+    if not isinstance(page, dict):
+        raise FatalProviderError(f"ebay {what}: expected a JSON object, got {type(page).__name__}")
+    return page
+
+
+def _send(
+    http: HttpClient,
+    token: str,
+    url: str,
+    params: dict[str, str],
+    headers: dict[str, str],
+    what: str,
+    cacheable: bool,
+) -> HttpResponse:
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json", **headers}
+    return http.request("GET", url, what=what, params=params, headers=headers, cacheable=cacheable)
 
 
 def _is_unauthorized(exc: FatalProviderError) -> bool:

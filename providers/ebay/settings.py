@@ -7,6 +7,11 @@ Vendor facts (checked against eBay's docs, see the links):
   https://developer.ebay.com/api-docs/buy/browse/resources/item_summary/methods/search
 - Application token: client-credentials grant against the identity endpoint, valid ~2 hours,
   minting limited per day. https://developer.ebay.com/api-docs/static/oauth-client-credentials-grant.html
+- Orders: ``GET /sell/fulfillment/v1/order`` (getOrders) with a *user* token minted from a
+  refresh token (``grant_type=refresh_token``, scope ``sell.fulfillment.readonly``);
+  ``filter=lastmodifieddate:[from..]``, ``limit``/``offset`` paging; the filter reaches back
+  90 days only. https://developer.ebay.com/api-docs/sell/fulfillment/resources/order/methods/getOrders
+  https://developer.ebay.com/api-docs/static/oauth-refresh-token-request.html
 """
 
 from __future__ import annotations
@@ -30,6 +35,11 @@ DEFAULT_MAX_RESULTS_PER_QUERY = 10_000
 DEFAULT_TOKEN_REFRESH_MARGIN = 300.0
 
 SEARCH_PATH = "/buy/browse/v1/item_summary/search"
+ORDERS_PATH = "/sell/fulfillment/v1/order"
+FULFILLMENT_SCOPE = "https://api.ebay.com/oauth/api_scope/sell.fulfillment.readonly"
+ORDERS_PAGE_SIZE = 200
+ORDERS_WINDOW_DAYS = 90  # getOrders' filter returns orders of the last 90 days only
+ORDERS_LOOKBACK_HOURS = 2  # an incremental pull starts this long before the last watermark
 MAX_PAGE_SIZE = 200
 API_RESULT_CAP = 10_000  # offset + limit may never pass this
 
@@ -48,6 +58,7 @@ ENV_CLIENT_SECRET = "EBAY_CLIENT_SECRET"
 ENV_OAUTH_TOKEN = "EBAY_OAUTH_TOKEN"
 ENV_API_URL = "EBAY_API_URL"
 ENV_OAUTH_URL = "EBAY_OAUTH_URL"
+ENV_REFRESH_TOKEN = "EBAY_REFRESH_TOKEN"
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(
@@ -66,6 +77,13 @@ SETTINGS: tuple[Setting, ...] = (
         ENV_OAUTH_TOKEN,
         "a ready eBay application access token (expires after ~2 hours; use only without "
         "EBAY_CLIENT_ID/EBAY_CLIENT_SECRET)",
+        secret=True,
+        required=False,
+    ),
+    Setting(
+        ENV_REFRESH_TOKEN,
+        "the seller's eBay user refresh token with the sell.fulfillment.readonly scope "
+        "(orders only; used with EBAY_CLIENT_ID/EBAY_CLIENT_SECRET)",
         secret=True,
         required=False,
     ),

@@ -1,14 +1,17 @@
-"""A fake eBay (OAuth token and Browse search) on 127.0.0.1: import its public names from here.
+"""A fake eBay (OAuth token, Browse search, getOrders) on 127.0.0.1: import its names here.
 
 ``server`` has ``FakeEbay`` and the transport faults, ``payloads`` eBay's error bodies and
-``make_item``; tests use the error bodies as ``fake_ebay.INTERNAL_ERROR`` and the like.
+``make_item``, ``orders`` the seller's orders (``make_order``, ``CANARY``); tests use
+the error bodies as ``fake_ebay.INTERNAL_ERROR`` and the like.
 """
 
+from tests.fakes.ebay.orders import CANARY, amount, make_line, make_order
 from tests.fakes.ebay.payloads import (
     ACCESS_DENIED,
     BAD_LIMIT,
     INTERNAL_ERROR,
     INVALID_CLIENT,
+    INVALID_GRANT,
     INVALID_SCOPE,
     INVALID_TOKEN,
     MISSING_CRITERIA,
@@ -39,9 +42,11 @@ from tests.fakes.ebay.server import (
 __all__ = [
     "ACCESS_DENIED",
     "BAD_LIMIT",
+    "CANARY",
     "CRITERIA",
     "INTERNAL_ERROR",
     "INVALID_CLIENT",
+    "INVALID_GRANT",
     "INVALID_SCOPE",
     "INVALID_TOKEN",
     "MISSING_CRITERIA",
@@ -59,8 +64,11 @@ __all__ = [
     "FakeSearch",
     "Fault",
     "SeenRequest",
+    "amount",
     "ebay_error",
     "make_item",
+    "make_line",
+    "make_order",
     "reset_connection",
     "slow",
     "truncated_body",

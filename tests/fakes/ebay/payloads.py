@@ -83,6 +83,11 @@ UNSUPPORTED_GRANT = {
     "error": "unsupported_grant_type",
     "error_description": "grant type in request is not supported by the authorization server",
 }
+INVALID_GRANT = {
+    "error": "invalid_grant",
+    "error_description": "the provided authorization refresh token is invalid or was issued to "
+    "another client",
+}
 INVALID_SCOPE = {
     "error": "invalid_scope",
     "error_description": "The requested scope is invalid, unknown, malformed, or exceeds the "

@@ -12,7 +12,9 @@ answer, a transport fault (``reset_connection``, ``truncated_body``, ``slow(seco
 ``n`` search pages have been served, as when a token lapses mid-run. The server is threaded,
 so a slow answer does not hold up the requests that follow it.
 
-The error bodies and ``make_item`` are in ``payloads.py``.
+The error bodies and ``make_item`` are in ``payloads.py``. The seller's orders (getOrders,
+with a user token minted by the refresh-token grant) are built and paged in ``orders.py``;
+``order_faults`` queue faults for them, and ``expire_tokens_after`` counts their pages too.
 """
 
 from __future__ import annotations
@@ -32,9 +34,12 @@ import orjson
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from tests.fakes.ebay.orders import FULFILLMENT_SCOPE, ORDERS_PATH, orders_page
 from tests.fakes.ebay.payloads import (
+    ACCESS_DENIED,
     BAD_LIMIT,
     INVALID_CLIENT,
+    INVALID_GRANT,
     INVALID_SCOPE,
     INVALID_TOKEN,
     MISSING_CRITERIA,
@@ -79,14 +84,15 @@ class FakeEbay:
         client_id: str = "fake-client-id",
         client_secret: str = "fake-client-secret",
         expires_in: int = 7200,
+        refresh_token: str = "v^1.1#i^1#fake-refresh-token",  # pragma: allowlist secret
     ) -> None:
         self.server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-        self._defaults = (client_id, client_secret, expires_in)
+        self._defaults = (client_id, client_secret, expires_in, refresh_token)
         self.reset()
 
     def reset(self) -> None:
         """Forget every search, token, request and fault (one server can serve many tests)."""
-        self.client_id, self.client_secret, self.expires_in = self._defaults
+        self.client_id, self.client_secret, self.expires_in, self.refresh_token = self._defaults
         self.searches: dict[tuple[str, tuple[tuple[str, str], ...]], FakeSearch] = {}
         self.valid_tokens: set[str] = set()
         self.minted: list[str] = []
@@ -96,6 +102,10 @@ class FakeEbay:
         self.search_faults: list[Fault] = []  # served, in order, before real answers
         self.token_faults: list[Fault] = []
         self.expire_after: int | None = None
+        self.orders: list[dict] = []
+        self.user_tokens: set[str] = set()
+        self.order_requests: list[SeenRequest] = []
+        self.order_faults: list[Fault] = []
         self.pages_served = 0
         self._counter = itertools.count(1)
 
@@ -104,6 +114,7 @@ class FakeEbay:
     def start(self) -> FakeEbay:
         self.server.expect_request(TOKEN_PATH, method="POST").respond_with_handler(self._token)
         self.server.expect_request(SEARCH_PATH, method="GET").respond_with_handler(self._search)
+        self.server.expect_request(ORDERS_PATH, method="GET").respond_with_handler(self._orders)
         self.server.start()
         return self
 
@@ -129,6 +140,7 @@ class FakeEbay:
             "EBAY_OAUTH_URL": self.base_url + TOKEN_PATH,
             "EBAY_CLIENT_ID": self.client_id,
             "EBAY_CLIENT_SECRET": self.client_secret,
+            "EBAY_REFRESH_TOKEN": self.refresh_token,
             **extra,
         }
 
@@ -181,6 +193,8 @@ class FakeEbay:
             return _json(401, INVALID_CLIENT)
         if not request.content_type.startswith("application/x-www-form-urlencoded"):
             return _json(400, UNSUPPORTED_GRANT)
+        if form.get("grant_type") == "refresh_token":
+            return self._user_token(form)
         if form.get("grant_type") != "client_credentials":
             return _json(400, UNSUPPORTED_GRANT)
         if form.get("scope") != SCOPE:
@@ -194,6 +208,39 @@ class FakeEbay:
             "token_type": "Application Access Token",
         }
         return _json(200, body)
+
+    def _user_token(self, form: dict[str, str]) -> Response:
+        """The refresh-token grant: a user token for the consented scope (no new refresh
+        token: eBay's answer to this grant carries none)."""
+        if form.get("refresh_token") != self.refresh_token:
+            return _json(400, INVALID_GRANT)
+        if form.get("scope") != FULFILLMENT_SCOPE:
+            return _json(400, INVALID_SCOPE)
+        token = f"v^1.1#i^1#fake-user-token-{next(self._counter)}"
+        self.minted.append(token)
+        self.valid_tokens.add(token)
+        self.user_tokens.add(token)
+        return _json(200, {"access_token": token, "expires_in": self.expires_in,
+                           "token_type": "User Access Token"})  # fmt: skip
+
+    def _orders(self, request: Request) -> Response:
+        args = dict(request.args.items())
+        self.order_requests.append(_seen(request))
+        fault = self.order_faults.pop(0) if self.order_faults else None
+        if fault is not None:
+            return _serve_fault(fault, request)
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if not token:
+            return _json(400, MISSING_TOKEN)
+        if token not in self.valid_tokens:
+            return _json(401, INVALID_TOKEN)
+        if token not in self.user_tokens:  # an application token: no seller behind it
+            return _json(403, ACCESS_DENIED)
+        status, body = orders_page(self.orders, args, self.base_url)
+        self.pages_served += 1
+        if self.pages_served == self.expire_after:
+            self.revoke_tokens()
+        return _json(status, body)
 
     def _search(self, request: Request) -> Response:
         args = dict(request.args.items())
