@@ -104,16 +104,25 @@ def records_in(parents: pa.Array, count: int) -> pa.Array:
     return pc.is_in(pa.array(range(count), pa.int64()), value_set=found)
 
 
-def keep_in_lists(lists: pa.Array, keep: pa.Array) -> pa.Array:
-    """Each list with only the elements ``keep`` marks (over ``list_flatten``); empty to null."""
-    values = pc.list_flatten(lists).filter(keep)
-    parents = pc.list_parent_indices(lists).filter(keep)
-    counts = pc.value_counts(parents)
-    sizes = pa.array([0] * len(lists), pa.int64())
-    if len(counts):
-        at = counts.field("values").cast(pa.int64())
-        sizes = pc.replace_with_mask(
-            sizes, records_in(at, len(lists)), counts.field("counts").cast(pa.int64())
-        )
+def keep_in_lists(lists: pa.Array, values: pa.Array, keep: pa.Array) -> pa.Array:
+    """Per list of ``lists``, its ``values`` (one per element of ``list_flatten``) that ``keep``
+    marks; a list left empty (or null) to null."""
+    return lists_of(values.filter(keep), pc.list_parent_indices(lists).filter(keep), len(lists))
+
+
+def lists_of(values: pa.Array, parents: pa.Array, count: int) -> pa.Array:
+    """``count`` lists: list ``i`` holds the ``values`` whose parent is ``i`` (``parents`` in
+    ascending order), null when none."""
+    sizes = group_sizes(parents, count)
     offsets = pa.concat_arrays([pa.array([0], pa.int64()), pc.cumulative_sum(sizes)])
     return pa.ListArray.from_arrays(offsets.cast(pa.int32()), values, mask=pc.equal(sizes, 0))
+
+
+def group_sizes(parents: pa.Array, count: int) -> pa.Array:
+    """How many of ``parents`` (ascending) name each of ``count`` records."""
+    counts = pc.value_counts(parents)
+    sizes = pa.array([0] * count, pa.int64())
+    if not len(counts):
+        return sizes
+    found = records_in(counts.field("values"), count)
+    return pc.replace_with_mask(sizes, found, counts.field("counts").cast(pa.int64()))

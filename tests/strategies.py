@@ -220,3 +220,117 @@ def shopify_nodes(draw: st.DrawFn) -> dict[str, Any]:
             )
         ),
     }
+
+
+# --- raw eBay item summaries (Browse API), mostly plain, now and then odd -----------------------
+
+EBAY_GROUP = "https://api.ebay.com/buy/browse/v1/item/get_items_by_item_group?item_group_id="
+html_text = st.text(st.sampled_from([*"aZ9 <>/&;b", "\n", "\u2003", "\x85", "é"]), max_size=16)
+ebay_amounts = mostly(
+    st.one_of(st.none(), st.fixed_dictionaries({
+        "value": st.decimals(0, 10**6, places=2).map(str),
+        "currency": optional(st.sampled_from(["USD", " usd ", "eur", ""]))})),
+    st.sampled_from([{}, {"value": None}, {"value": ""}, {"value": "abc"}, {"value": "1e3"},
+                     {"value": 12.5}, {"convertedFromValue": "3"}, {"value": "1", "currency": "ß"},
+                     {"value": "NaN"}, "12"]),
+)  # fmt: skip
+ebay_times = mostly(
+    st.one_of(st.none(), st.tuples(timestamps, st.sampled_from(["", ".000", ".5", ".123456"])).map(
+        lambda t: t[0].strftime("%Y-%m-%dT%H:%M:%S") + t[1] + "Z")),
+    st.sampled_from(["", "2026-02-30T00:00:00Z", "2026-01-01T00:00:00", "2026-01-01", "now",
+                     "2026-01-01T00:00:00.1234567Z", "2026-01-01T00:00:00+02:00", 5]),
+)  # fmt: skip
+ebay_estimates = st.lists(
+    optional(st.fixed_dictionaries({
+        "estimatedAvailabilityStatus": optional(
+            st.sampled_from(["IN_STOCK", "LIMITED_STOCK", "OUT_OF_STOCK", "", "SOON"])),
+        "estimatedAvailableQuantity": mostly(
+            optional(st.integers(0, 100)), st.sampled_from([True, 2.0, 2**63, "3"])),
+    })), max_size=3,
+)  # fmt: skip
+category_ids = st.sampled_from(["1", "2", "3", "9"])
+
+
+@st.composite
+def ebay_categories(draw: st.DrawFn) -> dict[str, Any]:
+    """``categories`` and ``leafCategoryIds``: mostly a leaf and its ancestors, as eBay has them."""
+    names = st.one_of(tricky_text, st.sampled_from(["Laptops", "Computers", " "]))
+    categories = draw(st.lists(optional(st.fixed_dictionaries({
+        "categoryId": mostly(category_ids, st.just(None)), "categoryName": optional(names)})),
+        max_size=4))  # fmt: skip
+    first = next((c["categoryId"] for c in categories if c), None)
+    leaves = st.lists(optional(st.one_of(category_ids, st.just(""))), max_size=3)
+    return {
+        "categories": draw(mostly(st.just(categories), st.sampled_from([None, [], "x"]))),
+        "leafCategoryIds": draw(st.one_of(st.just([first]), optional(leaves))),
+    }
+
+
+@st.composite
+def ebay_summaries(draw: st.DrawFn) -> dict[str, Any]:
+    """An item summary with ``__marketplace``, as a run lands it (now and then broken)."""
+    href = st.one_of(
+        st.none(), st.text("0123456789", min_size=1, max_size=6).map(EBAY_GROUP.__add__)
+    )
+    images = st.fixed_dictionaries({"imageUrl": optional(st.one_of(http_urls(), tricky_text))})
+    return {
+        "itemId": draw(
+            mostly(
+                st.text(ID_CHARS + "|", min_size=1, max_size=12),
+                st.sampled_from([None, "", " ", 7]),
+            )
+        ),
+        "title": draw(mostly(tricky_text, st.sampled_from([None, 5]))),
+        "price": draw(ebay_amounts),
+        "currentBidPrice": draw(st.one_of(st.none(), ebay_amounts)),
+        "marketingPrice": draw(optional(st.fixed_dictionaries({"originalPrice": ebay_amounts}))),
+        "estimatedAvailabilities": draw(mostly(optional(ebay_estimates), st.just({}))),
+        "itemGroupHref": draw(
+            mostly(
+                href,
+                st.sampled_from(
+                    [
+                        EBAY_GROUP,
+                        EBAY_GROUP + "1&item_group_id=2",
+                        "https://x.io/a?b=1&item_group_id=5",
+                        "https://x.io/a",
+                        "http://[x/?item_group_id=1",
+                        "https://x.io/?item%5Fgroup%5Fid=3",
+                        EBAY_GROUP + "a+b",
+                        "",
+                        "é",
+                    ]
+                ),
+            )
+        ),
+        "__marketplace": draw(optional(st.sampled_from(["EBAY_US", ""]))),
+        "listingMarketplaceId": draw(optional(st.sampled_from(["EBAY_GB", ""]))),
+        "__gtin": draw(optional(gtins())),
+        "shortDescription": draw(optional(html_text)),
+        **draw(ebay_categories()),
+        "conditionId": draw(
+            mostly(
+                optional(
+                    st.one_of(
+                        st.sampled_from(["1000", "1500", "2010", "2750", "3000", "7000"]),
+                        st.integers(0, 9000).map(str),
+                    )
+                ),
+                st.sampled_from(
+                    ["", " 3000", "abc", "+1000", "3_000", "\u0661\u0660\u0660\u0660", 3000]
+                ),
+            )
+        ),
+        "itemWebUrl": draw(optional(st.one_of(http_urls(), tricky_text))),
+        "image": draw(st.one_of(st.none(), st.just({}), images)),
+        "additionalImages": draw(optional(st.lists(optional(images), max_size=3))),
+        "buyingOptions": draw(
+            optional(
+                st.lists(optional(st.sampled_from(["FIXED_PRICE", "AUCTION", ""])), max_size=3)
+            )
+        ),
+        "seller": draw(
+            st.one_of(st.none(), st.fixed_dictionaries({"username": optional(tricky_text)}))
+        ),
+        "itemCreationDate": draw(ebay_times),
+    }

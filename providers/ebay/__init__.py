@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipelines.errors import ConfigError
 from pipelines.net.endpoints import check_endpoint
@@ -36,6 +36,9 @@ from providers.ebay.settings import (
     SearchPlan,
     check_options,
 )
+
+if TYPE_CHECKING:
+    from providers.batch import NormalizedBlock
 
 __all__ = ["EbayProvider"]
 
@@ -185,6 +188,16 @@ class EbayProvider(Provider):
     def normalize(self, raw: dict[str, Any]) -> list[dict[str, Any]]:
         """One item summary → one canonical row (see ``providers.ebay.normalize``)."""
         return normalize_item(raw)
+
+    def normalize_batch(self, raws: list[dict[str, Any]]) -> NormalizedBlock:
+        """The rows of a block of item summaries, computed column by column (``columnar.py``)."""
+        from providers.ebay.columnar import normalize_block  # pyarrow: not for --help
+
+        return normalize_block(raws)
+
+    def raw_keys(self, raw: dict[str, Any]) -> list[str]:
+        """The summary's ``itemId`` (its one row's ``source_id``)."""
+        return [str(raw.get("itemId"))]
 
 
 # --- completeness ------------------------------------------------------------------------------
