@@ -126,3 +126,22 @@ def group_sizes(parents: pa.Array, count: int) -> pa.Array:
         return sizes
     found = records_in(counts.field("values"), count)
     return pc.replace_with_mask(sizes, found, counts.field("counts").cast(pa.int64()))
+
+
+def holding(raws: list[dict[str, Any]], path: tuple[str | int, ...], kind: type) -> pa.Array:
+    """A boolean per record: is its value at ``path`` (keys, and list positions) a ``kind``.
+
+    Arrow converts a few values the reference reads otherwise without complaint (a string
+    where a list of strings is read becomes its characters, ``true`` where a number is read
+    becomes 1.0): a batch normalizer leaves such records to the reference.
+    """
+    return pa.array([isinstance(_dig(raw, path), kind) for raw in raws], pa.bool_())
+
+
+def _dig(value: Any, path: tuple[str | int, ...]) -> Any:
+    for step in path:
+        if isinstance(step, int):
+            value = value[step] if isinstance(value, list) and len(value) > step else None
+        else:
+            value = value.get(step) if isinstance(value, dict) else None
+    return value

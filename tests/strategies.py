@@ -325,8 +325,11 @@ def ebay_summaries(draw: st.DrawFn) -> dict[str, Any]:
         "image": draw(st.one_of(st.none(), st.just({}), images)),
         "additionalImages": draw(optional(st.lists(optional(images), max_size=3))),
         "buyingOptions": draw(
-            optional(
-                st.lists(optional(st.sampled_from(["FIXED_PRICE", "AUCTION", ""])), max_size=3)
+            mostly(
+                optional(
+                    st.lists(optional(st.sampled_from(["FIXED_PRICE", "AUCTION", ""])), max_size=3)
+                ),
+                st.just("AUCTION"),
             )
         ),
         "seller": draw(

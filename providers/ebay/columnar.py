@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 from providers.batch import (
     NormalizedBlock,
     group_sizes,
+    holding,
     keep_in_lists,
     lists_of,
     money,
@@ -65,6 +66,7 @@ def normalize_block(raws: list[dict[str, Any]]) -> NormalizedBlock:
     if table is None:
         return split_block(raws, normalize_block)
     rows, bad = _rows(table)
+    bad = pc.or_(bad, holding(raws, ("buyingOptions",), str))  # Arrow: a list of characters
     keep = pc.invert(bad)
     rows = rows.filter(keep).append_column(
         "__record", pc.filter(pa.array(range(len(raws)), pa.int64()), keep)
