@@ -14,7 +14,7 @@ from providers.ebay import EbayProvider
 from providers.ebay.columnar import normalize_block
 from providers.ebay.normalize import CONDITION_BANDS, CONDITION_BY_ID
 from tests.batch_equivalence import assert_same, recorded_records
-from tests.strategies import ebay_summaries
+from tests.marketplace_strategies import ebay_summaries
 
 
 @settings(
