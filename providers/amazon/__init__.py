@@ -33,6 +33,7 @@ from providers.base import FetchContext, Provider
 
 if TYPE_CHECKING:
     from providers.amazon.client import CreatorsClient, Page
+    from providers.batch import NormalizedBlock
 
 __all__ = ["AmazonProvider"]
 
@@ -111,6 +112,16 @@ class AmazonProvider(Provider):
     def normalize(self, raw: dict[str, Any]) -> list[dict[str, Any]]:
         """One canonical row per item (see ``providers.amazon.normalize``)."""
         return normalize_item(raw)
+
+    def normalize_batch(self, raws: list[dict[str, Any]]) -> NormalizedBlock:
+        """The rows of a block of items, computed column by column (``columnar.py``)."""
+        from providers.amazon.columnar import normalize_block  # pyarrow: not for --help
+
+        return normalize_block(raws)
+
+    def raw_keys(self, raw: dict[str, Any]) -> list[str]:
+        """The item's ASIN (its one row's ``source_id``)."""
+        return [str(raw.get("asin"))]
 
 
 def _client(ctx: FetchContext, marketplace: str) -> CreatorsClient:

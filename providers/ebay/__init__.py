@@ -43,6 +43,7 @@ from providers.ebay.settings import (
 )
 
 if TYPE_CHECKING:
+    from providers.batch import NormalizedBlock
     from providers.ebay.orders import OrdersClient
 
 __all__ = ["EbayProvider"]
@@ -238,6 +239,16 @@ class EbayProvider(Provider):
     def normalize(self, raw: dict[str, Any]) -> list[dict[str, Any]]:
         """One item summary → one canonical row (see ``providers.ebay.normalize``)."""
         return normalize_item(raw)
+
+    def normalize_batch(self, raws: list[dict[str, Any]]) -> NormalizedBlock:
+        """The rows of a block of item summaries, computed column by column (``columnar.py``)."""
+        from providers.ebay.columnar import normalize_block  # pyarrow: not for --help
+
+        return normalize_block(raws)
+
+    def raw_keys(self, raw: dict[str, Any]) -> list[str]:
+        """The summary's ``itemId`` (its one row's ``source_id``)."""
+        return [str(raw.get("itemId"))]
 
 
 # --- completeness ------------------------------------------------------------------------------

@@ -15,15 +15,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from providers.batch import NormalizedBlock
+from providers.batch import NormalizedBlock, case, money, present, split_block, text, utc_times
 from providers.identifiers import PY_WHITESPACE
 from providers.shopify.normalize import DEFAULT_VARIANT_TITLE, SOURCE
 
-MONEY = pa.decimal128(18, 4)
-TIMESTAMP = pa.timestamp("us", tz="UTC")
-_PRICE = r"^[0-9]{1,14}(\.[0-9]{1,4})?$"  # fits decimal(18,4) exactly
 _TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$"
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 _TEXT = pa.string()
 VARIANT = pa.struct(
@@ -51,22 +47,13 @@ def normalize_block(raws: list[dict[str, Any]]) -> NormalizedBlock:
     """Rows for the records of ``raws`` this path maps; the others are left to the reference."""
     table = _to_arrow(raws)
     if table is None:
-        return _split(raws)
+        return split_block(raws, normalize_block)
     rows, parent, bad_rows = _rows(table)
     bad = _bad_products(table, parent, bad_rows)
     keep = pc.invert(pc.take(bad, parent))
     rows = rows.filter(keep).append_column("__record", pc.filter(parent, keep))
     rest = pc.indices_nonzero(bad).to_pylist()
     return NormalizedBlock(rows, rest)
-
-
-def _split(raws: list[dict[str, Any]]) -> NormalizedBlock:
-    """A block Arrow refuses (a value of an unexpected type): halves, down to the records."""
-    if len(raws) == 1:
-        return NormalizedBlock(None, [0])
-    middle = len(raws) // 2
-    first, second = normalize_block(raws[:middle]), normalize_block(raws[middle:])
-    return first.join(second, middle)
 
 
 def _to_arrow(raws: list[dict[str, Any]]) -> pa.RecordBatch | None:
@@ -91,38 +78,38 @@ def _rows(table: pa.RecordBatch) -> tuple[pa.Table, pa.Array, pa.Array]:
     shop = product.column("__shop")
     several = pc.greater(pc.take(pc.list_value_length(nodes), parent), 1)
     field = variant.field
-    price, price_bad = _money(field("price"))
-    listed, listed_bad = _money(field("compareAtPrice"))
+    price, price_bad = money(field("price"))
+    listed, listed_bad = money(field("compareAtPrice"))
     created, created_bad = _time(field("createdAt"), product.column("createdAt"))
     updated, updated_bad = _time(field("updatedAt"), product.column("updatedAt"))
     quantity = pc.cast(field("inventoryQuantity"), pa.int64())
     bad = pc.or_kleene(pc.or_kleene(price_bad, listed_bad), pc.or_kleene(created_bad, updated_bad))
-    bad = pc.or_(pc.fill_null(bad, True), pc.invert(_present(field("id"))))
+    bad = pc.or_(pc.fill_null(bad, True), pc.invert(present(field("id"))))
     bad = pc.or_(bad, variant.is_null())
     rows = {
         "source": pa.repeat(SOURCE, len(variant)),
         "source_id": field("id"),
         "source_parent_id": product.column("id"),
-        "marketplace": _text(pc.struct_field(shop, "myshopifyDomain")),
-        "sku": _text(field("sku")),
-        "gtin": _text(field("barcode")),
+        "marketplace": text(pc.struct_field(shop, "myshopifyDomain")),
+        "sku": text(field("sku")),
+        "gtin": text(field("barcode")),
         "mpn": pa.nulls(len(variant), pa.string()),
-        "brand": _text(product.column("vendor")),
+        "brand": text(product.column("vendor")),
         "title": _title(product.column("title"), field("title")),
-        "description": _text(product.column("description")),
-        "product_type": _text(product.column("productType")),
+        "description": text(product.column("description")),
+        "product_type": text(product.column("productType")),
         "category_path": pa.nulls(len(variant), pa.list_(pa.string())),
         "condition": pa.repeat("new", len(variant)),
         "availability": _availability(field("availableForSale"), quantity),
         "price_amount": price,
         "list_price_amount": listed,
-        "currency": _case(pc.struct_field(shop, "currencyCode"), pc.utf8_upper),
+        "currency": case(pc.struct_field(shop, "currencyCode"), pc.utf8_upper),
         "inventory_quantity": quantity,
         "url": _url(product.column("onlineStoreUrl"), field("id"), several),
-        "image_url": _text(_image(product.column("featuredMedia"))),
+        "image_url": text(_image(product.column("featuredMedia"))),
         "additional_image_urls": pa.nulls(len(variant), pa.list_(pa.string())),
         "tags": _tags(product.column("tags")),
-        "status": _case(product.column("status"), pc.utf8_lower),
+        "status": case(product.column("status"), pc.utf8_lower),
         "seller_name": pa.nulls(len(variant), pa.string()),
         "source_created_at": created,
         "source_updated_at": updated,
@@ -134,7 +121,7 @@ def _bad_products(table: pa.RecordBatch, parent: pa.Array, bad_rows: pa.Array) -
     """Products the reference must map: no id, no title, no variants, odd tags, or a bad row."""
     nodes = pc.struct_field(table.column("variants"), "nodes")
     tags = table.column("tags")
-    bad = pc.or_(pc.invert(_present(table.column("id"))), table.column("title").is_null())
+    bad = pc.or_(pc.invert(present(table.column("id"))), table.column("title").is_null())
     bad = pc.or_(bad, pc.less(pc.fill_null(pc.list_value_length(nodes), 0), 1))
     null_tags = pc.list_parent_indices(tags).filter(pc.list_flatten(tags).is_null())
     odd = pc.is_in(pa.array(range(len(table)), pa.int64()), value_set=null_tags.cast(pa.int64()))
@@ -153,22 +140,6 @@ def _tags(tags: pa.Array) -> pa.Array:
     return pc.if_else(tags.is_null(), pa.scalar([], pa.list_(pa.string())), tags)
 
 
-def _present(values: pa.Array) -> pa.Array:
-    """Not null and not empty (Python truthiness of a string)."""
-    return pc.fill_null(pc.not_equal(values, ""), False)
-
-
-def _text(values: Any) -> pa.Array:
-    """``_text``: stripped as str.strip() does, blank to null."""
-    trimmed = pc.utf8_trim(values, PY_WHITESPACE)
-    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
-
-
-def _case(values: Any, change: Any) -> pa.Array:
-    """``value.upper()``/``.lower()`` of an ASCII value, blank to null (not stripped)."""
-    return pc.if_else(_present(values), change(values), pa.scalar(None, pa.string()))
-
-
 def _title(product: Any, variant: pa.Array) -> pa.Array:
     title = pc.utf8_trim(product, PY_WHITESPACE)
     option = pc.utf8_trim(pc.fill_null(variant, ""), PY_WHITESPACE)
@@ -184,29 +155,13 @@ def _availability(available: pa.Array, quantity: pa.Array) -> pa.Array:
     return pc.if_else(available.is_null(), "unknown", known)
 
 
-def _money(values: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """Decimal amounts of the plain decimal strings, and where another form needs the reference."""
-    present = _present(values)
-    plain = pc.fill_null(pc.match_substring_regex(values, _PRICE), False)
-    amounts = pc.cast(pc.if_else(plain, values, pa.scalar(None, pa.string())), MONEY)
-    return amounts, pc.and_(present, pc.invert(plain))
-
-
 def _time(variant: pa.Array, product: Any) -> tuple[pa.Array, pa.Array]:
     """``variant or product`` as UTC timestamps, and where the reference must parse it."""
-    chosen = pc.if_else(_present(variant), variant, product)
-    present = _present(chosen)
-    plain = pc.fill_null(pc.match_substring_regex(chosen, _TIME), False)
-    text = pc.if_else(plain, chosen, pa.scalar(None, pa.string()))
-    parsed = pc.strptime(text, _TIME_FORMAT, "us", error_is_null=True)
-    # strptime rolls 30 February over to 2 March: a day that does not read back is not one.
-    day = pc.cast(pc.utf8_slice_codeunits(text, 8, 10), pa.int64())
-    exact = pc.fill_null(pc.equal(pc.day(parsed), day), False)
-    return parsed.cast(TIMESTAMP), pc.and_(present, pc.invert(exact))
+    return utc_times(pc.if_else(present(variant), variant, product), _TIME)
 
 
 def _url(store_url: Any, variant_id: pa.Array, several: pa.Array) -> pa.Array:
-    url = _text(store_url)
+    url = text(store_url)
     numeric = pc.replace_substring_regex(variant_id, r"(?s)^.*/", "")
     separator = pc.if_else(pc.match_substring(url, "?"), "&", "?")
     pointed = pc.binary_join_element_wise(url, separator, "variant=", numeric, "")

@@ -1,60 +1,33 @@
 """The batch (Arrow) normalizer gives exactly the rows of the per-record reference.
 
-Both paths run through the normalize stage (hashes, gtin14, quality check, drops and their
-messages), once with the provider as it is and once with a wrapper that only has
-``normalize``: the staged candidates, the quarantine and the counts must be the same.
+Both paths run through the normalize stage (``tests/batch_equivalence.py``): the staged
+candidates, the quarantine and the counts must be the same.
 """
 
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.checks.quality_config import QualityConfig
 from pipelines.errors import SkippableRecordError
-from pipelines.lake.lake import StagedFile
-from pipelines.net.offline import Recording, offline_env, replay_server
-from pipelines.run.process import NormalizeStage, RunContext
 from providers.identifiers import PY_WHITESPACE, gtin14, gtin14_array
 from providers.shopify import ShopifyProvider
 from providers.shopify.columnar import normalize_block
+from tests.batch_equivalence import assert_same as same_both_ways
+from tests.batch_equivalence import recorded_records
 from tests.strategies import gtins, shopify_nodes, tricky_text
 
 DIGITS = "0123456789 -\u2003"  # digits and separators: mostly valid GTINs
 BENCH = Path(__file__).resolve().parents[3] / "bench"
 
 
-class PerRecordOnly:
-    """A provider written per record only: the reference path."""
-
-    def __init__(self, provider: ShopifyProvider) -> None:
-        self.name, self.normalize = provider.name, provider.normalize
-
-
-def staged(provider: Any, records: list[dict[str, Any]], folder: Path, batch: int = 7):
-    run = RunContext("20261206T000000Z-abcdef", datetime(2026, 12, 6, tzinfo=UTC), batch, 1000)
-    folder.mkdir(parents=True, exist_ok=True)
-    files = [StagedFile(folder / f"{zone}.parquet", f"{zone}/x", zone, "shopify")
-             for zone in ("candidates", "quarantine")]  # fmt: skip
-    stage = NormalizeStage(provider, run, QualityConfig(), *files)
-    stage.feed(records)
-    stage.close()
-    tables = [pq.read_table(f.staged).to_pylist() if f.staged.exists() else [] for f in files]
-    return tables, stage.counts.to_dict()
-
-
 def assert_same(records: list[dict[str, Any]], tmp_path: Path, batch: int = 7) -> None:
-    provider = ShopifyProvider()
-    columnar = staged(provider, records, tmp_path / "columnar", batch)
-    reference = staged(PerRecordOnly(provider), records, tmp_path / "reference", batch)
-    assert columnar == reference
+    same_both_ways(ShopifyProvider(), records, tmp_path, batch)
 
 
 def test_whitespace_is_what_str_strip_removes():
@@ -79,12 +52,7 @@ def test_the_bench_records_take_the_columnar_path_and_match(tmp_path):
 
 
 def test_the_offline_recording_gives_the_same_rows_both_ways(tmp_path, fetch_context):
-    provider = ShopifyProvider()
-    recording = Recording(provider.recording_path())
-    with replay_server(recording) as base_url:
-        ctx = fetch_context(provider, offline_env(recording, base_url), options=recording.options)
-        ctx.offline = True
-        records = list(provider.fetch(ctx))
+    records = recorded_records(ShopifyProvider(), fetch_context)
     block = normalize_block(records)
     assert block.rows is not None
     assert len(block.rest) < len(records) / 2  # mostly columnar

@@ -1,0 +1,59 @@
+"""Both normalize paths of a provider through the normalize stage, for the equivalence tests.
+
+The stage runs once with the provider as it is (its ``normalize_batch``) and once with a
+wrapper that only has ``normalize``, the reference: hashes, gtin14, the quality check, drops
+and their messages all run, so the staged candidates, the quarantine and the counts compare.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from pipelines.checks.quality_config import QualityConfig
+from pipelines.lake.lake import StagedFile
+from pipelines.net.offline import Recording, offline_env, replay_server
+from pipelines.run.process import NormalizeStage, RunContext
+from providers.base import Provider
+
+
+class PerRecordOnly:
+    """A provider written per record only: the reference path."""
+
+    def __init__(self, provider: Provider) -> None:
+        self.name, self.normalize = provider.name, provider.normalize
+
+
+def staged(provider: Any, records: list[dict[str, Any]], folder: Path, batch: int = 7):
+    """The candidate and quarantine rows and the counts the stage gives ``records``."""
+    run = RunContext("20261206T000000Z-abcdef", datetime(2026, 12, 6, tzinfo=UTC), batch, 1000)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = [StagedFile(folder / f"{zone}.parquet", f"{zone}/x", zone, provider.name)
+             for zone in ("candidates", "quarantine")]  # fmt: skip
+    stage = NormalizeStage(provider, run, QualityConfig(), *files)
+    stage.feed(records)
+    stage.close()
+    tables = [pq.read_table(f.staged).to_pylist() if f.staged.exists() else [] for f in files]
+    return tables, stage.counts.to_dict()
+
+
+def assert_same(
+    provider: Provider, records: list[dict[str, Any]], tmp_path: Path, batch: int = 7
+) -> None:
+    """Both paths stage the same rows (hashes included), drops and counts."""
+    columnar = staged(provider, records, tmp_path / "columnar", batch)
+    reference = staged(PerRecordOnly(provider), records, tmp_path / "reference", batch)
+    assert columnar == reference
+
+
+def recorded_records(provider: Provider, fetch_context: Callable[..., Any]) -> list[dict[str, Any]]:
+    """Every raw record of the provider's offline recording, fetched as ``--offline`` does."""
+    recording = Recording(provider.recording_path())
+    with replay_server(recording) as base_url:
+        ctx = fetch_context(provider, offline_env(recording, base_url), options=recording.options)
+        ctx.offline = True
+        return list(provider.fetch(ctx))
