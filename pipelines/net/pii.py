@@ -28,12 +28,18 @@ DROPPED_KEYS = frozenset(
         "company", "address1", "address2", "street", "city", "zip", "postalCode",
         "latitude", "longitude", "note", "notes", "customAttributes", "note_attributes",
         "clientIp", "browserIp", "customerLocale", "buyerCheckoutMessage",
+        # Amazon SP-API (Orders v0): buyer objects, address lines, gift messages
+        "BuyerInfo", "BuyerTaxInfo", "BuyerEmail", "BuyerName", "BuyerCounty", "Name",
+        "AddressLine1", "AddressLine2", "AddressLine3", "City", "County", "District",
+        "PostalCode", "Phone", "CompanyName", "GiftMessageText",
     }
 )  # fmt: skip
-ADDRESS_KEYS = frozenset({"shippingAddress", "shipping_address", "shipTo", "shippingAddressV2"})
+ADDRESS_KEYS = frozenset(
+    {"shippingAddress", "shipping_address", "shipTo", "shippingAddressV2", "ShippingAddress"}
+)
 ADDRESS_KEPT_KEYS = frozenset(
     {"countryCodeV2", "countryCode", "country_code", "provinceCode", "province_code",
-     "stateOrProvince"}
+     "stateOrProvince", "CountryCode", "StateOrRegion"}
 )  # fmt: skip
 # Where a key of DROPPED_KEYS is data, not buyer data (a line item's product name).
 KEPT_UNDER = frozenset({"lineItems", "line_items", "variant", "product"})
