@@ -228,3 +228,22 @@ def test_a_pending_order_without_prices_is_dropped_with_its_reason() -> None:
     with them once it moves on (its LastUpdateDate changes)."""
     with pytest.raises(SkippableRecordError, match="no prices yet"):
         normalize_order(make_order(9, "Pending"))
+
+
+def test_the_offline_demo_lands_amazon_orders_beside_shopify_ones(workdir: Path) -> None:
+    """Two providers' orders in one run: both commit to the shared tables (one manifest)."""
+    from providers.registry import load_providers
+
+    registry = load_providers()
+    config = load_config(None, registry)
+    record = Runner(config, registry, {}, RunOptions(offline=True, datasets=ORDERS)).run().record
+    assert record["exit_code"] == 0
+    assert record["datasets"]["orders.amazon_sp"]["tables"]["orders"]["new"] == 5
+    assert record["datasets"]["orders.shopify"]["tables"]["orders"]["new"] > 0
+    orders = table(workdir / "data" / "demo", "orders")
+    assert {o["source"] for o in orders} == {"shopify", "amazon_sp"}
+    lines = table(workdir / "data" / "demo", "order_lines")
+    amazon_lines = [ln for ln in lines if ln["source"] == "amazon_sp"]
+    assert len(amazon_lines) == 7
+    assert all(ln["variant_id"].startswith("B0") for ln in amazon_lines)
+    assert "amazon_sp" not in record.get("providers", {})  # no products step
