@@ -37,6 +37,7 @@ from typing import Any
 
 from pipelines.config import PipelineConfig
 from pipelines.errors import ConfigError
+from pipelines.lake.datasets import PRODUCTS
 from pipelines.ops.orchestration_config import ALERT_KINDS, read_orchestration
 from pipelines.run.options import RunOptions
 from pipelines.run.postgres import postgres_settings
@@ -97,7 +98,9 @@ def build_plan(
 ) -> dict[str, Any]:
     """The plan of ``config``'s scheduled run (``location_args``: its --config/--data-dir)."""
     settings = read_orchestration(config.sections.get("orchestration", {}), providers)
-    selected = [providers[n] for n in settings["providers"]] or list(providers.values())
+    # The scheduled run pulls products: by default the providers that offer them.
+    offering = [p for p in providers.values() if PRODUCTS in p.datasets]
+    selected = [providers[n] for n in settings["providers"]] or offering
     names = [p.name for p in selected]
     options = list(location_args)
     if settings["providers"]:

@@ -9,7 +9,7 @@ past, and serves orders of the last two years only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,7 +31,7 @@ WATERMARK_KEY = "orders_last_updated"
 ITEMS_KEY = "__items"
 
 
-def marketplace_ids(settings: dict[str, str] | Any) -> list[str]:
+def marketplace_ids(settings: Mapping[str, str]) -> list[str]:
     """The configured marketplace ids; at least one."""
     ids = [m.strip() for m in str(settings.get(MARKETPLACE_IDS_ENV) or "").split(",") if m.strip()]
     if not ids:
