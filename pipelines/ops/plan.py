@@ -98,9 +98,7 @@ def build_plan(
 ) -> dict[str, Any]:
     """The plan of ``config``'s scheduled run (``location_args``: its --config/--data-dir)."""
     settings = read_orchestration(config.sections.get("orchestration", {}), providers)
-    # The scheduled run pulls products: by default the providers that offer them.
-    offering = [p for p in providers.values() if PRODUCTS in p.datasets]
-    selected = [providers[n] for n in settings["providers"]] or offering
+    selected = [providers[n] for n in settings["providers"]] or list(providers.values())
     names = [p.name for p in selected]
     options = list(location_args)
     if settings["providers"]:
@@ -121,7 +119,8 @@ def build_plan(
     tail = {"alerts": settings["alerts"], "environment": environment}
     concurrency = {"concurrency": {"max_active_runs": 1, "overlap": "skip"}}
     if settings["shards"] == 1:
-        run = run_part(settings["python"], names, options, Path(config.log_dir), sinks=sinks)
+        products = [p.name for p in selected if PRODUCTS in p.datasets]  # the steps planned
+        run = run_part(settings["python"], products, options, Path(config.log_dir), sinks=sinks)
         ordered = (
             "command",
             "concurrency",
