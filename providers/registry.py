@@ -17,10 +17,11 @@ ENTRY_POINT_GROUP = "pipeline.providers"
 def builtin_providers() -> list[type[Provider]]:
     """The providers shipped with the pipeline, in run order."""
     from providers.amazon import AmazonProvider
+    from providers.amazon_sp import AmazonSpProvider
     from providers.ebay import EbayProvider
     from providers.shopify import ShopifyProvider
 
-    return [ShopifyProvider, AmazonProvider, EbayProvider]
+    return [ShopifyProvider, AmazonProvider, EbayProvider, AmazonSpProvider]
 
 
 def load_providers() -> dict[str, Provider]:

@@ -35,15 +35,19 @@ DROPPED_KEYS = frozenset(
         "username", "fullName", "companyName", "primaryPhone", "addressLine1", "addressLine2",
         "buyerRegistrationAddress", "taxAddress", "taxIdentifier", "buyerCheckoutNotes",
         "giftDetails",
+        # Amazon SP-API (Orders v0): buyer objects, address lines, gift messages
+        "BuyerInfo", "BuyerTaxInfo", "BuyerEmail", "BuyerName", "BuyerCounty", "Name",
+        "AddressLine1", "AddressLine2", "AddressLine3", "City", "County", "District",
+        "PostalCode", "Phone", "CompanyName", "GiftMessageText",
     }
 )  # fmt: skip
 ADDRESS_KEYS = frozenset(
     {"shippingAddress", "shipping_address", "shipTo", "shippingAddressV2", "contactAddress",
-     "finalDestinationAddress"}
+     "finalDestinationAddress", "ShippingAddress"}
 )  # fmt: skip
 ADDRESS_KEPT_KEYS = frozenset(
     {"countryCodeV2", "countryCode", "country_code", "provinceCode", "province_code",
-     "stateOrProvince"}
+     "stateOrProvince", "CountryCode", "StateOrRegion"}
 )  # fmt: skip
 # Where a key of DROPPED_KEYS is data, not buyer data (a line item's product name).
 KEPT_UNDER = frozenset({"lineItems", "line_items", "variant", "product"})

@@ -37,6 +37,7 @@ from typing import Any
 
 from pipelines.config import PipelineConfig
 from pipelines.errors import ConfigError
+from pipelines.lake.datasets import PRODUCTS
 from pipelines.ops.orchestration_config import ALERT_KINDS, read_orchestration
 from pipelines.run.options import RunOptions
 from pipelines.run.postgres import postgres_settings
@@ -118,7 +119,8 @@ def build_plan(
     tail = {"alerts": settings["alerts"], "environment": environment}
     concurrency = {"concurrency": {"max_active_runs": 1, "overlap": "skip"}}
     if settings["shards"] == 1:
-        run = run_part(settings["python"], names, options, Path(config.log_dir), sinks=sinks)
+        products = [p.name for p in selected if PRODUCTS in p.datasets]  # the steps planned
+        run = run_part(settings["python"], products, options, Path(config.log_dir), sinks=sinks)
         ordered = (
             "command",
             "concurrency",

@@ -88,7 +88,10 @@ class DatasetStep:
         a dry run); the counts of new, changed and unchanged rows."""
         lake = Lake(table.storage(self.extractor.lake.storage))
         state = self._state(lake, guard is not None)
-        if self.run.run_id in state.applied_runs:  # a step run again after its commit
+        # The providers of one run share its manifest, each commit adding its files to it;
+        # a provider already in it is a step run again after its commit.
+        prior = lake.read_manifest(self.run.run_id) or {}
+        if self.run.run_id in state.applied_runs and source in prior.get("counts", {}):
             Lake.discard(files)
             return {"committed_before": 1}
         candidates = next((f for f in files if f.zone == "candidates"), None)
@@ -98,7 +101,8 @@ class DatasetStep:
         if guard is None:
             Lake.discard(kept)
             return asdict(dedup)
-        manifest = Manifest(self.run.run_id, dt, counts={source: asdict(dedup)})
+        counts = {**prior.get("counts", {}), source: asdict(dedup)}
+        manifest = Manifest(self.run.run_id, dt, list(prior.get("files", [])), counts)
         lake.commit(manifest, kept, before_manifest=guard)
         state.applied_runs.add(self.run.run_id)
         if next_state:

@@ -195,9 +195,9 @@ class Runner:
         return self.checkpoint
 
     def planned_providers(self, products: bool = True) -> list[str]:
-        """The providers this run's graph gets: those selected with work in this shard (for
-        products only when the run pulls products)."""
+        """Selected providers with work in this shard (products: those offering them, if pulled)."""
         selected = select_providers(self.providers, self.options.providers)
+        selected = [p for p in selected if not products or PRODUCTS in p.datasets]
         names = [p.name for p in selected if self._extractor().options_of(p) is not None]
         return names if PRODUCTS in self.options.datasets or not products else []
 

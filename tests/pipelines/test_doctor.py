@@ -96,6 +96,8 @@ def test_doctor_checks_each_configured_provider_with_one_call(
         "ebay      ok      search 'film camera' on EBAY_US: 1234 results",
         "not configured: shopify (missing SHOPIFY_SHOP_DOMAIN, SHOPIFY_CLIENT_ID, "
         "SHOPIFY_CLIENT_SECRET)",
+        "not configured: amazon_sp (missing AMAZON_SP_LWA_CLIENT_ID, "
+        "AMAZON_SP_LWA_CLIENT_SECRET, AMAZON_SP_REFRESH_TOKEN)",
     ]
     assert len(fake_ebay_api.token_requests) == 1
     assert [r.args for r in fake_ebay_api.search_requests] == [

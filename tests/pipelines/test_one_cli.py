@@ -176,13 +176,13 @@ def test_json_output_is_json_alone_on_stdout(workdir: Path, capsys) -> None:
     assert "ebay: 0 of 5000 API calls used on " in status["budgets"][-1]
     assert main(["providers", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert [p["name"] for p in listed] == ["shopify", "amazon", "ebay"]
+    assert [p["name"] for p in listed] == ["shopify", "amazon", "ebay", "amazon_sp"]
     assert all(not p["configured"] for p in listed)
     assert main(["doctor", "--json"]) == 1  # nothing configured
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] is False
     assert report["checks"] == []
-    assert set(report["not_configured"]) == {"shopify", "amazon", "ebay"}
+    assert set(report["not_configured"]) == {"shopify", "amazon", "ebay", "amazon_sp"}
     assert main(["--json", "plan"]) == 0
     assert json.loads(capsys.readouterr().out)["steps"]
 

@@ -1,0 +1,9 @@
+"""A fake Amazon Selling Partner API (Orders v0) with its LWA token endpoint."""
+
+from tests.fakes.amazon_sp.payloads import CANARY, make_item, make_order, money
+from tests.fakes.amazon_sp.server import CLIENT_SECRET, REFRESH_TOKEN, FakeSellingPartner
+
+__all__ = [
+    "CANARY", "CLIENT_SECRET", "REFRESH_TOKEN", "FakeSellingPartner", "make_item", "make_order",
+    "money",
+]  # fmt: skip
