@@ -30,9 +30,12 @@ REVENUE_BLOCK = re.compile(r"<!-- revenue-by-product -->\n```sql\n(.*?)```", re.
 
 @pytest.fixture(scope="module")
 def both_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A work folder holding the offline demo's lake with products and orders."""
+    """A work folder holding the offline demo's lake with Shopify's products and orders (the
+    counts below are those of its recording)."""
     workdir = tmp_path_factory.mktemp("demo-orders")
-    result = cli("--offline", "--datasets", "products,orders", cwd=workdir)
+    result = cli(
+        "--offline", "--providers", "shopify", "--datasets", "products,orders", cwd=workdir
+    )
     assert result.returncode == 0, result.stderr
     return workdir
 

@@ -230,7 +230,7 @@ def test_a_pending_order_without_prices_is_dropped_with_its_reason() -> None:
         normalize_order(make_order(9, "Pending"))
 
 
-def test_the_offline_demo_lands_amazon_orders_beside_shopify_ones(workdir: Path) -> None:
+def test_the_offline_demo_lands_amazon_orders_beside_the_others(workdir: Path) -> None:
     """Two providers' orders in one run: both commit to the shared tables (one manifest)."""
     from providers.registry import load_providers
 
@@ -241,7 +241,7 @@ def test_the_offline_demo_lands_amazon_orders_beside_shopify_ones(workdir: Path)
     assert record["datasets"]["orders.amazon_sp"]["tables"]["orders"]["new"] == 5
     assert record["datasets"]["orders.shopify"]["tables"]["orders"]["new"] > 0
     orders = table(workdir / "data" / "demo", "orders")
-    assert {o["source"] for o in orders} == {"shopify", "amazon_sp"}
+    assert {o["source"] for o in orders} == {"shopify", "ebay", "amazon_sp"}
     lines = table(workdir / "data" / "demo", "order_lines")
     amazon_lines = [ln for ln in lines if ln["source"] == "amazon_sp"]
     assert len(amazon_lines) == 7
