@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 
 from tests.pipelines.test_cli import cli
-from tests.providers.shopify.test_shopify_orders import _plain
+from tests.written_files import readable
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "orders.md"
 
@@ -50,4 +50,4 @@ def test_offline_demo_shows_ebay_orders_joined_to_ebay_listings(tmp_path: Path) 
     assert {row[0] for row in rows} == {"ebay"}
     assert {row[5] for row in rows} == {"USD", "GBP", "EUR"}
     raw = (tmp_path / "data" / "demo" / "orders" / "raw").rglob("*.jsonl.zst")
-    assert all(b"demo.buyer" not in _plain(path) for path in raw)
+    assert all("demo.buyer" not in readable(path) for path in raw)

@@ -11,19 +11,17 @@ logs and cache folders (decompressed: raw landing files are zstd, Parquet is rea
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
-import zstandard
 from werkzeug import Request, Response
 
 from tests.fakes.amazon import FakeCreatorsApi, numbered_catalog
 from tests.fakes.ebay import FakeEbay
 from tests.fakes.shopify import FakeShopify, make_product
 from tests.pipelines.test_cli import clean_env, cli
+from tests.written_files import readable
 
 SHOPIFY_TOKEN = "shpat_leakprobe_4f1c9e"
 EBAY_CLIENT_ID = "leakprobe-ebay-client-id"
@@ -59,20 +57,6 @@ def fakes() -> Iterator[tuple[FakeShopify, FakeCreatorsApi, FakeEbay]]:
         ebay.add_search(total=12, q="film camera")
         ebay.add_search(total=3, q="lens")
         yield shopify, amazon, ebay
-
-
-def readable(path: Path) -> str:
-    """A file's content as text, decompressed or decoded where it is not plain."""
-    if path.name.endswith(".zst"):
-        return zstandard.ZstdDecompressor().decompressobj().decompress(path.read_bytes()).decode()
-    if path.suffix == ".parquet":
-        return json.dumps(pq.read_table(path).to_pylist(), default=str)
-    if path.suffix == ".sqlite":
-        with sqlite3.connect(path) as db:
-            dump = "\n".join(db.iterdump())
-        db.close()
-        return dump
-    return path.read_bytes().decode("utf-8", "replace")
 
 
 def test_no_secret_in_any_output(fakes, tmp_path: Path) -> None:

@@ -32,8 +32,8 @@ from tests.pipelines.echo_fakes import (
     echo,
 )
 from tests.pipelines.test_cli import clean_env, cli
-from tests.pipelines.test_secrets_leak import readable
 from tests.secret_forms import secret_forms
+from tests.written_files import readable
 
 SHOPIFY_TOKEN = "shpat_canary0shopify0token0a1b2c3"
 EBAY_ID, EBAY_SECRET = "canary-ebay-client-id", 'canary-ebay/secret+"quoted"=1&x'

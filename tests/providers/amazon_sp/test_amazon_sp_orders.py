@@ -27,6 +27,7 @@ from tests.fakes.amazon_sp import (
     FakeSellingPartner,
     make_order,
 )
+from tests.written_files import files_holding
 
 ORDERS = ("orders",)
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -179,26 +180,7 @@ def test_no_buyer_data_anywhere(workdir: Path, amazon) -> None:
     written = [p for p in workdir.rglob("*") if p.is_file()]
     assert any("orders" in p.parts and "raw" in p.parts for p in written)
     needles = [*CANARY.values(), "98101-1234", CLIENT_SECRET, REFRESH_TOKEN, "Atza|fake-access"]
-    hits = {}
-    for path in written:
-        data = _plain(path)
-        for needle in needles:
-            if needle.encode() in data:
-                hits.setdefault(str(path.relative_to(workdir)), []).append(needle)
-    assert hits == {}
-
-
-def _plain(path: Path) -> bytes:
-    import zstandard
-
-    data = path.read_bytes()
-    if data[:4] == b"\x28\xb5\x2f\xfd":
-        return zstandard.ZstdDecompressor().stream_reader(path.open("rb")).read()
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        return str(pq.read_table(path).to_pylist()).encode() + data
-    return data
+    assert files_holding(workdir, needles) == {}
 
 
 def test_products_are_not_offered(workdir: Path, amazon) -> None:

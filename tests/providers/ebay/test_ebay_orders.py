@@ -18,7 +18,7 @@ from providers.ebay import EbayProvider
 from providers.ebay import orders as ebay_orders
 from providers.ebay.settings import FULFILLMENT_SCOPE
 from tests.fakes.ebay import CANARY, TOO_MANY_REQUESTS, FakeEbay, amount, make_order
-from tests.providers.shopify.test_shopify_orders import _plain
+from tests.written_files import files_holding
 
 SECRET = "buyer-key-secret-for-ebay-tests-01"  # pragma: allowlist secret
 BOTH = ("products", "orders")
@@ -197,13 +197,7 @@ def test_no_buyer_data_anywhere(workdir: Path, ebay: FakeEbay) -> None:
     assert any("orders" in p.parts and "raw" in p.parts for p in written)
     needles = [*CANARY.values(), SECRET, ebay.refresh_token, "Canaryville", "94000-C4N",
                "Canary Holdings", "Flat 3"]  # fmt: skip
-    hits: dict[str, list[str]] = {}
-    for path in written:
-        data = _plain(path)
-        for needle in needles:
-            if needle.encode() in data:
-                hits.setdefault(str(path.relative_to(workdir)), []).append(needle)
-    assert hits == {}
+    assert files_holding(workdir, needles) == {}
     keys = {o["buyer_key"] for o in table(workdir / "data", "orders")}
     assert len(keys) == 1
     assert len(next(iter(keys))) == 64

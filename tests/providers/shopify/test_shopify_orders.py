@@ -18,6 +18,7 @@ from pipelines.run.options import RunOptions
 from pipelines.run.runner import Runner
 from providers.shopify import ShopifyProvider
 from tests.fakes.shopify import CANARY, FakeShopify, make_order, make_product, money
+from tests.written_files import files_holding
 
 SECRET = "buyer-key-secret-for-tests-0001"  # pragma: allowlist secret
 BOTH = ("products", "orders")
@@ -163,30 +164,10 @@ def test_no_buyer_data_anywhere(workdir: Path, shopify: FakeShopify) -> None:
     written = [p for p in workdir.rglob("*") if p.is_file()]
     assert any("orders" in p.parts and "raw" in p.parts for p in written)
     needles = [*CANARY.values(), SECRET, "Canaryville", "C4N 4RY", "gid://shopify/Customer/"]
-    hits = {}
-    for path in written:
-        data = _plain(path)
-        for needle in needles:
-            if needle.encode() in data:
-                hits.setdefault(str(path.relative_to(workdir)), []).append(needle)
-    assert hits == {}
+    assert files_holding(workdir, needles) == {}
     keys = {o["buyer_key"] for o in table(workdir / "data", "orders")}
     assert len(keys) == 7
     assert all(len(k) == 64 for k in keys)
-
-
-def _plain(path: Path) -> bytes:
-    """A file's bytes, decompressed when it is zstd (raw landing files, cached answers)."""
-    import zstandard
-
-    data = path.read_bytes()
-    if data[:4] == b"\x28\xb5\x2f\xfd":
-        return zstandard.ZstdDecompressor().stream_reader(path.open("rb")).read()
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        return str(pq.read_table(path).to_pylist()).encode() + data
-    return data
 
 
 def test_doctor_checks_read_orders_and_explains_the_60_days(fetch_context, http_server) -> None:
