@@ -44,6 +44,7 @@ from pipelines.errors import PipelineError
 from pipelines.lake.storage import ConditionalWriteUnsupportedError, Storage
 
 LOCK_PATH = "_lock/commit.json"
+RACE_RETRIES = 3  # immediate re-reads after losing a create race, before waiting counts
 log = logging.getLogger("pipeline.lock")
 
 
@@ -126,7 +127,7 @@ class LakeLock:
     def acquire(self) -> Lease:
         """Take the lock, waiting up to ``wait_seconds`` for its holder; else LakeLockedError."""
         deadline = time.monotonic() + self.wait
-        waited = False
+        waited, races = False, 0
         while True:
             current = self.read()
             if current is not None and self.takeable(current):
@@ -134,6 +135,9 @@ class LakeLock:
                 current = None
             if current is None and self._create():
                 return self.lease
+            if current is None and races < RACE_RETRIES:
+                races += 1  # another process created it between our read and our create:
+                continue  # look again at once (it may be a lease this one may join)
             if time.monotonic() >= deadline:
                 raise self.locked_error(self.read())
             if not waited and current is not None:

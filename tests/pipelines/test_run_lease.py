@@ -181,3 +181,32 @@ def test_the_lease_works_on_object_storage(s3_server: FakeS3, s3_env: dict) -> N
             run_lease(storage, "20261122T000000Z-eeeeee").acquire()
         assert [x.run_id for x in live_runs(storage)] == ["20261122T000000Z-dddddd"]
     assert live_runs(storage) == []
+
+
+class RacingStorage(LocalStorage):
+    """A local lake where another step of the run creates the lease just before this one."""
+
+    def __init__(self, root: Path, rival: RunLease) -> None:
+        super().__init__(root)
+        self.rival = rival
+
+    def create_exclusive(self, rel: str, data: bytes) -> bool:
+        if self.rival.lease is None:
+            self.rival.acquire()  # wins the race: the file exists when ours is created
+        return super().create_exclusive(rel, data)
+
+
+def test_two_steps_starting_at_the_same_instant_both_join_the_run(tmp_path: Path) -> None:
+    """Both read "no lease", one creates it first: the other joins it, even with no --wait."""
+    run_id = "20261122T000000Z-ffffff"
+    rival = run_lease(LocalStorage(tmp_path), run_id)
+    late = run_lease(RacingStorage(tmp_path, rival), run_id)
+    late.acquire()
+    assert late.lease.lease_id == rival.lease.lease_id
+    assert late.read().pid == os.getpid()
+
+
+def test_a_race_lost_to_another_run_still_stops_with_exit_6(tmp_path: Path) -> None:
+    rival = run_lease(LocalStorage(tmp_path), "20261122T000000Z-111111")
+    with pytest.raises(RunLiveError, match="run 20261122T000000Z-111111 on "):
+        run_lease(RacingStorage(tmp_path, rival), "20261122T000000Z-222222").acquire()
