@@ -39,15 +39,18 @@ DROPPED_KEYS = frozenset(
         "BuyerInfo", "BuyerTaxInfo", "BuyerEmail", "BuyerName", "BuyerCounty", "Name",
         "AddressLine1", "AddressLine2", "AddressLine3", "City", "County", "District",
         "PostalCode", "Phone", "CompanyName", "GiftMessageText",
+        # Amazon SP-API (Orders v2026-01-01): delivery instructions, gift messages, an item's
+        # customization (the buyer's own text); ``buyer`` and the address are covered above.
+        "deliveryPreference", "giftMessage", "customization",
     }
 )  # fmt: skip
 ADDRESS_KEYS = frozenset(
     {"shippingAddress", "shipping_address", "shipTo", "shippingAddressV2", "contactAddress",
-     "finalDestinationAddress", "ShippingAddress"}
+     "finalDestinationAddress", "ShippingAddress", "deliveryAddress"}
 )  # fmt: skip
 ADDRESS_KEPT_KEYS = frozenset(
     {"countryCodeV2", "countryCode", "country_code", "provinceCode", "province_code",
-     "stateOrProvince", "CountryCode", "StateOrRegion"}
+     "stateOrProvince", "CountryCode", "StateOrRegion", "stateOrRegion"}
 )  # fmt: skip
 # Where a key of DROPPED_KEYS is data, not buyer data (a line item's product name).
 KEPT_UNDER = frozenset({"lineItems", "line_items", "variant", "product"})

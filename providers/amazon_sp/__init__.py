@@ -1,9 +1,10 @@
-"""Amazon seller orders through the Selling Partner API (Orders API v0).
+"""Amazon seller orders through the Selling Partner API (Orders API v2026-01-01).
 
 This provider offers the ``orders`` dataset only: an Amazon seller's products are the
 ``amazon`` provider's (Creators API), and its lines join them on the ASIN. The SP-API's own
-catalog (Listings Items, reports) is not read. A raw record is one ``Order`` as getOrders sent
-it with its getOrderItems ``OrderItems`` under ``__items``, redacted before it lands.
+catalog (Listings Items, reports) is not read. A raw record is one ``Order`` as searchOrders
+sent it (items inside) with its Finances refund transactions under ``__refunds``, redacted
+before it lands.
 """
 
 from __future__ import annotations
@@ -16,12 +17,7 @@ from typing import Any
 from pipelines.errors import FatalProviderError
 from providers.amazon_sp.client import SpClient, lwa_token
 from providers.amazon_sp.normalize import normalize_order
-from providers.amazon_sp.orders import (
-    OrdersPull,
-    format_time,
-    marketplace_ids,
-    updated_after,
-)
+from providers.amazon_sp.orders import OrdersPull, marketplace_ids, search_params, updated_after
 from providers.amazon_sp.settings import (
     ENDPOINT_ENV,
     LWA_URL_ENV,
@@ -83,20 +79,18 @@ class AmazonSpProvider(Provider):
         return normalize_order(raw)
 
     def probe(self, ctx: FetchContext) -> ProbeResult:
-        """One getOrders call for a single order of the last day: proves the LWA credentials,
-        the refresh token, the endpoint, the marketplaces and the application's Orders role."""
+        """One searchOrders call for a single order of the last day: proves the LWA
+        credentials, the refresh token, the endpoint, the marketplaces and the Orders role."""
         markets = marketplace_ids(ctx.settings)
         pull = OrdersPull(ctx, self.client(ctx), self.clock, self.sleep)
-        since = format_time(self.now() - timedelta(days=1))
-        params = {"MarketplaceIds": ",".join(markets), "LastUpdatedAfter": since,
-                  "MaxResultsPerPage": "1"}  # fmt: skip
-        payload = pull.client.get(ORDERS_PATH, params, "getOrders probe", pull.orders_pacer)
-        found = len(payload.get("Orders") or [])
-        more = " and more" if payload.get("NextToken") else ""
-        detail = f"marketplaces {', '.join(markets)}: getOrders answered"
+        params = search_params(ctx.options, markets, self.now() - timedelta(days=1), 1)
+        body = pull.client.get(ORDERS_PATH, params, "searchOrders probe", pull.orders_pacer)
+        found = len(body.get("orders") or [])
+        more = " and more" if (body.get("pagination") or {}).get("nextToken") else ""
+        detail = f"marketplaces {', '.join(markets)}: searchOrders answered"
         facts = (
             f"orders updated in the last day: {found}{more}",
-            f"rate limit getOrders: {pull.orders_pacer.rate:g} requests/s",
+            f"rate limit searchOrders: {pull.orders_pacer.rate:g} requests/s",
         )
         return ProbeResult(detail, facts)
 

@@ -4,7 +4,8 @@ An access token comes from Login with Amazon: ``grant_type=refresh_token`` with 
 application's client id and secret (https://developer-docs.amazon.com/sp-api/docs/
 connecting-to-the-selling-partner-api); it lives an hour and is cached and refreshed by
 ``pipelines.net.oauth``. Every call is sent as ``x-amz-access-token``, paced by its
-operation's ``RatePacer``. Answers are ``{"payload": …}`` or ``{"errors": [{code, message,
+operation's ``RatePacer``. An answer is a JSON object (Orders v2026-01-01 sends the response
+itself, Finances v2024-06-19 wraps it in ``payload``) or ``{"errors": [{code, message,
 details}]}``; a 429 (``QuotaExceeded``) drains the bucket and slows it to the stated
 ``x-amzn-RateLimit-Limit``, then the call is tried again; a 403 ``Unauthorized`` gets one new
 token. Answers are never cached: they carry buyer data until the scrubber has seen them.
@@ -65,7 +66,7 @@ class SpClient:
     def get(
         self, path: str, params: Mapping[str, str], what: str, pacer: RatePacer
     ) -> dict[str, Any]:
-        """The ``payload`` of ``GET path``; raises a provider error naming ``what``."""
+        """The JSON object ``GET path`` answered; raises a provider error naming ``what``."""
         refreshed, throttled = False, 0
         while True:
             pacer.wait()
@@ -80,7 +81,7 @@ class SpClient:
             )
             pacer.observe(response.headers.get(RATE_LIMIT_HEADER))
             if response.status == 200:
-                return _payload(response, what)
+                return _body(response, what)
             if response.status == 429:
                 throttled += 1
                 if throttled > MAX_THROTTLED:
@@ -96,12 +97,11 @@ class SpClient:
             refreshed = True
 
 
-def _payload(response: HttpResponse, what: str) -> dict[str, Any]:
+def _body(response: HttpResponse, what: str) -> dict[str, Any]:
     body = response.json(f"{PROVIDER} {what}")
-    payload = body.get("payload") if isinstance(body, dict) else None
-    if not isinstance(payload, dict):
-        raise FatalProviderError(f"{PROVIDER} {what}: response has no payload object")
-    return payload
+    if not isinstance(body, dict):
+        raise FatalProviderError(f"{PROVIDER} {what}: response is not a JSON object")
+    return body
 
 
 def _errors(response: HttpResponse) -> list[dict[str, Any]]:
@@ -124,7 +124,7 @@ def _error(
     what: str,
     extra: str = "",
 ) -> ProviderError:
-    """``amazon_sp getOrders page 2: 403 Unauthorized: Access … denied`` as one line."""
+    """``amazon_sp searchOrders page 2: 403 Unauthorized: Access … denied`` as one line."""
     errors = _errors(response)
     detail = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors[:3]) or "error"
     suffix = f" ({extra})" if extra else ""

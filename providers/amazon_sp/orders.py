@@ -1,10 +1,12 @@
-"""The orders fetch: getOrders pages by ``LastUpdatedAfter``, each order's getOrderItems.
+"""The orders fetch: searchOrders pages by ``lastUpdatedAfter``, with items, money and status.
 
-A raw record is one ``Order`` as getOrders sent it plus ``__items`` (the ``OrderItems`` of all
-its getOrderItems pages). The first pull reads ``initial_days`` back; later pulls start
-``lookback_hours`` before the newest ``LastUpdateDate`` the last committed pull saw (the
-watermark in ``next_state``). Amazon wants ``LastUpdatedAfter`` at least two minutes in the
-past, and serves orders of the last two years only.
+A raw record is one ``Order`` as searchOrders sent it (its ``orderItems`` inside; ``PROCEEDS``
+and ``FULFILLMENT`` asked for by ``includedData``, ``RECIPIENT`` when the ``recipient`` option
+is on) plus ``__refunds``: its refund transactions (``providers.amazon_sp.refunds``). The first
+pull reads ``initial_days`` back; later pulls start ``lookback_hours`` before the newest
+``lastUpdatedTime`` the last committed pull saw (the watermark in ``next_state``). Amazon wants
+``lastUpdatedAfter`` at least two minutes in the past, and serves orders of the last two years
+only; a ``paginationToken`` lives 24 hours.
 """
 
 from __future__ import annotations
@@ -16,19 +18,18 @@ from typing import Any
 from pipelines.errors import ConfigError
 from pipelines.net.pacing import RatePacer
 from providers.amazon_sp.client import SpClient
+from providers.amazon_sp.refunds import REFUNDS_KEY, RefundsPull
 from providers.amazon_sp.settings import (
-    GET_ORDER_ITEMS_LIMIT,
-    GET_ORDERS_LIMIT,
-    ITEMS_PATH,
+    INCLUDED_DATA,
     MARKETPLACE_IDS_ENV,
     MAX_RESULTS_PER_PAGE,
     ORDERS_PATH,
     PROVIDER,
+    SEARCH_ORDERS_LIMIT,
 )
 from providers.base import CursorPaginator, FetchContext
 
 WATERMARK_KEY = "orders_last_updated"
-ITEMS_KEY = "__items"
 
 
 def marketplace_ids(settings: Mapping[str, str]) -> list[str]:
@@ -54,8 +55,17 @@ def updated_after(ctx: FetchContext, now: datetime) -> datetime:
     return min(start, now - timedelta(minutes=2))
 
 
+def search_params(
+    options: Mapping[str, Any], markets: list[str], since: datetime, per_page: int
+) -> dict[str, str]:
+    """The query of a first searchOrders page (arrays comma-separated, as the model has them)."""
+    included = [*INCLUDED_DATA, *(["RECIPIENT"] if options.get("recipient") else [])]
+    return {"marketplaceIds": ",".join(markets), "lastUpdatedAfter": format_time(since),
+            "maxResultsPerPage": str(per_page), "includedData": ",".join(included)}  # fmt: skip
+
+
 class OrdersPull:
-    """One pull: the client, the two operations' pacers and the watermark."""
+    """One pull: the client, the operations' pacers and the watermark."""
 
     def __init__(
         self,
@@ -66,55 +76,35 @@ class OrdersPull:
     ) -> None:
         self.ctx = ctx
         self.client = client
-        self.orders_pacer = RatePacer(*GET_ORDERS_LIMIT, ctx.stats, clock=clock, sleep=sleep)
-        self.items_pacer = RatePacer(*GET_ORDER_ITEMS_LIMIT, ctx.stats, clock=clock, sleep=sleep)
+        self.orders_pacer = RatePacer(*SEARCH_ORDERS_LIMIT, ctx.stats, clock=clock, sleep=sleep)
+        self.refunds = RefundsPull(ctx, client, clock, sleep)
         self.newest: str | None = None
 
     def orders(self, markets: list[str], since: datetime) -> Iterator[dict[str, Any]]:
-        """Every order updated after ``since`` with its items, page by page."""
+        """Every order updated after ``since`` with its refunds, page by page."""
         ctx = self.ctx
         ctx.log.info("%s: orders updated after %s", PROVIDER, format_time(since))
-        first = {"MarketplaceIds": ",".join(markets), "LastUpdatedAfter": format_time(since),
-                 "MaxResultsPerPage": str(MAX_RESULTS_PER_PAGE)}  # fmt: skip
+        first = search_params(ctx.options, markets, since, MAX_RESULTS_PER_PAGE)
         paginator = CursorPaginator(f"{PROVIDER} orders", ctx.paging)
         read = 0
         while paginator.has_more and (ctx.limit is None or read < ctx.limit):
-            # A next page is asked for by its token and the marketplaces alone.
             params = first if paginator.cursor is None else {
-                "MarketplaceIds": first["MarketplaceIds"], "NextToken": paginator.cursor,
+                **first, "paginationToken": paginator.cursor,
             }  # fmt: skip
-            what = f"getOrders page {paginator.pages + 1}"
-            payload = self.client.get(ORDERS_PATH, params, what, self.orders_pacer)
-            orders = [o for o in payload.get("Orders") or [] if isinstance(o, dict)]
+            what = f"searchOrders page {paginator.pages + 1}"
+            body = self.client.get(ORDERS_PATH, params, what, self.orders_pacer)
+            orders = [o for o in body.get("orders") or [] if isinstance(o, dict)]
             if ctx.limit is not None:
                 orders = orders[: ctx.limit - read]
             for order in orders:
                 read += 1
-                self._see(order.get("LastUpdateDate"))
-                yield {**order, ITEMS_KEY: self.items(order)}
+                self._see(order.get("lastUpdatedTime"))
+                yield {**order, REFUNDS_KEY: self.refunds.of(order)}
             ctx.page_done(len(orders))
-            token = payload.get("NextToken")
+            token = (body.get("pagination") or {}).get("nextToken")
             paginator.update(bool(token), token or None, len(orders))
         if self.newest:
             ctx.next_state[WATERMARK_KEY] = self.newest
-
-    def items(self, order: dict[str, Any]) -> list[dict[str, Any]]:
-        """The ``OrderItems`` of every getOrderItems page of ``order``."""
-        order_id = str(order.get("AmazonOrderId") or "")
-        if not order_id:
-            return []
-        path = ITEMS_PATH.format(order_id=order_id)
-        paginator = CursorPaginator(f"{PROVIDER} order {order_id} items", self.ctx.paging)
-        found: list[dict[str, Any]] = []
-        while paginator.has_more:
-            params = {} if paginator.cursor is None else {"NextToken": paginator.cursor}
-            what = f"getOrderItems {order_id} page {paginator.pages + 1}"
-            payload = self.client.get(path, params, what, self.items_pacer)
-            page = [i for i in payload.get("OrderItems") or [] if isinstance(i, dict)]
-            found.extend(page)
-            token = payload.get("NextToken")
-            paginator.update(bool(token), token or None, len(page))
-        return found
 
     def _see(self, updated: Any) -> None:
         try:

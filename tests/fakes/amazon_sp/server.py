@@ -1,11 +1,16 @@
-"""A fake Selling Partner API (Orders v0) and LWA token endpoint on 127.0.0.1.
+"""A fake Selling Partner API (Orders v2026-01-01, Finances v2024-06-19) and LWA token
+endpoint on 127.0.0.1.
 
 LWA: ``POST /auth/o2/token`` with a form ``grant_type=refresh_token`` and the client's id,
-secret and refresh token; OAuth error bodies on refusal. Orders: ``GET /orders/v0/orders``
-(``MarketplaceIds`` required, ``LastUpdatedAfter``, ``MaxResultsPerPage``; a ``NextToken``
-page needs only ``MarketplaceIds``) and ``GET /orders/v0/orders/{id}/orderItems``, each answer
-``{"payload": …}`` with ``x-amzn-RateLimit-Limit``; the token in ``x-amz-access-token``, a bad
-one answered 403 ``Unauthorized``. ``throttle(n)`` answers the next ``n`` order calls 429
+secret and refresh token; OAuth error bodies on refusal. searchOrders:
+``GET /orders/2026-01-01/orders`` (exactly one of ``lastUpdatedAfter`` and ``createdAfter``,
+else 400 ``InvalidInput``; ``marketplaceIds``, ``maxResultsPerPage``, ``includedData``
+comma-separated; the next page by ``paginationToken``), answering ``{"orders", "pagination":
+{"nextToken"}, "lastUpdatedBefore"}`` with only the datasets ``includedData`` asked for.
+listTransactions: ``GET /finances/2024-06-19/transactions`` by ``relatedIdentifierName=ORDER_ID``
+and its value, ``{"payload": {"transactions", "nextToken"}}``. Every answer carries
+``x-amzn-RateLimit-Limit``; the token comes in ``x-amz-access-token``, a bad one answered 403
+``Unauthorized``. ``throttle(n)`` answers the next ``n`` searchOrders calls 429
 ``QuotaExceeded``; ``revoke_tokens`` refuses every token issued so far (``revoke_at``: when
 the n-th call arrives, as when a token lapses mid-run).
 """
@@ -15,7 +20,6 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,14 +30,16 @@ from tests.fakes.amazon_sp.payloads import (
     INVALID_CLIENT,
     INVALID_GRANT,
     INVALID_INPUT,
-    NOT_FOUND,
     QUOTA_EXCEEDED,
     UNAUTHORIZED,
 )
 
 TOKEN_PATH = "/auth/o2/token"
-ORDERS_PATH = "/orders/v0/orders"
-ITEMS_PATH = re.compile(r"^/orders/v0/orders/([^/]+)/orderItems$")
+ORDERS_PATH = "/orders/2026-01-01/orders"
+TRANSACTIONS_PATH = "/finances/2024-06-19/transactions"
+# includedData -> the keys of an order (and of its items) it brings
+DATASETS = {"BUYER": "buyer", "RECIPIENT": "recipient", "PROCEEDS": "proceeds",
+            "FULFILLMENT": "fulfillment"}  # fmt: skip
 RATE_HEADER = "x-amzn-RateLimit-Limit"
 CLIENT_ID = "amzn1.application-oa2-client.fake"
 CLIENT_SECRET = "fake-lwa-client-secret"  # pragma: allowlist secret
@@ -56,14 +62,15 @@ class FakeSellingPartner:
         server: HTTPServer,
         *,
         page_size: int = 2,
-        items_page_size: int = 1,
-        orders_rate: str = "0.0167",
+        transactions_page_size: int = 1,
+        orders_rate: str = "0.0056",
     ) -> None:
         self.orders = orders
         self.server = server
         self.page_size = page_size
-        self.items_page_size = items_page_size
+        self.transactions_page_size = transactions_page_size
         self.orders_rate = orders_rate
+        self.transactions: dict[str, list[dict[str, Any]]] = {}  # by order id
         self.seen: list[Seen] = []
         self.tokens: set[str] = set()
         self.minted = 0
@@ -75,7 +82,9 @@ class FakeSellingPartner:
         self.server.clear()
         self.server.expect_request(TOKEN_PATH, method="POST").respond_with_handler(self._token)
         self.server.expect_request(ORDERS_PATH, method="GET").respond_with_handler(self._orders)
-        self.server.expect_request(ITEMS_PATH, method="GET").respond_with_handler(self._items)
+        self.server.expect_request(TRANSACTIONS_PATH, method="GET").respond_with_handler(
+            self._transactions
+        )
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -126,38 +135,48 @@ class FakeSellingPartner:
         if refused is not None:
             return refused
         args = request.args
-        if not args.get("MarketplaceIds"):
+        if args.get("paginationToken"):
+            since, offset = json.loads(base64.b64decode(args["paginationToken"]))
+        elif bool(args.get("lastUpdatedAfter")) == bool(args.get("createdAfter")):
             return _json(INVALID_INPUT, 400, self.orders_rate)
-        if args.get("NextToken"):
-            since, offset = json.loads(base64.b64decode(args["NextToken"]))
         else:
-            since, offset = args.get("LastUpdatedAfter", ""), 0
-        size = min(self.page_size, int(args.get("MaxResultsPerPage") or 100))
-        match = sorted((o for o in self.orders if o["LastUpdateDate"] >= since),
-                       key=lambda o: o["LastUpdateDate"])  # fmt: skip
-        page = [
-            {k: v for k, v in o.items() if k != "__items"} for o in match[offset : offset + size]
-        ]
-        payload: dict[str, Any] = {"Orders": page, "LastUpdatedBefore": "2026-12-06T00:00:00Z"}
+            since, offset = args["lastUpdatedAfter"], 0
+        size = min(self.page_size, int(args.get("maxResultsPerPage") or 100))
+        markets = set(filter(None, args.get("marketplaceIds", "").split(",")))
+        match = sorted((o for o in self.orders if o["lastUpdatedTime"] >= since
+                        and (not markets or o["salesChannel"]["marketplaceId"] in markets)),
+                       key=lambda o: o["lastUpdatedTime"])  # fmt: skip
+        included = set(args.get("includedData", "").split(","))
+        page = [_included(o, included) for o in match[offset : offset + size]]
+        body: dict[str, Any] = {"orders": page, "lastUpdatedBefore": "2026-12-06T00:00:00Z"}
         if offset + size < len(match):
-            payload["NextToken"] = _token_of(since, offset + size)
-        return _json({"payload": payload}, 200, self.orders_rate)
+            body["pagination"] = {"nextToken": _token_of(since, offset + size)}
+        return _json(body, 200, self.orders_rate)
 
-    def _items(self, request: Request) -> Response:
+    def _transactions(self, request: Request) -> Response:
         refused = self._refusal(request, "0.5")
         if refused is not None:
             return refused
-        order_id = ITEMS_PATH.match(request.path).group(1)
-        order = next((o for o in self.orders if o["AmazonOrderId"] == order_id), None)
-        if order is None:
-            return _json(NOT_FOUND, 404, "0.5")
-        token = request.args.get("NextToken")
+        args = request.args
+        if args.get("relatedIdentifierName") != "ORDER_ID" or not args.get(
+            "relatedIdentifierValue"
+        ):
+            return _json(INVALID_INPUT, 400, "0.5")
+        found = self.transactions.get(args["relatedIdentifierValue"], [])
+        token = args.get("nextToken")
         offset = json.loads(base64.b64decode(token))[1] if token else 0
-        items = order["__items"][offset : offset + self.items_page_size]
-        payload: dict[str, Any] = {"AmazonOrderId": order_id, "OrderItems": items}
-        if offset + self.items_page_size < len(order["__items"]):
-            payload["NextToken"] = _token_of(order_id, offset + self.items_page_size)
+        size = self.transactions_page_size
+        payload: dict[str, Any] = {"transactions": found[offset : offset + size]}
+        if offset + size < len(found):
+            payload["nextToken"] = _token_of(args["relatedIdentifierValue"], offset + size)
         return _json({"payload": payload}, 200, "0.5")
+
+
+def _included(order: dict[str, Any], included: set[str]) -> dict[str, Any]:
+    """The order without the datasets a request did not ask for (its items' too)."""
+    left_out = {key for name, key in DATASETS.items() if name not in included}
+    items = [{k: v for k, v in i.items() if k not in left_out} for i in order["orderItems"]]
+    return {**{k: v for k, v in order.items() if k not in left_out}, "orderItems": items}
 
 
 def _token_of(key: str, offset: int) -> str:

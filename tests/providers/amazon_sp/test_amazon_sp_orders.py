@@ -1,5 +1,6 @@
-"""Amazon seller orders (SP-API Orders v0) through the runner: paging by NextToken, items per
-order, incremental pulls, pacing and 429s, token refresh, errors and no buyer data anywhere."""
+"""Amazon seller orders (SP-API Orders v2026-01-01, refunds from Finances v2024-06-19) through
+the runner: paging by paginationToken, incremental pulls, refunds as changes, pacing and 429s,
+token refresh, errors and no buyer data anywhere."""
 
 from __future__ import annotations
 
@@ -26,7 +27,10 @@ from tests.fakes.amazon_sp import (
     REFRESH_TOKEN,
     FakeSellingPartner,
     make_order,
+    make_refund,
+    make_shipment,
 )
+from tests.fakes.amazon_sp.server import TRANSACTIONS_PATH
 from tests.written_files import files_holding
 
 ORDERS = ("orders",)
@@ -56,18 +60,21 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def amazon(http_server: HTTPServer) -> Iterator[FakeSellingPartner]:
-    """Five orders (three getOrders pages of two), two items each (one a page)."""
-    orders = [make_order(1, "Shipped"), make_order(2), make_order(3, "Canceled"),
-              make_order(4, "PartiallyShipped"), make_order(5, "Pending")]  # fmt: skip
+    """Five orders (three searchOrders pages of two), two items each; the shipped ones have
+    their payment transaction (one listTransactions page each)."""
+    orders = [make_order(1, "SHIPPED"), make_order(2), make_order(3, "CANCELLED"),
+              make_order(4, "PARTIALLY_SHIPPED"), make_order(5, "PENDING")]  # fmt: skip
     with FakeSellingPartner(orders, http_server) as fake:
+        fake.transactions = {o["orderId"]: [make_shipment(o)] for o in (orders[0], orders[3])}
         yield fake
 
 
 def run(fake: FakeSellingPartner, clock: Clock | None = None, env: dict[str, str] | None = None,
-        **options: Any) -> dict[str, Any]:  # fmt: skip
+        toml: str = "", **options: Any) -> dict[str, Any]:  # fmt: skip
     clock = clock or Clock()
     registry = {"amazon_sp": AmazonSpProvider(clock=clock, sleep=clock.sleep, now=lambda: NOW)}
-    config = load_config(None, registry).with_pipeline(http_backoff_seconds=0.01)
+    Path("pipeline.toml").write_text(f"[providers.amazon_sp]\n{toml}")
+    config = load_config(Path("pipeline.toml"), registry).with_pipeline(http_backoff_seconds=0.01)
     options.setdefault("no_cache", True)
     options.setdefault("datasets", ORDERS)
     result = Runner(config, registry, {**fake.env(), **(env or {})}, RunOptions(**options)).run()
@@ -80,17 +87,21 @@ def table(root: Path, name: str) -> list[dict[str, Any]]:
     return lake.parts("normalized", files).to_table().to_pylist() if files else []
 
 
-def test_orders_and_items_land_with_nexttoken_paging(workdir: Path, amazon) -> None:
-    record = run(amazon)
+def test_orders_and_items_land_with_pagination_token_paging(workdir: Path, amazon) -> None:
+    record = run(amazon, toml="recipient = true")
     pull = record["datasets"]["orders.amazon_sp"]
     assert record["exit_code"] == 0, record
     assert pull["tables"]["orders"]["new"] == 4  # the Pending one has no prices yet
     assert pull["tables"]["order_lines"]["new"] == 8
     pages = [c.args for c in amazon.calls()]
     assert len(pages) == 3
-    assert {"MarketplaceIds", "LastUpdatedAfter", "MaxResultsPerPage"} <= set(pages[0])
-    assert set(pages[1]) == {"MarketplaceIds", "NextToken"}
-    assert len([s for s in amazon.seen if s.path.endswith("/orderItems")]) == 10
+    assert pages[0]["includedData"] == "PROCEEDS,FULFILLMENT,RECIPIENT"
+    assert {"marketplaceIds", "lastUpdatedAfter", "maxResultsPerPage"} <= set(pages[0])
+    assert pages[1]["paginationToken"]
+    assert pages[1]["includedData"] == pages[0]["includedData"]
+    # one listTransactions call for each shipped order, none for the others
+    asked = [c.args["relatedIdentifierValue"] for c in amazon.calls(TRANSACTIONS_PATH)]
+    assert asked == ["902-0000001-0000001", "902-0000004-0000004"]
     orders = {o["source_id"]: o for o in table(workdir / "data", "orders")}
     shipped = orders["902-0000001-0000001"]
     assert (shipped["financial_status"], shipped["fulfillment_status"]) == ("paid", "fulfilled")
@@ -100,6 +111,10 @@ def test_orders_and_items_land_with_nexttoken_paging(workdir: Path, amazon) -> N
         "USD",
     )
     assert str(shipped["total_amount"]) == "56.0000"  # 2×11.50 + 2×12.50 + 2×(2 + 3 − 1)
+    assert (str(shipped["refunded_amount"]), orders["902-0000002-0000002"]["refunded_amount"]) == (
+        "0.0000",
+        None,  # not shipped: not looked up
+    )
     assert orders["902-0000003-0000003"]["financial_status"] == "voided"
     assert "902-0000005-0000005" not in orders
     lines = table(workdir / "data", "order_lines")
@@ -108,20 +123,63 @@ def test_orders_and_items_land_with_nexttoken_paging(workdir: Path, amazon) -> N
         "SKU-1-1",
     )
     assert str(first["unit_price_amount"]) == "11.5000"
-    assert first["quantity"] == 2
+    assert (first["quantity"], str(first["discount_amount"]), first["refunded_quantity"]) == (
+        2,
+        "1.0000",
+        0,
+    )
+
+
+def test_without_the_recipient_option_no_address_is_asked_for(workdir: Path, amazon) -> None:
+    record = run(amazon)
+    assert record["exit_code"] == 0
+    assert amazon.calls()[0].args["includedData"] == "PROCEEDS,FULFILLMENT"
+    orders = table(workdir / "data", "orders")
+    assert {(o["ship_country"], o["ship_region"]) for o in orders} == {(None, None)}
+
+
+def test_a_refund_writes_one_changed_order_and_line(workdir: Path, amazon) -> None:
+    """Finances listTransactions (paged) gives the refund; the order's content changes."""
+    run(amazon)
+    first = amazon.orders[0]
+    amazon.transactions[first["orderId"]].append(make_refund(first, item=0, quantity=1))
+    first["lastUpdatedTime"] = "2026-11-29T08:00:00Z"  # the return updated the order
+    record = run(amazon)
+    tables = record["datasets"]["orders.amazon_sp"]["tables"]
+    assert (tables["orders"]["changed"], tables["orders"]["new"]) == (1, 0)
+    assert (tables["order_lines"]["changed"], tables["order_lines"]["new"]) == (1, 0)
+    assert len(amazon.calls(TRANSACTIONS_PATH)) == 2 + 2  # first run, then two pages
+    rows = [o for o in table(workdir / "data", "orders") if o["source_id"] == first["orderId"]]
+    latest = max(rows, key=lambda o: o["source_updated_at"])
+    # the unit's price (11.50) and its tax (1.00) went back; Amazon's fee refund is not counted
+    assert (str(latest["refunded_amount"]), latest["financial_status"]) == (
+        "12.5000",
+        "partially_refunded",
+    )
+    lines = [ln for ln in table(workdir / "data", "order_lines") if ln["refunded_quantity"]]
+    assert [(ln["source_id"], ln["refunded_quantity"]) for ln in lines] == [("00001000000001", 1)]
+    again = run(amazon)["datasets"]["orders.amazon_sp"]["tables"]
+    assert (again["orders"]["changed"], again["order_lines"]["changed"]) == (0, 0)
+
+
+def test_refunds_off_asks_the_finances_api_nothing(workdir: Path, amazon) -> None:
+    record = run(amazon, toml="refunds = false")
+    assert record["exit_code"] == 0
+    assert amazon.calls(TRANSACTIONS_PATH) == []
+    assert {o["refunded_amount"] for o in table(workdir / "data", "orders")} == {None}
 
 
 def test_incremental_pull_starts_at_the_watermark_less_the_lookback(workdir, amazon) -> None:
     run(amazon)
-    amazon.orders[1]["OrderStatus"] = "Shipped"
-    amazon.orders[1]["LastUpdateDate"] = "2026-11-30T08:00:00Z"
+    amazon.orders[1]["fulfillment"]["fulfillmentStatus"] = "SHIPPED"
+    amazon.orders[1]["lastUpdatedTime"] = "2026-11-30T08:00:00Z"
     amazon.seen.clear()
     record = run(amazon)
     pull = record["datasets"]["orders.amazon_sp"]
     assert pull["tables"]["orders"]["changed"] == 1
     assert pull["tables"]["orders"]["new"] == 0
     # the first pull's newest update was 2026-11-06T12:00:05Z; two hours' lookback
-    assert amazon.calls()[0].args["LastUpdatedAfter"] == "2026-11-06T10:00:05Z"
+    assert amazon.calls()[0].args["lastUpdatedAfter"] == "2026-11-06T10:00:05Z"
 
 
 def test_429_slows_to_the_stated_rate_and_waits(workdir: Path, amazon) -> None:
@@ -133,7 +191,7 @@ def test_429_slows_to_the_stated_rate_and_waits(workdir: Path, amazon) -> None:
     # Each 429 empties the bucket: the two retries and the two later pages each wait a period.
     waits = [s for s in clock.sleeps if s > 50]
     assert len(waits) == 4
-    assert all(abs(w - 1 / 0.0167) < 0.01 for w in waits)
+    assert all(abs(w - 1 / 0.0056) < 0.01 for w in waits)
 
 
 def test_too_many_429s_fail_the_pull(workdir: Path, amazon) -> None:
@@ -175,7 +233,8 @@ def test_a_bad_refresh_token_fails_with_one_clear_line(workdir: Path, amazon) ->
 
 
 def test_no_buyer_data_anywhere(workdir: Path, amazon) -> None:
-    record = run(amazon, no_cache=False)
+    amazon.transactions[amazon.orders[0]["orderId"]].append(make_refund(amazon.orders[0]))
+    record = run(amazon, no_cache=False, toml="recipient = true")
     assert record["exit_code"] == 0
     written = [p for p in workdir.rglob("*") if p.is_file()]
     assert any("orders" in p.parts and "raw" in p.parts for p in written)
@@ -196,9 +255,9 @@ def test_doctor_probe_is_one_authenticated_call(fetch_context, amazon) -> None:
     provider = AmazonSpProvider(now=lambda: NOW)
     ctx = fetch_context(provider, amazon.env())
     result = provider.probe(ctx)
-    assert "getOrders answered" in result.detail
+    assert "searchOrders answered" in result.detail
     assert len(amazon.calls()) == 1
-    assert amazon.calls()[0].args["MaxResultsPerPage"] == "1"
+    assert amazon.calls()[0].args["maxResultsPerPage"] == "1"
     amazon.revoke_tokens()
     bad = fetch_context(provider, amazon.env(AMAZON_SP_LWA_CLIENT_SECRET="wrong"))
     with pytest.raises(ProviderError, match="invalid_client"):
@@ -206,10 +265,10 @@ def test_doctor_probe_is_one_authenticated_call(fetch_context, amazon) -> None:
 
 
 def test_a_pending_order_without_prices_is_dropped_with_its_reason() -> None:
-    """Amazon sends no OrderTotal nor item prices while an order is Pending; it comes back
-    with them once it moves on (its LastUpdateDate changes)."""
+    """Amazon sends no proceeds nor item prices while an order is Pending; it comes back
+    with them once it moves on (its lastUpdatedTime changes)."""
     with pytest.raises(SkippableRecordError, match="no prices yet"):
-        normalize_order(make_order(9, "Pending"))
+        normalize_order(make_order(9, "PENDING"))
 
 
 def test_the_offline_demo_lands_amazon_orders_beside_the_others(workdir: Path) -> None:
