@@ -16,6 +16,7 @@ from collections.abc import Callable
 from werkzeug import Request, Response
 
 from tests.fakes.amazon import FakeCreatorsApi
+from tests.fakes.amazon_sp import FakeSellingPartner
 from tests.fakes.github import FakeGitHub
 from tests.fakes.shopify import FakeShopify
 
@@ -35,7 +36,8 @@ def echo(status: int, *, page: bool = False, delay: float = 0.0) -> Answer:
             text = "\n".join([f"<html><body><h1>{status} Bad Gateway</h1><pre>", *lines, "",
                               body, "</pre></body></html>"])  # fmt: skip
             return Response(text, status, content_type="text/html")
-        credential = headers.get("Authorization") or headers.get("X-Shopify-Access-Token")
+        credential = (headers.get("Authorization") or headers.get("X-Shopify-Access-Token")
+                      or headers.get("X-Amz-Access-Token"))  # fmt: skip
         message = f"denied for {credential}; request body {body}"
         payload = {
             "errors": [{"errorId": 1001, "message": message, "request": {"headers": headers}}],
@@ -79,6 +81,31 @@ class EchoingCreatorsApi(FakeCreatorsApi):
         if self.echoes:
             return self.echoes.pop(0)(request)
         return super()._get_items(request)
+
+
+class EchoingSellingPartner(FakeSellingPartner):
+    """The SP-API whose LWA token endpoint serves ``token_echoes`` and whose searchOrders and
+    listTransactions serve ``echoes`` first."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.echoes: list[Answer] = []
+        self.token_echoes: list[Answer] = []
+
+    def _token(self, request: Request) -> Response:
+        if self.token_echoes:
+            return self.token_echoes.pop(0)(request)
+        return super()._token(request)
+
+    def _orders(self, request: Request) -> Response:
+        if self.echoes:
+            return self.echoes.pop(0)(request)
+        return super()._orders(request)
+
+    def _transactions(self, request: Request) -> Response:
+        if self.echoes:
+            return self.echoes.pop(0)(request)
+        return super()._transactions(request)
 
 
 class EchoingGitHub(FakeGitHub):

@@ -64,7 +64,11 @@ class FakeSellingPartner:
         page_size: int = 2,
         transactions_page_size: int = 1,
         orders_rate: str = "0.0056",
+        client_id: str = CLIENT_ID,
+        client_secret: str = CLIENT_SECRET,
+        refresh_token: str = REFRESH_TOKEN,
     ) -> None:
+        self.credentials = (client_id, client_secret, refresh_token)
         self.orders = orders
         self.server = server
         self.page_size = page_size
@@ -73,6 +77,7 @@ class FakeSellingPartner:
         self.transactions: dict[str, list[dict[str, Any]]] = {}  # by order id
         self.seen: list[Seen] = []
         self.tokens: set[str] = set()
+        self.issued: list[str] = []  # every access token minted, revoked ones too
         self.minted = 0
         self.throttled = 0
         self.revoke_at: int | None = None  # revoke every token when this request arrives
@@ -92,8 +97,9 @@ class FakeSellingPartner:
 
     def env(self, **extra: str) -> dict[str, str]:
         base = self.server.url_for("").rstrip("/")
-        return {"AMAZON_SP_LWA_CLIENT_ID": CLIENT_ID, "AMAZON_SP_LWA_CLIENT_SECRET": CLIENT_SECRET,
-                "AMAZON_SP_REFRESH_TOKEN": REFRESH_TOKEN, "AMAZON_SP_ENDPOINT": base,
+        client_id, client_secret, refresh_token = self.credentials
+        return {"AMAZON_SP_LWA_CLIENT_ID": client_id, "AMAZON_SP_LWA_CLIENT_SECRET": client_secret,
+                "AMAZON_SP_REFRESH_TOKEN": refresh_token, "AMAZON_SP_ENDPOINT": base,
                 "AMAZON_SP_LWA_URL": base + TOKEN_PATH, **extra}  # fmt: skip
 
     def throttle(self, calls: int) -> None:
@@ -109,14 +115,16 @@ class FakeSellingPartner:
 
     def _token(self, request: Request) -> Response:
         form = request.form
-        if form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET:
+        client_id, client_secret, refresh_token = self.credentials
+        if form.get("client_id") != client_id or form.get("client_secret") != client_secret:
             return _json(INVALID_CLIENT, 401)
-        if form.get("grant_type") != "refresh_token" or form.get("refresh_token") != REFRESH_TOKEN:
+        if form.get("grant_type") != "refresh_token" or form.get("refresh_token") != refresh_token:
             return _json(INVALID_GRANT, 400)
         token = f"Atza|fake-access-{next(self._ids)}"
         self.tokens.add(token)
+        self.issued.append(token)
         self.minted += 1
-        return _json({"access_token": token, "refresh_token": REFRESH_TOKEN,
+        return _json({"access_token": token, "refresh_token": refresh_token,
                       "token_type": "bearer", "expires_in": 3600})  # fmt: skip
 
     def _refusal(self, request: Request, rate: str) -> Response | None:
