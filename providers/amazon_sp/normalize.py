@@ -3,15 +3,16 @@
 Orders API v2026-01-01 (``Order``, ``OrderItem``, ``ItemProceeds``, ``Money``): a line's unit
 price is its product's ``price.unitPrice``; its ``proceeds.breakdowns`` give the line's
 ``ITEM`` (unit price × quantity), ``SHIPPING``, ``TAX`` and ``DISCOUNT`` amounts (a discount
-lowers the proceeds, so it is sent negative; the rows hold its size). The order's
-``proceeds.grandTotal`` is the total, else the lines' sum. A Pending order has no proceeds
-yet: it is dropped with that reason and read again once Amazon updates it. The
-``fulfillment.fulfillmentStatus`` maps to the shared vocabulary below; refunds come from the
-Finances API (``providers.amazon_sp.refunds``) and turn a paid order ``partially_refunded``
-or ``refunded``. A line's ``product_id`` and ``variant_id`` are its ASIN, the ``source_id`` of
-the ``amazon`` provider's products; ``sku`` is the ``sellerSku``. Ship country and region
-come from ``recipient.deliveryAddress`` (the ``recipient`` option). Amazon gives no stable
-buyer id, so there is no buyer key.
+lowers the proceeds, so it is sent negative; the rows hold its size). A line's tax and
+discount are the ``ITEM`` part of their ``detailedBreakdowns`` (the shipping's count in the
+order's sums only). The order's ``proceeds.grandTotal`` is the total, else the lines' sum. A
+Pending order has no proceeds yet: it is dropped with that reason and read again once Amazon
+updates it. The ``fulfillment.fulfillmentStatus`` maps to the shared vocabulary below; refunds
+come from the Finances API (``providers.amazon_sp.refunds``) and turn a paid order
+``partially_refunded`` or ``refunded``. A line's ``product_id`` and ``variant_id`` are its
+ASIN, the ``source_id`` of the ``amazon`` provider's products; ``sku`` is the ``sellerSku``.
+Ship country and region come from ``recipient.deliveryAddress`` (the ``recipient`` option).
+Amazon gives no stable buyer id, so there is no buyer key.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def _line(item: dict[str, Any], order_id: str, updated: Any, where: str) -> dict
     unit_price = _money(unit, f"{at} unitPrice")
     if unit_price is None and price is not None and quantity:
         unit_price = price / quantity
-    discount = _breakdown(item, "DISCOUNT", at) or ZERO
+    discount = _breakdown(item, "DISCOUNT", at, "ITEM") or ZERO
     asin = _text(product.get("asin"))
     return {
         "source": PROVIDER,
@@ -129,20 +130,32 @@ def _line(item: dict[str, Any], order_id: str, updated: Any, where: str) -> dict
         "currency": _currency(unit) or _currency((item.get("proceeds") or {}).get("proceedsTotal")),
         "unit_price_amount": unit_price,
         "discount_amount": discount,
-        "tax_amount": _breakdown(item, "TAX", at) or ZERO,
+        "tax_amount": _breakdown(item, "TAX", at, "ITEM") or ZERO,
         "line_total_amount": None if price is None else price - discount,
         "refunded_quantity": None,
         "source_updated_at": updated,
     }
 
 
-def _breakdown(item: dict[str, Any], kind: str, where: str) -> Decimal | None:
-    """The size of an item's proceeds breakdown of ``kind`` (None when it has none)."""
+def _breakdown(
+    item: dict[str, Any], kind: str, where: str, subtype: str | None = None
+) -> Decimal | None:
+    """The size of an item's proceeds breakdown of ``kind`` (None when it has none); with
+    ``subtype``, of its detailed breakdown of that subtype where it has detailed ones (the
+    line's own tax and discount, without the shipping's)."""
     found = [b for b in (item.get("proceeds") or {}).get("breakdowns") or []
              if isinstance(b, dict) and b.get("type") == kind]  # fmt: skip
     if not found:
         return None
-    return abs(sum((_money(b.get("subtotal"), f"{where} {kind}") or ZERO for b in found), ZERO))
+    total = ZERO
+    for entry in found:
+        details = [d for d in entry.get("detailedBreakdowns") or [] if isinstance(d, dict)]
+        if subtype and details:
+            values = [d.get("value") for d in details if d.get("subtype") == subtype]
+        else:
+            values = [entry.get("subtotal")]
+        total += sum((_money(v, f"{where} {kind}") or ZERO for v in values), ZERO)
+    return abs(total)
 
 
 def _sum(items: list[dict[str, Any]], kind: str, where: str) -> Decimal:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from pipelines.run.options import RunOptions
 from pipelines.run.runner import Runner
 from providers.amazon_sp import AmazonSpProvider
 from providers.amazon_sp.normalize import normalize_order
+from providers.amazon_sp.refunds import refund_totals
 from tests.fakes.amazon_sp import (
     CANARY,
     CLIENT_SECRET,
@@ -29,6 +31,7 @@ from tests.fakes.amazon_sp import (
     make_order,
     make_refund,
     make_shipment,
+    money,
 )
 from tests.fakes.amazon_sp.server import TRANSACTIONS_PATH
 from tests.written_files import files_holding
@@ -288,3 +291,28 @@ def test_the_offline_demo_lands_amazon_orders_beside_the_others(workdir: Path) -
     assert len(amazon_lines) == 7
     assert all(ln["variant_id"].startswith("B0") for ln in amazon_lines)
     assert "amazon_sp" not in record.get("providers", {})  # no products step
+
+
+def test_shipping_tax_and_discount_count_on_the_order_not_the_line() -> None:
+    """A line's tax and discount are the ITEM parts of their detailed breakdowns; the
+    order's sums hold the whole (shipping parts too)."""
+    order = make_order(7)
+    parts = {b["type"]: b for b in order["orderItems"][0]["proceeds"]["breakdowns"]}
+    parts["DISCOUNT"]["subtotal"] = money("-1.50")
+    parts["DISCOUNT"]["detailedBreakdowns"].append({"subtype": "SHIPPING", "value": money("-0.50")})
+    parts["TAX"]["subtotal"] = money("2.30")
+    parts["TAX"]["detailedBreakdowns"].append({"subtype": "SHIPPING", "value": money("0.30")})
+    rows = normalize_order(order)
+    line, row = rows["order_lines"][0], rows["orders"][0]
+    assert (str(line["discount_amount"]), str(line["tax_amount"])) == ("1.00", "2.00")
+    assert (str(row["discount_amount"]), str(row["tax_amount"])) == ("2.50", "4.30")
+    assert row["refunded_amount"] is None  # not looked up
+
+
+def test_a_refund_without_a_sales_breakdown_counts_its_buyer_charges() -> None:
+    refund = make_refund(make_order(8, "SHIPPED"), quantity=2)
+    sales, expenses = refund["breakdowns"]
+    refund["breakdowns"] = [*sales["breakdowns"], expenses]  # ProductCharges and Tax on top
+    amount, quantities = refund_totals([refund], "amazon_sp order 8")
+    assert amount == Decimal("25.00")  # 2 × 11.50 + 2 × 1.00 tax; the fee refund left out
+    assert quantities == {"SKU-8-1": 2, "B000080001": 2}
