@@ -204,7 +204,7 @@ class Runner:
     def planned_pulls(self) -> list[str]:
         """``<d>.<p>`` of the ``dataset.<d>.<p>`` steps: the datasets beyond products."""
         selected = [self.providers[name] for name in self.planned_providers(products=False)]
-        return planned_pulls(selected, self.options.datasets, self.options.replay is not None)
+        return planned_pulls(selected, self.options.datasets)
 
     def _graph(self) -> dict[str, Step]:
         checkpoint = self.checkpoint
