@@ -24,8 +24,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.lake.datasets import PRODUCTS, Table
-from pipelines.lake.dedup import DedupCounts, DedupState, load_state, save_state
+from pipelines.lake.dedup import DedupCounts, DedupState, save_state
 from pipelines.lake.lake import Lake, Manifest, PartWriter, StagedFile, read_raw
+from pipelines.lake.state_repair import load_or_rebuild_state
 from pipelines.lake.volumes import DaySums
 from pipelines.run.dataset_replay import dataset_replay_records
 from pipelines.run.dataset_rows import DatasetRows
@@ -99,7 +100,7 @@ class DatasetStep:
         """Dedup ``table``'s candidates against its state and commit (not without ``guard``:
         a dry run); the counts of new, changed and unchanged rows."""
         lake = Lake(table.storage(self.extractor.lake.storage))
-        state = self._state(lake, guard is not None)
+        state = self._state(table, lake, guard is not None)
         # The providers of one run share its manifest, each commit adding its files to it;
         # a provider already in it is a step run again after its commit.
         prior = lake.read_manifest(self.run.run_id) or {}
@@ -123,10 +124,11 @@ class DatasetStep:
         save_state(lake.storage, state)
         return asdict(dedup)
 
-    def _state(self, lake: Lake, commit: bool) -> DedupState:
-        """The table's state, after moving dead runs' leftovers to ``_trash/`` and folding
+    def _state(self, table: Table, lake: Lake, commit: bool) -> DedupState:
+        """The table's state (rebuilt from its manifests when unreadable, as the products'
+        is: ``state_repair.py``), after moving dead runs' leftovers to ``_trash/`` and folding
         in a commit the state missed (a run killed between its manifest and its state)."""
-        state = load_state(lake.storage)
+        state, _ = load_or_rebuild_state(lake.storage, table)
         if not commit:
             return state
         keep = state.applied_runs | {self.run.run_id} | self.live_runs()
