@@ -11,7 +11,6 @@ from typing import Any
 
 from pipelines.config import PipelineConfig
 from pipelines.errors import ConfigError
-from pipelines.lake.datasets import PRODUCTS, raw_dataset
 from pipelines.lake.storage import Storage, open_storage
 from pipelines.net.extras import require
 from providers.base import Provider
@@ -122,6 +121,8 @@ def select_providers(
 def replay_files(path: Path) -> dict[tuple[str, str], list[Path]]:
     """Raw landing files under ``path``, grouped by dataset (``raw_dataset``: the place they
     landed in) and by the ``source=NAME`` folder they sit in."""
+    from pipelines.lake.datasets import raw_dataset  # pyarrow: not for `status`
+
     if not path.exists():
         raise ConfigError(f"--replay: {path} does not exist")
     files = [path] if path.is_file() else sorted(path.rglob("*.jsonl*"))
@@ -139,7 +140,7 @@ def replay_files(path: Path) -> dict[tuple[str, str], list[Path]]:
     return grouped
 
 
-def find_replay_files(path: Path, dataset: str = PRODUCTS) -> dict[str, list[Path]]:
+def find_replay_files(path: Path, dataset: str = "products") -> dict[str, list[Path]]:
     """``dataset``'s raw landing files under ``path``, grouped by provider."""
     return {source: found for (d, source), found in replay_files(path).items() if d == dataset}
 
