@@ -1,4 +1,7 @@
-"""The current catalog: the latest committed row of each product, deleted ones left out.
+"""The current rows of a table: the latest committed row of each key, deleted ones left out.
+
+Any table of any dataset (``pipelines/lake/datasets.py``): the products' current catalog, the
+current orders and order lines alike.
 
 Only committed data counts: the files the manifests name (``Lake.dataset``), never a file a
 run is still writing. The latest row of a ``(source, source_id)`` is the one of the latest
@@ -18,26 +21,35 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.errors import ConfigError
+from pipelines.lake.datasets import DATASETS, PRODUCTS, Table
 from pipelines.lake.lake import PARTITIONING, Lake
-from pipelines.lake.schema import BUSINESS_COLUMNS, PRODUCT_SCHEMA
 
-# What an export carries of each row: the business columns, the checked GTIN-14, and when
-# and by which run the row was read. The hashes, change type and schema version are the
-# lake's bookkeeping.
-EXPORT_COLUMNS = (*BUSINESS_COLUMNS, "gtin14", "fetched_at", "run_id")
+# What an export carries of each row: every column but the lake's bookkeeping (the hashes,
+# the change type and the schema version). Products: the business columns, the checked
+# GTIN-14, and when and by which run the row was read.
+BOOKKEEPING = ("raw_hash", "content_hash", "change_type", "schema_version")
+
+
+def export_columns(table: Table) -> tuple[str, ...]:
+    return tuple(name for name in table.schema.names if name not in BOOKKEEPING)
+
+
+EXPORT_COLUMNS = export_columns(DATASETS[PRODUCTS].home)
 _ORDER = [("source", "ascending"), ("source_id", "ascending"),
           ("fetched_at", "descending"), ("run_id", "descending")]  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Catalog:
-    """The current rows (``EXPORT_COLUMNS``, sorted by source and source_id) and where they
-    come from."""
+    """The current rows of the table ``name`` (its ``columns``, sorted by source and
+    source_id) and where they come from."""
 
     table: pa.Table
     lake_uri: str
-    last_run_id: str | None  # the lake's newest committed run
+    last_run_id: str | None  # the table's newest committed run
     exported_at: datetime  # UTC
+    name: str = PRODUCTS
+    columns: tuple[str, ...] = EXPORT_COLUMNS
 
     def providers(self) -> list[str]:
         """The providers with rows, in name order."""
@@ -47,14 +59,21 @@ class Catalog:
         return self.table.filter(pc.equal(self.table.column("source"), source))
 
 
-def read_catalog(lake: Lake, providers: Sequence[str] | None, now: datetime) -> Catalog:
-    """The current catalog of ``lake``, of ``providers`` only when given."""
+def read_catalog(
+    lake: Lake, providers: Sequence[str] | None, now: datetime, table: Table | None = None
+) -> Catalog:
+    """The current rows of ``table`` (default: the products) in the lake at ``lake``'s root,
+    of ``providers`` only when given."""
+    table = table or DATASETS[PRODUCTS].home
+    lake = Lake(table.storage(lake.storage))
     _check_whole(lake)
-    dataset = lake.dataset("normalized", pa.unify_schemas([PRODUCT_SCHEMA, PARTITIONING]))
+    columns = export_columns(table)
+    dataset = lake.dataset("normalized", pa.unify_schemas([table.schema, PARTITIONING]))
     wanted = pc.field("source").isin(pa.array(list(providers), pa.string())) if providers else None
-    table = latest_rows(dataset.to_table(columns=[*EXPORT_COLUMNS, "change_type"], filter=wanted))
+    rows = latest_rows(dataset.to_table(columns=[*columns, "change_type"], filter=wanted))
     ids = lake.manifest_ids()
-    return Catalog(table.select(EXPORT_COLUMNS), lake.uri, ids[-1] if ids else None, now)
+    last = ids[-1] if ids else None
+    return Catalog(rows.select(columns), lake.uri, last, now, table.name, columns)
 
 
 def latest_rows(table: pa.Table) -> pa.Table:

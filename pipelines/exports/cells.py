@@ -38,9 +38,11 @@ def list_text(values: list[Any]) -> str:
 
 
 def text_cell(value: Any) -> str:
-    """One value of a product row as CSV text: empty for null, text made inert."""
+    """One value of a row as CSV text: empty for null, text made inert."""
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, str):
         return inert(value)
     if isinstance(value, Decimal):

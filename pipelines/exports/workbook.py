@@ -1,4 +1,5 @@
-"""The Excel export: ``products.xlsx``, a summary sheet and one sheet per provider.
+"""The Excel export: ``<table>.xlsx`` (``products.xlsx``, ``orders.xlsx``, …), a summary sheet
+and one sheet per provider.
 
 Cells are typed: prices are numbers (the stored decimal, shown with 2 to 4 places), stock
 counts whole numbers, timestamps Excel dates. Excel has no time zones, so timestamps are
@@ -18,9 +19,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pipelines.exports.catalog import EXPORT_COLUMNS, Catalog
+from pipelines.exports.catalog import Catalog
 from pipelines.exports.cells import inert, list_text
-from pipelines.exports.tables import DATASET
 from pipelines.net.extras import require
 
 SUMMARY = "Summary"
@@ -39,18 +39,18 @@ def require_openpyxl() -> Any:
 
 
 def write_xlsx(catalog: Catalog, folder: Path) -> list[tuple[Path, int]]:
-    """Write ``<folder>/products.xlsx``; return it with its product rows."""
+    """Write ``<folder>/<table>.xlsx``; return it with its rows."""
     openpyxl = require_openpyxl()
     book = openpyxl.Workbook()
     summary = book.active
     summary.title = SUMMARY
     _write_summary(summary, catalog)
-    headers = [_header(name) for name in EXPORT_COLUMNS]
+    headers = [_header(name) for name in catalog.columns]
     for source in catalog.providers():
         sheet = book.create_sheet(sheet_name(source))
         rows = catalog.rows_of(source).to_pylist()
-        _write_table(sheet, headers, ([row[c] for c in EXPORT_COLUMNS] for row in rows))
-    path = folder / f"{DATASET}.xlsx"
+        _write_table(sheet, headers, ([row[c] for c in catalog.columns] for row in rows))
+    path = folder / f"{catalog.name}.xlsx"
     book.save(path)
     return [(path, catalog.table.num_rows)]
 

@@ -5,18 +5,22 @@ its tables is a lake of its own (``pipelines/lake/lake.py``: raw, normalized, qu
 manifests, dedup state): the product table is the lake's root, as it always was, and every
 other table sits in a folder named after it (``orders/``, ``order_lines/``). Existing product
 lakes therefore read and write unchanged. A dataset's raw records land, redacted when the
-dataset holds buyer data (``pipelines/net/pii.py``), in its first table's lake.
+dataset holds buyer data (``pipelines/net/pii.py``), in its first table's lake, so a raw file's
+place tells its dataset (``raw_dataset``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any
 
 import pyarrow as pa
 
 from pipelines.errors import ConfigError
+from pipelines.lake.dedup import STATE_DIR
+from pipelines.lake.manifest import MANIFEST_DIR
 from pipelines.lake.order_schema import (
     ORDER_DESCRIPTIONS,
     ORDER_LINE_DESCRIPTIONS,
@@ -104,3 +108,28 @@ def parse_datasets(names: Any, where: str) -> tuple[str, ...]:
             f"(known: {', '.join(DATASETS)})"
         )
     return tuple(dict.fromkeys(names))
+
+
+def raw_dataset(path: PurePath) -> str:
+    """The dataset of a raw landing file: the dataset whose first table's folder holds its
+    ``raw/dt=…/source=…/`` folders (``orders/raw/…``), else products (``raw/…`` at the root)."""
+    parts = path.parts
+    for at in range(len(parts) - 1, 2, -1):
+        if parts[at].startswith("source=") and parts[at - 2] == "raw":
+            folder = parts[at - 3]
+            break
+    else:
+        return PRODUCTS
+    found = [d.name for d in DATASETS.values() if d.home.folder and d.home.folder == folder]
+    return found[0] if found else PRODUCTS
+
+
+def present_tables(root: Storage) -> list[Table]:
+    """Every table of the lake at ``root`` that holds a commit or a state (products, always)."""
+    return [
+        table
+        for dataset in DATASETS.values()
+        for table in dataset.tables
+        if not table.folder
+        or any(table.storage(root).list_files(zone) for zone in (MANIFEST_DIR, STATE_DIR))
+    ]

@@ -73,20 +73,22 @@ def file_problem(lake: Lake, entry: dict[str, Any]) -> str | None:
     return None
 
 
-def verify_lake(lake: Lake, applied_runs: Iterable[str]) -> list[str]:
+def verify_lake(lake: Lake, applied_runs: Iterable[str], where: str = "") -> list[str]:
     """One line per corrupt or missing manifest and per committed file that does not match
-    its manifest (size, then sha256); empty when the lake is whole."""
+    its manifest (size, then sha256); empty when the lake is whole. ``where`` goes before
+    each lake path (a table's folder, ``orders/``)."""
     problems = []
     present = lake.manifest_ids()
     for run_id in sorted(set(applied_runs) - set(present)):
-        problems.append(f"{manifest_path(run_id)}: missing (run {run_id} is in the state)")
+        problems.append(f"{where}{manifest_path(run_id)}: missing (run {run_id} is in the state)")
     for run_id in present:
         try:
             manifest = lake.read_manifest(run_id)
         except LakeDamagedError as exc:
             problems.append(str(exc))
             continue
-        problems += [p for p in (file_problem(lake, f) for f in manifest["files"]) if p]
+        files = (file_problem(lake, f) for f in manifest["files"])
+        problems += [f"{where}{p}" for p in files if p]
     return problems
 
 

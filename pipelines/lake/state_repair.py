@@ -24,6 +24,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from pipelines.errors import ConfigError
+from pipelines.lake.datasets import DATASETS, PRODUCTS, Table
 from pipelines.lake.dedup import (
     META_PATH,
     STATE_DIR,
@@ -34,10 +35,11 @@ from pipelines.lake.dedup import (
     row_keys,
 )
 from pipelines.lake.lake import Lake
-from pipelines.lake.schema import CONTENT_HASH_VERSION, PRODUCT_SCHEMA, hash_content
+from pipelines.lake.schema import CONTENT_HASH_VERSION
 from pipelines.lake.storage import Storage
 
 log = logging.getLogger("pipeline.state")
+PRODUCT_TABLE = DATASETS[PRODUCTS].home
 
 FIX_HINT = (
     "restore it (run_pipeline.py restore-state in GitHub Actions, or a backup of state/), "
@@ -45,15 +47,18 @@ FIX_HINT = (
 )
 
 
-def load_or_rebuild_state(storage: Storage) -> tuple[DedupState, bool]:
-    """The lake's state, and whether it had to be repaired (and so must be saved)."""
+def load_or_rebuild_state(
+    storage: Storage, table: Table = PRODUCT_TABLE
+) -> tuple[DedupState, bool]:
+    """The state of ``table``'s lake at ``storage``, and whether it had to be repaired (and
+    so must be saved)."""
     try:
         state = load_state(storage)
     except StateUnreadableError as exc:
-        state = rebuild_state(storage, exc)
+        state = rebuild_state(storage, exc, table)
         return state, True
     if state.hash_version < CONTENT_HASH_VERSION and state.hashes:
-        recompute_content_hashes(storage, state)
+        recompute_content_hashes(storage, state, table)
         return state, True
     state.hash_version = CONTENT_HASH_VERSION
     return state, False
@@ -92,35 +97,40 @@ def _check_parquet(storage: Storage, rel: str) -> None:
         raise StateUnreadableError(f"{storage.uri}/{rel}", type(exc).__name__) from None
 
 
-def rebuild_state(storage: Storage, cause: StateUnreadableError) -> DedupState:
-    """A state made again from every committed manifest (watermarks cannot be recovered)."""
+def rebuild_state(
+    storage: Storage, cause: StateUnreadableError, table: Table = PRODUCT_TABLE
+) -> DedupState:
+    """A state made again from every committed manifest of ``table``'s lake at ``storage``
+    (watermarks cannot be recovered)."""
     missing = _missing_parts(storage, cause)
     if missing:
         raise ConfigError(f"{cause}; {len(missing)} committed part(s) missing: {FIX_HINT}")
     state = DedupState()
     lake = Lake(storage)
-    for key, packed in _last_committed(lake):
+    for key, packed in _last_committed(lake, table):
         if packed is None:
             state.hashes.pop(key, None)
         else:
             state.hashes[key] = packed
     state.applied_runs = set(lake.manifest_ids())
     log.warning(
-        "%s: rebuilt from %d committed manifest(s), %d product(s); provider watermarks were "
+        "%s: rebuilt from %d committed manifest(s), %d %s key(s); provider watermarks were "
         "lost, so incremental providers pull their whole catalog once",
-        cause, len(state.applied_runs), len(state.hashes),
+        cause, len(state.applied_runs), len(state.hashes), table.name,
     )  # fmt: skip
     return state
 
 
-def recompute_content_hashes(storage: Storage, state: DedupState) -> None:
+def recompute_content_hashes(
+    storage: Storage, state: DedupState, table: Table = PRODUCT_TABLE
+) -> None:
     """Give every held key the content hash of its last committed row, current definition.
 
     Keys whose rows the lake no longer holds keep their old hash (a product among them
     whose only change is its ``updatedAt`` is written as changed once).
     """
     redone = 0
-    for key, packed in _last_committed(Lake(storage)):
+    for key, packed in _last_committed(Lake(storage), table):
         held = state.hashes.get(key)
         if held is not None and packed is not None:
             state.hashes[key] = held[:16] + packed[16:]
@@ -133,21 +143,21 @@ def recompute_content_hashes(storage: Storage, state: DedupState) -> None:
     state.hash_version = CONTENT_HASH_VERSION
 
 
-def _last_committed(lake: Lake) -> Iterator[tuple[str, bytes | None]]:
+def _last_committed(lake: Lake, table: Table) -> Iterator[tuple[str, bytes | None]]:
     """(key, raw hash[:16] + current content hash[:16]) of every committed row, oldest run
     first; None for a ``deleted`` row. Parts the lake no longer holds are skipped."""
-    for dataset in _runs_in_order(lake):
+    for dataset in _runs_in_order(lake, table.schema):
         for batch in dataset.to_batches(batch_size=5000):
-            table = pa.Table.from_batches([batch])
-            for key, row in zip(row_keys(table), table.to_pylist()):
+            rows = pa.Table.from_batches([batch])
+            for key, row in zip(row_keys(rows), rows.to_pylist()):
                 if row["change_type"] == "deleted":
                     yield key, None
                 else:
-                    content = hash_content(row)
+                    content = table.hash_content(row)
                     yield key, bytes.fromhex(row["raw_hash"][:32] + content[:32])
 
 
-def _runs_in_order(lake: Lake) -> list[ds.Dataset]:
+def _runs_in_order(lake: Lake, schema: pa.Schema) -> list[ds.Dataset]:
     """The normalized parts of each committed run, oldest first: by the run's start time
     (``fetched_at``, to the microsecond), so two runs of the same second keep their order."""
     present = set(lake.storage.list_files("normalized"))
@@ -160,7 +170,7 @@ def _runs_in_order(lake: Lake) -> list[ds.Dataset]:
             if f["zone"] == "normalized" and f["path"] in present
         ]
         if files:
-            dataset = lake.parts("normalized", files, PRODUCT_SCHEMA)
+            dataset = lake.parts("normalized", files, schema)
             first = dataset.head(1, columns=["fetched_at"]).column(0).to_pylist()
             runs.append((first[0] if first else None, run_id, dataset))
     runs.sort(key=lambda run: (run[0] is not None, run[0] or 0, run[1]))

@@ -5,16 +5,18 @@ Fetch and land the raw records in the dataset's home lake (redacted when it hold
 lake's commit lock, dedup each table against its own state and commit it: the child tables
 first, the home table last, with the provider's watermark in its state. A table lake already
 holding this run's commit is left as it is, so a step run again after a kill duplicates
-nothing. Products keep their own steps (``steps.py``); this one is the same for every other
-dataset.
+nothing. A ``--replay`` run normalizes the dataset's raw files again instead of fetching
+(``dataset_replay.py``); it lands no raw file and moves no watermark. Products keep their own
+steps (``steps.py``); this one is the same for every other dataset.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +24,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.lake.datasets import PRODUCTS, Table
-from pipelines.lake.dedup import DedupCounts, DedupState, load_state, save_state
+from pipelines.lake.dedup import DedupCounts, DedupState, save_state
 from pipelines.lake.lake import Lake, Manifest, PartWriter, StagedFile, read_raw
+from pipelines.lake.state_repair import load_or_rebuild_state
 from pipelines.lake.volumes import DaySums
+from pipelines.run.dataset_replay import dataset_replay_records
 from pipelines.run.dataset_rows import DatasetRows
 from pipelines.run.extract import Extractor
 from pipelines.run.process import RunContext
@@ -55,14 +59,14 @@ class DatasetStep:
         work = self.work = work / dataset.name
         self.sums = DaySums(dataset.volumes)
         extract = self.extractor.extract(provider, work, dt)
-        if extract.get("status") != "ok" or "raw" not in extract:
+        if extract.get("status") != "ok" or not {"raw", "replay_files"} & extract.keys():
             said = {k: extract[k] for k in ("reason", "error") if k in extract}
             return {"status": extract.get("status", "skipped"), **said}
-        raw = StagedFile.from_dict(extract["raw"])
         rows = DatasetRows(provider, dataset, self.run, self.extractor.lake, work)
-        rows.feed(read_raw(raw.staged))
+        rows.feed(self._records(provider, extract))
         staged = rows.close()
-        staged[dataset.home.name].append(raw)
+        if "raw" in extract:
+            staged[dataset.home.name].append(StagedFile.from_dict(extract["raw"]))
         counts = rows.counts
         next_state = extract.get("next_state") or {}
         for table in reversed(dataset.tables):  # the home table, with the watermark, last
@@ -81,13 +85,22 @@ class DatasetStep:
         return {"status": "ok", **asdict(counts), "stats": extract.get("stats", {}),
                 **({"volumes": volumes} if volumes else {})}  # fmt: skip
 
+    def _records(self, provider: Provider, extract: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """The landed raw records, or a ``--replay``'s (``dataset_replay.py``)."""
+        if "raw" in extract:
+            return read_raw(StagedFile.from_dict(extract["raw"]).staged)
+        files = [Path(f) for f in extract["replay_files"]]
+        options = self.extractor.options
+        records = dataset_replay_records(provider, self.extractor.dataset, files, options.offline)
+        return islice(records, options.limit)
+
     def commit_table(self, table: Table, source: str, files: list[StagedFile], dt: str,
                      guard: Guard | None = None, next_state: dict[str, Any] | None = None,
                      ) -> dict[str, int]:  # fmt: skip
         """Dedup ``table``'s candidates against its state and commit (not without ``guard``:
         a dry run); the counts of new, changed and unchanged rows."""
         lake = Lake(table.storage(self.extractor.lake.storage))
-        state = self._state(lake, guard is not None)
+        state = self._state(table, lake, guard is not None)
         # The providers of one run share its manifest, each commit adding its files to it;
         # a provider already in it is a step run again after its commit.
         prior = lake.read_manifest(self.run.run_id) or {}
@@ -111,10 +124,11 @@ class DatasetStep:
         save_state(lake.storage, state)
         return asdict(dedup)
 
-    def _state(self, lake: Lake, commit: bool) -> DedupState:
-        """The table's state, after moving dead runs' leftovers to ``_trash/`` and folding
+    def _state(self, table: Table, lake: Lake, commit: bool) -> DedupState:
+        """The table's state (rebuilt from its manifests when unreadable, as the products'
+        is: ``state_repair.py``), after moving dead runs' leftovers to ``_trash/`` and folding
         in a commit the state missed (a run killed between its manifest and its state)."""
-        state = load_state(lake.storage)
+        state, _ = load_or_rebuild_state(lake.storage, table)
         if not commit:
             return state
         keep = state.applied_runs | {self.run.run_id} | self.live_runs()
@@ -149,12 +163,8 @@ class DatasetStep:
         return writer.close(), total
 
 
-def planned_pulls(
-    providers: Sequence[Provider], datasets: Sequence[str], replay: bool
-) -> list[str]:
+def planned_pulls(providers: Sequence[Provider], datasets: Sequence[str]) -> list[str]:
     """``<dataset>.<provider>`` for each dataset beyond products asked for and each of
-    ``providers`` offering it; none in a ``--replay`` run (it re-reads product raw files)."""
-    if replay:
-        return []
+    ``providers`` offering it (in a ``--replay`` run, one without raw files is skipped)."""
     return [f"{d}.{p.name}" for d in datasets if d != PRODUCTS for p in providers
             if d in p.datasets]  # fmt: skip

@@ -30,7 +30,7 @@ from pipelines.net.pii import Scrubber
 from pipelines.net.retry import RetryBudget
 from pipelines.run.options import RunOptions, find_replay_files
 from pipelines.run.progress import Progress
-from pipelines.run.replay import mark_demo
+from pipelines.run.replay_world import mark_demo
 from pipelines.run.shard import Shard, shard_options
 from providers.base import FetchContext, PagingLimits, Provider, ProviderStats
 
@@ -59,7 +59,7 @@ class Extractor:
     def extract(self, provider: Provider, work: Path, dt: str) -> dict[str, Any]:
         """The extract step's outputs for ``provider``."""
         if self.options.replay is not None:
-            files = find_replay_files(self.options.replay).get(provider.name)
+            files = find_replay_files(self.options.replay, self.dataset.name).get(provider.name)
             if not files:
                 return {"status": "skipped", "reason": "no raw files to replay"}
             return {"status": "ok", "replay_files": [str(f) for f in files]}

@@ -118,12 +118,15 @@ def select_providers(
     return [providers[name] for name in wanted]
 
 
-def find_replay_files(path: Path) -> dict[str, list[Path]]:
-    """Raw landing files under ``path``, grouped by the ``source=NAME`` folder they sit in."""
+def replay_files(path: Path) -> dict[tuple[str, str], list[Path]]:
+    """Raw landing files under ``path``, grouped by dataset (``raw_dataset``: the place they
+    landed in) and by the ``source=NAME`` folder they sit in."""
+    from pipelines.lake.datasets import raw_dataset  # pyarrow: not for `status`
+
     if not path.exists():
         raise ConfigError(f"--replay: {path} does not exist")
     files = [path] if path.is_file() else sorted(path.rglob("*.jsonl*"))
-    grouped: dict[str, list[Path]] = {}
+    grouped: dict[tuple[str, str], list[Path]] = {}
     for file in files:
         sources = [p.removeprefix("source=") for p in file.parts if p.startswith("source=")]
         if not sources:
@@ -131,10 +134,29 @@ def find_replay_files(path: Path) -> dict[str, list[Path]]:
                 f"--replay: cannot tell the provider of {file}: expected it under a "
                 "source=NAME folder"
             )
-        grouped.setdefault(sources[-1], []).append(file)
+        grouped.setdefault((raw_dataset(file), sources[-1]), []).append(file)
     if not grouped:
         raise ConfigError(f"--replay: no .jsonl or .jsonl.zst files under {path}")
     return grouped
+
+
+def find_replay_files(path: Path, dataset: str = "products") -> dict[str, list[Path]]:
+    """``dataset``'s raw landing files under ``path``, grouped by provider."""
+    return {source: found for (d, source), found in replay_files(path).items() if d == dataset}
+
+
+def replay_files_of(path: Path, datasets: tuple[str, ...]) -> list[Path]:
+    """Every raw file under ``path`` of the ``datasets`` a replay asked for; a
+    ``ConfigError`` when there is none (naming the datasets the files are of)."""
+    grouped = replay_files(path)
+    files = [f for (d, _), found in grouped.items() if d in datasets for f in found]
+    if not files:
+        held = ",".join(sorted({d for d, _ in grouped}))
+        raise ConfigError(
+            f"--replay: no raw files of {','.join(datasets)} under {path} (it holds raw "
+            f"files of {held}: ask for them with --datasets {held})"
+        )
+    return files
 
 
 def check_run_options(

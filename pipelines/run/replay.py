@@ -6,18 +6,13 @@ modification time), and for each ``source_id`` only the record landed last is ke
 identical record landed twice is one record and a product that changed between runs comes
 back once, as it was last seen: replaying everything rebuilds the lake's current rows.
 
-Records an ``--offline`` run lands carry ``"__demo": true`` (``DEMO_MARKER``): a replay into the
-real lake refuses them, and a replay into the demo lake (``--replay … --offline``) refuses
-records without it. Raw files landed before the marker existed are recognised by their place,
-a ``demo/raw/`` folder.
+Demo records never go into the real lake, nor real ones into the demo lake
+(``replay_world.py``). Datasets beyond products are replayed by ``dataset_replay.py``.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -25,70 +20,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.errors import ConfigError
 from pipelines.lake.lake import read_raw
+from pipelines.run.replay_world import check_world, demo_place, landing_order
 from providers.base import Provider
 from providers.batch import NormalizedBlock
 
-DEMO_MARKER = "__demo"
-_RUN_ID = re.compile(r"(\d{8}T\d{6}Z)-[0-9a-f]{6}")
 _BLOCK = 5_000  # records normalized together to learn their ids
 _CHUNK = 65_536  # ids gathered in Python before they go to Arrow
-
-
-def mark_demo(record: dict[str, Any]) -> dict[str, Any]:
-    """The record as an offline run lands it."""
-    return {**record, DEMO_MARKER: True}
-
-
-def landing_order(files: Iterable[Path]) -> list[Path]:
-    """Oldest landed first: by the time in the run id of the file name (else the file's
-    modification time), then by modification time (two runs of the same second)."""
-
-    def landed(path: Path) -> tuple[float, float, str]:
-        modified = path.stat().st_mtime
-        match = _RUN_ID.search(path.name)
-        if match:
-            when = datetime.strptime(match[1], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-            return when.timestamp(), modified, str(path)
-        return modified, modified, str(path)
-
-    return sorted(files, key=landed)
-
-
-def _demo_place(path: Path) -> bool:
-    parts = path.resolve().parts
-    return any(a == "demo" and b == "raw" for a, b in pairwise(parts))
-
-
-def check_world(
-    record: dict[str, Any], path: Path, demo: bool, in_demo_place: bool | None = None
-) -> None:
-    """Refuse a demo record in a replay into the real lake, and the reverse.
-
-    ``in_demo_place`` is ``path``'s place when the caller already knows it (resolving a path
-    is a dozen system calls: once per file, not once per record).
-    """
-    place = _demo_place(path) if in_demo_place is None else in_demo_place
-    is_demo = bool(record.get(DEMO_MARKER)) or place
-    if is_demo and not demo:
-        raise ConfigError(
-            f"--replay: {path} holds demo records (landed by --offline); they never go into "
-            "the real lake: replay them with --offline, into the demo lake"
-        )
-    if demo and not is_demo:
-        raise ConfigError(
-            f"--replay: {path} holds real records; the demo lake (--offline) takes only demo "
-            "records: replay them without --offline"
-        )
-
-
-def check_replay_files(files: Iterable[Path], demo: bool) -> None:
-    """Before any work: the first record of every file belongs to the lake replayed into."""
-    for path in files:
-        first = next(iter(read_raw(path)), None)
-        if first is not None:
-            check_world(first, path, demo)
 
 
 def replay_records(provider: Provider, files: Iterable[Path], demo: bool) -> Iterator[dict]:
@@ -119,7 +57,7 @@ def _distinct_total(provider: Provider, ordered: list[Path], demo: bool) -> int 
     pending: list[str] = []
     total = 0
     for path in ordered:
-        place = _demo_place(path)
+        place = demo_place(path)
         for record in read_raw(path):
             check_world(record, path, demo, place)
             found = provider.raw_keys(record)
@@ -146,7 +84,7 @@ def _kept_positions(provider: Provider, ordered: list[Path], demo: bool) -> np.n
     block: list[dict[str, Any]] = []
     position = 0
     for path in ordered:
-        place = _demo_place(path)
+        place = demo_place(path)
         for record in read_raw(path):
             check_world(record, path, demo, place)
             block.append(record)

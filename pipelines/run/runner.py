@@ -28,12 +28,12 @@ from pipelines.checks.report_retention import prune_reports
 from pipelines.config import PipelineConfig
 from pipelines.errors import ConfigError, DataQualityError, ProviderError, SinkError
 from pipelines.lake.datasets import DATASETS, PRODUCTS
-from pipelines.lake.integrity import check_manifests
 from pipelines.lake.lake import Lake, StagedFile, read_raw
 from pipelines.lake.lock import LakeLock, default_holder
 from pipelines.lake.runlease import RunLease, live_runs
 from pipelines.lake.runlog import append_lake_run, append_run, read_lake_runs, read_runs
-from pipelines.lake.state_repair import check_state, readable_state_meta
+from pipelines.lake.state_repair import readable_state_meta
+from pipelines.lake.table_integrity import check_table_manifests, check_table_states
 from pipelines.net.retry import RetryBudget
 from pipelines.net.secrets import mask
 from pipelines.run.checkpoint import DONE, FAILED, Checkpoint, abandon_unfinished_runs
@@ -169,16 +169,15 @@ class Runner:
         """Load this run's checkpoint, or create it (``None``: whichever applies).
 
         The lake is checked first: a corrupt or missing manifest stops everything here."""
-        check_manifests(
-            self.lake, (readable_state_meta(self.storage) or {}).get("applied_runs", [])
-        )
+        check_table_manifests(self.storage, self.options.datasets)
         path_exists = (self.root / "_runs" / self.run_id / "checkpoint.json").exists()
         if path_exists and create is not True:
             self.checkpoint = Checkpoint.load(self.root, self.run_id)
             return self.checkpoint
         if create is False:
             self.checkpoint = Checkpoint.load(self.root, self.run_id)  # raises: no such run
-        check_state(self.storage)  # a corrupt state stops the run here, or is rebuilt at write
+        # a corrupt state stops the run here, or is rebuilt at the table's commit
+        check_table_states(self.storage, self.options.datasets)
         names = self.planned_providers()
         if not self.options.dry_run:
             live = {lease.run_id for lease in live_runs(self.storage)}
@@ -204,7 +203,7 @@ class Runner:
     def planned_pulls(self) -> list[str]:
         """``<d>.<p>`` of the ``dataset.<d>.<p>`` steps: the datasets beyond products."""
         selected = [self.providers[name] for name in self.planned_providers(products=False)]
-        return planned_pulls(selected, self.options.datasets, self.options.replay is not None)
+        return planned_pulls(selected, self.options.datasets)
 
     def _graph(self) -> dict[str, Step]:
         checkpoint = self.checkpoint

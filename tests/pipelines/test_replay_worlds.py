@@ -12,7 +12,7 @@ import pytest
 from pipelines.config import load_config
 from pipelines.errors import ConfigError
 from pipelines.run.options import RunOptions
-from pipelines.run.replay import DEMO_MARKER, check_replay_files
+from pipelines.run.replay_world import DEMO_MARKER, check_replay_files
 from pipelines.run.runner import Runner
 from tests.catalog_provider import CatalogProvider, make_record
 from tests.pipelines.lake_compare import assert_same_lake, lake_rows

@@ -1,8 +1,10 @@
-"""``run_pipeline.py export``: the lake's current catalog as files other tools read.
+"""``run_pipeline.py export``: the lake's current rows as files other tools read.
 
-``--format csv`` writes ``products.csv``, ``xlsx`` the workbook ``products.xlsx``, ``gmc`` the
+``--format csv`` writes one CSV per table (``products.csv``, ``orders.csv``,
+``order_lines.csv``), ``xlsx`` one workbook per table (``products.xlsx``, …), ``gmc`` the
 Google Merchant Center feed ``gmc-products.tsv`` and ``gmc-rejects.csv`` (items that cannot
-qualify, with reasons); several at once, comma-separated. Reads only committed data
+qualify, with reasons; products only); several at once, comma-separated. ``--datasets`` picks
+the datasets (default: every dataset the lake holds). Reads only committed data
 (docs/exports.md).
 """
 
@@ -14,18 +16,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipelines.cli.parser import _provider_list
+from pipelines.cli.parser import _dataset_list, _provider_list
 from pipelines.errors import ConfigError
 
 if TYPE_CHECKING:
     from pipelines.cli.main import CommandContext
     from pipelines.exports.catalog import Catalog
+    from pipelines.lake.lake import Lake
+
+PRODUCTS = "products"
 
 HELP = (
-    "Export the lake's current catalog as CSV (csv), an Excel workbook (xlsx) or a Google "
-    "Merchant Center feed with its rejects (gmc)."
+    "Export the lake's current catalog, orders and order lines as CSV (csv), Excel workbooks "
+    "(xlsx) or a Google Merchant Center feed with its rejects (gmc, products only)."
 )
 FORMATS = ("csv", "xlsx", "gmc")
+PRODUCTS_ONLY = ("gmc",)  # a Merchant Center feed lists products
 
 
 def _formats(text: str) -> tuple[str, ...]:
@@ -49,7 +55,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--providers", type=_provider_list, metavar="A,B",
-        help="only these providers' products, comma-separated (default: all)",
+        help="only these providers' rows, comma-separated (default: all)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--datasets", type=_dataset_list, metavar="A,B",
+        help="the datasets to export, comma-separated: products, orders (default: every "
+        "dataset the lake holds)",
     )  # fmt: skip
     parser.add_argument(
         "--offline", action="store_true", help="export the offline demo lake (<lake>/demo)"
@@ -66,7 +77,6 @@ def writers() -> dict[str, Callable[[Catalog, Path], list[tuple[Path, int]]]]:
 
 
 def execute(args: argparse.Namespace, context: CommandContext) -> int:
-    from pipelines.exports.catalog import read_catalog
     from pipelines.exports.workbook import require_openpyxl
     from pipelines.lake.lake import Lake
     from pipelines.run.options import RunOptions, lake_storage, select_providers
@@ -76,13 +86,33 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
     if args.providers:
         select_providers(context.providers, args.providers)  # unknown names: one line, exit 2
     lake = Lake(lake_storage(context.config, RunOptions(offline=args.offline)))
-    catalog = read_catalog(lake, args.providers, datetime.now(UTC))
+    catalogs = _catalogs(args, lake)
     try:
         args.output.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"--output {args.output}: {exc.strerror or exc}") from None
     write = writers()
     for name in args.formats:
-        for path, rows in write[name](catalog, args.output):
-            print(f"{path}: {rows} row(s)")
+        for catalog in catalogs:
+            if name in PRODUCTS_ONLY and catalog.name != PRODUCTS:
+                continue
+            for path, rows in write[name](catalog, args.output):
+                print(f"{path}: {rows} row(s)")
     return 0
+
+
+def _catalogs(args: argparse.Namespace, lake: Lake) -> list[Catalog]:
+    """The current rows of every table of the datasets asked for (by default those the lake
+    holds), every one read before anything is written."""
+    from pipelines.exports.catalog import read_catalog
+    from pipelines.lake.datasets import DATASETS, present_tables
+
+    present = {table.name for table in present_tables(lake.storage)}
+    held = [d for d, dataset in DATASETS.items() if any(t.name in present for t in dataset.tables)]
+    datasets = args.datasets or tuple(held)
+    only = [f for f in args.formats if f in PRODUCTS_ONLY]
+    if only and PRODUCTS not in datasets:
+        raise ConfigError(f"--format {only[0]}: lists products; add products to --datasets")
+    now = datetime.now(UTC)
+    tables = [table for d in datasets for table in DATASETS[d].tables]
+    return [read_catalog(lake, args.providers, now, table) for table in tables]

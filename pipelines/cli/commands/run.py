@@ -36,11 +36,12 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
     from pipelines.cli.logs import setup_logging
     from pipelines.cli.output import print_summary
     from pipelines.cli.preflight import check_run_paths
-    from pipelines.lake.datasets import parse_datasets
+    from pipelines.lake.datasets import DATASETS, parse_datasets
     from pipelines.lake.integrity import verify_local_files
+    from pipelines.lake.lake import Lake
     from pipelines.ops.gha import set_outputs
-    from pipelines.run.options import RunOptions, find_replay_files
-    from pipelines.run.replay import check_replay_files
+    from pipelines.run.options import RunOptions, replay_files_of
+    from pipelines.run.replay_world import check_replay_files
     from pipelines.run.runner import Runner
 
     config, providers, env = context.config, context.providers, context.env
@@ -60,15 +61,16 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
         datasets=args.datasets or parse_datasets(config.datasets, "pipeline.datasets"),
     )
     if options.replay is not None:  # a bad --replay is a usage error before anything runs
-        files = find_replay_files(options.replay)
-        check_replay_files((f for group in files.values() for f in group), options.offline)
+        files = replay_files_of(options.replay, options.datasets)
+        check_replay_files(files, options.offline)
     runner = Runner(config, providers, env, options)
     # In GitHub Actions, the steps after the run read the run log the run chose (offline: demo).
     set_outputs({"offline": options.offline}, env)
     runner.lease_wait = config.run_wait_seconds if args.wait else 0.0
     check_run_paths(args, config, runner.root)
     if options.replay is not None:
-        verify_local_files(runner.lake, [f for group in files.values() for f in group])
+        for dataset in DATASETS.values():  # a raw file lands in its dataset's first table
+            verify_local_files(Lake(dataset.home.storage(runner.storage)), files)
     setup_logging(runner.run_id, verbose=args.verbose, fmt=args.log_format)
     result = observed(args, runner, env, runner.run)
     print_summary(result, runner.lake.uri, dry_run=options.dry_run, providers=providers)
