@@ -168,6 +168,11 @@ class FetchContext:
     paging: PagingLimits = field(default_factory=PagingLimits)
     offline: bool = False  # replaying recorded exchanges (--offline): no live API behind them
     datasets: tuple[str, ...] = ("products",)  # what the run (or doctor) asks of the provider
+    # Removes buyer data from a raw record (``pipelines/net/pii.py``; the second argument names
+    # the connection a record sits in, if any), set by the runner for a dataset holding some.
+    # The runner scrubs what ``fetch`` yields; a provider that writes records to disk before
+    # yielding them (a bulk result spooled to a temporary file) passes them through it first.
+    scrub: Callable[[dict[str, Any], str | None], dict[str, Any]] | None = None
 
     def expect(
         self,

@@ -153,7 +153,7 @@ class Extractor:
         """Land what the provider yields (without buyer data when the dataset holds some);
         when the budget runs out, the reason (the pull is then partial and its completeness
         counts are not compared)."""
-        scrub = Scrubber(provider.name, self.env).scrub if self.dataset.personal_data else None
+        scrub = ctx.scrub
         records = provider.fetch_dataset(self.dataset.name, ctx)
         try:
             for record in progress.count(islice(records, self.options.limit)):
@@ -229,6 +229,7 @@ class Extractor:
             state=provider_state(self.home, provider.name),
             paging=PagingLimits(config.max_pages, config.max_empty_pages),
             datasets=(self.dataset.name,),
+            scrub=Scrubber(provider.name, self.env).scrub if personal else None,
         )
 
     def http_limits(self) -> HttpLimits:
