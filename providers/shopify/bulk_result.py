@@ -209,12 +209,24 @@ def _joined(
 
 
 def rejoin(root_line: str, child_lines: list[str], children: str) -> dict[str, Any]:
-    """One root node in the paged pull's shape: ``<children>: {nodes, pageInfo}``."""
+    """One root node in the paged pull's shape: ``<children>: {nodes, pageInfo}``.
+
+    The file lists children in no promised order, so they are put in id order: a record read
+    twice is the same record (and hashes the same), and matches a paged pull's when Shopify
+    lists them in the order they were created."""
     root = json.loads(root_line)
     nodes = []
     for line in child_lines:
         child = json.loads(line)
         child.pop("__parentId", None)
         nodes.append(child)
+    nodes.sort(key=_id_order)
     root[children] = {"nodes": nodes, "pageInfo": {"hasNextPage": False}}
     return root
+
+
+def _id_order(node: dict[str, Any]) -> tuple[int, str]:
+    """``gid://shopify/LineItem/101`` sorts by its number, then by the whole id."""
+    gid = str(node.get("id"))
+    tail = gid.rsplit("/", 1)[-1]
+    return (int(tail) if tail.isdigit() else -1, gid)
