@@ -153,6 +153,8 @@ class Extractor:
         """Land what the provider yields (without buyer data when the dataset holds some);
         when the budget runs out, the reason (the pull is then partial and its completeness
         counts are not compared)."""
+        if self.dataset.personal_data:  # the provider scrubs what it spools to disk with it too
+            ctx.scrub = Scrubber(provider.name, self.env).scrub
         scrub = ctx.scrub
         records = provider.fetch_dataset(self.dataset.name, ctx)
         try:
@@ -229,7 +231,6 @@ class Extractor:
             state=provider_state(self.home, provider.name),
             paging=PagingLimits(config.max_pages, config.max_empty_pages),
             datasets=(self.dataset.name,),
-            scrub=Scrubber(provider.name, self.env).scrub if personal else None,
         )
 
     def http_limits(self) -> HttpLimits:
