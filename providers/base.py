@@ -1,13 +1,12 @@
 """The provider contract and the paging helpers (discovery lives in ``providers.registry``).
 
-A provider declares facts (its name, the environment settings and the
-`pipeline.toml` options it reads) and two behaviours:
+A provider declares facts (its name, the environment settings and the `pipeline.toml` options
+it reads) and two behaviours:
 
-* ``fetch(ctx)`` yields raw records, each the JSON object exactly as the API
-  returned it. When a record needs context from elsewhere in the response to
-  stand alone (the shop's currency, the marketplace asked for), the provider
-  adds it under a key starting with ``__``, as Shopify's bulk JSONL does with
-  ``__parentId``. A file of such records is all ``--replay`` needs.
+* ``fetch(ctx)`` yields raw records, each the JSON object exactly as the API returned it. When a
+  record needs context from elsewhere in the response to stand alone (the shop's currency, the
+  marketplace asked for), the provider adds it under a key starting with ``__``, as Shopify's
+  bulk JSONL does with ``__parentId``. A file of such records is all ``--replay`` needs.
 * ``normalize(raw)`` is pure: one raw record in, canonical rows out.
 
 A provider may add ``normalize_batch(raws)``: a block of raw records in, an Arrow table of
@@ -147,10 +146,11 @@ class ProbeResult:
 class FetchContext:
     """Everything ``fetch`` may use; built by the runner for one provider and run.
 
-    ``state`` is what this provider saved in ``next_state`` during its last
-    committed run (a watermark, say); ``next_state`` is saved only when this
-    run's data is committed, so a failed run never moves a watermark.
-    """
+    ``state`` is what this provider saved in ``next_state`` during its last committed run (a
+    watermark, say); ``next_state`` is saved only when this run's data is committed, so a
+    failed run never moves a watermark. ``scrub(record, connection)``, set for a dataset holding
+    buyer data (``pipelines/net/pii.py``), is applied by the runner to what ``fetch`` yields and
+    by a provider to records it writes to disk first (a spooled bulk result)."""
 
     settings: Mapping[str, str]
     options: Mapping[str, Any]
@@ -168,6 +168,7 @@ class FetchContext:
     paging: PagingLimits = field(default_factory=PagingLimits)
     offline: bool = False  # replaying recorded exchanges (--offline): no live API behind them
     datasets: tuple[str, ...] = ("products",)  # what the run (or doctor) asks of the provider
+    scrub: Callable[[dict[str, Any], str | None], dict[str, Any]] | None = None
 
     def expect(
         self,
@@ -283,8 +284,7 @@ class Provider(ABC):
         """One cheap authenticated call for ``doctor``; returns what it learned ("shop X, CAD").
 
         Raises a ``ProviderError`` (with ``status`` when there was a response) on failure;
-        warnings it finds go to ``ctx.stats.warnings``.
-        """
+        warnings it finds go to ``ctx.stats.warnings``."""
         raise NotImplementedError(f"{self.name} has no doctor check")
 
     def check_environment(self, env: Mapping[str, str]) -> list[str]:

@@ -65,10 +65,14 @@ class Scrubber:
         self._key = secret.encode() if secret else None
         register_secret(secret or None)
 
-    def scrub(self, record: dict[str, Any]) -> dict[str, Any]:
-        """``record`` without buyer data (a new object), with ``__buyer_key`` when allowed."""
+    def scrub(self, record: dict[str, Any], inside: str | None = None) -> dict[str, Any]:
+        """``record`` without buyer data (a new object), with ``__buyer_key`` when allowed.
+
+        ``inside`` names the connection the record is a node of, when it is scrubbed on its
+        own (a line item's line of a bulk result: ``"lineItems"``), so that it loses what it
+        would lose there. Scrubbing a scrubbed record changes nothing."""
         buyer = self.buyer_key(record)
-        clean = _scrub(record, inside=None)
+        clean = _scrub(record, inside=inside)
         if buyer is not None:
             clean[BUYER_KEY_FIELD] = buyer
         return clean

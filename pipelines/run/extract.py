@@ -153,7 +153,9 @@ class Extractor:
         """Land what the provider yields (without buyer data when the dataset holds some);
         when the budget runs out, the reason (the pull is then partial and its completeness
         counts are not compared)."""
-        scrub = Scrubber(provider.name, self.env).scrub if self.dataset.personal_data else None
+        if self.dataset.personal_data:  # the provider scrubs what it spools to disk with it too
+            ctx.scrub = Scrubber(provider.name, self.env).scrub
+        scrub = ctx.scrub
         records = provider.fetch_dataset(self.dataset.name, ctx)
         try:
             for record in progress.count(islice(records, self.options.limit)):

@@ -16,10 +16,11 @@ from typing import Any
 
 from pipelines.errors import FatalProviderError, ProviderError, RetriableProviderError
 from pipelines.net.redact import one_line
-from pipelines.net.secrets import mask
+from pipelines.net.secrets import mask, register_secret
 from providers.shopify import queries
 from providers.shopify.client import ShopifyClient
 from providers.shopify.options import FetchOptions
+from providers.shopify.queries import PRODUCTS_BULK, BulkShape
 from providers.shopify.settings import MAX_BULK_POLL_SECONDS
 
 PROVIDER = "shopify"
@@ -27,7 +28,7 @@ BUSY_CODES = frozenset({"OPERATION_IN_PROGRESS", "LIMIT_REACHED"})
 RUNNING = frozenset({"CREATED", "RUNNING"})
 # https://shopify.dev/docs/api/admin-graphql/latest/enums/BulkOperationErrorCode
 FAILURE_HINTS = {
-    "ACCESS_DENIED": "the access token lacks a scope the query needs (read_products)",
+    "ACCESS_DENIED": "the access token lacks a scope the query needs ({scope})",
     "TIMEOUT": "Shopify timed out running it; the next run tries again",
     "INTERNAL_SERVER_ERROR": "an intermittent error at Shopify; the next run tries again",
 }
@@ -40,11 +41,13 @@ class BulkRunner:
         self,
         client: ShopifyClient,
         options: FetchOptions,
+        shape: BulkShape = PRODUCTS_BULK,
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.client = client
+        self.shape = shape
         self.log = client.ctx.log
         self.poll_seconds = options.bulk_poll_seconds
         self.timeout = options.bulk_timeout_seconds
@@ -61,8 +64,8 @@ class BulkRunner:
         delay = self.poll_seconds
         while True:
             data = self.client.execute(
-                queries.BULK_RUN_MUTATION,
-                queries.BULK_RUN_OPERATION,
+                queries.bulk_run_mutation(self.shape.operation),
+                self.shape.operation,
                 {"query": document},
                 "bulk operation start",
                 cost=queries.BULK_RUN_COST,
@@ -114,15 +117,16 @@ class BulkRunner:
             status = operation.get("status")
             if status == "COMPLETED":
                 self.log.info(
-                    "%s: bulk operation %s completed: %s objects, %s products",
+                    "%s: bulk operation %s completed: %s objects, %s %s",
                     PROVIDER,
                     operation_id,
                     operation.get("objectCount"),
                     operation.get("rootObjectCount"),
+                    self.shape.roots,
                 )
                 return operation
             if status not in RUNNING:
-                raise bulk_failure(operation_id, operation)
+                raise bulk_failure(operation_id, operation, self.shape)
             self._pause(delay, deadline, f"bulk operation {operation_id} still {status}")
             self.log.info(
                 "%s: bulk operation %s %s, %s objects so far; next poll in %.1f s",
@@ -145,6 +149,8 @@ class BulkRunner:
         operation = data.get("bulkOperation")
         if not isinstance(operation, dict):
             raise FatalProviderError(f"{PROVIDER} bulk operation {operation_id}: not found")
+        for signed in ("url", "partialDataUrl"):  # never shown; masked should one slip out
+            register_secret(operation.get(signed))
         return operation
 
     def _pause(self, delay: float, deadline: float, state: str) -> None:
@@ -157,17 +163,37 @@ class BulkRunner:
             )
 
 
-def bulk_failure(operation_id: str, operation: dict[str, Any]) -> ProviderError:
-    """The error for a bulk operation that ended without completing (FAILED, CANCELED, ...)."""
+def bulk_failure(
+    operation_id: str, operation: dict[str, Any], shape: BulkShape = PRODUCTS_BULK
+) -> ProviderError:
+    """The error for a bulk operation that ended without completing (FAILED, CANCELED,
+    EXPIRED): its ``errorCode`` and what to do. Partial data a failed operation leaves behind
+    (``partialDataUrl``) is never used: it is an arbitrary part of the result, and landing it
+    would move the watermark past what was not read."""
     status = operation.get("status")
     code = operation.get("errorCode")
+    partial = _partial_note(operation)
     if status == "FAILED":
         hint = FAILURE_HINTS.get(code, "see BulkOperationErrorCode in Shopify's reference")
         error_class = FatalProviderError if code == "ACCESS_DENIED" else RetriableProviderError
-        return error_class(f"{PROVIDER} bulk operation {operation_id} failed with {code}: {hint}")
+        return error_class(
+            f"{PROVIDER} bulk operation {operation_id} failed with {code or 'no error code'}: "
+            f"{hint.format(scope=shape.scope)}{partial}"
+        )
+    coded = f" with {code}" if code else ""
     return FatalProviderError(
-        f"{PROVIDER} bulk operation {operation_id} ended as {status} (canceled or expired "
-        "at Shopify); nothing was fetched"
+        f"{PROVIDER} bulk operation {operation_id} ended as {status}{coded} (canceled or "
+        f"expired at Shopify); nothing was fetched{partial}"
+    )
+
+
+def _partial_note(operation: dict[str, Any]) -> str:
+    """What is said of the partial result of a failed operation, if Shopify kept one."""
+    if not operation.get("partialDataUrl"):
+        return ""
+    return (
+        f"; its partial result ({operation.get('objectCount')} objects) was left unused, "
+        "the next run starts over"
     )
 
 

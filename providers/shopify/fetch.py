@@ -10,12 +10,11 @@ from typing import Any
 from pipelines.errors import FatalProviderError
 from providers.base import CursorPaginator, FetchContext
 from providers.shopify import queries
-from providers.shopify.bulk import BulkRunner
-from providers.shopify.bulk_result import BulkTally, read_bulk_result
+from providers.shopify.bulk_pull import pull_bulk
 from providers.shopify.client import ShopifyClient
 from providers.shopify.incremental import PullPlan, Watermark, plan_pull, read_watermark
 from providers.shopify.options import FetchOptions
-from providers.shopify.settings import MAX_PAGE_SIZE, MAX_QUERY_COST
+from providers.shopify.settings import MAX_QUERY_COST
 from providers.shopify.variants import VariantTally, complete_variants
 
 PROVIDER = "shopify"
@@ -60,7 +59,8 @@ def fetch_products(
     watermark = Watermark(read_watermark(ctx.state), ctx.next_state)
     bulk, counted = choose_bulk(ctx, client, options, plan)
     if bulk:
-        nodes = fetch_bulk(ctx, client, options, plan)
+        document = queries.bulk_products_query(plan.search)
+        nodes = pull_bulk(ctx, client, options, document, queries.PRODUCTS_BULK)
     else:
         nodes = fetch_pages(ctx, client, options, plan.search, counted)
     for node in nodes:
@@ -199,55 +199,3 @@ def _fetch_page(client: ShopifyClient, variables: dict[str, Any], what: str) -> 
     if not isinstance(connection, dict):
         raise FatalProviderError(f"{PROVIDER} {what}: response has no data.products")
     return connection
-
-
-# --- bulk --------------------------------------------------------------------------------------
-
-
-def fetch_bulk(
-    ctx: FetchContext, client: ShopifyClient, options: FetchOptions, plan: PullPlan
-) -> Iterator[dict[str, Any]]:
-    """Product nodes with all their variants, from one bulk operation's result file; then the
-    operation's ``objectCount`` and ``rootObjectCount`` against the lines read and joined.
-
-    Progress is reported in pages of 250 products, the largest page a paged pull asks for.
-    """
-    operation = BulkRunner(client, options).run(queries.bulk_products_query(plan.search))
-    tally = BulkTally()
-    if operation.get("url"):
-        pending = 0
-        for node in read_bulk_result(ctx, operation["url"], tally):
-            yield node
-            pending += 1
-            if pending == MAX_PAGE_SIZE:
-                ctx.page_done(pending)
-                pending = 0
-        if pending:
-            ctx.page_done(pending)
-    else:  # Shopify gives no file when nothing matched
-        ctx.log.info("%s: bulk operation %s matched no products", PROVIDER, operation.get("id"))
-    expect_bulk_counts(ctx, operation, tally)
-
-
-def expect_bulk_counts(ctx: FetchContext, operation: dict[str, Any], tally: BulkTally) -> None:
-    """The operation's counts against the result file: lines, products, rows joined."""
-    objects = _unsigned(operation.get("objectCount"), "objectCount")
-    roots = _unsigned(operation.get("rootObjectCount"), "rootObjectCount")
-    ctx.expect("bulk objects (JSONL lines)", source_count=objects, read=tally.lines)
-    ctx.expect("bulk products", source_count=roots, read=tally.products)
-    ctx.expect(
-        "bulk rows joined",
-        source_count=tally.lines,
-        read=tally.products + tally.joined,
-        note=f"{tally.orphans} variant line(s) name no product in the file"
-        if tally.orphans
-        else None,
-    )
-
-
-def _unsigned(value: Any, name: str) -> int:
-    """An ``UnsignedInt64`` (sent as a string) of the bulk operation."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise FatalProviderError(f"{PROVIDER} bulk operation: {name} is {value!r}") from None

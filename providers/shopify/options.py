@@ -13,7 +13,7 @@ from typing import Any
 
 from pipelines.errors import ConfigError
 from providers.shopify import queries
-from providers.shopify.settings import BULK_MODES, MAX_QUERY_COST, OPTIONS
+from providers.shopify.settings import BULK_MODES, MAX_QUERY_COST, OPTIONS, ORDERS_BULK_MODES
 
 PREFIX = "providers.shopify"
 DECLARED = {option.name: option for option in OPTIONS}
@@ -21,13 +21,14 @@ DECLARED = {option.name: option for option in OPTIONS}
 
 @dataclass(frozen=True)
 class FetchOptions:
-    """How to page, filter, look back and when to run a bulk operation."""
+    """How to page, filter, look back and when to run a bulk operation (products, orders)."""
 
     page_size: int
     variants_per_product: int
     query: str
     lookback_hours: int
     bulk: str
+    orders_bulk: str
     bulk_threshold: int
     bulk_poll_seconds: float
     bulk_timeout_seconds: int
@@ -38,17 +39,13 @@ class FetchOptions:
         query = options.get("query") or ""
         if not isinstance(query, str):
             raise ConfigError(f"{PREFIX}.query: must be a string, got {query!r}")
-        bulk = options.get("bulk")
-        if bulk not in BULK_MODES:
-            raise ConfigError(
-                f"{PREFIX}.bulk: must be one of {', '.join(BULK_MODES)}, got {bulk!r}"
-            )
         return cls(
             page_size=_bounded_int(options, "page_size"),
             variants_per_product=_bounded_int(options, "variants_per_product"),
             query=query,
             lookback_hours=_bounded_int(options, "lookback_hours"),
-            bulk=bulk,
+            bulk=_choice(options, "bulk", BULK_MODES),
+            orders_bulk=_choice(options, "orders_bulk", ORDERS_BULK_MODES),
             bulk_threshold=_bounded_int(options, "bulk_threshold"),
             bulk_poll_seconds=_positive_number(options, "bulk_poll_seconds"),
             bulk_timeout_seconds=_bounded_int(options, "bulk_timeout_seconds"),
@@ -60,6 +57,13 @@ class FetchOptions:
             self.page_size,
             queries.max_products_per_page(self.variants_per_product, MAX_QUERY_COST),
         )
+
+
+def _choice(options: Mapping[str, Any], name: str, modes: tuple[str, ...]) -> str:
+    value = options.get(name)
+    if value not in modes:
+        raise ConfigError(f"{PREFIX}.{name}: must be one of {', '.join(modes)}, got {value!r}")
+    return value
 
 
 def _bounded_int(options: Mapping[str, Any], name: str) -> int:

@@ -14,7 +14,8 @@ from typing import Any
 from pipelines.errors import SkippableRecordError
 from pipelines.net.pii import BUYER_KEY_FIELD
 from providers.shopify.normalize import _money, _text, _timestamp
-from providers.shopify.orders import LINES_PER_ORDER, LINES_TRUNCATED
+from providers.shopify.order_queries import LINES_PER_ORDER
+from providers.shopify.orders import LINES_TRUNCATED
 
 PROVIDER = "shopify"
 FINANCIAL = {

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import textwrap
+from dataclasses import dataclass
 
 SHOP_OPERATION = "ShopInfo"
 PROBE_OPERATION = "ShopProbe"
 PRODUCTS_OPERATION = "Products"
 COUNT_OPERATION = "ProductsCount"
 VARIANTS_OPERATION = "ProductVariants"
-BULK_RUN_OPERATION = "BulkProducts"
 BULK_POLL_OPERATION = "BulkOperation"
 BULK_LIST_OPERATION = "RunningBulkOperations"
 
@@ -53,8 +53,24 @@ createdAt
 updatedAt"""
 
 
-def _indent(fields: str, depth: int) -> str:
+def indent_fields(fields: str, depth: int) -> str:
+    """``fields`` indented ``depth`` levels, to sit inside a selection."""
     return textwrap.indent(fields, "  " * depth)
+
+
+@dataclass(frozen=True)
+class BulkShape:
+    """What one kind of bulk query reads: the mutation's operation name, its root objects,
+    the connection its child lines (``__parentId``) fill, and the scope it needs."""
+
+    operation: str
+    roots: str
+    children: str
+    child: str  # one child line, in messages
+    scope: str
+
+
+PRODUCTS_BULK = BulkShape("BulkProducts", "products", "variants", "variant", "read_products")
 
 
 SHOP_QUERY = """\
@@ -87,13 +103,13 @@ PRODUCTS_QUERY = f"""\
 query Products($first: Int!, $cursor: String, $query: String, $variantsFirst: Int!) {{
   products(first: $first, after: $cursor, sortKey: UPDATED_AT, query: $query) {{
     nodes {{
-{_indent(PRODUCT_FIELDS, 3)}
+{indent_fields(PRODUCT_FIELDS, 3)}
       variantsCount {{
         count
       }}
       variants(first: $variantsFirst) {{
         nodes {{
-{_indent(VARIANT_FIELDS, 5)}
+{indent_fields(VARIANT_FIELDS, 5)}
         }}
         pageInfo {{
           hasNextPage
@@ -115,7 +131,7 @@ query ProductVariants($id: ID!, $first: Int!, $cursor: String) {{
   product(id: $id) {{
     variants(first: $first, after: $cursor) {{
       nodes {{
-{_indent(VARIANT_FIELDS, 4)}
+{indent_fields(VARIANT_FIELDS, 4)}
       }}
       pageInfo {{
         hasNextPage
@@ -136,21 +152,25 @@ query ProductsCount($query: String) {
 }
 """
 
-BULK_RUN_MUTATION = """\
-mutation BulkProducts($query: String!) {
-  bulkOperationRunQuery(query: $query) {
-    bulkOperation {
+
+def bulk_run_mutation(operation: str) -> str:
+    """``bulkOperationRunQuery`` under the operation name of what it reads (``BulkProducts``)."""
+    return f"""\
+mutation {operation}($query: String!) {{
+  bulkOperationRunQuery(query: $query) {{
+    bulkOperation {{
       id
       status
-    }
-    userErrors {
+    }}
+    userErrors {{
       field
       message
       code
-    }
-  }
-}
+    }}
+  }}
+}}
 """
+
 
 # `bulkOperation(id:)` and `bulkOperations` exist from API version 2026-01 on.
 BULK_POLL_QUERY = """\
@@ -162,6 +182,7 @@ query BulkOperation($id: ID!) {
     objectCount
     rootObjectCount
     url
+    partialDataUrl
   }
 }
 """
@@ -191,11 +212,11 @@ def bulk_products_query(search: str | None) -> str:
   products{arguments} {{
     edges {{
       node {{
-{_indent(PRODUCT_FIELDS, 4)}
+{indent_fields(PRODUCT_FIELDS, 4)}
         variants {{
           edges {{
             node {{
-{_indent(VARIANT_FIELDS, 7)}
+{indent_fields(VARIANT_FIELDS, 7)}
             }}
           }}
         }}

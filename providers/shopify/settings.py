@@ -2,7 +2,7 @@
 
 Environment settings hold the shop and its secret; `pipeline.toml` options under
 ``[providers.shopify]`` say how much to ask for per call, how far back an incremental pull
-looks and when to use a bulk operation.
+looks and when to use a bulk operation (for products and for orders).
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ DEFAULT_BULK_POLL_SECONDS = 2.0
 DEFAULT_BULK_TIMEOUT_SECONDS = 3600
 
 BULK_MODES = ("auto", "full_refresh", "always", "never")
+# Orders: a backfill (no watermark yet, or --full-refresh) runs as a bulk operation by default.
+DEFAULT_ORDERS_BULK = "backfill"
+ORDERS_BULK_MODES = ("backfill", "always", "never")
 # Polling a bulk operation backs off from bulk_poll_seconds, doubling up to this.
 MAX_BULK_POLL_SECONDS = 30.0
 
@@ -152,6 +155,14 @@ OPTIONS: tuple[Option, ...] = (
         "bulk_threshold products), full_refresh (auto, and every --full-refresh run), always, "
         "never",
         choices=BULK_MODES,
+    ),
+    Option(
+        "orders_bulk",
+        str,
+        DEFAULT_ORDERS_BULK,
+        "When an orders pull runs as a bulk operation instead of paging: backfill (the first "
+        "pull, with no watermark yet, and every --full-refresh), always, never",
+        choices=ORDERS_BULK_MODES,
     ),
     Option(
         "bulk_threshold",

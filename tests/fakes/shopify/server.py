@@ -24,7 +24,7 @@ from typing import Any
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from tests.fakes.shopify.bulk import _BULK_FILE_RE, BulkOp, BulkOperations
+from tests.fakes.shopify.bulk import _BULK_FILE_RE, BulkEnd, BulkOp, BulkOperations
 from tests.fakes.shopify.graphql import GraphQLQueries
 from tests.fakes.shopify.oauth import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, AppCredentials
 from tests.fakes.shopify.orders import OrderQueries
@@ -83,7 +83,7 @@ class FakeShopify(GraphQLQueries, OrderQueries, BulkOperations, CostMeter, AppCr
         self.bulk_limit = bulk_limit
         self.bulk_ops: list[BulkOp] = []
         self.bulk_ticks = 1  # polls or listings before a new operation ends
-        self.bulk_failures: deque[str] = deque()
+        self.bulk_failures: deque[BulkEnd] = deque()
         self.bulk_cut = 0
         self.count_offsets: deque[int] = deque()
         self.requests: list[SeenRequest] = []

@@ -103,6 +103,7 @@ def test_declared_settings_and_options(provider):
         "query": "",
         "lookback_hours": 24,
         "bulk": "auto",
+        "orders_bulk": "backfill",
         "bulk_threshold": 20000,
         "bulk_poll_seconds": 2.0,
         "bulk_timeout_seconds": 3600,

@@ -4,6 +4,7 @@ change tracking, quarantine, a products lake left as it was, and no buyer data a
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +41,17 @@ def shopify(http_server: HTTPServer) -> Iterator[FakeShopify]:
         yield fake
 
 
-def run(fake: FakeShopify, env: dict[str, str] | None = None, **options: Any) -> dict[str, Any]:
+def run(
+    fake: FakeShopify,
+    env: dict[str, str] | None = None,
+    shopify_options: dict[str, Any] | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """One run against the fake; ``shopify_options`` as under ``[providers.shopify]``."""
     registry = {"shopify": ShopifyProvider()}
     config = load_config(None, registry).with_pipeline(http_backoff_seconds=0.01)
+    shopify = {**config.providers["shopify"], **(shopify_options or {})}
+    config = replace(config, providers={**config.providers, "shopify": shopify})
     options.setdefault("no_cache", True)
     result = Runner(config, registry, {**fake.env(), **(env or {})}, RunOptions(**options)).run()
     return result.record
@@ -60,7 +69,7 @@ def order_pages(fake: FakeShopify) -> list[dict[str, Any]]:
 
 
 def test_orders_land_in_their_own_tables(workdir: Path, shopify: FakeShopify) -> None:
-    record = run(shopify, datasets=BOTH)
+    record = run(shopify, shopify_options={"orders_bulk": "never"}, datasets=BOTH)
     pull = record["datasets"]["orders.shopify"]
     assert record["exit_code"] == 0
     assert pull["status"] == "ok"
@@ -153,11 +162,15 @@ def test_orders_that_do_not_reconcile_are_quarantined(workdir: Path, shopify: Fa
     assert len(table(workdir / "data", "orders")) == 5
 
 
-def test_no_buyer_data_anywhere(workdir: Path, shopify: FakeShopify) -> None:
+@pytest.mark.parametrize("orders_bulk", ["never", "backfill"])  # paged, a bulk operation
+def test_no_buyer_data_anywhere(workdir: Path, shopify: FakeShopify, orders_bulk: str) -> None:
     """Canary buyer data in every order: none of it, nor the key's secret, in any file written
-    (lake, raw, the API cache, logs, the run log, the reports)."""
+    (lake, raw, the API cache, logs, the run log, the reports), whether the orders were paged
+    or read from a bulk operation's result file."""
     record = run(shopify, env={"PIPELINE_BUYER_KEY_SECRET": SECRET}, datasets=BOTH,
-                 no_cache=False)  # fmt: skip
+                 no_cache=False, shopify_options={"orders_bulk": orders_bulk})  # fmt: skip
+    bulk = any(r.path.startswith("/bulk-results/") for r in shopify.requests)
+    assert bulk is (orders_bulk == "backfill")
     assert record["exit_code"] == 0
     assert (workdir / ".cache" / "api").exists()
     assert (workdir / "logs").exists()
