@@ -49,9 +49,10 @@ def fixed16(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 def hashed_columns(table: pa.Table, *hex_columns: str) -> list[np.ndarray]:
     """The key hash of every row of ``table`` (``source``, ``source_id``), then the first 16
-    bytes of each hex column named (an empty hash gives zeros), all as ``S16`` arrays."""
+    bytes of each hex column named (an empty hash gives zeros; a binary column is taken as
+    it is), all as ``S16`` arrays."""
     cursor = _connection().cursor()
-    hexes = ", ".join(f'unhex(left(coalesce("{c}", \'\'), 32)) AS "{c}"' for c in hex_columns)
+    hexes = ", ".join(_as_bytes(c, table.schema.field(c).type) for c in hex_columns)
     sql = f"SELECT unhex(md5(source || chr(31) || source_id)) AS k{', ' + hexes if hexes else ''}"
     rows = table.select(["source", "source_id", *hex_columns])
     cursor.register("rows", rows)
@@ -60,6 +61,13 @@ def hashed_columns(table: pa.Table, *hex_columns: str) -> list[np.ndarray]:
     finally:
         cursor.close()
     return [_padded(result.column(i)) for i in range(result.num_columns)]
+
+
+def _as_bytes(column: str, kind: pa.DataType) -> str:
+    """The SQL that makes 16 bytes of a hex column (a binary one is taken as it is)."""
+    if pa.types.is_binary(kind) or pa.types.is_fixed_size_binary(kind):
+        return f'"{column}"'
+    return f'unhex(left(coalesce("{column}", \'\'), 32)) AS "{column}"'
 
 
 def _padded(column: pa.ChunkedArray) -> np.ndarray:
