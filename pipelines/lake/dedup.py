@@ -271,16 +271,16 @@ class DedupState:
 
     def _load(self, buckets: Iterable[int]) -> None:
         """Read the buckets of ``buckets`` not in memory yet (all at once: one merge)."""
-        wanted = [int(b) for b in buckets if int(b) not in self.loaded]
+        wanted = sorted(int(b) for b in buckets if int(b) not in self.loaded)
         try:
-            tables = [self._read(b) for b in wanted if b in self.files]
+            parts = [entries_of(self._read(b), self.codes) for b in wanted if b in self.files]
         except StateUnreadableError as exc:
             if self.recover is None:
                 raise
             self._adopt(self.recover(exc))
             return
-        if tables:
-            self.index.put(np.concatenate([entries_of(t, self.codes) for t in tables]))
+        if parts:
+            self.index.add_sorted(np.concatenate(parts) if len(parts) > 1 else parts[0])
         self.loaded.update(wanted)
 
     def _adopt(self, rebuilt: DedupState) -> None:

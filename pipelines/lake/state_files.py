@@ -82,7 +82,7 @@ def _read(storage: Storage, rel: str, columns: list[str] | None) -> pa.Table:
         data = storage.read_bytes(rel)
         if data is None:
             raise FileNotFoundError(f"{rel} is missing")
-        return pq.read_table(pa.BufferReader(data), columns=columns)
+        return pq.ParquetFile(pa.BufferReader(data)).read(columns=columns, use_threads=False)
     except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
         raise StateUnreadableError(f"{storage.uri}/{rel}", cause_of(exc)) from None
 
@@ -140,7 +140,9 @@ def write_bucket(
         schema=BUCKET_SCHEMA,
     )
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd")
+    # hashes do not compress and need no statistics: the cheapest file to write and read
+    pq.write_table(table, sink, compression="zstd", compression_level=1,
+                   use_dictionary=["source"], write_statistics=False)  # fmt: skip
     storage.write_bytes(f"{STATE_DIR}/{name}", sink.getvalue().to_pybytes())
 
 

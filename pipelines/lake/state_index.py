@@ -149,6 +149,14 @@ class HashIndex:
         if len(self.small) > _MIN_SMALL + len(self.large) // 4:
             self.merge()
 
+    def add_sorted(self, entries: np.ndarray) -> None:
+        """Insert sorted ``entries`` whose keys are not held (whole buckets read from files):
+        into an empty index as they are, without a copy."""
+        if len(self):
+            self.put(entries)
+        else:
+            self.large = entries
+
     def merge(self) -> None:
         """Fold the small level into the large one."""
         positions = np.searchsorted(self.large["key"], self.small["key"])
