@@ -4,14 +4,15 @@ A row whose raw record is byte-for-byte the one we hold is unchanged (raw
 hash); a row whose business columns are the same is unchanged too, its new raw
 hash remembered (a cosmetic change upstream); anything else is new or changed.
 
-In memory the state is a compact index of fixed-width hashes (``state_index.py``, 50 bytes a
-key); on disk it is one Parquet file per key-hash bucket and ``state/state.json`` naming them
-and the runs the state includes (``state_files.py``). A bucket is read when a key of it is first
-looked up, and a save writes only the buckets that changed, then ``state.json``: a run that
-touches k keys reads and writes at most k buckets. The state is written last, after the
-manifest, and the next run first folds in any committed manifest the state does not include
-yet, so a run killed between its manifest and its state loses and duplicates nothing. In an
-object-store lake it lives in the lake too, so the lake alone is the pipeline's memory.
+In memory the state is a compact hash index of fixed-width hashes (``state_index.py``, about
+60 bytes a key); on disk it is one Parquet file per key-hash bucket and ``state/state.json``
+naming them and the runs the state includes (``state_files.py``). A bucket is read when a key
+of it is first looked up, and a save writes only the buckets that changed, then
+``state.json``: a run that touches k keys reads and writes at most k buckets. The state is
+written last, after the manifest, and the next run first folds in any committed manifest the
+state does not include yet, so a run killed between its manifest and its state loses and
+duplicates nothing. In an object-store lake it lives in the lake too, so the lake alone is the
+pipeline's memory.
 """
 
 from __future__ import annotations
@@ -143,9 +144,8 @@ class DedupState:
         committed = load_state(root)
         committed._load(sorted(self.loaded))
         code = self.codes.get(source)
-        if code is not None and self.loaded:
-            mine = np.concatenate([self.index.bucket(b) for b in sorted(self.loaded)])
-            self._drop(mine["key"][mine["src"] == code])
+        if code is not None:  # the index holds the buckets read, the only ones that changed
+            self._drop(self.index.where_source(code)["key"])
         theirs = committed.codes.get(source)
         if theirs is None:
             return
@@ -219,7 +219,7 @@ class DedupState:
         """key -> raw hash[:16] + content hash[:16], every key (Python objects: for tests)."""
         self._load(ALL_BUCKETS)
         names = {code: name for name, code in self.codes.items()}
-        entries = np.concatenate([self.index.large, self.index.small])
+        entries = self.index.entries()
         ids = self.ids_for(entries["key"])
         return {
             names[int(e["src"])] + SEP + i: bytes(e["raw"]).ljust(16, b"\0")
@@ -280,22 +280,22 @@ class DedupState:
             self._adopt(self.recover(exc))
             return
         if parts:
-            self.index.add_sorted(np.concatenate(parts) if len(parts) > 1 else parts[0])
+            self.index.put(np.concatenate(parts) if len(parts) > 1 else parts[0])
         self.loaded.update(wanted)
 
     def _adopt(self, rebuilt: DedupState) -> None:
         """Take every bucket not read yet from ``rebuilt`` (made from the manifests)."""
         ordered = sorted(rebuilt.codes.items(), key=lambda item: item[1])
         lookup = np.array([self._code(name) for name, _ in ordered] or [0], np.uint16)
-        for bucket in (b for b in ALL_BUCKETS if b not in self.loaded):
-            entries = rebuilt.index.bucket(bucket)
+        unread = {b for b in ALL_BUCKETS if b not in self.loaded}
+        for entries in rebuilt.index.buckets(unread).values():
             entries["src"] = lookup[entries["src"]]
             self.index.put(entries)
         self.pending_ids += rebuilt.pending_ids
         self.files = {b: name for b, name in self.files.items() if b in self.loaded}
         self.loaded.update(ALL_BUCKETS)
         self.dirty.update(ALL_BUCKETS)
-        entries = np.concatenate([self.index.large, self.index.small])
+        entries = self.index.entries()
         counts = np.bincount(entries["src"], minlength=len(self.codes))
         self.counts = {name: int(counts[code]) for name, code in self.codes.items()}
 
@@ -409,8 +409,7 @@ def save_state(root: Path | Storage, state: DedupState) -> None:
     names = [name for name, _ in sorted(state.codes.items(), key=lambda item: item[1])]
     files, replaced = dict(state.files) if same else {}, []
     pending = state.pending_pool()
-    for bucket in sorted(state.dirty):
-        entries = state.index.bucket(bucket)
+    for bucket, entries in state.index.buckets(state.dirty).items():
         if bucket in files:
             replaced.append(files.pop(bucket))
         if len(entries):

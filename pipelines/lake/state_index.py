@@ -1,38 +1,27 @@
-"""The dedup state's compact in-memory index: fixed-width hashes per key, sorted by key hash.
+"""The dedup state's compact in-memory index: fixed-width hashes per key, in a hash table.
 
 A key (``source`` and ``source_id`` joined by ``\\x1f``) is held as the md5 of its UTF-8
 bytes (128 bits: at 5 million keys the chance that two collide is about 4e-26), with the first
-16 bytes of its raw and content hashes and a small source code: 50 bytes a key, no Python object
-per key. Entries live in two sorted levels: a large one and a small one that takes inserts and
-is merged into the large one when it reaches a quarter of it, so a batch of inserts costs what
-the small level holds, and the merges add up to a few copies of the whole.
+16 bytes of its raw and content hashes and a small source code: 50 bytes a key in dense numpy
+arrays, no Python object per key, plus an open-addressing table of entry numbers (int32, at
+most 70% full) that finds a batch of keys in a few vectorised probes: a run costs time linear in
+its rows, whatever the state holds.
 """
 
 from __future__ import annotations
 
-import os
-import threading
+import hashlib
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 ENTRY = np.dtype([("key", "S16"), ("raw", "S16"), ("content", "S16"), ("src", "<u2")])
+_VALUE = np.dtype([("raw", "S16"), ("content", "S16"), ("src", "<u2")])
 SEP = "\x1f"
-_MIN_SMALL = 65_536
-_duck: dict[int, object] = {}
-_duck_lock = threading.Lock()
-
-
-def _connection() -> object:
-    """One DuckDB connection per process (a forked worker makes its own)."""
-    import duckdb  # only the write path needs it
-
-    with _duck_lock:
-        if os.getpid() not in _duck:
-            _duck.clear()
-            _duck[os.getpid()] = duckdb.connect(config={"threads": 1})
-        return _duck[os.getpid()]
+_HEX = np.zeros(256, np.uint8)
+_HEX[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16)
+_HEX[np.frombuffer(b"ABCDEF", np.uint8)] = np.arange(10, 16)
 
 
 def fixed16(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -47,44 +36,43 @@ def fixed16(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return data[fixed.offset : fixed.offset + len(fixed)].copy()
 
 
-def hashed_columns(table: pa.Table, *hex_columns: str) -> list[np.ndarray]:
-    """The key hash of every row of ``table`` (``source``, ``source_id``), then the first 16
-    bytes of each hex column named (an empty hash gives zeros; a binary column is taken as
-    it is), all as ``S16`` arrays."""
-    cursor = _connection().cursor()
-    hexes = ", ".join(_as_bytes(c, table.schema.field(c).type) for c in hex_columns)
-    sql = f"SELECT unhex(md5(source || chr(31) || source_id)) AS k{', ' + hexes if hexes else ''}"
-    rows = table.select(["source", "source_id", *hex_columns])
-    cursor.register("rows", rows)
-    try:
-        result = cursor.sql(f"{sql} FROM rows").to_arrow_table()
-    finally:
-        cursor.close()
-    return [_padded(result.column(i)) for i in range(result.num_columns)]
-
-
-def _as_bytes(column: str, kind: pa.DataType) -> str:
-    """The SQL that makes 16 bytes of a hex column (a binary one is taken as it is)."""
-    if pa.types.is_binary(kind) or pa.types.is_fixed_size_binary(kind):
-        return f'"{column}"'
-    return f'unhex(left(coalesce("{column}", \'\'), 32)) AS "{column}"'
-
-
-def _padded(column: pa.ChunkedArray) -> np.ndarray:
-    """``fixed16`` of a binary column whose values may be shorter than 16 bytes (empty)."""
-    lengths = pc.binary_length(column)
-    if len(column) and pc.min(lengths).as_py() == 16:
+def hex16(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """The first 16 bytes of each hex string (``raw_hash``) as ``S16``; zeros for a null or
+    a string shorter than 32 characters (the empty hash of a deletion stub). Vectorised."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if pa.types.is_binary(column.type) or pa.types.is_fixed_size_binary(column.type):
         return fixed16(column)
-    return np.array([value or b"" for value in column.to_pylist()], "S16")  # rare: empty hashes
+    column = column.cast(pa.string())
+    if len(column) == 0:
+        return np.zeros(0, "S16")
+    offsets = np.frombuffer(column.buffers()[1], np.int32)[column.offset :][: len(column) + 1]
+    data = np.frombuffer(column.buffers()[2] or b"\0", np.uint8)
+    lengths = np.diff(offsets)
+    if not column.null_count and (lengths == 64).all():  # each a sha256 in hex: no gather
+        nibbles = _HEX[data[offsets[0] : offsets[-1]].reshape(-1, 64)[:, :32]]
+        return np.ascontiguousarray(nibbles[:, 0::2] << 4 | nibbles[:, 1::2]).view("S16").ravel()
+    whole = (lengths >= 32) & np.asarray(column.is_valid())
+    starts = np.where(whole, offsets[:-1], 0)[:, None] + np.arange(32)
+    nibbles = _HEX[data[np.minimum(starts, len(data) - 1)]]
+    packed = (nibbles[:, 0::2] << 4 | nibbles[:, 1::2]) * whole[:, None].astype(np.uint8)
+    return np.ascontiguousarray(packed).view("S16").ravel()
 
 
-def hash_keys(keys: list[str]) -> np.ndarray:
-    """The key hashes of ``keys`` (``source\\x1fsource_id`` strings)."""
-    parts = [key.split(SEP, 1) for key in keys]
-    table = pa.table(
-        {"source": [p[0] for p in parts], "source_id": [p[1] if len(p) > 1 else "" for p in parts]}
-    )
-    return hashed_columns(table)[0]
+def hash_keys(keys: list[str | None]) -> np.ndarray:
+    """The key hashes of ``keys`` (``source\\x1fsource_id`` strings; zeros for None)."""
+    md5 = hashlib.md5
+    zero = bytes(16)
+    digests = [md5(k.encode(), usedforsecurity=False).digest() if k is not None else zero
+               for k in keys]  # fmt: skip
+    return np.frombuffer(b"".join(digests), "S16").copy() if digests else np.zeros(0, "S16")
+
+
+def hashed_columns(table: pa.Table, *hex_columns: str) -> list[np.ndarray]:
+    """The key hash of every row of ``table`` (``source``, ``source_id``), then ``hex16`` of
+    each column named, all as ``S16`` arrays."""
+    keys = pc.binary_join_element_wise(table.column("source"), table.column("source_id"), SEP)
+    return [hash_keys(keys.to_pylist()), *(hex16(table.column(c)) for c in hex_columns)]
 
 
 def bucket_of(keys: np.ndarray) -> np.ndarray:
@@ -103,88 +91,133 @@ def bucket_range(keys: np.ndarray, bucket: int) -> tuple[int, int]:
 
 
 class HashIndex:
-    """Entries (``ENTRY``) sorted by key, in a large and a small level; keys are unique."""
+    """Entries (``ENTRY``) by key: dense arrays in insertion order and an open-addressing table
+    of entry numbers (-1: empty), found by the low 64 bits of the key hash."""
 
     def __init__(self) -> None:
-        self.large = np.zeros(0, ENTRY)
-        self.small = np.zeros(0, ENTRY)
+        self.keys = np.zeros(0, "S16")
+        self.values = np.zeros(0, _VALUE)
+        self.count = 0
+        self.table = np.full(8, -1, np.int32)
 
     def __len__(self) -> int:
-        return len(self.large) + len(self.small)
+        return self.count
 
     @property
     def nbytes(self) -> int:
-        return self.large.nbytes + self.small.nbytes
+        return self.keys.nbytes + self.values.nbytes + self.table.nbytes
 
-    @staticmethod
-    def _find(level: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Position of each key in ``level`` and whether it is there."""
-        pos = np.searchsorted(level["key"], keys)
-        inside = pos < len(level)
-        found = np.zeros(len(keys), bool)
-        found[inside] = level["key"][pos[inside]] == keys[inside]
-        return pos, found
+    def _slots(self, keys: np.ndarray) -> np.ndarray:
+        low = np.ascontiguousarray(keys).view(np.uint64).reshape(-1, 2)[:, 1]
+        return (low & np.uint64(len(self.table) - 1)).astype(np.int64)
+
+    def find(self, keys: np.ndarray) -> np.ndarray:
+        """The entry number of each key, -1 where it is not held."""
+        found = np.full(len(keys), -1, np.int64)
+        slot, todo = self._slots(keys), np.arange(len(keys))
+        mask = len(self.table) - 1
+        while len(todo):
+            held = self.table[slot[todo]]
+            filled = held >= 0
+            match = filled.copy()
+            match[filled] = self.keys[held[filled]] == keys[todo[filled]]
+            found[todo[match]] = held[match]
+            todo = todo[filled & ~match]
+            slot[todo] = (slot[todo] + 1) & mask
+        return found
 
     def get(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Whether each key is held, and its entry (zeros where it is not)."""
+        where = self.find(keys)
+        found = where >= 0
         out = np.zeros(len(keys), ENTRY)
-        found = np.zeros(len(keys), bool)
-        for level in (self.large, self.small):
-            pos, hit = self._find(level, keys)
-            out[hit] = level[pos[hit]]
-            found |= hit
+        out["key"] = keys
+        held = self.values[where[found]]
+        for name in _VALUE.names:
+            out[name][found] = held[name]
         return found, out
 
     def put(self, entries: np.ndarray) -> None:
         """Insert or replace ``entries`` (unique keys)."""
-        rest = entries
-        for level in (self.large, self.small):
-            pos, hit = self._find(level, rest["key"])
-            level[pos[hit]] = rest[hit]
-            rest = rest[~hit]
-        if len(rest):
-            rest = rest[np.argsort(rest["key"], kind="stable")]
-            where = np.searchsorted(self.small["key"], rest["key"])
-            self.small = np.insert(self.small, where, rest)
-        if len(self.small) > _MIN_SMALL + len(self.large) // 4:
-            self.merge()
-
-    def add_sorted(self, entries: np.ndarray) -> None:
-        """Insert sorted ``entries`` whose keys are not held (whole buckets read from files):
-        into an empty index as they are, without a copy."""
-        if len(self):
-            self.put(entries)
+        where = self.find(entries["key"])
+        held = where >= 0
+        for name in _VALUE.names:
+            self.values[name][where[held]] = entries[name][held]
+        fresh = entries[~held]
+        if not len(fresh):
+            return
+        start, self.count = self.count, self.count + len(fresh)
+        if self.count > len(self.keys):
+            size = max(self.count, len(self.keys) * 5 // 4, 1024)
+            self.keys = np.resize(self.keys, size)
+            self.values = np.resize(self.values, size)
+        self.keys[start : self.count] = fresh["key"]
+        for name in _VALUE.names:
+            self.values[name][start : self.count] = fresh[name]
+        if self.count * 10 > len(self.table) * 7:
+            self._rehash(self.count)
         else:
-            self.large = entries
+            self._place(np.arange(start, self.count))
 
-    def merge(self) -> None:
-        """Fold the small level into the large one."""
-        positions = np.searchsorted(self.large["key"], self.small["key"])
-        self.large = np.insert(self.large, positions, self.small)
-        self.small = np.zeros(0, ENTRY)
+    def _place(self, numbers: np.ndarray) -> None:
+        """Put entry ``numbers`` (keys not in the table) into free slots, first come first."""
+        slot, todo = self._slots(self.keys[numbers]), np.arange(len(numbers))
+        mask = len(self.table) - 1
+        while len(todo):
+            free = self.table[slot[todo]] < 0
+            claimants = todo[free]
+            slots, first = np.unique(slot[claimants], return_index=True)
+            self.table[slots] = numbers[claimants[first]]
+            placed = np.zeros(len(numbers), bool)
+            placed[claimants[first]] = True
+            todo = todo[~placed[todo]]
+            slot[todo] = (slot[todo] + 1) & mask
+
+    def _rehash(self, count: int) -> None:
+        """A table for ``count`` entries (at most 70% full), every entry placed again."""
+        size = 8
+        while count * 10 > size * 7:
+            size *= 2
+        self.table = np.full(size, -1, np.int32)
+        self._place(np.arange(self.count))
 
     def drop(self, keys: np.ndarray) -> int:
         """Remove ``keys`` (those held); how many were."""
-        removed = 0
-        for name in ("large", "small"):
-            level = getattr(self, name)
-            pos, hit = self._find(level, keys)
-            if hit.any():
-                keep = np.ones(len(level), bool)
-                keep[pos[hit]] = False
-                setattr(self, name, level[keep])
-                removed += int(hit.sum())
-        return removed
+        where = self.find(keys)
+        gone = where[where >= 0]
+        if len(gone):
+            keep = np.ones(self.count, bool)
+            keep[gone] = False
+            self.keys = self.keys[: self.count][keep]
+            self.values = self.values[: self.count][keep]
+            self.count = len(self.keys)
+            self._rehash(self.count)
+        return len(gone)
+
+    def entries(self, numbers: np.ndarray | None = None) -> np.ndarray:
+        """Entries ``numbers`` (all when None) as ``ENTRY``, sorted by key."""
+        if numbers is None:
+            numbers = np.arange(self.count)
+        numbers = numbers[np.argsort(self.keys[numbers], kind="stable")]
+        out = np.zeros(len(numbers), ENTRY)
+        out["key"] = self.keys[numbers]
+        values = self.values[numbers]
+        for name in _VALUE.names:
+            out[name] = values[name]
+        return out
+
+    def buckets(self, wanted: set[int]) -> dict[int, np.ndarray]:
+        """The sorted entries of each bucket of ``wanted`` (empty ones too), in one pass."""
+        first = bucket_of(self.keys[: self.count])
+        numbers = np.flatnonzero(np.isin(first, sorted(wanted)))
+        numbers = numbers[np.argsort(first[numbers], kind="stable")]
+        bounds = np.searchsorted(first[numbers], np.arange(257))
+        return {b: self.entries(numbers[bounds[b] : bounds[b + 1]]) for b in sorted(wanted)}
 
     def bucket(self, bucket: int) -> np.ndarray:
         """The entries of ``bucket`` (keys starting with that byte), sorted."""
-        parts = []
-        for level in (self.large, self.small):
-            start, stop = bucket_range(level["key"], bucket)
-            parts.append(level[start:stop])
-        both = np.concatenate(parts)
-        return both[np.argsort(both["key"], kind="stable")]
+        return self.buckets({bucket})[bucket]
 
     def where_source(self, code: int) -> np.ndarray:
-        """Every entry of source ``code``."""
-        return np.concatenate([level[level["src"] == code] for level in (self.large, self.small)])
+        """Every entry of source ``code``, sorted."""
+        return self.entries(np.flatnonzero(self.values["src"][: self.count] == code))

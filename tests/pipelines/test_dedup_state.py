@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pipelines.checks.run_keys import RunKeys
 from pipelines.lake.dedup import DedupState, key_hashes, load_state, read_state_meta, save_state
 from pipelines.lake.seen_keys import read_seen, seen_path, write_seen
 from pipelines.lake.state_files import META_PATH
@@ -247,3 +248,16 @@ def test_the_bucketed_state_on_an_object_store(s3_server: fake_s3.FakeS3) -> Non
     assert f"lake/{META_PATH}" in keys
     assert len([k for k in keys if k.endswith(".parquet")]) == len(read_state_meta(storage)[
         "buckets"]) + len(read_state_meta(storage)["previous"])  # fmt: skip
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["a", "b", "c", "é", "", None]), max_size=12), max_size=4))
+def test_run_keys_flag_what_a_set_of_the_keys_seen_flags(batches: list[list[str | None]]) -> None:
+    run_keys, seen = RunKeys(), set()
+    for batch in batches:
+        expected = []
+        for key in batch:
+            expected.append(key is not None and key in seen)
+            if key is not None:
+                seen.add(key)
+        assert run_keys.flag_repeats(pa.array(batch, pa.string())).to_pylist() == expected
