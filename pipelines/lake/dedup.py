@@ -272,15 +272,16 @@ class DedupState:
     def _load(self, buckets: Iterable[int]) -> None:
         """Read the buckets of ``buckets`` not in memory yet (all at once: one merge)."""
         wanted = sorted(int(b) for b in buckets if int(b) not in self.loaded)
+        stored = [b for b in wanted if b in self.files]
         try:
-            parts = [entries_of(self._read(b), self.codes) for b in wanted if b in self.files]
+            for start in range(0, len(stored), 32):  # 32 at a time: a low peak of memory
+                parts = [entries_of(self._read(b), self.codes) for b in stored[start:][:32]]
+                self.index.put(np.concatenate(parts))
         except StateUnreadableError as exc:
             if self.recover is None:
                 raise
             self._adopt(self.recover(exc))
             return
-        if parts:
-            self.index.put(np.concatenate(parts) if len(parts) > 1 else parts[0])
         self.loaded.update(wanted)
 
     def _adopt(self, rebuilt: DedupState) -> None:

@@ -90,6 +90,13 @@ def bucket_range(keys: np.ndarray, bucket: int) -> tuple[int, int]:
     return start, int(np.searchsorted(keys, np.array([bytes([bucket + 1])], "S16"))[0])
 
 
+def _grown(array: np.ndarray, used: int, size: int) -> np.ndarray:
+    """A new array of ``size`` holding the first ``used`` items of ``array``."""
+    grown = np.zeros(size, array.dtype)
+    grown[:used] = array[:used]
+    return grown
+
+
 class HashIndex:
     """Entries (``ENTRY``) by key: dense arrays in insertion order and an open-addressing table
     of entry numbers (-1: empty), found by the low 64 bits of the key hash."""
@@ -149,8 +156,10 @@ class HashIndex:
         start, self.count = self.count, self.count + len(fresh)
         if self.count > len(self.keys):
             size = max(self.count, len(self.keys) * 5 // 4, 1024)
-            self.keys = np.resize(self.keys, size)
-            self.values = np.resize(self.values, size)
+            self.keys, self.values = (
+                _grown(self.keys, start, size),
+                _grown(self.values, start, size),
+            )
         self.keys[start : self.count] = fresh["key"]
         for name in _VALUE.names:
             self.values[name][start : self.count] = fresh[name]
