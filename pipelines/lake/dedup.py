@@ -151,7 +151,7 @@ class DedupState:
             return
         entries = committed.index.where_source(theirs)
         if len(entries):
-            ids = pa.array(committed.ids_for(entries["key"]), pa.string())
+            ids = committed.ids_for(entries["key"])
             codes = np.full(len(entries), self._code(source), np.uint16)
             self._put(entries["key"], entries["raw"], entries["content"], codes, ids,
                       ~self.index.get(entries["key"])[0])  # fmt: skip
@@ -177,7 +177,7 @@ class DedupState:
         code = self.codes.get(source)
         if code is None:
             return set()
-        ids = self.ids_for(self.index.where_source(code)["key"])
+        ids = self.ids_for(self.index.where_source(code)["key"]).to_pylist()
         return {source + SEP + source_id for source_id in ids}
 
     def vanished(self, source: str, seen: np.ndarray) -> set[str]:
@@ -189,7 +189,7 @@ class DedupState:
             return set()
         held = self.index.where_source(code)["key"]
         gone = held[~np.isin(held, seen)]
-        return {source + SEP + source_id for source_id in self.ids_for(gone)}
+        return {source + SEP + source_id for source_id in self.ids_for(gone).to_pylist()}
 
     def forget(self, keys: Iterable[str]) -> None:
         """Drop deleted products from the state."""
@@ -220,7 +220,7 @@ class DedupState:
         self._load(ALL_BUCKETS)
         names = {code: name for name, code in self.codes.items()}
         entries = self.index.entries()
-        ids = self.ids_for(entries["key"])
+        ids = self.ids_for(entries["key"]).to_pylist()
         return {
             names[int(e["src"])] + SEP + i: bytes(e["raw"]).ljust(16, b"\0")
             + bytes(e["content"]).ljust(16, b"\0")
@@ -228,7 +228,7 @@ class DedupState:
         }
 
     def ids_for(self, keys: np.ndarray, pending: tuple[np.ndarray, pa.Array] | None = None
-                ) -> list[str]:  # fmt: skip
+                ) -> pa.Array:  # fmt: skip
         """The ``source_id`` of each held key hash: from its bucket file or, when added since
         the last save, from memory (``pending``: ``pending_pool()``, made once for many calls)."""
         pending_keys, pending_ids = pending or self.pending_pool()
@@ -247,7 +247,7 @@ class DedupState:
         if len(keys) and (not len(pool) or (pool[order][pos] != keys).any()):
             raise StateUnreadableError(f"{self._where()}/{STATE_DIR}", "a held key has no id")
         ids = pa.concat_arrays(pool_ids) if pool_ids else pa.array([], pa.string())
-        return ids.take(pa.array(order[pos], pa.int64())).to_pylist()
+        return ids.take(pa.array(order[pos], pa.int64()))
 
     def pending_pool(self) -> tuple[np.ndarray, pa.Array]:
         """The keys added since the last save, sorted, and their ids."""
@@ -273,6 +273,8 @@ class DedupState:
         """Read the buckets of ``buckets`` not in memory yet (all at once: one merge)."""
         wanted = sorted(int(b) for b in buckets if int(b) not in self.loaded)
         stored = [b for b in wanted if b in self.files]
+        if stored:  # about the keys the buckets hold (they hold about as many each)
+            self.index.reserve(len(self.index) + len(self) * len(stored) // len(self.files))
         try:
             for start in range(0, len(stored), 32):  # 32 at a time: a low peak of memory
                 parts = [entries_of(self._read(b), self.codes) for b in stored[start:][:32]]
@@ -415,7 +417,7 @@ def save_state(root: Path | Storage, state: DedupState) -> None:
             replaced.append(files.pop(bucket))
         if len(entries):
             files[bucket] = f"b{bucket:02x}-{token}.parquet"
-            ids = pa.array(state.ids_for(entries["key"], pending), pa.string())
+            ids = state.ids_for(entries["key"], pending)
             write_bucket(storage, files[bucket], entries, ids, names)
     meta = {"applied_runs": sorted(state.applied_runs), "keys": len(state), "extra": state.extra,
             "content_hash_version": state.hash_version, "sources": state.sources(),

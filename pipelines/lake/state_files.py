@@ -88,9 +88,11 @@ def _read(storage: Storage, rel: str, columns: list[str] | None) -> pa.Table:
 
 
 def read_bucket(storage: Storage, name: str, ids: bool = False) -> pa.Table:
-    """A bucket file's columns (``source_id`` only when ``ids``)."""
-    columns = ["key_hash", "source", "raw_hash", "content_hash"]
-    return _read(storage, f"{STATE_DIR}/{name}", columns + (["source_id"] if ids else []))
+    """A bucket file's hash columns, or (``ids``) only ``key_hash`` and ``source_id``."""
+    columns = (
+        ["key_hash", "source_id"] if ids else ["key_hash", "source", "raw_hash", "content_hash"]
+    )
+    return _read(storage, f"{STATE_DIR}/{name}", columns)
 
 
 def read_single_file(storage: Storage, meta: dict[str, Any]) -> pa.Table:

@@ -169,18 +169,26 @@ class HashIndex:
             self._place(np.arange(start, self.count))
 
     def _place(self, numbers: np.ndarray) -> None:
-        """Put entry ``numbers`` (keys not in the table) into free slots, first come first."""
+        """Put entry ``numbers`` (keys not in the table) into free slots: each free slot wanted
+        takes one of its claimants (the last written), the others probe on."""
         slot, todo = self._slots(self.keys[numbers]), np.arange(len(numbers))
         mask = len(self.table) - 1
         while len(todo):
-            free = self.table[slot[todo]] < 0
-            claimants = todo[free]
-            slots, first = np.unique(slot[claimants], return_index=True)
-            self.table[slots] = numbers[claimants[first]]
-            placed = np.zeros(len(numbers), bool)
-            placed[claimants[first]] = True
-            todo = todo[~placed[todo]]
+            wanted = slot[todo]
+            free = self.table[wanted] < 0
+            self.table[wanted[free]] = numbers[todo[free]]
+            won = free.copy()
+            won[free] = self.table[wanted[free]] == numbers[todo[free]]
+            todo = todo[~won]
             slot[todo] = (slot[todo] + 1) & mask
+
+    def reserve(self, count: int) -> None:
+        """Room for ``count`` entries without growing again (before a bulk insert)."""
+        if count > len(self.keys):
+            self.keys = _grown(self.keys, self.count, count)
+            self.values = _grown(self.values, self.count, count)
+        if count * 10 > len(self.table) * 7:
+            self._rehash(count)
 
     def _rehash(self, count: int) -> None:
         """A table for ``count`` entries (at most 70% full), every entry placed again."""
