@@ -25,24 +25,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from pipelines.lake import state_files
 from pipelines.lake.schema import CONTENT_HASH_VERSION
-from pipelines.lake.state_files import (
-    LEGACY_PRODUCTS,
-    META_PATH,
-    STATE_DIR,
-    StateUnreadableError,
-    bucket_files,
-    entries_of,
-    is_single_file,
-    read_bucket,
-    read_meta,
-    read_single_file,
-    source_codes,
-    write_bucket,
-    write_meta,
-)
+from pipelines.lake.state_files import LEGACY_PRODUCTS, META_PATH, STATE_DIR, StateUnreadableError
 from pipelines.lake.state_index import (
     ENTRY,
     SEP,
@@ -52,10 +38,17 @@ from pipelines.lake.state_index import (
     fixed16,
     hash_keys,
     hashed_columns,
+    key_array,
+    key_hashes,
+    occurrences,
+    row_keys,
 )
 from pipelines.lake.storage import LocalStorage, Storage
 
-__all__ = ["LEGACY_PRODUCTS", "META_PATH", "STATE_DIR", "StateUnreadableError"]
+__all__ = [
+    "LEGACY_PRODUCTS", "META_PATH", "STATE_DIR", "StateUnreadableError", "key_array", "key_hashes",
+    "row_keys",
+]  # fmt: skip
 ALL_BUCKETS = range(256)
 
 
@@ -105,11 +98,11 @@ class DedupState:
         keys, raw, content = hashed_columns(table, "raw_hash", "content_hash")
         if seen is not None:
             seen.append(keys)
-        codes = source_codes(table.column("source"), self.codes)
+        codes = state_files.source_codes(table.column("source"), self.codes)
         self._load(np.unique(bucket_of(keys)))
         kept = np.zeros(len(keys), bool)
         changed = np.zeros(len(keys), bool)
-        for rows in _occurrences(keys):
+        for rows in occurrences(keys):
             found, held = self.index.get(keys[rows])
             same_raw = found & (held["raw"] == raw[rows])
             cosmetic = found & ~same_raw & (held["content"] == content[rows])
@@ -167,7 +160,7 @@ class DedupState:
         rows = last[~empty]
         self._load(np.unique(bucket_of(keys[rows])))
         found = self.index.get(keys[rows])[0]
-        codes = source_codes(table.column("source"), self.codes)
+        codes = state_files.source_codes(table.column("source"), self.codes)
         self._put(keys[rows], raw[rows], content[rows], codes[rows],
                   table.column("source_id").take(rows), ~found)  # fmt: skip
 
@@ -265,9 +258,12 @@ class DedupState:
     def _code(self, source: str) -> int:
         return self.codes.setdefault(source, len(self.codes))
 
+    def _entries(self, bucket: int) -> np.ndarray:
+        return state_files.entries_of(self._read(bucket), self.codes)
+
     def _read(self, bucket: int, ids: bool = False) -> pa.Table:
         assert self.storage is not None
-        return read_bucket(self.storage, self.files[bucket], ids)
+        return state_files.read_bucket(self.storage, self.files[bucket], ids)
 
     def _load(self, buckets: Iterable[int]) -> None:
         """Read the buckets of ``buckets`` not in memory yet (all at once: one merge)."""
@@ -277,7 +273,7 @@ class DedupState:
             self.index.reserve(len(self.index) + len(self) * len(stored) // len(self.files))
         try:
             for start in range(0, len(stored), 32):  # 32 at a time: a low peak of memory
-                parts = [entries_of(self._read(b), self.codes) for b in stored[start:][:32]]
+                parts = [self._entries(b) for b in stored[start:][:32]]
                 self.index.put(np.concatenate(parts))
         except StateUnreadableError as exc:
             if self.recover is None:
@@ -336,33 +332,6 @@ class DedupState:
             self.counts[name] = self.counts.get(name, 0) + sign * int(number)
 
 
-def _occurrences(keys: np.ndarray) -> list[np.ndarray]:
-    """Row numbers in rounds: the first occurrence of every key, then the second, and so on."""
-    order = np.argsort(keys, kind="stable")
-    ordered = keys[order]
-    starts = np.r_[True, ordered[1:] != ordered[:-1]] if len(keys) else np.zeros(0, bool)
-    rank = np.arange(len(keys)) - np.maximum.accumulate(np.where(starts, np.arange(len(keys)), 0))
-    if not len(keys) or rank.max() == 0:
-        return [np.arange(len(keys))]
-    return [np.sort(order[rank == r]) for r in range(int(rank.max()) + 1)]
-
-
-def row_keys(table: pa.Table) -> list[str]:
-    """The state key of every row: source and source_id joined."""
-    return key_array(table).to_pylist()
-
-
-def key_array(table: pa.Table) -> pa.Array:
-    """``row_keys`` as one Arrow string array (compact: no Python object per key)."""
-    keys = pc.binary_join_element_wise(table.column("source"), table.column("source_id"), SEP)
-    return keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
-
-
-def key_hashes(table: pa.Table) -> np.ndarray:
-    """The 16-byte key hash (``S16``) of every row of ``table`` (``source``, ``source_id``)."""
-    return hashed_columns(table)[0]
-
-
 def _storage(root: Path | Storage) -> Storage:
     return LocalStorage(root) if isinstance(root, Path) else root
 
@@ -381,11 +350,11 @@ def load_state(root: Path | Storage) -> DedupState:
     state.applied_runs = set(meta["applied_runs"])
     state.extra = meta.get("extra", {})
     state.hash_version = meta.get("content_hash_version", 1)
-    if is_single_file(meta):  # written before buckets: read it whole, write buckets next save
+    if state_files.is_single_file(meta):  # from before buckets: read whole, buckets next save
         state.loaded.update(ALL_BUCKETS)
-        state.apply_table(read_single_file(storage, meta))
+        state.apply_table(state_files.read_single_file(storage, meta))
         return state
-    state.files = bucket_files(meta)
+    state.files = state_files.bucket_files(meta)
     state.counts = {str(k): int(v) for k, v in meta.get("sources", {}).items()}
     return state
 
@@ -395,7 +364,7 @@ def read_state_meta(root: Path | Storage) -> dict[str, Any] | None:
 
     Raises ``StateUnreadableError`` when it is not the JSON object the pipeline wrote.
     """
-    return read_meta(_storage(root))
+    return state_files.read_meta(_storage(root))
 
 
 def save_state(root: Path | Storage, state: DedupState) -> None:
@@ -418,12 +387,12 @@ def save_state(root: Path | Storage, state: DedupState) -> None:
         if len(entries):
             files[bucket] = f"b{bucket:02x}-{token}.parquet"
             ids = state.ids_for(entries["key"], pending)
-            write_bucket(storage, files[bucket], entries, ids, names)
+            state_files.write_bucket(storage, files[bucket], entries, ids, names)
     meta = {"applied_runs": sorted(state.applied_runs), "keys": len(state), "extra": state.extra,
             "content_hash_version": state.hash_version, "sources": state.sources(),
             "buckets": {f"{b:02x}": name for b, name in sorted(files.items())},
             "previous": replaced}  # fmt: skip
-    write_meta(storage, meta, set(files.values()) | set(replaced))
+    state_files.write_meta(storage, meta, set(files.values()) | set(replaced))
     state.storage, state.files = storage, files
     state.dirty.clear()
     state.pending_ids.clear()

@@ -75,6 +75,33 @@ def hashed_columns(table: pa.Table, *hex_columns: str) -> list[np.ndarray]:
     return [hash_keys(keys.to_pylist()), *(hex16(table.column(c)) for c in hex_columns)]
 
 
+def occurrences(keys: np.ndarray) -> list[np.ndarray]:
+    """Row numbers in rounds: the first occurrence of every key, then the second, and so on."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    starts = np.r_[True, ordered[1:] != ordered[:-1]] if len(keys) else np.zeros(0, bool)
+    rank = np.arange(len(keys)) - np.maximum.accumulate(np.where(starts, np.arange(len(keys)), 0))
+    if not len(keys) or rank.max() == 0:
+        return [np.arange(len(keys))]
+    return [np.sort(order[rank == r]) for r in range(int(rank.max()) + 1)]
+
+
+def row_keys(table: pa.Table) -> list[str]:
+    """The state key of every row: source and source_id joined."""
+    return key_array(table).to_pylist()
+
+
+def key_array(table: pa.Table) -> pa.Array:
+    """``row_keys`` as one Arrow string array (compact: no Python object per key)."""
+    keys = pc.binary_join_element_wise(table.column("source"), table.column("source_id"), SEP)
+    return keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+
+
+def key_hashes(table: pa.Table) -> np.ndarray:
+    """The 16-byte key hash (``S16``) of every row of ``table`` (``source``, ``source_id``)."""
+    return hashed_columns(table)[0]
+
+
 def bucket_of(keys: np.ndarray) -> np.ndarray:
     """The bucket of each key hash: its first byte."""
     if not len(keys):
