@@ -2,7 +2,7 @@
 
 A shard holds only part of a split provider's work, so it cannot tell a product that vanished
 from one another shard fetched. When its share was pulled completely, the shard's write step
-stores every key it saw (``source`` and ``source_id`` joined, as the dedup state keys them) in
+stores the hash of every key it saw (16 bytes, as the dedup state keys them: ``key_hash``) in
 ``_shards/<run_id>/seen-<provider>.parquet``, before its manifest; the run's final step
 (``gha-finalize``) then decides the deletions from the union of every shard's keys and removes
 the files (also when the deletion guard refused them). Keys no join consumed (a shard that
@@ -16,9 +16,11 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines.lake.state_index import fixed16, hash_keys
 from pipelines.lake.storage import Storage
 
 SEEN_DIR = "_shards"
@@ -28,19 +30,26 @@ def seen_path(run_id: str, provider: str) -> str:
     return f"{SEEN_DIR}/{run_id}/seen-{provider}.parquet"
 
 
-def write_seen(storage: Storage, run_id: str, provider: str, keys: pa.Array) -> None:
-    """Store the keys run ``run_id`` saw of ``provider`` (replacing what a retry left)."""
+def write_seen(storage: Storage, run_id: str, provider: str, keys: np.ndarray) -> None:
+    """Store the key hashes (``S16``) run ``run_id`` saw of ``provider`` (replacing what a
+    retry left)."""
+    buffer = pa.py_buffer(np.ascontiguousarray(keys, "S16").tobytes())
+    column = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(keys), [None, buffer])
     sink = pa.BufferOutputStream()
-    pq.write_table(pa.table({"key": keys.cast(pa.string())}), sink, compression="zstd")
+    pq.write_table(pa.table({"key_hash": column}), sink, compression="zstd")
     storage.write_bytes(seen_path(run_id, provider), sink.getvalue().to_pybytes())
 
 
-def read_seen(storage: Storage, run_id: str, provider: str) -> pa.Array | None:
-    """The keys run ``run_id`` saw of ``provider``; None when it stored none."""
+def read_seen(storage: Storage, run_id: str, provider: str) -> np.ndarray | None:
+    """The key hashes run ``run_id`` saw of ``provider``; None when it stored none. A file of
+    before key hashes (a ``key`` column of strings) is hashed as it is read."""
     data = storage.read_bytes(seen_path(run_id, provider))
     if data is None:
         return None
-    return pq.read_table(pa.BufferReader(data)).column("key").combine_chunks()
+    table = pq.read_table(pa.BufferReader(data))
+    if "key" in table.column_names:
+        return hash_keys(table.column("key").to_pylist())
+    return fixed16(table.column("key_hash"))
 
 
 def seen_providers(storage: Storage, run_id: str) -> set[str]:

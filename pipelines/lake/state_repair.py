@@ -19,7 +19,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
@@ -36,6 +38,8 @@ from pipelines.lake.dedup import (
 )
 from pipelines.lake.lake import Lake
 from pipelines.lake.schema import CONTENT_HASH_VERSION
+from pipelines.lake.state_files import bucket_files, is_single_file
+from pipelines.lake.state_index import hashed_columns
 from pipelines.lake.storage import Storage
 
 log = logging.getLogger("pipeline.state")
@@ -57,7 +61,8 @@ def load_or_rebuild_state(
     except StateUnreadableError as exc:
         state = rebuild_state(storage, exc, table)
         return state, True
-    if state.hash_version < CONTENT_HASH_VERSION and state.hashes:
+    state.recover = lambda exc: rebuild_state(storage, exc, table)  # a bucket found unreadable
+    if state.hash_version < CONTENT_HASH_VERSION and len(state):
         recompute_content_hashes(storage, state, table)
         return state, True
     state.hash_version = CONTENT_HASH_VERSION
@@ -68,9 +73,10 @@ def check_state(storage: Storage) -> None:
     """Before any work: the state is readable, or can be rebuilt; else a ``ConfigError``."""
     try:
         meta = read_state_meta(storage)
-        if meta is not None:
-            rel = f"{STATE_DIR}/{meta.get('products', 'products.parquet')}"
-            _check_parquet(storage, rel)
+        if meta is not None and is_single_file(meta):
+            _check_parquet(storage, f"{STATE_DIR}/{meta.get('products', 'products.parquet')}")
+        elif meta is not None:
+            _check_buckets(storage, meta)
     except StateUnreadableError as exc:
         missing = _missing_parts(storage, exc)
         if missing:
@@ -97,6 +103,15 @@ def _check_parquet(storage: Storage, rel: str) -> None:
         raise StateUnreadableError(f"{storage.uri}/{rel}", type(exc).__name__) from None
 
 
+def _check_buckets(storage: Storage, meta: dict) -> None:
+    """Every bucket file ``state.json`` names is there (one listing; a truncated one is found
+    when read, and the state then rebuilt)."""
+    present = {rel.rsplit("/", 1)[-1] for rel in storage.list_files(STATE_DIR)}
+    missing = sorted(set(bucket_files(meta).values()) - present)
+    if missing:
+        raise StateUnreadableError(f"{storage.uri}/{STATE_DIR}/{missing[0]}", "missing")
+
+
 def rebuild_state(
     storage: Storage, cause: StateUnreadableError, table: Table = PRODUCT_TABLE
 ) -> DedupState:
@@ -107,16 +122,20 @@ def rebuild_state(
         raise ConfigError(f"{cause}; {len(missing)} committed part(s) missing: {FIX_HINT}")
     state = DedupState()
     lake = Lake(storage)
-    for key, packed in _last_committed(lake, table):
-        if packed is None:
-            state.hashes.pop(key, None)
-        else:
-            state.hashes[key] = packed
+    for rows in _last_committed(lake, table):
+        deleted = np.asarray(pc.equal(rows.column("change_type"), "deleted").fill_null(False))
+        cuts = np.flatnonzero(np.diff(deleted.astype(np.int8))) + 1
+        for start, stop in zip(np.r_[0, cuts], np.r_[cuts, len(deleted)], strict=True):
+            segment = rows.slice(start, stop - start)
+            if deleted[start]:
+                state.forget(row_keys(segment))
+            else:
+                state.apply_table(segment)
     state.applied_runs = set(lake.manifest_ids())
     log.warning(
         "%s: rebuilt from %d committed manifest(s), %d %s key(s); provider watermarks were "
         "lost, so incremental providers pull their whole catalog once",
-        cause, len(state.applied_runs), len(state.hashes), table.name,
+        cause, len(state.applied_runs), len(state), table.name,
     )  # fmt: skip
     return state
 
@@ -129,32 +148,32 @@ def recompute_content_hashes(
     Keys whose rows the lake no longer holds keep their old hash (a product among them
     whose only change is its ``updatedAt`` is written as changed once).
     """
-    redone = 0
-    for key, packed in _last_committed(Lake(storage), table):
-        held = state.hashes.get(key)
-        if held is not None and packed is not None:
-            state.hashes[key] = held[:16] + packed[16:]
-            redone += 1
+    redone: set[bytes] = set()
+    for committed in _last_committed(Lake(storage), table):
+        change = committed.column("change_type")
+        rows = committed.filter(pc.not_equal(change, "deleted").fill_null(True))
+        keys, content = hashed_columns(rows, "content_hash")
+        _, first = np.unique(keys[::-1], return_index=True)
+        last = len(keys) - 1 - first
+        if state.set_content(keys[last], content[last]):
+            redone.update(keys[last].tolist())
     log.warning(
         "%s: content hashes of version %d recomputed to version %d for %d of %d product(s)",
-        f"{storage.uri}/{META_PATH}", state.hash_version, CONTENT_HASH_VERSION, redone,
-        len(state.hashes),
+        f"{storage.uri}/{META_PATH}", state.hash_version, CONTENT_HASH_VERSION, len(redone),
+        len(state),
     )  # fmt: skip
     state.hash_version = CONTENT_HASH_VERSION
 
 
-def _last_committed(lake: Lake, table: Table) -> Iterator[tuple[str, bytes | None]]:
-    """(key, raw hash[:16] + current content hash[:16]) of every committed row, oldest run
-    first; None for a ``deleted`` row. Parts the lake no longer holds are skipped."""
+def _last_committed(lake: Lake, table: Table) -> Iterator[pa.Table]:
+    """Every committed row of ``table`` in batches, oldest run first, ``content_hash`` made
+    again with the current definition. Parts the lake no longer holds are skipped."""
     for dataset in _runs_in_order(lake, table.schema):
         for batch in dataset.to_batches(batch_size=5000):
             rows = pa.Table.from_batches([batch])
-            for key, row in zip(row_keys(rows), rows.to_pylist()):
-                if row["change_type"] == "deleted":
-                    yield key, None
-                else:
-                    content = table.hash_content(row)
-                    yield key, bytes.fromhex(row["raw_hash"][:32] + content[:32])
+            content = [table.hash_content(row) for row in rows.to_pylist()]
+            index = rows.schema.get_field_index("content_hash")
+            yield rows.set_column(index, "content_hash", pa.array(content, pa.string()))
 
 
 def _runs_in_order(lake: Lake, schema: pa.Schema) -> list[ds.Dataset]:

@@ -108,7 +108,7 @@ def _rebuild(
     save_state(storage, state)
     result.state = (
         f"{result.where}state/: rebuilt from {len(state.applied_runs)} committed manifest(s) "
-        f"({len(state.hashes)} {table.name} key(s)); the provider watermarks it held are lost, "
+        f"({len(state)} {table.name} key(s)); the provider watermarks it held are lost, "
         "so the next pull of each incremental provider reads everything once"
     )
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -24,7 +25,7 @@ import pyarrow.parquet as pq
 from pipelines.checks.quality import QualityChecker, example_ids
 from pipelines.checks.quality_config import QualityConfig
 from pipelines.errors import SchemaDriftError, SkippableRecordError
-from pipelines.lake.dedup import DedupCounts, DedupState, key_array
+from pipelines.lake.dedup import DedupCounts, DedupState
 from pipelines.lake.lake import PartWriter, StagedFile
 from pipelines.lake.schema import (
     PRODUCT_SCHEMA,
@@ -286,7 +287,7 @@ class DedupStage:
         self.run, self.state = run, state
         self.counts = DedupCounts()
         self.deleted = 0
-        self._seen: list[pa.Array] = []  # every candidate row's key, as Arrow strings
+        self._seen: list[np.ndarray] = []  # every candidate row's key hash (16 bytes)
         self.deleted_keys: set[str] = set()
         self.preview: list[dict[str, Any]] = []
         self._writer = PartWriter(normalized, PRODUCT_SCHEMA, run.row_group_size)
@@ -297,8 +298,7 @@ class DedupStage:
             return
         for batch in pq.ParquetFile(candidates).iter_batches(batch_size=self.run.batch_size):
             table = pa.Table.from_batches([batch], schema=PRODUCT_SCHEMA)
-            self._seen.append(key_array(table))
-            fresh, counts = self.state.classify(table)
+            fresh, counts = self.state.classify(table, seen=self._seen)
             self.counts.new += counts.new
             self.counts.changed += counts.changed
             self.counts.unchanged += counts.unchanged
@@ -306,17 +306,10 @@ class DedupStage:
                 self.preview += fresh.slice(0, 5 - len(self.preview)).to_pylist()
             self._writer.write(_check_schema(fresh, PRODUCT_SCHEMA))
 
-    def unseen(self, held: set[str]) -> set[str]:
-        """The keys of ``held`` that no candidate row had: the products that vanished.
-
-        One hash lookup per held key against the Arrow keys seen (about 60 bytes a key,
-        where a set of Python strings would take about 130).
-        """
-        return unseen_keys(held, self.seen_keys())
-
-    def seen_keys(self) -> pa.Array:
-        """Every candidate row's key: what this pull saw of the provider's catalog."""
-        return pa.chunked_array(self._seen, pa.string()).combine_chunks()
+    def seen_keys(self) -> np.ndarray:
+        """Every candidate row's key hash (``S16``, 16 bytes a key): what this pull saw of the
+        provider's catalog, for ``DedupState.vanished``."""
+        return np.concatenate(self._seen) if self._seen else np.zeros(0, "S16")
 
     def write_deleted(self, last_rows: pa.Table) -> None:
         """Write ``change_type=deleted`` rows: the last committed version of vanished products."""
@@ -335,15 +328,6 @@ class DedupStage:
 
     def close(self) -> StagedFile | None:
         return self._writer.close()
-
-
-def unseen_keys(held: set[str], seen: pa.Array) -> set[str]:
-    """The keys of ``held`` that are not in ``seen`` (Arrow strings)."""
-    if not held:
-        return set()
-    held_keys = pa.array(list(held), pa.string())
-    gone = pc.invert(pc.is_in(held_keys, value_set=seen))
-    return set(pc.filter(held_keys, gone).to_pylist())
 
 
 def deletion_stubs(source: str, source_ids: set[str]) -> pa.Table:

@@ -22,14 +22,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
+import numpy as np
 
 from pipelines.lake.dedup import DedupState, key_array, save_state
 from pipelines.lake.lake import Lake, Manifest, StagedFile
 from pipelines.lake.schema import PRODUCT_SCHEMA
 from pipelines.lake.seen_keys import read_seen, seen_providers
 from pipelines.lake.state_repair import load_or_rebuild_state
-from pipelines.run.process import DedupStage, RunContext, deletion_stubs, unseen_keys
+from pipelines.run.process import DedupStage, RunContext, deletion_stubs
 from pipelines.run.write import deletion_guard
 
 
@@ -131,13 +131,13 @@ class SplitDeletions:
     def _provider(
         self, state: DedupState, name: str, run_ids: list[str]
     ) -> tuple[dict[str, Any], StagedFile | None, set[str]]:
-        seen = pa.concat_arrays([read_seen(self.lake.storage, run_id, name) for run_id in run_ids])
-        held = state.keys_of(name)
-        vanished = unseen_keys(held, seen)
+        seen = np.concatenate([read_seen(self.lake.storage, run_id, name) for run_id in run_ids])
+        held = state.sources().get(name, 0)
+        vanished = state.vanished(name, seen)
         refused = (
             None
             if self.allow_mass_delete
-            else deletion_guard(name, len(vanished), len(held), self.max_delete_share, JOIN_REMEDY)
+            else deletion_guard(name, len(vanished), held, self.max_delete_share, JOIN_REMEDY)
         )
         if refused:
             return (

@@ -133,9 +133,9 @@ class WriteStep:
         A pull that would delete all of the held catalog, or more than ``max_delete_share`` of
         it, writes nothing and returns why (the deletion guard), unless mass deletes are allowed.
         """
-        held = state.keys_of(name)
-        vanished = stage.unseen(held)
-        refused = self.deletion_guard(name, len(vanished), len(held))
+        held = state.sources().get(name, 0)
+        vanished = state.vanished(name, stage.seen_keys())
+        refused = self.deletion_guard(name, len(vanished), held)
         if refused:
             return refused
         stage.deleted_keys = vanished

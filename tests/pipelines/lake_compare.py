@@ -24,4 +24,4 @@ def assert_same_lake(root: Path, clean: Path) -> None:
     rows, expected = lake_rows(root), lake_rows(clean)
     assert len(rows) == len(set(rows))
     assert rows == expected
-    assert load_state(root).hashes == load_state(clean).hashes
+    assert load_state(root).to_dict() == load_state(clean).to_dict()

@@ -10,11 +10,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pytest
 
-from pipelines.lake.dedup import DedupState, load_state, row_keys, save_state
+from pipelines.lake.dedup import load_state, save_state
 from pipelines.lake.lake import Lake
 from pipelines.lake.schema import BUSINESS_COLUMNS, canonical_json, hash_content
+from pipelines.lake.state_index import hashed_columns
 from tests.pipelines.fault_runs import Fakes, run
 from tests.pipelines.lake_compare import lake_rows
 
@@ -72,10 +75,14 @@ def _hash_v1(row: dict) -> str:
 def downgrade_state(root: Path) -> None:
     """The state as the previous release left it: version-1 hashes, no version marker."""
     table = Lake(root).dataset("normalized").to_table()
-    old = load_state(root)
-    state = DedupState(applied_runs=old.applied_runs, extra=old.extra, hash_version=1)
-    for key, row in zip(row_keys(table), table.to_pylist()):
-        state.hashes[key] = old.hashes[key][:16] + bytes.fromhex(_hash_v1(row)[:32])
+    state = load_state(root)
+    state.hash_version = 1
+    v1 = pa.array([_hash_v1(row) for row in table.to_pylist()], pa.string())
+    table = table.set_column(table.schema.get_field_index("content_hash"), "content_hash", v1)
+    keys, content = hashed_columns(table, "content_hash")
+    _, first = np.unique(keys[::-1], return_index=True)
+    last = len(keys) - 1 - first
+    state.set_content(keys[last], content[last])
     save_state(root, state)
     meta_path = root / "state/state.json"
     meta = json.loads(meta_path.read_text())

@@ -31,8 +31,9 @@ def run(root: Path, records: list[dict], *, complete: bool = False) -> dict:
 
 
 def state_file(root: Path) -> Path:
+    """A bucket file of the state (the one of its first bucket)."""
     meta = json.loads((root / "data/state/state.json").read_text())
-    return root / "data/state" / meta["products"]
+    return root / "data/state" / min(meta["buckets"].items())[1]
 
 
 def truncate(path: Path) -> None:
@@ -81,13 +82,13 @@ def test_an_unreadable_state_is_rebuilt_from_the_manifests(
 def test_a_rebuilt_state_forgets_deleted_products(tmp_path: Path) -> None:
     run(tmp_path, FIRST, complete=True)
     run(tmp_path, FIRST[:3], complete=True)  # items 3 and 4 deleted
-    held = load_state(tmp_path / "data").hashes
+    held = load_state(tmp_path / "data").to_dict()
     (tmp_path / "data/state/state.json").write_text("{")
 
     record = run(tmp_path, FIRST[:3], complete=True)
 
     assert record["providers"]["catalog"]["written"] == 0
-    assert load_state(tmp_path / "data").hashes == held
+    assert load_state(tmp_path / "data").to_dict() == held
 
 
 def test_an_unrebuildable_state_stops_before_any_work_naming_the_file(tmp_path: Path) -> None:

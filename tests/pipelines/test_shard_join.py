@@ -113,7 +113,7 @@ def test_a_product_gone_from_a_split_provider_is_deleted_once_after_the_join(
     assert deleted_rows(lake) == [("item-3", record["run_id"])]
     assert record["providers"]["catalog"]["deleted"] == 1
     assert record["deletions"] == {"catalog": {"status": "ok", "deleted": 1}}
-    assert "catalog\x1fitem-3" not in load_state(storage(lake)).hashes
+    assert "catalog\x1fitem-3" not in load_state(storage(lake)).to_dict()
     assert storage(lake).list_files(SEEN_DIR) == []  # the shards' keys go once decided
 
     state_before = storage(lake).read_bytes("state/state.json")
@@ -143,7 +143,7 @@ def test_a_failed_shard_means_no_deletions_for_the_provider_with_a_note(
     report = (workdir / "products-g2/logs" / f"report-{record['run_id']}.md").read_text()
     assert "no deletions for catalog: shard 2/2 ended failed" in report
     assert record["exit_code"] == 1
-    assert "catalog\x1fitem-3" in load_state(storage(lake)).hashes  # still held
+    assert "catalog\x1fitem-3" in load_state(storage(lake)).to_dict()  # still held
 
 
 def test_a_missing_shard_is_named_and_decides_nothing(workdir: Path, lake: str) -> None:
