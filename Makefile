@@ -143,7 +143,7 @@ list-providers: $(VENV)/.runtime
 	touch $@
 
 bench: $(VENV)/.runtime .venv-dlt/.installed  ## Issue 13's benchmark against dlt (ARGS="--sizes 10000 --repeat 1" for a quick one)
-	DLT_PYTHON=.venv-dlt/bin/python $(BIN)/python bench/bench_targets.py $(ARGS)
+	DLT_PYTHON=$(CURDIR)/.venv-dlt/bin/python $(BIN)/python bench/bench_targets.py $(ARGS)
 
 download-artifacts: $(VENV)/.runtime  ## Merge the last runs' GitHub artifacts into data/ (ARGS="--runs 3")
 	$(BIN)/python pipelines/run_pipeline.py download-artifacts $(ARGS)

@@ -72,6 +72,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if not args.no_dlt and not Path(args.dlt_python).exists():
         parser.error(f"--dlt-python: no Python at {args.dlt_python} (`make bench` installs "
                      ".venv-dlt from bench/requirements-dlt.lock; or pass --no-dlt)")  # fmt: skip
+    args.dlt_python = os.path.abspath(args.dlt_python)  # not resolved: a venv's python is a link
     args.dlt_version = None if args.no_dlt else dlt_version(args.dlt_python)
     return args
 
@@ -170,7 +171,7 @@ def run_all(args: argparse.Namespace, workdir: Path) -> tuple[list[Result], list
 
 
 def commit() -> str:
-    found = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+    found = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
                            capture_output=True, text=True, check=False)  # fmt: skip
     return found.stdout.strip() or "unknown"
 

@@ -100,6 +100,20 @@ def time_child(command: list[str], cwd: Path, env: dict[str, str] | None = None)
     return Timing(elapsed, cpu, peak / 2**20, child.returncode)
 
 
+def _label(pid: int, name: str) -> str:
+    """The command's name; for a Python, the module or script it runs (its base name only:
+    the rest of a command line may hold anything)."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return name
+    if name.startswith("python") and len(args) > 2 and args[1] == "-m":
+        return f"{name} -m {args[2]}"
+    if name.startswith("python") and len(args) > 1 and args[1] and args[1][0] != "-":
+        return f"{name} {Path(args[1]).name}"
+    return name
+
+
 def busy_processes(window: float = 1.0, share: float = 0.1) -> list[str]:
     """The processes outside this one's tree that used more than ``share`` of a core over
     ``window`` seconds, busiest first, as ``name (pid) 45%``."""
@@ -113,7 +127,7 @@ def busy_processes(window: float = 1.0, share: float = 0.1) -> list[str]:
             continue
         fraction = (ticks - before[pid][2]) / TICKS / window
         if fraction > share:
-            used.append((fraction, f"{name} ({pid}) {fraction:.0%}"))
+            used.append((fraction, f"{_label(pid, name)} {fraction:.0%}"))
     return [text for _, text in sorted(used, reverse=True)]
 
 
