@@ -128,8 +128,22 @@ status: $(VENV)/.runtime  ## The last runs as a table
 list-providers: $(VENV)/.runtime
 	$(BIN)/python pipelines/run_pipeline.py --list-providers
 
-bench: $(VENV)/.dev  ## Replay benchmark (10k, 100k, 1M synthetic Shopify records)
-	$(BIN)/python bench/bench_replay.py $(ARGS)
+# dlt, for the benchmark's comparison (bench/README.md), in a venv of its own, .venv-dlt, installed
+# from bench/requirements-dlt.lock (every package pinned with the sha256 of its PyPI file; --no-deps
+# since the lock holds them all). Regenerate the lock after changing bench/requirements-dlt.txt
+# with: .venv/bin/uv pip compile --generate-hashes --python-version 3.11.5
+# -o bench/requirements-dlt.lock bench/requirements-dlt.txt
+.venv-dlt/.installed: bench/requirements-dlt.lock
+	rm -rf .venv-dlt
+	$(PYTHON) -m venv .venv-dlt
+	echo '*' > .venv-dlt/.gitignore
+	.venv-dlt/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes \
+		--no-deps -r bench/requirements-dlt.lock
+	.venv-dlt/bin/python -m pip check --disable-pip-version-check
+	touch $@
+
+bench: $(VENV)/.runtime .venv-dlt/.installed  ## Issue 13's benchmark against dlt (ARGS="--sizes 10000 --repeat 1" for a quick one)
+	DLT_PYTHON=$(CURDIR)/.venv-dlt/bin/python $(BIN)/python bench/bench_targets.py $(ARGS)
 
 download-artifacts: $(VENV)/.runtime  ## Merge the last runs' GitHub artifacts into data/ (ARGS="--runs 3")
 	$(BIN)/python pipelines/run_pipeline.py download-artifacts $(ARGS)
@@ -138,4 +152,4 @@ compact: $(VENV)/.runtime  ## Delta tables: optimize/compaction and vacuum (ARGS
 	$(BIN)/python pipelines/run_pipeline.py compact $(ARGS)
 
 clean:
-	rm -rf $(VENV) $(addprefix .venv-,$(ORCHESTRATORS) dbt) dbt/target dbt/logs .cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(addprefix .venv-,$(ORCHESTRATORS) dbt dlt) dbt/target dbt/logs .cache .pytest_cache .ruff_cache

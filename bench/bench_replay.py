@@ -1,141 +1,162 @@
-"""Benchmark: ``--replay`` of N synthetic Shopify records, end to end.
+"""The benchmark's input: synthetic Shopify product nodes in the raw landing format, and one
+``--replay`` of them timed in a child process (``measure.time_child``).
 
-Generates N Shopify product nodes (one variant each, so N canonical rows; ``--variants``
-gives 1 to 4 per product, with compare-at prices) in the raw landing format, then times
-``run_pipeline.py --replay`` on them in a child process and reads its CPU time and peak RSS
-from ``wait4``'s resource usage. CPU time (user + system) is the figure to compare on a busy
-machine; wall time also counts the waits for the other processes.
+The records have the shape the products query returns (``providers/shopify/queries.py``) plus
+the ``__shop`` context the fetch adds: 1 to 4 variants per product (2.5 on average), about a
+third of the variants with a compare-at price above the price, barcodes (mostly valid EAN-13,
+some missing or with a wrong check digit), nested featured media (missing on one product in
+twenty), drafts and archived products, tags, descriptions of varying length. Every value is a
+function of the product's number and the seed, so the same arguments give the same bytes, and
+the file is written as it is generated (memory stays flat in the row count).
 
-    python bench/bench_replay.py                 # 10k, 100k, 1M
-    python bench/bench_replay.py --sizes 10000   # one size
+``write_changes`` writes a later landing file in which ``changes`` of the same products come
+back changed (new prices, stock and ``updatedAt``): the input of a change run.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 import zstandard
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from measure import Timing, time_child
+
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
+SHOP = {"currencyCode": "USD", "myshopifyDomain": "bench.myshopify.com"}
+WORDS = ("Classic", "Organic", "Linen", "Wool", "Travel", "Everyday", "Café", "Merino",
+         "Canvas", "Ceramic", "Walnut", "Recycled", "Slim", "Heavy", "Mini", "Pro")  # fmt: skip
+SIZES = ("XS", "S", "M", "L", "XL")
+COLOURS = ("Black", "White", "Navy", "Sand", "Olive", "Rust")
 
 
-def synthetic_variant(number: int, index: int) -> dict:
-    """Variant ``index`` of product ``number``; every third one has a compare-at price."""
+def mix(seed: int, number: int, salt: int) -> int:
+    """A well-spread 32-bit value of (seed, number, salt): the generator's only randomness."""
+    x = (seed * 0x9E3779B1 + number * 0x85EBCA77 + salt * 0xC2B2AE3D) & 0xFFFFFFFF
+    x = ((x ^ (x >> 16)) * 0x45D9F3B) & 0xFFFFFFFF
+    x = ((x ^ (x >> 16)) * 0x45D9F3B) & 0xFFFFFFFF
+    return x ^ (x >> 16)
+
+
+def ean13(serial: int, valid: bool) -> str:
+    """A 13-digit barcode with a correct check digit, or an incorrect one."""
+    body = f"{serial % 10**12:012d}"
+    check = (10 - sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(body)) % 10) % 10
+    return body + str(check if valid else (check + 1) % 10)
+
+
+def synthetic_variant(
+    number: int, index: int, seed: int = 0, revision: int = 0, alone: bool = False
+) -> dict:
+    """Variant ``index`` of product ``number`` (``alone``: its only one, "Default Title");
+    ``revision`` > 0 changes its price and stock."""
     serial = number * 4 + index
-    price = 10 + serial % 500
+    draw = mix(seed, serial, 1)
+    price = 5 + draw % 495 + revision
+    quantity = (draw >> 9) % 120 + revision
+    barcode = None if draw % 10 == 0 else ean13(40_000_000_000 + serial, draw % 20 != 1)
     return {
         "id": f"gid://shopify/ProductVariant/{40_000_000_000 + serial}",
-        "title": "Default Title" if index == 0 else f"Option {index}",
+        "title": "Default Title" if alone else f"{SIZES[index]} / {COLOURS[draw % 6]}",
         "sku": f"SKU-{number}-{index}",
-        "barcode": f"{serial:013d}",
-        "price": f"{price}.99",
-        "compareAtPrice": f"{price + 5}.99" if serial % 3 == 0 else None,
-        "inventoryQuantity": serial % 50,
-        "availableForSale": True,
-        "createdAt": "2026-01-01T00:00:00Z",
-        "updatedAt": "2026-11-01T12:00:00Z",
+        "barcode": barcode,
+        "price": f"{price}.{draw % 100:02d}",
+        "compareAtPrice": f"{price + 5 + draw % 40}.99" if draw % 3 == 0 else None,
+        "inventoryQuantity": quantity if (draw >> 5) % 8 else 0,
+        "availableForSale": bool((draw >> 5) % 8) or draw % 2 == 0,
+        "createdAt": f"2025-{1 + draw % 12:02d}-{1 + draw % 28:02d}T08:00:00Z",
+        "updatedAt": f"2026-{10 + revision:02d}-{1 + draw % 28:02d}T12:00:00Z",
     }
 
 
-def synthetic_product(number: int, variants: int = 1) -> dict:
+def synthetic_product(number: int, variants: int = 1, seed: int = 0, revision: int = 0) -> dict:
     """One Shopify product node with ``variants`` variants, as the GraphQL Admin API returns it."""
+    draw = mix(seed, number, 2)
+    title = f"{WORDS[draw % 16]} {WORDS[(draw >> 4) % 16]} product {number}"
+    handle = f"product-{number}"
+    media = {"preview": {"image": {"url": f"https://cdn.shopify.com/s/files/{number}.jpg"}}}
+    status = "ACTIVE" if draw % 100 < 90 else "DRAFT" if draw % 100 < 97 else "ARCHIVED"
     return {
         "id": f"gid://shopify/Product/{8_000_000_000 + number}",
-        "title": f"Synthetic product {number}",
-        "handle": f"synthetic-product-{number}",
-        "vendor": f"Vendor {number % 97}",
-        "productType": "Benchmark",
-        "status": "ACTIVE",
-        "tags": ["bench", f"group-{number % 13}"],
-        "createdAt": "2026-01-01T00:00:00Z",
-        "updatedAt": "2026-11-01T12:00:00Z",
-        "onlineStoreUrl": f"https://bench.myshopify.com/products/synthetic-product-{number}",
-        "description": "A product generated for the replay benchmark. " * 3,
-        "featuredMedia": {"preview": {"image": {"url": f"https://cdn.example.com/{number}.jpg"}}},
+        "title": title,
+        "handle": handle,
+        "vendor": f"Vendor {draw % 97}",
+        "productType": WORDS[(draw >> 8) % 16],
+        "status": status,
+        "tags": [f"tag-{(draw >> s) % 50}" for s in range(0, (draw >> 12) % 6 * 3, 3)],
+        "createdAt": "2025-01-01T00:00:00Z",
+        "updatedAt": f"2026-{10 + revision:02d}-01T12:00:00Z",
+        "onlineStoreUrl": f"https://bench.myshopify.com/products/{handle}",
+        "description": f"{title}. " + "Made to last, easy to care for. " * (1 + draw % 12),
+        "featuredMedia": None if draw % 20 == 7 else media,
+        "variantsCount": {"count": variants},
         "variants": {
-            "nodes": [synthetic_variant(number, index) for index in range(variants)],
-            "pageInfo": {"hasNextPage": False},
+            "nodes": [
+                synthetic_variant(number, i, seed, revision, variants == 1) for i in range(variants)
+            ],
+            "pageInfo": {"hasNextPage": False, "endCursor": f"cursor-{number}-{variants}"},
         },
-        "__shop": {"currencyCode": "USD", "myshopifyDomain": "bench.myshopify.com"},
+        "__shop": SHOP,
     }
 
 
-def variants_of(number: int, mixed: bool) -> int:
-    """1 variant per product, or 1 to 4 (2.5 on average) when ``mixed``."""
-    return 1 + number % 4 if mixed else 1
+def catalog(rows: int, mixed: bool = True, seed: int = 0) -> Iterator[tuple[int, int]]:
+    """(product number, variant count) of the products giving ``rows`` variant rows: 1 to 4
+    variants each when ``mixed``, else 1; the last product is cut to fit."""
+    number = written = 0
+    while written < rows:
+        variants = min(1 + mix(seed, number, 3) % 4 if mixed else 1, rows - written)
+        yield number, variants
+        number, written = number + 1, written + variants
 
 
-def write_raw(directory: Path, rows: int, mixed: bool = False) -> Path:
+def _write(folder: Path, name: str, products: Iterator[dict]) -> None:
+    folder.mkdir(parents=True)
+    with (folder / name).open("wb") as handle:
+        writer = zstandard.ZstdCompressor(level=3).stream_writer(handle)
+        for product in products:
+            writer.write(orjson.dumps(product) + b"\n")
+        writer.close()
+
+
+def write_raw(directory: Path, rows: int, mixed: bool = True, seed: int = 0) -> Path:
     """Write products giving ``rows`` variant rows to one landing file; returns ``raw/``."""
     folder = directory / "raw" / "dt=2026-11-01" / "source=shopify"
-    folder.mkdir(parents=True)
-    with (folder / "20261101T000000Z-000000.jsonl.zst").open("wb") as handle:
-        writer = zstandard.ZstdCompressor(level=3).stream_writer(handle)
-        number = written = 0
-        while written < rows:
-            variants = min(variants_of(number, mixed), rows - written)
-            writer.write(orjson.dumps(synthetic_product(number, variants)) + b"\n")
-            number, written = number + 1, written + variants
-        writer.close()
+    products = (synthetic_product(n, v, seed) for n, v in catalog(rows, mixed, seed))
+    _write(folder, "20261101T000000Z-000000.jsonl.zst", products)
     return directory / "raw"
 
 
-@dataclass(frozen=True)
-class Timing:
-    """One child process: wall seconds, CPU seconds (user + system), peak RSS, exit code."""
+def write_changes(
+    directory: Path, rows: int, changes: int, mixed: bool = True, seed: int = 0
+) -> tuple[Path, int]:
+    """A later landing file holding ``changes`` products of ``write_raw``'s catalog (spread
+    evenly over it; all of them if it has fewer) with changed prices and stock; returns its
+    ``raw/`` and how many products it holds."""
+    products = list(catalog(rows, mixed, seed))
+    stride = max(1, len(products) // max(1, changes))
+    chosen = products[::stride][:changes]
+    folder = directory / "raw" / "dt=2026-11-02" / "source=shopify"
+    changed = (synthetic_product(n, v, seed, revision=1) for n, v in chosen)
+    _write(folder, "20261102T000000Z-000001.jsonl.zst", changed)
+    return directory / "raw", len(chosen)
 
-    wall: float
-    cpu: float
-    rss_mib: float
-    code: int
 
-
-def time_child(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> Timing:
-    """Run ``command`` and read its resources from ``wait4``."""
-    started = time.perf_counter()
-    child = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(child.pid, 0)
-    elapsed = time.perf_counter() - started
-    cpu = usage.ru_utime + usage.ru_stime
-    return Timing(elapsed, cpu, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status))
+def replay_command(raw: Path, lake: Path, tree: Path = REPO) -> list[str]:
+    """``run_pipeline.py --replay`` of ``raw`` into ``lake`` with the checkout at ``tree``."""
+    return [
+        sys.executable, str(tree / "pipelines" / "run_pipeline.py"),
+        "--replay", str(raw), "--data-dir", str(lake), "--providers", "shopify",
+    ]  # fmt: skip
 
 
 def time_replay(raw: Path, lake: Path) -> Timing:
-    """One ``--replay`` of ``raw`` into ``lake`` in a child process."""
-    command = [
-        sys.executable, str(REPO / "pipelines" / "run_pipeline.py"),
-        "--replay", str(raw), "--data-dir", str(lake), "--providers", "shopify",
-    ]  # fmt: skip
-    return time_child(command, lake.parent, {**os.environ, "PYTHONPATH": str(REPO)})
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES))
-    parser.add_argument("--variants", action="store_true", help="1 to 4 variants per product")
-    args = parser.parse_args()
-    print(f"{'rows':>10} {'wall s':>7} {'CPU s':>7} {'rows/CPU s':>11} {'peak RSS':>10}  exit")
-    for size in args.sizes:
-        workdir = Path(tempfile.mkdtemp(prefix=f"bench-{size}-"))
-        try:
-            raw = write_raw(workdir / "input", size, args.variants)
-            t = time_replay(raw, workdir / "lake")
-            print(f"{size:>10} {t.wall:>7.1f} {t.cpu:>7.1f} {size / t.cpu:>11,.0f} "
-                  f"{t.rss_mib:>6.0f} MiB  {t.code}")  # fmt: skip
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    """One ``--replay`` of ``raw`` into ``lake`` in a child process (its run log goes to
+    ``lake``'s parent folder, ``logs/``)."""
+    lake.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return time_child(replay_command(raw, lake), lake.parent, env)

@@ -21,7 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench_replay import REPO, time_child
+from bench_replay import REPO
+from measure import time_child
 
 COMMANDS = (
     ["--help"], ["status"], ["status", "--json"], ["providers"], ["providers", "--json"],

@@ -1,10 +1,9 @@
-"""dlt's side of ``bench_vs_dlt.py``: the same raw landing files to Parquet, one row per variant.
+"""dlt's side of ``bench_targets.py``: the same raw landing files to Parquet, one row per variant.
 
-Runs in its own virtual environment (dlt is no dependency of the project):
+Runs in dlt's own virtual environment, ``.venv-dlt`` (``make bench`` installs it from
+``bench/requirements-dlt.lock``; dlt is no dependency of the project):
 
-    python -m venv /tmp/dlt-venv
-    /tmp/dlt-venv/bin/pip install dlt==1.31.0 pyarrow zstandard
-    /tmp/dlt-venv/bin/python bench/dlt_replay.py RAW_FOLDER OUTPUT_FOLDER
+    .venv-dlt/bin/python bench/dlt_replay.py RAW_FOLDER OUTPUT_FOLDER
 
 Each product node is read from the zstd JSON lines, and each of its variants becomes one row
 holding the variant's fields and its product's (the shape our canonical table has); dlt infers
