@@ -26,14 +26,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.errors import ConfigError
-from pipelines.lake.lake import read_raw
+from pipelines.lake.lake import read_lines, read_raw
+from pipelines.net.strict_json import loads_record
+from pipelines.run.raw_arrow import arrow_records
 from providers.base import Provider
-from providers.batch import NormalizedBlock
+from providers.batch import NormalizedBlock, RawTable
 
 DEMO_MARKER = "__demo"
 _RUN_ID = re.compile(r"(\d{8}T\d{6}Z)-[0-9a-f]{6}")
-_BLOCK = 5_000  # records normalized together to learn their ids
-_CHUNK = 65_536  # ids gathered in Python before they go to Arrow
+_BLOCK = 5_000  # records read or normalized together to learn their ids
 
 
 def mark_demo(record: dict[str, Any]) -> dict[str, Any]:
@@ -70,7 +71,13 @@ def check_world(
     is a dozen system calls: once per file, not once per record).
     """
     place = _demo_place(path) if in_demo_place is None else in_demo_place
-    is_demo = bool(record.get(DEMO_MARKER)) or place
+    _check_marked(bool(record.get(DEMO_MARKER)) if isinstance(record, dict) else False,
+                  path, demo, place)  # fmt: skip
+
+
+def _check_marked(marked: bool, path: Path, demo: bool, place: bool) -> None:
+    """``check_world`` given whether the record carries ``DEMO_MARKER``."""
+    is_demo = marked or place
     if is_demo and not demo:
         raise ConfigError(
             f"--replay: {path} holds demo records (landed by --offline); they never go into "
@@ -91,8 +98,8 @@ def check_replay_files(files: Iterable[Path], demo: bool) -> None:
             check_world(first, path, demo)
 
 
-def replay_records(provider: Provider, files: Iterable[Path], demo: bool) -> Iterator[dict]:
-    """The records to re-normalize: per ``source_id``, the one landed last (see the module).
+def replay_records(provider: Provider, files: Iterable[Path], demo: bool) -> Iterator[bytes]:
+    """The landed lines to re-normalize: per ``source_id``, the one landed last (the module).
 
     When the provider's ``raw_keys`` show that no two records share an id, every record is
     kept. Otherwise two passes over the files: the first normalizes each record (in blocks,
@@ -105,33 +112,68 @@ def replay_records(provider: Provider, files: Iterable[Path], demo: bool) -> Ite
     keep = np.arange(total) if total is not None else _kept_positions(provider, ordered, demo)
     wanted, position = 0, 0
     for path in ordered:
-        for record in read_raw(path):
+        for line in read_lines(path):
             if wanted < len(keep) and keep[wanted] == position:
                 wanted += 1
-                yield record
+                yield line
             position += 1
 
 
 def _distinct_total(provider: Provider, ordered: list[Path], demo: bool) -> int | None:
-    """The number of records when ``raw_keys`` names every record's ids and no id repeats
-    (then every record is the latest of its ids); None otherwise."""
+    """The number of records when ``raw_keys`` (or ``raw_table``'s keys) names every record's
+    ids and no id repeats (then every record is the latest of its ids); None otherwise."""
+    raw_table = getattr(provider, "raw_table", None)
+    spec = raw_table() if raw_table is not None else None
     chunks: list[pa.Array] = []
-    pending: list[str] = []
     total = 0
     for path in ordered:
         place = _demo_place(path)
-        for record in read_raw(path):
-            check_world(record, path, demo, place)
-            found = provider.raw_keys(record)
-            if found is None:
-                return None
-            pending += found
-            total += 1
-            if len(pending) >= _CHUNK:
-                chunks.append(pa.array(pending, pa.string()))
-                pending = []
-    flat = pa.chunked_array([*chunks, pa.array(pending, pa.string())], pa.string())
+        block: list[bytes] = []
+        for line in read_lines(path):
+            block.append(line)
+            if len(block) >= _BLOCK:
+                found = _keys(provider, spec, block, path, demo, place)
+                if found is None:
+                    return None
+                chunks.append(found)
+                total, block = total + len(block), []
+        found = _keys(provider, spec, block, path, demo, place)
+        if found is None:
+            return None
+        chunks.append(found)
+        total += len(block)
+    flat = pa.chunked_array(chunks, pa.string()).drop_null()
     return total if pc.count_distinct(flat).as_py() == len(flat) else None
+
+
+def _keys(provider: Provider, spec: RawTable | None, lines: list[bytes], path: Path, demo: bool,
+          place: bool) -> pa.Array | None:  # fmt: skip
+    """The ids of the records of ``lines`` (their worlds checked), None when the provider
+    cannot tell. With a ``raw_table``, read in Arrow (a null id: a record normalize refuses)."""
+    table, _, refused = arrow_records(lines, _with_marker(spec.schema)) if spec else (None, [], [])
+    found: list[str] = []
+    if table is not None:
+        marked = table.column(DEMO_MARKER).fill_null(False)
+        if len(marked):  # one record of the other world is enough to refuse
+            _check_marked(pc.any(marked).as_py(), path, demo, place)
+            _check_marked(pc.all(marked).as_py(), path, demo, place)
+        found_ids = spec.keys(table)[0].cast(pa.string())
+    for index in refused if spec else range(len(lines)):
+        record = loads_record(lines[index])
+        check_world(record, path, demo, place)
+        keys = provider.raw_keys(record)
+        if keys is None:
+            return None
+        found += keys
+    arrays = [pa.array(found, pa.string())]
+    if table is not None:
+        arrays.append(found_ids)
+    return pa.concat_arrays(arrays)
+
+
+def _with_marker(schema: pa.Schema) -> pa.Schema:
+    """``schema`` reading ``DEMO_MARKER`` too (a marker that is not a boolean: the dict path)."""
+    return schema.append(pa.field(DEMO_MARKER, pa.bool_()))
 
 
 def _kept_positions(provider: Provider, ordered: list[Path], demo: bool) -> np.ndarray:
@@ -147,7 +189,7 @@ def _kept_positions(provider: Provider, ordered: list[Path], demo: bool) -> np.n
     position = 0
     for path in ordered:
         place = _demo_place(path)
-        for record in read_raw(path):
+        for record in map(loads_record, read_lines(path)):
             check_world(record, path, demo, place)
             block.append(record)
             position += 1

@@ -29,7 +29,7 @@ from pipelines.config import PipelineConfig
 from pipelines.errors import ConfigError, DataQualityError, ProviderError, SinkError
 from pipelines.lake.datasets import DATASETS, PRODUCTS
 from pipelines.lake.integrity import check_manifests
-from pipelines.lake.lake import Lake, StagedFile, read_raw
+from pipelines.lake.lake import Lake, StagedFile, read_lines
 from pipelines.lake.lock import LakeLock, default_holder
 from pipelines.lake.runlease import RunLease, live_runs
 from pipelines.lake.runlog import append_lake_run, append_run, read_lake_runs, read_runs
@@ -287,9 +287,9 @@ class Runner:
             self.lake.part_file(work, "candidates", self._dt(), name, self.run_id),
             self.lake.part_file(work, "quarantine", self._dt(), name, self.run_id),
         )
-        records: Iterator[dict[str, Any]] = iter(())
+        records: Iterator[bytes] = iter(())
         if "raw" in extract:
-            records = read_raw(StagedFile.from_dict(extract["raw"]).staged)
+            records = read_lines(StagedFile.from_dict(extract["raw"]).staged)
         if "replay_files" in extract:
             files = [Path(f) for f in extract["replay_files"]]
             records = replay_records(self.providers[name], files, demo=self.options.offline)
