@@ -36,6 +36,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import zstandard
 
+from pipelines.errors import LakeDamagedError
 from pipelines.lake.manifest import MANIFEST_DIR, Manifest, manifest_path, parse_manifest
 from pipelines.lake.schema import PRODUCT_SCHEMA
 from pipelines.lake.storage import LocalStorage, S3Storage, Storage, open_storage
@@ -111,7 +112,14 @@ def read_raw(path: Path) -> Iterator[dict[str, Any]]:
 
 def read_lines(path: Path) -> Iterator[bytes]:
     """The records of one landing file as their lines: the bytes landed, without the line's
-    surrounding whitespace; blank lines skipped."""
+    surrounding whitespace; blank lines skipped. A file zstd cannot read: ``LakeDamagedError``."""
+    try:
+        yield from _read_lines(path)
+    except zstandard.ZstdError as exc:
+        raise LakeDamagedError(f"{path}: damaged zstd data ({exc})") from None
+
+
+def _read_lines(path: Path) -> Iterator[bytes]:
     with path.open("rb") as handle:
         if path.name.endswith(".zst"):
             reader = zstandard.ZstdDecompressor().stream_reader(handle)
