@@ -45,12 +45,15 @@ class RawTable:
 
     ``schema``: the explicit schema of the fields it reads (``pyarrow.json``: a line whose
     values do not fit it exactly is read as a dict and left to ``normalize``, so nothing is
-    lost or changed). ``keys(table)``: every record's row ids without normalizing, as the ids
-    and the index of the record giving each (``raw_keys`` column by column). ``normalize(table)``:
-    the batch normalizer over such a table (``__record`` indexes the table's records).
+    lost or changed). ``key_schema``: the fields ``keys`` reads, a cheaper read when only the
+    keys are wanted. ``keys(table)``: every record's row ids without normalizing, as the ids and
+    the index of the record giving each (``raw_keys`` column by column), from a table read with
+    either schema. ``normalize(table)``: the batch normalizer over a table read with ``schema``
+    (``__record`` indexes the table's records).
     """
 
     schema: pa.Schema
+    key_schema: pa.Schema
     keys: Callable[[pa.Table], tuple[pa.Array, pa.Array]]
     normalize: Callable[[pa.Table], NormalizedBlock]
 

@@ -32,3 +32,8 @@ class RunKeys:
             else:
                 add(key)
         return pa.array(repeat)
+
+    def known(self, keys: pa.Array) -> np.ndarray:
+        """Which ``keys`` this run has seen already (nothing is remembered)."""
+        seen = self._seen
+        return np.array([key is not None and key in seen for key in keys.to_pylist()], bool)

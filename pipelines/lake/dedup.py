@@ -105,6 +105,17 @@ class DedupState:
         rows = rows.set_column(index, "change_type", pa.array(change_types, pa.string()))
         return rows, counts
 
+    def raw_unchanged(self, source: str, source_ids: pa.Array, raw_hashes: pa.Array) -> np.ndarray:
+        """Per pair of ``source_ids`` and ``raw_hashes`` (hex, as the ``raw_hash`` column): does
+        the state hold that key with that raw hash. A null id or hash is never unchanged."""
+        keys = pc.binary_join_element_wise(source, source_ids.cast(pa.string()), _SEP).to_pylist()
+        get = self.hashes.get
+        found = np.zeros(len(keys), dtype=bool)
+        for i, (key, raw_hash) in enumerate(zip(keys, raw_hashes.to_pylist(), strict=True)):
+            held = None if key is None or raw_hash is None else get(key)
+            found[i] = held is not None and held[:16] == bytes.fromhex(raw_hash[:32])
+        return found
+
     def rollback(self, root: Path | Storage, source: str) -> None:
         """Put ``source``'s entries back as the lake at ``root`` last committed them."""
         self.forget(self.keys_of(source))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -37,11 +38,18 @@ class Normalizer(Protocol):
     def normalize(self, raw: dict[str, Any]) -> list[dict[str, Any]]: ...
 
 
-class BlockRows:
-    """Turns blocks of landed lines of one provider into typed rows (``BLOCK_SCHEMA``)."""
+# Which of a block's records to skip (``pipelines.run.skip.RawSkip``): given the record count,
+# every key of the block, the record giving each and each record's raw hash.
+Skip = Callable[[int, pa.Array, np.ndarray, list[str]], np.ndarray]
 
-    def __init__(self, provider: Normalizer, run: RunContext, counts: ProviderCounts) -> None:
-        self.provider, self.run, self.counts = provider, run, counts
+
+class BlockRows:
+    """Turns blocks of landed lines of one provider into typed rows (``BLOCK_SCHEMA``);
+    ``skip``, when set, picks records counted unchanged without normalizing them."""
+
+    def __init__(self, provider: Normalizer, run: RunContext, counts: ProviderCounts,
+                 skip: Skip | None = None) -> None:  # fmt: skip
+        self.provider, self.run, self.counts, self.skip = provider, run, counts, skip
         raw_table = getattr(provider, "raw_table", None)
         self.spec = raw_table() if raw_table is not None else None
 
@@ -55,9 +63,9 @@ class BlockRows:
             return parsed[index]
 
         if self.spec is not None:
-            result, mapped, rest = self._arrow(lines)
+            result, mapped, rest = self._arrow(lines, hashes, record)
         else:
-            result, mapped, rest = self._dicts([record(i) for i in range(len(lines))])
+            result, mapped, rest = self._dicts(lines, hashes, record)
         tables = [self._reference(record, hashes, ordinals, rest)]
         if result.rows is not None and result.rows.num_rows:
             tables.append(typed_rows(result.rows, [hashes[i] for i in mapped], mapped, self.run))
@@ -66,24 +74,75 @@ class BlockRows:
             table = table.take(pc.sort_indices(table.column("__record")))  # a stable sort
         return table
 
-    def _arrow(self, lines: list[bytes]) -> tuple[NormalizedBlock, list[int], list[int]]:
+    def _arrow(self, lines: list[bytes], hashes: list[str], record: Callable[[int], Any]
+               ) -> tuple[NormalizedBlock, list[int], list[int]]:  # fmt: skip
         """The lines read into Arrow and normalized there; the indices of the lines behind the
-        result's records, and of the lines left to the reference."""
-        table, read, refused = arrow_records(lines, self.spec.schema)
+        result's records, and of the lines left to the reference. With ``skip``, the keys are
+        read first and only the lines not skipped are read whole."""
+        chosen = list(range(len(lines)))
+        if self.skip is not None:
+            skipped = self._skipped_arrow(lines, hashes, record)
+            chosen = [i for i in chosen if not skipped[i]]
+        table, read, refused = arrow_records([lines[i] for i in chosen], self.spec.schema)
+        read, refused = [chosen[i] for i in read], [chosen[i] for i in refused]
         if table is None:
             return NormalizedBlock(None, []), [], refused
         result = self.spec.normalize(table)
         return result, read, sorted(refused + [read[i] for i in result.rest])
 
-    def _dicts(self, raws: list[Any]) -> tuple[NormalizedBlock, list[int], list[int]]:
+    def _skipped_arrow(self, lines: list[bytes], hashes: list[str], record: Callable[[int], Any]
+                       ) -> np.ndarray:  # fmt: skip
+        """``_skipped`` with the keys read in Arrow (``key_schema``), ``raw_keys`` for the rest."""
+        table, read, refused = arrow_records(lines, self.spec.key_schema)
+        if table is None:
+            return self._skipped(len(lines), hashes, record, [], refused)
+        ids, owners = self.spec.keys(table)
+        owners = np.asarray(read, np.int64)[np.asarray(owners, np.int64)]
+        return self._skipped(len(lines), hashes, record, [(ids, owners)], refused)
+
+    def _dicts(self, lines: list[bytes], hashes: list[str], record: Callable[[int], Any]
+               ) -> tuple[NormalizedBlock, list[int], list[int]]:  # fmt: skip
         """The parsed records through ``normalize_batch`` (when the provider has one)."""
-        invalid = [i for i, raw in enumerate(raws) if isinstance(raw, InvalidNumberRecord)]
-        valid = [i for i, raw in enumerate(raws) if not isinstance(raw, InvalidNumberRecord)]
+        raws = [record(i) for i in range(len(lines))]
+        chosen = range(len(raws))
+        if self.skip is not None:
+            skipped = self._skipped(len(raws), hashes, record, [], list(chosen))
+            chosen = [i for i in chosen if not skipped[i]]
+        invalid = [i for i in chosen if isinstance(raws[i], InvalidNumberRecord)]
+        valid = [i for i in chosen if not isinstance(raws[i], InvalidNumberRecord)]
         normalize_batch = getattr(self.provider, "normalize_batch", None)
         if normalize_batch is None or not valid:
             return NormalizedBlock(None, []), [], sorted(invalid + valid)
         result = normalize_batch([raws[i] for i in valid])
         return result, valid, sorted(invalid + [valid[i] for i in result.rest])
+
+    def _skipped(
+        self,
+        count: int,
+        hashes: list[str],
+        record: Callable[[int], Any],
+        known: list[tuple[pa.Array, np.ndarray]],
+        others: list[int],
+    ) -> np.ndarray:
+        """Which records ``skip`` picks, given the keys ``known`` (ids and the record of each)
+        and those ``raw_keys`` gives for the records at ``others``. A record whose keys
+        cannot be told cheaply means nothing of the block is skipped (a key of it could repeat
+        a skipped one's)."""
+        raw_keys = getattr(self.provider, "raw_keys", None)
+        found: list[str] = []
+        where: list[int] = []
+        for index in others:
+            raw = record(index)
+            keys = raw_keys(raw) if raw_keys is not None and isinstance(raw, dict) else []
+            if keys is None:
+                return np.zeros(count, dtype=bool)
+            found += keys
+            where += [index] * len(keys)
+        ids = pa.concat_arrays(
+            [k.cast(pa.string()) for k, _ in known] + [pa.array(found, pa.string())]
+        )
+        owners = np.concatenate([o for _, o in known] + [np.asarray(where, np.int64)])
+        return self.skip(count, ids, owners, hashes)
 
     def _reference(self, record: Callable[[int], Any], hashes: list[str], ordinals: list[int],
                    rest: list[int]) -> pa.Table:  # fmt: skip

@@ -29,6 +29,7 @@ from pipelines.lake.schema import PRODUCT_SCHEMA, SCHEMA_VERSION, TIMESTAMP, has
 from pipelines.run.block_normalize import BlockRows, Normalizer
 from pipelines.run.block_rows import RunContext
 from pipelines.run.counts import ProviderCounts
+from pipelines.run.skip import RawSkip, read_unchanged
 
 log = logging.getLogger("pipeline.quality")
 
@@ -50,11 +51,16 @@ class NormalizeStage:
         quality: QualityConfig,
         candidates: StagedFile,
         quarantine: StagedFile,
+        unchanged: StagedFile | None = None,
+        state: DedupState | None = None,
     ) -> None:
         self.provider, self.run = provider, run
         self.counts = ProviderCounts()
         self.checker = QualityChecker(quality)
-        self.rows = BlockRows(provider, run, self.counts)
+        self.skip = None  # given the committed state: unchanged raw skipped (``skip.py``)
+        if unchanged is not None and state is not None:
+            self.skip = RawSkip(state, provider.name, self.checker, unchanged)
+        self.rows = BlockRows(provider, run, self.counts, self.skip)
         self._block: list[bytes] = []
         self._candidates = PartWriter(candidates, PRODUCT_SCHEMA, run.row_group_size)
         self._quarantine = PartWriter(quarantine, QUARANTINE_SCHEMA, run.row_group_size)
@@ -107,8 +113,11 @@ class NormalizeStage:
         self._quarantine.write(_check_schema(result.rejected, QUARANTINE_SCHEMA))
 
     def close(self) -> list[StagedFile]:
-        """Finish the staged files (those that received rows)."""
-        return [f for f in (self._candidates.close(), self._quarantine.close()) if f is not None]
+        """Finish the staged files (those that received rows); skipped rows count fetched."""
+        skipped = self.skip.close() if self.skip is not None else None
+        self.counts.fetched += skipped.rows if skipped is not None else 0
+        staged = (self._candidates.close(), self._quarantine.close(), skipped)
+        return [f for f in staged if f is not None]
 
 
 class DedupStage:
@@ -122,6 +131,21 @@ class DedupStage:
         self.deleted_keys: set[str] = set()
         self.preview: list[dict[str, Any]] = []
         self._writer = PartWriter(normalized, PRODUCT_SCHEMA, run.row_group_size)
+
+    def feed_unchanged(self, skipped: StagedFile | None) -> int:
+        """Count the rows normalize skipped (``skip.py``) unchanged and their keys seen; the
+        number of them whose raw hash the state no longer holds (another run committed them
+        since normalize), which must fail the provider."""
+        if skipped is None:
+            return 0
+        table = read_unchanged(skipped)
+        source = skipped.source
+        held = self.state.raw_unchanged(source, table["source_id"].combine_chunks(),
+                                        table["raw_hash"].combine_chunks())  # fmt: skip
+        sources = pa.repeat(source, table.num_rows)
+        self._seen.append(key_array(pa.table({"source": sources, "source_id": table["source_id"]})))
+        self.counts.unchanged += int(held.sum())
+        return int((~held).sum())
 
     def feed(self, candidates: Path | None) -> None:
         """Classify every staged candidate row against the state."""

@@ -150,7 +150,9 @@ def _keys(provider: Provider, spec: RawTable | None, lines: list[bytes], path: P
           place: bool) -> pa.Array | None:  # fmt: skip
     """The ids of the records of ``lines`` (their worlds checked), None when the provider
     cannot tell. With a ``raw_table``, read in Arrow (a null id: a record normalize refuses)."""
-    table, _, refused = arrow_records(lines, _with_marker(spec.schema)) if spec else (None, [], [])
+    table, refused = None, list(range(len(lines)))
+    if spec is not None:
+        table, _, refused = arrow_records(lines, _with_marker(spec.key_schema))
     found: list[str] = []
     if table is not None:
         marked = table.column(DEMO_MARKER).fill_null(False)
@@ -158,7 +160,7 @@ def _keys(provider: Provider, spec: RawTable | None, lines: list[bytes], path: P
             _check_marked(pc.any(marked).as_py(), path, demo, place)
             _check_marked(pc.all(marked).as_py(), path, demo, place)
         found_ids = spec.keys(table)[0].cast(pa.string())
-    for index in refused if spec else range(len(lines)):
+    for index in refused:
         record = loads_record(lines[index])
         check_world(record, path, demo, place)
         keys = provider.raw_keys(record)

@@ -137,9 +137,9 @@ class ShopifyProvider(Provider):
         """Landed product nodes read straight into Arrow (``JSON_SCHEMA``), their variant ids
         and the batch normalizer over that table."""
         from providers.batch import RawTable  # pyarrow: not for --help
-        from providers.shopify.columnar import JSON_SCHEMA, normalize_table, variant_ids
+        from providers.shopify.columnar import JSON_SCHEMA, KEY_SCHEMA, normalize_table, variant_ids
 
-        return RawTable(JSON_SCHEMA, variant_ids, normalize_table)
+        return RawTable(JSON_SCHEMA, KEY_SCHEMA, variant_ids, normalize_table)
 
     def raw_keys(self, raw: dict[str, Any]) -> list[str]:
         """The variant ids of the product node (its rows' ``source_id``)."""

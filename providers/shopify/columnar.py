@@ -50,6 +50,8 @@ def _schema(quantity: pa.DataType) -> pa.Schema:
 RAW_SCHEMA = _schema(pa.decimal128(38, 0))
 # From landed JSON lines (pyarrow.json refuses 3.0, 1e2, true and numbers past int64 there).
 JSON_SCHEMA = _schema(pa.int64())
+# Only the variant ids (``variant_ids``).
+KEY_SCHEMA = pa.schema([("variants", pa.struct([("nodes", pa.list_(pa.struct([("id", _TEXT)])))]))])
 
 
 def normalize_block(raws: list[dict[str, Any]]) -> NormalizedBlock:
