@@ -169,7 +169,8 @@ def _add_run_selection(parser: argparse.ArgumentParser) -> None:
     add(
         "--full-refresh",
         action="store_true",
-        help="ignore incremental watermarks and pull whole catalogs (also finds deletions)",
+        help="ignore incremental watermarks and pull whole catalogs (also finds deletions); "
+        "normalize every record, unchanged raw included",
     )
     add(
         "--defer-gate",
