@@ -17,8 +17,10 @@ import pyarrow.parquet as pq
 
 from pipelines.checks.quality_config import QualityConfig
 from pipelines.lake.lake import StagedFile
+from pipelines.lake.schema import PRODUCT_SCHEMA
 from pipelines.net import strict_json
 from pipelines.net.offline import Recording, offline_env, replay_server
+from pipelines.run.candidates import read_candidates
 from pipelines.run.process import NormalizeStage, RunContext
 from providers.base import Provider
 
@@ -44,9 +46,12 @@ def staged(provider: Any, records: list[Any], folder: Path, batch: int = 7):
              for zone in ("candidates", "quarantine")]  # fmt: skip
     stage = NormalizeStage(provider, run, QualityConfig(), *files)
     stage.feed(landed(records))
-    stage.close()
-    tables = [pq.read_table(f.staged).to_pylist() if f.staged.exists() else [] for f in files]
-    return tables, stage.counts.to_dict()
+    written = {f.zone: f.staged for f in stage.close()}
+    candidates = written.get("candidates")
+    rows = [] if candidates is None else read_candidates(candidates, PRODUCT_SCHEMA, batch)
+    quarantine = written.get("quarantine")
+    rejected = [] if quarantine is None else pq.read_table(quarantine).to_pylist()
+    return [[r for t in rows for r in t.to_pylist()], rejected], stage.counts.to_dict()
 
 
 def assert_same(

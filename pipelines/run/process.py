@@ -18,7 +18,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from pipelines.checks.quality import QualityChecker, example_ids
 from pipelines.checks.quality_config import QualityConfig
@@ -28,6 +27,7 @@ from pipelines.lake.lake import PartWriter, StagedFile
 from pipelines.lake.schema import PRODUCT_SCHEMA, SCHEMA_VERSION, TIMESTAMP, hash_lines
 from pipelines.run.block_normalize import BlockRows, Normalizer
 from pipelines.run.block_rows import RunContext
+from pipelines.run.candidates import CandidateWriter, read_candidates
 from pipelines.run.counts import ProviderCounts
 from pipelines.run.skip import RawSkip, read_unchanged
 
@@ -62,7 +62,7 @@ class NormalizeStage:
             self.skip = RawSkip(state, provider.name, self.checker, unchanged)
         self.rows = BlockRows(provider, run, self.counts, self.skip)
         self._block: list[bytes] = []
-        self._candidates = PartWriter(candidates, PRODUCT_SCHEMA, run.row_group_size)
+        self._candidates = CandidateWriter(candidates, PRODUCT_SCHEMA)
         self._quarantine = PartWriter(quarantine, QUARANTINE_SCHEMA, run.row_group_size)
 
     def feed(self, lines: Iterable[bytes]) -> None:
@@ -151,8 +151,7 @@ class DedupStage:
         """Classify every staged candidate row against the state."""
         if candidates is None or not candidates.exists():
             return
-        for batch in pq.ParquetFile(candidates).iter_batches(batch_size=self.run.batch_size):
-            table = pa.Table.from_batches([batch], schema=PRODUCT_SCHEMA)
+        for table in read_candidates(candidates, PRODUCT_SCHEMA, self.run.batch_size):
             self._seen.append(key_array(table))
             fresh, counts = self.state.classify(table)
             self.counts.new += counts.new

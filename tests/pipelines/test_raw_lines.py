@@ -7,12 +7,14 @@ import json
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from pipelines.lake.lake import RawWriter, StagedFile, read_lines
-from pipelines.lake.schema import hash_raw
+from pipelines.lake.schema import PRODUCT_SCHEMA, hash_raw
 from pipelines.net import strict_json
+from pipelines.run.candidates import read_candidates
 from pipelines.run.raw_arrow import arrow_records
 from providers.shopify import ShopifyProvider
 from tests.batch_equivalence import PerRecordOnly, landed, staged
@@ -101,3 +103,11 @@ def test_a_line_landed_before_canonical_landing_is_hashed_as_landed(tmp_path: Pa
 def test_odd_lines_among_records_give_the_reference_rows(records, odd, batch, tmp_path_factory):
     lines = landed(records) + odd
     same_both_ways(ShopifyProvider(), lines, tmp_path_factory.mktemp("odd"), batch)
+
+
+def test_candidates_staged_as_parquet_by_an_earlier_version_still_read(tmp_path: Path) -> None:
+    (rows, _), _ = staged(ShopifyProvider(), [NODE], tmp_path / "stage")
+    table = pa.Table.from_pylist(rows, schema=PRODUCT_SCHEMA)
+    pq.write_table(table, tmp_path / "candidates.parquet")
+    (back,) = read_candidates(tmp_path / "candidates.parquet", PRODUCT_SCHEMA, 100)
+    assert back.to_pylist() == rows
