@@ -138,14 +138,15 @@ class DedupStage:
         since normalize), which must fail the provider."""
         if skipped is None:
             return 0
-        table = read_unchanged(skipped)
-        source = skipped.source
-        held = self.state.raw_unchanged(source, table["source_id"].combine_chunks(),
-                                        table["raw_hash"].combine_chunks())  # fmt: skip
-        sources = pa.repeat(source, table.num_rows)
-        self._seen.append(key_array(pa.table({"source": sources, "source_id": table["source_id"]})))
-        self.counts.unchanged += int(held.sum())
-        return int((~held).sum())
+        moved = 0
+        for table in read_unchanged(skipped, self.run.batch_size):
+            ids = table["source_id"].combine_chunks()
+            held = self.state.raw_unchanged(skipped.source, ids, table["raw_hash"].combine_chunks())
+            sources = pa.repeat(skipped.source, table.num_rows)
+            self._seen.append(key_array(pa.table({"source": sources, "source_id": ids})))
+            self.counts.unchanged += int(held.sum())
+            moved += int((~held).sum())
+        return moved
 
     def feed(self, candidates: Path | None) -> None:
         """Classify every staged candidate row against the state."""

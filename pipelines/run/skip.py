@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -132,6 +133,7 @@ class RawSkip:
         return self.staged
 
 
-def read_unchanged(staged: StagedFile) -> pa.Table:
-    """What ``RawSkip`` staged: the skipped rows' ``source_id`` and ``raw_hash``."""
-    return pq.read_table(staged.staged, schema=UNCHANGED_SCHEMA)
+def read_unchanged(staged: StagedFile, batch_size: int) -> Iterator[pa.Table]:
+    """What ``RawSkip`` staged: the skipped rows' ``source_id`` and ``raw_hash``, in batches."""
+    for batch in pq.ParquetFile(staged.staged).iter_batches(batch_size=batch_size):
+        yield pa.Table.from_batches([batch], schema=UNCHANGED_SCHEMA)
