@@ -12,10 +12,9 @@ it reads) and two behaviours:
 A provider may add ``normalize_batch(raws)``: a block of raw records in, an Arrow table of
 canonical rows out, computed column by column (``NormalizedBlock``). ``normalize`` stays the
 reference: what the batch form does not map is left to it, record by record. ``raw_keys(raw)``
-names the ids a record gives without normalizing it (a replay's cheap first look).
-
-The shared HTTP layer (``ctx.http``) does timeouts, retries, caching and call
-counting, so a provider only says what to ask for and where the records sit.
+names the ids a record gives without normalizing it (a replay's cheap first look). Optional too,
+``raw_table()`` (``providers.batch.RawTable``): landed lines read straight into Arrow, no dicts.
+The shared HTTP layer (``ctx.http``) does timeouts, retries, caching and call counting.
 """
 
 from __future__ import annotations

@@ -39,6 +39,25 @@ class NormalizedBlock:
         return NormalizedBlock(rows, self.rest + [offset + i for i in other.rest])
 
 
+@dataclass(frozen=True)
+class RawTable:
+    """How a provider's landed lines are read straight into Arrow (``raw_table()``).
+
+    ``schema``: the explicit schema of the fields it reads (``pyarrow.json``: a line whose
+    values do not fit it exactly is read as a dict and left to ``normalize``, so nothing is
+    lost or changed). ``key_schema``: the fields ``keys`` reads, a cheaper read when only the
+    keys are wanted. ``keys(table)``: every record's row ids without normalizing, as the ids and
+    the index of the record giving each (``raw_keys`` column by column), from a table read with
+    either schema. ``normalize(table)``: the batch normalizer over a table read with ``schema``
+    (``__record`` indexes the table's records).
+    """
+
+    schema: pa.Schema
+    key_schema: pa.Schema
+    keys: Callable[[pa.Table], tuple[pa.Array, pa.Array]]
+    normalize: Callable[[pa.Table], NormalizedBlock]
+
+
 # --- column helpers shared by the built-in batch normalizers ---------------------------------
 
 MONEY = pa.decimal128(18, 4)

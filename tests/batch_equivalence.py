@@ -1,8 +1,9 @@
 """Both normalize paths of a provider through the normalize stage, for the equivalence tests.
 
-The stage runs once with the provider as it is (its ``normalize_batch``) and once with a
-wrapper that only has ``normalize``, the reference: hashes, gtin14, the quality check, drops
-and their messages all run, so the staged candidates, the quarantine and the counts compare.
+The stage runs once with the provider as it is (its ``raw_table`` or ``normalize_batch``) and
+once with a wrapper that only has ``normalize``, the reference: hashes, gtin14, the quality
+check, drops and their messages all run, so the staged candidates, the quarantine and the
+counts compare. Records go in as the lines a run lands (``landed``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ import pyarrow.parquet as pq
 
 from pipelines.checks.quality_config import QualityConfig
 from pipelines.lake.lake import StagedFile
+from pipelines.lake.schema import PRODUCT_SCHEMA
+from pipelines.net import strict_json
 from pipelines.net.offline import Recording, offline_env, replay_server
+from pipelines.run.candidates import read_candidates
 from pipelines.run.process import NormalizeStage, RunContext
 from providers.base import Provider
 
@@ -28,17 +32,26 @@ class PerRecordOnly:
         self.name, self.normalize = provider.name, provider.normalize
 
 
-def staged(provider: Any, records: list[dict[str, Any]], folder: Path, batch: int = 7):
-    """The candidate and quarantine rows and the counts the stage gives ``records``."""
+def landed(records: list[Any]) -> list[bytes]:
+    """``records`` as ``RawWriter`` lands them (canonical JSON lines); lines stay as they are."""
+    return [r if isinstance(r, bytes) else strict_json.dumps(r, canonical=True) for r in records]
+
+
+def staged(provider: Any, records: list[Any], folder: Path, batch: int = 7):
+    """The candidate and quarantine rows and the counts the stage gives ``records`` (dicts,
+    landed first, or landed lines)."""
     run = RunContext("20261206T000000Z-abcdef", datetime(2026, 12, 6, tzinfo=UTC), batch, 1000)
     folder.mkdir(parents=True, exist_ok=True)
     files = [StagedFile(folder / f"{zone}.parquet", f"{zone}/x", zone, provider.name)
              for zone in ("candidates", "quarantine")]  # fmt: skip
     stage = NormalizeStage(provider, run, QualityConfig(), *files)
-    stage.feed(records)
-    stage.close()
-    tables = [pq.read_table(f.staged).to_pylist() if f.staged.exists() else [] for f in files]
-    return tables, stage.counts.to_dict()
+    stage.feed(landed(records))
+    written = {f.zone: f.staged for f in stage.close()}
+    candidates = written.get("candidates")
+    rows = [] if candidates is None else read_candidates(candidates, PRODUCT_SCHEMA, batch)
+    quarantine = written.get("quarantine")
+    rejected = [] if quarantine is None else pq.read_table(quarantine).to_pylist()
+    return [[r for t in rows for r in t.to_pylist()], rejected], stage.counts.to_dict()
 
 
 def assert_same(

@@ -167,13 +167,19 @@ def check_description_length(table: pa.Table, ctx: RuleContext) -> Mask:
 
 def check_duplicate_source_id(table: pa.Table, ctx: RuleContext) -> Mask:
     """Later occurrences of a (source, source_id) already seen in this run, in any batch."""
-    source, source_id = table["source"], table["source_id"]
+    return ctx.run_keys.flag_repeats(_run_keys(table["source"], table["source_id"]))
+
+
+def _run_keys(
+    source: pa.Array | pa.ChunkedArray, source_id: pa.Array | pa.ChunkedArray
+) -> pa.Array:
+    """The run key of each (source, source_id); null when either is blank."""
     # Length-prefixing the source makes the joined key unambiguous whatever the ids hold.
     prefix = pc.cast(pc.utf8_length(source), pa.string())
     keys = pc.binary_join_element_wise(prefix, source, source_id, ":")
     blank = pc.or_(_blank(source), _blank(source_id))
     keys = pc.if_else(blank, pa.scalar(None, pa.string()), keys)
-    return ctx.run_keys.flag_repeats(keys.combine_chunks())
+    return keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
 
 
 def check_gtin_check_digit(table: pa.Table, ctx: RuleContext) -> Mask:
@@ -255,6 +261,18 @@ class QualityChecker:
         )
         self._tally(table.num_rows, result)
         return result
+
+    def seen_in_run(self, source: str, source_ids: pa.Array) -> np.ndarray:
+        """Which ids this run's ``duplicate_source_id`` rule has seen (nothing remembered)."""
+        return self._context.run_keys.known(
+            _run_keys(pa.repeat(source, len(source_ids)), source_ids)
+        )
+
+    def pass_unchecked(self, source: str, source_ids: pa.Array) -> None:
+        """Ids of rows that pass without a check (unchanged raw): seen, for the rule."""
+        self._context.run_keys.flag_repeats(
+            _run_keys(pa.repeat(source, len(source_ids)), source_ids)
+        )
 
     def verdict(self, provider: str) -> str | None:
         """``gate_verdict`` over everything this checker has seen."""

@@ -37,3 +37,8 @@ class RunKeys:
         fresh["key"] = hashes[first[~earlier[first]]]
         self._seen.put(fresh)
         return pa.array(repeat)
+
+    def known(self, keys: pa.Array) -> np.ndarray:
+        """Which ``keys`` this run has seen already (nothing is remembered)."""
+        seen = self._seen
+        return np.array([key is not None and key in seen for key in keys.to_pylist()], bool)

@@ -169,7 +169,7 @@ def _add_run_selection(parser: argparse.ArgumentParser) -> None:
     add(
         "--full-refresh",
         action="store_true",
-        help="ignore incremental watermarks and pull whole catalogs (also finds deletions)",
+        help="ignore watermarks, pull whole catalogs (finds deletions), normalize every record",
     )
     add(
         "--defer-gate",

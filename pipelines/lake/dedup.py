@@ -45,10 +45,8 @@ from pipelines.lake.state_index import (
 )
 from pipelines.lake.storage import LocalStorage, Storage
 
-__all__ = [
-    "LEGACY_PRODUCTS", "META_PATH", "STATE_DIR", "StateUnreadableError", "key_array", "key_hashes",
-    "row_keys",
-]  # fmt: skip
+__all__ = ["LEGACY_PRODUCTS", "META_PATH", "STATE_DIR", "StateUnreadableError", "key_array",
+           "key_hashes", "row_keys"]  # fmt: skip
 ALL_BUCKETS = range(256)
 
 
@@ -122,15 +120,18 @@ class DedupState:
         return rows, counts
 
     def raw_unchanged(self, source: str, source_ids: pa.Array, raw_hashes: pa.Array) -> np.ndarray:
-        """True where the state holds ``source``'s id with that raw hash (hex strings)."""
-        table = pa.table(
-            {"source": pa.array([source] * len(source_ids), pa.string()),
-             "source_id": source_ids, "raw_hash": raw_hashes}
-        )  # fmt: skip
-        keys, raw = hashed_columns(table, "raw_hash")
+        """Per pair of ``source_ids`` and ``raw_hashes`` (hex, as the ``raw_hash`` column): does
+        the state hold that key with that raw hash. A null id or hash is never unchanged."""
+        answer = np.zeros(len(source_ids), dtype=bool)
+        null = source_ids.is_null().to_numpy(False) | raw_hashes.is_null().to_numpy(False)
+        rows = np.flatnonzero(~null)
+        ids, raw_hex = source_ids.take(rows).cast(pa.string()), raw_hashes.take(rows)
+        table = pa.table({"source": pa.repeat(source, len(rows)), "source_id": ids})
+        keys, raw = hashed_columns(table.append_column("raw_hash", raw_hex), "raw_hash")
         self._load(np.unique(bucket_of(keys)))
         found, held = self.index.get(keys)
-        return found & (held["raw"] == raw)
+        answer[rows] = found & (held["raw"] == raw)
+        return answer
 
     def rollback(self, root: Path | Storage, source: str) -> None:
         """Put ``source``'s entries back as the lake at ``root`` last committed them."""

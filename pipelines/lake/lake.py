@@ -36,6 +36,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import zstandard
 
+from pipelines.errors import LakeDamagedError
 from pipelines.lake.manifest import MANIFEST_DIR, Manifest, manifest_path, parse_manifest
 from pipelines.lake.schema import PRODUCT_SCHEMA
 from pipelines.lake.storage import LocalStorage, S3Storage, Storage, open_storage
@@ -84,7 +85,8 @@ class StagedFile:
 
 
 class RawWriter:
-    """Streams raw records, one JSON object per line, into a zstd file."""
+    """Streams raw records, one canonical JSON object per line (keys sorted, compact), into a
+    zstd file: a line's sha256 is the record's raw hash (``hash_raw``)."""
 
     def __init__(self, file: StagedFile) -> None:
         self.file = file
@@ -94,7 +96,7 @@ class RawWriter:
 
     def write(self, record: dict[str, Any]) -> None:
         # strict_json writes a NaN or 1e999 back as sent, where orjson alone writes null.
-        self._stream.write(strict_json.dumps(record) + b"\n")
+        self._stream.write(strict_json.dumps(record, canonical=True) + b"\n")
         self.file.rows += 1
 
     def close(self) -> StagedFile:
@@ -105,6 +107,19 @@ class RawWriter:
 def read_raw(path: Path) -> Iterator[dict[str, Any]]:
     """Raw records of one landing file (``.jsonl.zst`` or plain ``.jsonl``); a record with a
     non-finite number comes back as a ``strict_json.InvalidNumberRecord``."""
+    return map(strict_json.loads_record, read_lines(path))
+
+
+def read_lines(path: Path) -> Iterator[bytes]:
+    """The records of one landing file as their lines: the bytes landed, without the line's
+    surrounding whitespace; blank lines skipped. A file zstd cannot read: ``LakeDamagedError``."""
+    try:
+        yield from _read_lines(path)
+    except zstandard.ZstdError as exc:
+        raise LakeDamagedError(f"{path}: damaged zstd data ({exc})") from None
+
+
+def _read_lines(path: Path) -> Iterator[bytes]:
     with path.open("rb") as handle:
         if path.name.endswith(".zst"):
             reader = zstandard.ZstdDecompressor().stream_reader(handle)
@@ -112,8 +127,8 @@ def read_raw(path: Path) -> Iterator[dict[str, Any]]:
         else:
             stream = handle
         for line in stream:
-            if line.strip():
-                yield strict_json.loads_record(line)
+            if stripped := line.strip():
+                yield stripped
 
 
 def _lines(reader: Any) -> Iterator[bytes]:

@@ -109,7 +109,7 @@ COLUMN_DESCRIPTIONS: dict[str, str] = {
     "gtin14": "`gtin` as a checked GTIN-14 (padded, check digit verified), else null",
     "fetched_at": "When this run read the record (UTC)",
     "run_id": "The run that wrote the row",
-    "raw_hash": "sha256 of the raw record's canonical JSON",
+    "raw_hash": "sha256 of the raw record's landed line (canonical JSON)",
     "content_hash": "sha256 of the business columns except `source_updated_at`",
     "change_type": "One of " + ", ".join(f"`{c}`" for c in CHANGE_TYPES),
     "schema_version": "The schema version that wrote the row",
@@ -131,6 +131,19 @@ def canonical_json(value: Any) -> bytes:
 def hash_raw(raw: dict[str, Any]) -> str:
     """sha256 (hex) of a raw record's canonical JSON."""
     return hashlib.sha256(canonical_json(raw)).hexdigest()
+
+
+# ``raw_hash`` of a product row. 1: ``hash_raw`` of the record parsed again; 2: sha256 of the
+# record's landed line, computed once where it is read (``hash_lines``). Lines are landed as
+# canonical JSON (``RawWriter``), so for them both give the same value; a line landed before
+# (keys in the API's order) gets another, re-learnt lazily by dedup (docs/lake.md).
+RAW_HASH_VERSION = 2
+
+
+def hash_lines(lines: list[bytes]) -> list[str]:
+    """sha256 (hex) of each landed line."""
+    sha256 = hashlib.sha256
+    return [sha256(line).hexdigest() for line in lines]
 
 
 # What ``content_hash`` covers: every business column except the source's own bookkeeping

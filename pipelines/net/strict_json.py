@@ -56,9 +56,10 @@ def loads(data: bytes | str) -> Any:
     return json.loads(data, parse_constant=InvalidNumber, parse_float=_number)
 
 
-def dumps(value: Any) -> bytes:
-    """Compact JSON (orjson), each ``InvalidNumber`` written back as the text it was sent as."""
-    return orjson.dumps(value, default=_fragment)
+def dumps(value: Any, canonical: bool = False) -> bytes:
+    """Compact JSON (orjson), each ``InvalidNumber`` written back as the text it was sent as;
+    ``canonical``: keys sorted at every level (``pipelines.lake.schema.canonical_json``'s bytes)."""
+    return orjson.dumps(value, default=_fragment, option=orjson.OPT_SORT_KEYS if canonical else 0)
 
 
 def _fragment(value: Any) -> orjson.Fragment:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import pyarrow as pa
 
@@ -14,7 +13,6 @@ from pipelines.lake.schema import (
     PRODUCT_SCHEMA,
     SCHEMA_VERSION,
     TIMESTAMP,
-    hash_raw,
 )
 from providers.identifiers import gtin14_array
 
@@ -33,21 +31,20 @@ class RunContext:
 
 
 def typed_rows(
-    rows: pa.Table, raws: list[dict[str, Any]], positions: list[int], run: RunContext
+    rows: pa.Table, raw_hashes: list[str], positions: list[int], run: RunContext
 ) -> pa.Table:
-    """``rows`` (business columns and ``__record``, an index into ``raws``) in ``BLOCK_SCHEMA``,
-    with the values the per-record path adds row by row; ``__record`` becomes
-    ``positions[__record]``, the record's place in its block."""
-    records = rows.column("__record").to_pylist()
-    raw_hashes = {i: hash_raw(raws[i]) for i in dict.fromkeys(records)}
+    """``rows`` (business columns and ``__record``, an index into ``raw_hashes`` and
+    ``positions``) in ``BLOCK_SCHEMA``, with the values the per-record path adds row by row;
+    ``__record`` becomes ``positions[__record]``, the record's place in its block."""
+    records = rows.column("__record").combine_chunks().cast(pa.int64())
     count = rows.num_rows
     columns = {name: rows.column(name) for name in BUSINESS_COLUMNS}
     columns["gtin14"] = gtin14_array(rows.column("gtin").combine_chunks())
     columns["fetched_at"] = pa.repeat(pa.scalar(run.started_at, TIMESTAMP), count)
     columns["run_id"] = pa.repeat(run.run_id, count)
-    columns["raw_hash"] = pa.array([raw_hashes[i] for i in records], pa.string())
+    columns["raw_hash"] = pa.array(raw_hashes, pa.string()).take(records)
     columns["content_hash"] = content_hashes(rows)
     columns["change_type"] = pa.repeat("new", count)
     columns["schema_version"] = pa.repeat(pa.scalar(SCHEMA_VERSION, pa.int16()), count)
-    columns["__record"] = pa.array([positions[i] for i in records], pa.int64())
+    columns["__record"] = pa.array(positions, pa.int64()).take(records)
     return pa.table(columns, schema=BLOCK_SCHEMA)

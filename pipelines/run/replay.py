@@ -20,17 +20,24 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.lake.lake import read_raw
-from pipelines.run.replay_world import check_world, demo_place, landing_order
+from pipelines.lake.lake import read_lines
+from pipelines.net.strict_json import loads_record
+from pipelines.run.raw_arrow import arrow_records
+from pipelines.run.replay_world import (
+    DEMO_MARKER,
+    check_marked,
+    check_world,
+    demo_place,
+    landing_order,
+)
 from providers.base import Provider
-from providers.batch import NormalizedBlock
+from providers.batch import NormalizedBlock, RawTable
 
-_BLOCK = 5_000  # records normalized together to learn their ids
-_CHUNK = 65_536  # ids gathered in Python before they go to Arrow
+_BLOCK = 5_000  # records read or normalized together to learn their ids
 
 
-def replay_records(provider: Provider, files: Iterable[Path], demo: bool) -> Iterator[dict]:
-    """The records to re-normalize: per ``source_id``, the one landed last (see the module).
+def replay_records(provider: Provider, files: Iterable[Path], demo: bool) -> Iterator[bytes]:
+    """The landed lines to re-normalize: per ``source_id``, the one landed last (the module).
 
     When the provider's ``raw_keys`` show that no two records share an id, every record is
     kept. Otherwise two passes over the files: the first normalizes each record (in blocks,
@@ -43,33 +50,70 @@ def replay_records(provider: Provider, files: Iterable[Path], demo: bool) -> Ite
     keep = np.arange(total) if total is not None else _kept_positions(provider, ordered, demo)
     wanted, position = 0, 0
     for path in ordered:
-        for record in read_raw(path):
+        for line in read_lines(path):
             if wanted < len(keep) and keep[wanted] == position:
                 wanted += 1
-                yield record
+                yield line
             position += 1
 
 
 def _distinct_total(provider: Provider, ordered: list[Path], demo: bool) -> int | None:
-    """The number of records when ``raw_keys`` names every record's ids and no id repeats
-    (then every record is the latest of its ids); None otherwise."""
+    """The number of records when ``raw_keys`` (or ``raw_table``'s keys) names every record's
+    ids and no id repeats (then every record is the latest of its ids); None otherwise."""
+    raw_table = getattr(provider, "raw_table", None)
+    spec = raw_table() if raw_table is not None else None
     chunks: list[pa.Array] = []
-    pending: list[str] = []
     total = 0
     for path in ordered:
         place = demo_place(path)
-        for record in read_raw(path):
-            check_world(record, path, demo, place)
-            found = provider.raw_keys(record)
-            if found is None:
-                return None
-            pending += found
-            total += 1
-            if len(pending) >= _CHUNK:
-                chunks.append(pa.array(pending, pa.string()))
-                pending = []
-    flat = pa.chunked_array([*chunks, pa.array(pending, pa.string())], pa.string())
+        block: list[bytes] = []
+        for line in read_lines(path):
+            block.append(line)
+            if len(block) >= _BLOCK:
+                found = _keys(provider, spec, block, path, demo, place)
+                if found is None:
+                    return None
+                chunks.append(found)
+                total, block = total + len(block), []
+        found = _keys(provider, spec, block, path, demo, place)
+        if found is None:
+            return None
+        chunks.append(found)
+        total += len(block)
+    flat = pa.chunked_array(chunks, pa.string()).drop_null()
     return total if pc.count_distinct(flat).as_py() == len(flat) else None
+
+
+def _keys(provider: Provider, spec: RawTable | None, lines: list[bytes], path: Path, demo: bool,
+          place: bool) -> pa.Array | None:  # fmt: skip
+    """The ids of the records of ``lines`` (their worlds checked), None when the provider
+    cannot tell. With a ``raw_table``, read in Arrow (a null id: a record normalize refuses)."""
+    table, refused = None, list(range(len(lines)))
+    if spec is not None:
+        table, _, refused = arrow_records(lines, _with_marker(spec.key_schema))
+    found: list[str] = []
+    if table is not None:
+        marked = table.column(DEMO_MARKER).fill_null(False)
+        if len(marked):  # one record of the other world is enough to refuse
+            check_marked(pc.any(marked).as_py(), path, demo, place)
+            check_marked(pc.all(marked).as_py(), path, demo, place)
+        found_ids = spec.keys(table)[0].cast(pa.string())
+    for index in refused:
+        record = loads_record(lines[index])
+        check_world(record, path, demo, place)
+        keys = provider.raw_keys(record)
+        if keys is None:
+            return None
+        found += keys
+    arrays = [pa.array(found, pa.string())]
+    if table is not None:
+        arrays.append(found_ids)
+    return pa.concat_arrays(arrays)
+
+
+def _with_marker(schema: pa.Schema) -> pa.Schema:
+    """``schema`` reading ``DEMO_MARKER`` too (a marker that is not a boolean: the dict path)."""
+    return schema.append(pa.field(DEMO_MARKER, pa.bool_()))
 
 
 def _kept_positions(provider: Provider, ordered: list[Path], demo: bool) -> np.ndarray:
@@ -85,7 +129,7 @@ def _kept_positions(provider: Provider, ordered: list[Path], demo: bool) -> np.n
     position = 0
     for path in ordered:
         place = demo_place(path)
-        for record in read_raw(path):
+        for record in map(loads_record, read_lines(path)):
             check_world(record, path, demo, place)
             block.append(record)
             position += 1

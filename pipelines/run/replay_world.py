@@ -59,7 +59,13 @@ def check_world(
     is a dozen system calls: once per file, not once per record).
     """
     place = demo_place(path) if in_demo_place is None else in_demo_place
-    is_demo = bool(record.get(DEMO_MARKER)) or place
+    check_marked(bool(record.get(DEMO_MARKER)) if isinstance(record, dict) else False,
+                 path, demo, place)  # fmt: skip
+
+
+def check_marked(marked: bool, path: Path, demo: bool, place: bool) -> None:
+    """``check_world`` given whether the record carries ``DEMO_MARKER``."""
+    is_demo = marked or place
     if is_demo and not demo:
         raise ConfigError(
             f"--replay: {path} holds demo records (landed by --offline); they never go into "

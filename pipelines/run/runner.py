@@ -17,7 +17,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ from pipelines.checks.report_retention import prune_reports
 from pipelines.config import PipelineConfig
 from pipelines.errors import ConfigError, DataQualityError, ProviderError, SinkError
 from pipelines.lake.datasets import DATASETS, PRODUCTS
-from pipelines.lake.lake import Lake, StagedFile, read_raw
+from pipelines.lake.lake import Lake
 from pipelines.lake.lock import LakeLock, default_holder
 from pipelines.lake.runlease import RunLease, live_runs
 from pipelines.lake.runlog import append_lake_run, append_run, read_lake_runs, read_runs
@@ -47,6 +46,7 @@ from pipelines.run.detect import (
 )
 from pipelines.run.extract import Extractor
 from pipelines.run.gate import gate_verdicts
+from pipelines.run.normalize_step import normalize_step
 from pipelines.run.notify import Notifier
 from pipelines.run.options import (
     RunOptions,
@@ -58,9 +58,8 @@ from pipelines.run.options import (
     work_roots,
 )
 from pipelines.run.postgres import PostgresStep, postgres_settings
-from pipelines.run.process import NormalizeStage, RunContext
+from pipelines.run.process import RunContext
 from pipelines.run.record import EXIT_ANOMALY, EXIT_OK, build_record
-from pipelines.run.replay import replay_records
 from pipelines.run.shard import Shard
 from pipelines.run.steps import Step, step_graph
 from pipelines.run.write import WriteStep
@@ -278,28 +277,9 @@ class Runner:
         extract = self.checkpoint.outputs(f"extract.{name}")
         if self.checkpoint.status(f"extract.{name}") != DONE or extract.get("status") != "ok":
             return {"status": "skipped" if extract.get("status") == "skipped" else "failed"}
-        work = self.checkpoint.work
-        stage = NormalizeStage(
-            self.providers[name],
-            self._run_context(),
-            self.quality,
-            self.lake.part_file(work, "candidates", self._dt(), name, self.run_id),
-            self.lake.part_file(work, "quarantine", self._dt(), name, self.run_id),
-        )
-        records: Iterator[dict[str, Any]] = iter(())
-        if "raw" in extract:
-            records = read_raw(StagedFile.from_dict(extract["raw"]).staged)
-        if "replay_files" in extract:
-            files = [Path(f) for f in extract["replay_files"]]
-            records = replay_records(self.providers[name], files, demo=self.options.offline)
-            records = islice(records, self.options.limit)
-        stage.feed(records)
-        staged = stage.close()
-        for drift in stage.counts.drift():
-            log.warning("schema drift in %s: %d records dropped: %s", name, drift["records"],
-                        drift["cause"])  # fmt: skip
-        counts = stage.counts.to_dict()
-        return {"status": "ok", "counts": counts, "staged": [f.to_dict() for f in staged]}
+        where = (self.checkpoint.work, self._dt())
+        return normalize_step(self.providers[name], self._run_context(), self.quality, self.lake,
+                              where, extract, self.options)  # fmt: skip
 
     def _step_quality(self, step: Step) -> dict[str, Any]:
         names = self.checkpoint.providers

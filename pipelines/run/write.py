@@ -35,6 +35,7 @@ from pipelines.lake.state_repair import load_or_rebuild_state
 from pipelines.lake.trash import TRASH_DIR
 from pipelines.run.checkpoint import Checkpoint
 from pipelines.run.process import DedupStage, ProviderCounts, RunContext, deletion_stubs
+from pipelines.run.skip import passes_whole, record_fingerprint
 
 log = logging.getLogger("pipeline.write")
 STATE_COLUMNS = ["source", "source_id", "raw_hash", "content_hash"]
@@ -58,6 +59,7 @@ class WriteStep:
     allow_mass_delete: bool = False
     trash_retention_days: float = 7.0
     live_runs: Callable[[], set[str]] = set
+    whole: set[str] = field(default_factory=set)  # providers whose held keys all pass (skip.py)
 
     @property
     def run_id(self) -> str:
@@ -97,7 +99,14 @@ class WriteStep:
         candidates = next((f.staged for f in staged if f.zone == "candidates"), None)
         part = self.lake.part_file(work, "normalized", self.dt, name, self.run_id)
         stage = DedupStage(self.run, state, part)
+        complete = bool(self.checkpoint.outputs(f"extract.{name}").get("complete"))
+        if passes_whole(state, name, normalized.get("raw_skip"), complete):
+            self.whole.add(name)
         stage.feed(candidates)
+        if stage.feed_unchanged(next((f for f in staged if f.zone == "unchanged"), None)):
+            Lake.discard([f for f in [stage.close()] if f])
+            state.rollback(self.lake.storage, name)
+            return {"status": "failed", "error": _moved_error(name)}, []
         extract = self.checkpoint.outputs(f"extract.{name}")
         if extract.get("share_complete") and not self.dry_run:
             write_seen(self.lake.storage, self.run_id, name, stage.seen_keys())
@@ -177,13 +186,16 @@ class WriteStep:
             if result.get("status") != "ok":
                 continue
             state.forget(deleted[name])
+            mark = self.checkpoint.outputs(f"normalize.{name}").get("raw_skip")
+            record_fingerprint(state, name, mark, name in self.whole)
             next_state = self.checkpoint.outputs(f"extract.{name}").get("next_state")
             if next_state:
                 state.extra.setdefault("providers", {})[name] = next_state
         state.applied_runs.add(self.run_id)
         self.guard()
         save_state(self.lake.storage, state)
-        shutil.rmtree(self.checkpoint.work / "candidates", ignore_errors=True)
+        for zone in ("candidates", "unchanged"):
+            shutil.rmtree(self.checkpoint.work / zone, ignore_errors=True)
 
     def already_committed(self) -> dict[str, Any]:
         """The run's manifest exists (killed after committing): take its counts."""
@@ -280,6 +292,13 @@ def deletion_guard(
     )
     log.error("%s", error)
     return {"error": error, "would_delete": vanished, "held": held}
+
+
+def _moved_error(name: str) -> str:
+    return (
+        f"{name}: rows counted unchanged at normalize changed in the lake since (another run "
+        "committed them); nothing of this provider is committed, run again"
+    )
 
 
 def _reconcile_error(name: str, counts: ProviderCounts) -> str:

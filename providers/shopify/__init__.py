@@ -43,7 +43,7 @@ from providers.shopify.settings import (
 from providers.shopify.versions import FAILURE, OK, WARNING, check_version
 
 if TYPE_CHECKING:
-    from providers.batch import NormalizedBlock
+    from providers.batch import NormalizedBlock, RawTable
 
 __all__ = ["ShopifyProvider"]
 
@@ -132,6 +132,14 @@ class ShopifyProvider(Provider):
         from providers.shopify.columnar import normalize_block  # pyarrow: not for --help
 
         return normalize_block(raws)
+
+    def raw_table(self) -> RawTable:
+        """Landed product nodes read straight into Arrow (``JSON_SCHEMA``), their variant ids
+        and the batch normalizer over that table."""
+        from providers.batch import RawTable  # pyarrow: not for --help
+        from providers.shopify.columnar import JSON_SCHEMA, KEY_SCHEMA, normalize_table, variant_ids
+
+        return RawTable(JSON_SCHEMA, KEY_SCHEMA, variant_ids, normalize_table)
 
     def raw_keys(self, raw: dict[str, Any]) -> list[str]:
         """The variant ids of the product node (its rows' ``source_id``)."""

@@ -22,25 +22,36 @@ from providers.shopify.normalize import DEFAULT_VARIANT_TITLE, SOURCE
 _TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$"
 
 _TEXT = pa.string()
-VARIANT = pa.struct(
-    [
-        ("id", _TEXT), ("title", _TEXT), ("sku", _TEXT), ("barcode", _TEXT),
-        ("price", _TEXT), ("compareAtPrice", _TEXT),
-        ("inventoryQuantity", pa.decimal128(38, 0)),  # refuses floats and bools, unlike int64
-        ("availableForSale", pa.bool_()), ("createdAt", _TEXT), ("updatedAt", _TEXT),
-    ]
-)  # fmt: skip
-RAW_SCHEMA = pa.schema(
-    [
-        ("id", _TEXT), ("title", _TEXT), ("vendor", _TEXT), ("description", _TEXT),
-        ("productType", _TEXT), ("status", _TEXT), ("tags", pa.list_(_TEXT)),
-        ("createdAt", _TEXT), ("updatedAt", _TEXT), ("onlineStoreUrl", _TEXT),
-        ("featuredMedia", pa.struct(
-            [("preview", pa.struct([("image", pa.struct([("url", _TEXT)]))]))])),
-        ("variants", pa.struct([("nodes", pa.list_(VARIANT))])),
-        ("__shop", pa.struct([("currencyCode", _TEXT), ("myshopifyDomain", _TEXT)])),
-    ]
-)  # fmt: skip
+
+
+def _schema(quantity: pa.DataType) -> pa.Schema:
+    """The fields read of a product node, ``inventoryQuantity`` typed ``quantity``."""
+    variant = pa.struct(
+        [
+            ("id", _TEXT), ("title", _TEXT), ("sku", _TEXT), ("barcode", _TEXT),
+            ("price", _TEXT), ("compareAtPrice", _TEXT), ("inventoryQuantity", quantity),
+            ("availableForSale", pa.bool_()), ("createdAt", _TEXT), ("updatedAt", _TEXT),
+        ]
+    )  # fmt: skip
+    return pa.schema(
+        [
+            ("id", _TEXT), ("title", _TEXT), ("vendor", _TEXT), ("description", _TEXT),
+            ("productType", _TEXT), ("status", _TEXT), ("tags", pa.list_(_TEXT)),
+            ("createdAt", _TEXT), ("updatedAt", _TEXT), ("onlineStoreUrl", _TEXT),
+            ("featuredMedia", pa.struct(
+                [("preview", pa.struct([("image", pa.struct([("url", _TEXT)]))]))])),
+            ("variants", pa.struct([("nodes", pa.list_(variant))])),
+            ("__shop", pa.struct([("currencyCode", _TEXT), ("myshopifyDomain", _TEXT)])),
+        ]
+    )  # fmt: skip
+
+
+# From Python objects: decimal refuses floats and bools where int64 would take them.
+RAW_SCHEMA = _schema(pa.decimal128(38, 0))
+# From landed JSON lines (pyarrow.json refuses 3.0, 1e2, true and numbers past int64 there).
+JSON_SCHEMA = _schema(pa.int64())
+# Only the variant ids (``variant_ids``).
+KEY_SCHEMA = pa.schema([("variants", pa.struct([("nodes", pa.list_(pa.struct([("id", _TEXT)])))]))])
 
 
 def normalize_block(raws: list[dict[str, Any]]) -> NormalizedBlock:
@@ -48,12 +59,36 @@ def normalize_block(raws: list[dict[str, Any]]) -> NormalizedBlock:
     table = _to_arrow(raws)
     if table is None:
         return split_block(raws, normalize_block)
+    return normalize_table(table)
+
+
+def normalize_table(table: pa.Table | pa.RecordBatch) -> NormalizedBlock:
+    """Rows for the product nodes of ``table`` (``RAW_SCHEMA`` or ``JSON_SCHEMA``) this path
+    maps; the indices of the others, left to the reference."""
+    table = _one_batch(table)
+    if not len(table):
+        return NormalizedBlock(None, [])
     rows, parent, bad_rows = _rows(table)
     bad = _bad_products(table, parent, bad_rows)
     keep = pc.invert(pc.take(bad, parent))
     rows = rows.filter(keep).append_column("__record", pc.filter(parent, keep))
     rest = pc.indices_nonzero(bad).to_pylist()
     return NormalizedBlock(rows, rest)
+
+
+def variant_ids(table: pa.Table) -> tuple[pa.Array, pa.Array]:
+    """Every product node's variant ids (``raw_keys``) and the index of the node giving each."""
+    nodes = pc.struct_field(_one_batch(table).column("variants"), "nodes")
+    ids = pc.struct_field(pc.list_flatten(nodes), "id")
+    return ids, pc.list_parent_indices(nodes).cast(pa.int64())
+
+
+def _one_batch(table: pa.Table | pa.RecordBatch) -> pa.RecordBatch:
+    """``table`` as one record batch (the column functions here take arrays, not chunks)."""
+    if isinstance(table, pa.RecordBatch):
+        return table
+    batches = table.combine_chunks().to_batches()
+    return batches[0] if batches else pa.RecordBatch.from_pylist([], schema=table.schema)
 
 
 def _to_arrow(raws: list[dict[str, Any]]) -> pa.RecordBatch | None:

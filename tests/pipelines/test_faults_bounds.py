@@ -18,6 +18,7 @@ from werkzeug import Request, Response
 from pipelines.cli.main import build_parser
 from pipelines.config import load_config
 from pipelines.errors import ConfigError
+from pipelines.net import strict_json
 from tests.fakes.ebay import make_item
 from tests.pipelines.fault_runs import EBAY_ITEMS, Fakes, committed, run
 from tests.pipelines.test_faults import (
@@ -198,12 +199,13 @@ def test_nan_and_infinity_prices_are_dropped_with_a_reason_and_landed_as_sent(
         assert {(i, h) for s, i, h in rows if s == name} == clean_rows[name]
 
     (raw_file,) = (tmp_path / "data" / "raw").rglob("source=ebay/*")
-    landed = {orjson.loads(line.split(b',"title"')[0] + b"}")["itemId"]: line
-              for line in raw_lines(raw_file)}  # fmt: skip
+    landed = {strict_json.loads(line)["itemId"]: line for line in raw_lines(raw_file)}
     context = b',"__marketplace":"EBAY_US","__query":"film camera"}'
     for number in BAD_PRICES:
         item_id = f"v1|{100_000_000_000 + number}|0"
-        assert landed[item_id] == served_item(number)[:-1] + context
+        sent = strict_json.loads(served_item(number)[:-1] + context)
+        assert landed[item_id] == strict_json.dumps(sent, canonical=True)  # as sent, keys sorted
+        assert b'"value":' + BAD_PRICES[number] in landed[item_id]
 
 
 def test_max_duration_must_be_a_positive_number_of_seconds(capsys):

@@ -46,7 +46,7 @@ def test_a_strict_line_is_a_plain_dict():
     assert record == {"id": "a", "price": 1.5}
 
 
-def test_the_raw_landing_file_keeps_the_record_as_sent(tmp_path):
+def test_the_raw_landing_file_keeps_the_record_as_sent_in_canonical_form(tmp_path):
     staged = StagedFile(tmp_path / "raw.jsonl.zst", "raw/x.jsonl.zst", "raw", "ebay")
     writer = RawWriter(staged)
     writer.write(strict_json.loads(SENT))
@@ -54,7 +54,8 @@ def test_the_raw_landing_file_keeps_the_record_as_sent(tmp_path):
     writer.close()
 
     lines = raw_lines(staged.staged)
-    assert lines == [SENT, b'{"id":"b","price":2.5}']
+    canonical = b'{"id":"a","n":Infinity,"price":{"list":[1.5,-Infinity,1e999],"value":NaN}}'
+    assert lines == [canonical, b'{"id":"b","price":2.5}']  # the values as sent, keys sorted
     first, second = read_raw(staged.staged)
     assert isinstance(first, InvalidNumberRecord)
     assert type(second) is dict

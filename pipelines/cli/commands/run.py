@@ -62,15 +62,15 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
     )
     if options.replay is not None:  # a bad --replay is a usage error before anything runs
         files = replay_files_of(options.replay, options.datasets)
-        check_replay_files(files, options.offline)
     runner = Runner(config, providers, env, options)
     # In GitHub Actions, the steps after the run read the run log the run chose (offline: demo).
     set_outputs({"offline": options.offline}, env)
     runner.lease_wait = config.run_wait_seconds if args.wait else 0.0
     check_run_paths(args, config, runner.root)
-    if options.replay is not None:
+    if options.replay is not None:  # files the lake holds read back as committed, then worlds
         for dataset in DATASETS.values():  # a raw file lands in its dataset's first table
             verify_local_files(Lake(dataset.home.storage(runner.storage)), files)
+        check_replay_files(files, options.offline)
     setup_logging(runner.run_id, verbose=args.verbose, fmt=args.log_format)
     result = observed(args, runner, env, runner.run)
     print_summary(result, runner.lake.uri, dry_run=options.dry_run, providers=providers)

@@ -15,11 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.errors import SkippableRecordError
+from pipelines.run.raw_arrow import arrow_records
 from providers.identifiers import PY_WHITESPACE, gtin14, gtin14_array
 from providers.shopify import ShopifyProvider
-from providers.shopify.columnar import normalize_block
+from providers.shopify.columnar import JSON_SCHEMA, normalize_block, normalize_table
 from tests.batch_equivalence import assert_same as same_both_ways
-from tests.batch_equivalence import recorded_records
+from tests.batch_equivalence import landed, recorded_records
 from tests.strategies import gtins, shopify_nodes, tricky_text
 
 DIGITS = "0123456789 -\u2003"  # digits and separators: mostly valid GTINs
@@ -56,7 +57,19 @@ def test_the_offline_recording_gives_the_same_rows_both_ways(tmp_path, fetch_con
     block = normalize_block(records)
     assert block.rows is not None
     assert len(block.rest) < len(records) / 2  # mostly columnar
+    table, read, refused = arrow_records(landed(records), JSON_SCHEMA)  # the path a run takes
+    assert (len(read), refused) == (len(records), [])
+    assert normalize_table(table).rest == block.rest
     assert_same(records, tmp_path, batch=10)
+
+
+def test_the_bench_lines_are_read_and_normalized_in_arrow():
+    sys.path.insert(0, str(BENCH))
+    from bench_replay import synthetic_product
+
+    lines = landed([synthetic_product(n, 1 + n % 4) for n in range(40)])
+    table, read, refused = arrow_records(lines, JSON_SCHEMA)
+    assert (len(read), refused, normalize_table(table).rest) == (40, [], [])
 
 
 @settings(max_examples=200, deadline=None)
