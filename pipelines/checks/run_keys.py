@@ -39,6 +39,9 @@ class RunKeys:
         return pa.array(repeat)
 
     def known(self, keys: pa.Array) -> np.ndarray:
-        """Which ``keys`` this run has seen already (nothing is remembered)."""
-        seen = self._seen
-        return np.array([key is not None and key in seen for key in keys.to_pylist()], bool)
+        """Which ``keys`` this run has seen already (nothing is remembered; a null key never)."""
+        known = np.zeros(len(keys), bool)
+        rows = np.flatnonzero(np.asarray(keys.is_valid()))
+        hashes = hash_keys(keys.filter(keys.is_valid()).to_pylist())
+        known[rows] = self._seen.find(hashes) >= 0
+        return known
