@@ -64,8 +64,9 @@ class EchoingShopify(FakeShopify):
         return super().handle(request)
 
 
-class EchoingCreatorsApi(FakeCreatorsApi):
-    """Amazon whose token endpoint serves ``token_echoes`` and catalog API ``echoes`` first."""
+class EchoFirst:
+    """A fake whose token endpoint serves ``token_echoes`` first and whose API operations
+    (those wrapped by ``echoing``) serve ``echoes`` first."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
@@ -76,36 +77,26 @@ class EchoingCreatorsApi(FakeCreatorsApi):
         if self.token_echoes:
             return self.token_echoes.pop(0)(request)
         return super()._token(request)
+
+    def echoing(self, request: Request, usual: Answer) -> Response:
+        return self.echoes.pop(0)(request) if self.echoes else usual(request)
+
+
+class EchoingCreatorsApi(EchoFirst, FakeCreatorsApi):
+    """Amazon's Creators API, its catalog operation echoing first."""
 
     def _get_items(self, request: Request) -> Response:
-        if self.echoes:
-            return self.echoes.pop(0)(request)
-        return super()._get_items(request)
+        return self.echoing(request, super()._get_items)
 
 
-class EchoingSellingPartner(FakeSellingPartner):
-    """The SP-API whose LWA token endpoint serves ``token_echoes`` and whose searchOrders and
-    listTransactions serve ``echoes`` first."""
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)
-        self.echoes: list[Answer] = []
-        self.token_echoes: list[Answer] = []
-
-    def _token(self, request: Request) -> Response:
-        if self.token_echoes:
-            return self.token_echoes.pop(0)(request)
-        return super()._token(request)
+class EchoingSellingPartner(EchoFirst, FakeSellingPartner):
+    """The SP-API, its searchOrders and listTransactions echoing first."""
 
     def _orders(self, request: Request) -> Response:
-        if self.echoes:
-            return self.echoes.pop(0)(request)
-        return super()._orders(request)
+        return self.echoing(request, super()._orders)
 
     def _transactions(self, request: Request) -> Response:
-        if self.echoes:
-            return self.echoes.pop(0)(request)
-        return super()._transactions(request)
+        return self.echoing(request, super()._transactions)
 
 
 class EchoingGitHub(FakeGitHub):

@@ -56,12 +56,6 @@ class Clock:
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-@pytest.fixture
 def amazon(http_server: HTTPServer) -> Iterator[FakeSellingPartner]:
     """Five orders (three searchOrders pages of two), two items each; the shipped ones have
     their payment transaction (one listTransactions page each)."""

@@ -28,12 +28,6 @@ FIRST_WATERMARK = "2026-10-11T12:00:00Z"
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-@pytest.fixture
 def shop(http_server: HTTPServer) -> Iterator[FakeShopify]:
     """Ten products updated 2026-10-02 .. 2026-10-11; the third has 150 variants."""
     products = [make_product(n) for n in range(1, 11)]

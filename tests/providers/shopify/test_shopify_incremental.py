@@ -27,12 +27,6 @@ LOG = logging.getLogger("pipeline.shopify")
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-@pytest.fixture
 def shopify(http_server: HTTPServer) -> Iterator[FakeShopify]:
     """Ten products updated on 2026-10-02 .. 2026-10-11; the third has two variants."""
     products = [make_product(n) for n in range(1, 11)]

@@ -48,12 +48,6 @@ def varied_orders() -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-@pytest.fixture
 def shopify(http_server: HTTPServer) -> Iterator[FakeShopify]:
     scopes = ("read_products", "read_orders")
     with FakeShopify([], orders=varied_orders(), server=http_server, scopes=scopes) as fake:

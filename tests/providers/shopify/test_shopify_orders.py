@@ -26,12 +26,6 @@ BOTH = ("products", "orders")
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-@pytest.fixture
 def shopify(http_server: HTTPServer) -> Iterator[FakeShopify]:
     """Three products and seven orders (two pages of four)."""
     products = [make_product(n) for n in range(1, 4)]
