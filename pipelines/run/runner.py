@@ -194,17 +194,21 @@ class Runner:
         )
         return self.checkpoint
 
-    def planned_providers(self, products: bool = True) -> list[str]:
-        """Selected providers with work in this shard (products: those offering them, if pulled)."""
+    def planned_providers(self) -> list[str]:
+        """Selected providers offering products with work in this shard, if products are pulled."""
+        if PRODUCTS not in self.options.datasets:
+            return []
         selected = select_providers(self.providers, self.options.providers)
-        selected = [p for p in selected if not products or PRODUCTS in p.datasets]
-        names = [p.name for p in selected if self._extractor().options_of(p) is not None]
-        return names if PRODUCTS in self.options.datasets or not products else []
+        selected = [p for p in selected if PRODUCTS in p.datasets]
+        return [p.name for p in selected if self._extractor().options_of(p) is not None]
 
     def planned_pulls(self) -> list[str]:
-        """``<d>.<p>`` of the ``dataset.<d>.<p>`` steps: the datasets beyond products."""
-        selected = [self.providers[name] for name in self.planned_providers(products=False)]
-        return planned_pulls(selected, self.options.datasets, self.options.replay is not None)
+        """``<d>.<p>`` of the ``dataset.<d>.<p>`` steps: the datasets beyond products. A pull
+        is a unit of its own, in exactly one shard, whichever shards hold the provider's
+        product lists."""
+        selected = select_providers(self.providers, self.options.providers)
+        pulls = planned_pulls(selected, self.options.datasets, self.options.replay is not None)
+        return [pull for pull in pulls if self.shard is None or self.shard.owns(pull)]
 
     def _graph(self) -> dict[str, Step]:
         checkpoint = self.checkpoint
