@@ -332,7 +332,8 @@ class Runner:
         _, dataset, name = step.name.split(".")
         extractor = replace(self._extractor(), dataset=DATASETS[dataset])
         pull = DatasetStep(extractor, self._run_context(), self.options.dry_run, self._lock,
-                           self._live_runs, self.config.trash_retention_days)  # fmt: skip
+                           self._live_runs, self.config.trash_retention_days,
+                           self.quality.reject_threshold)  # fmt: skip
         return pull.execute(self.providers[name], self.checkpoint.work, self._dt())
 
     def _live_runs(self) -> set[str]:
