@@ -48,6 +48,7 @@ class Setting:
     secret: bool = False
     required: bool = True
     default: str | None = None
+    datasets: tuple[str, ...] = ()  # the datasets that need it (empty: all the provider's)
 
 
 @dataclass(frozen=True)
