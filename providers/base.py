@@ -3,11 +3,10 @@
 A provider declares facts (its name, the environment settings and the
 `pipeline.toml` options it reads) and two behaviours:
 
-* ``fetch(ctx)`` yields raw records, each the JSON object exactly as the API
-  returned it. When a record needs context from elsewhere in the response to
-  stand alone (the shop's currency, the marketplace asked for), the provider
-  adds it under a key starting with ``__``, as Shopify's bulk JSONL does with
-  ``__parentId``. A file of such records is all ``--replay`` needs.
+* ``fetch(ctx)`` yields raw records, each the JSON object exactly as the API returned it. When
+  a record needs context from elsewhere in the response to stand alone (the shop's currency, the
+  marketplace asked for), the provider adds it under a key starting with ``__``, as Shopify's
+  bulk JSONL does with ``__parentId``. A file of such records is all ``--replay`` needs.
 * ``normalize(raw)`` is pure: one raw record in, canonical rows out.
 
 A provider may add ``normalize_batch(raws)``: a block of raw records in, an Arrow table of

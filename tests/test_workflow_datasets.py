@@ -89,6 +89,8 @@ def test_a_run_pulling_orders_carries_them_in_its_artifact_and_state_and_files_i
         seed_order_history(cache / "logs/demo/runs.jsonl")
         jobs = actions.run_workflow("schedule", variables=variables)
         assert jobs["run"].steps["restore"]["outputs"]["source"] == "cache"
+        out = jobs["run"].steps["publish"]["outputs"]
+        assert out["alert_providers"] == "orders.amazon_sp,orders.ebay,orders.shopify"
         archive = artifact_zip(gh, "products-7002-1")
         record = json.loads(archive.read("logs/demo/runs.jsonl").splitlines()[-1])
         assert record["datasets"]["orders.shopify"]["tables"]["orders"]["new"] == 0

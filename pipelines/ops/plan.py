@@ -126,7 +126,7 @@ def build_plan(
     concurrency = {"concurrency": {"max_active_runs": 1, "overlap": "skip"}}
     if settings["shards"] == 1:
         products = [p.name for p in selected if PRODUCTS in p.datasets and PRODUCTS in datasets]
-        units = Units(products, planned_pulls(selected, datasets, replay=False), sinks)
+        units = Units(products, planned_pulls(selected, RunOptions(datasets=datasets)), sinks)
         run = run_part(settings["python"], units, options, Path(config.log_dir))
         ordered = (
             "command",

@@ -31,7 +31,9 @@ from pipelines.lake.lake import Lake, Manifest, PartWriter, StagedFile, read_raw
 from pipelines.lake.volumes import DaySums
 from pipelines.run.dataset_rows import DatasetRows
 from pipelines.run.extract import Extractor
+from pipelines.run.options import RunOptions
 from pipelines.run.process import RunContext
+from pipelines.run.shard import Shard
 from providers.base import Provider
 
 log = logging.getLogger("pipeline.datasets")
@@ -162,11 +164,14 @@ class DatasetStep:
 
 
 def planned_pulls(
-    providers: Sequence[Provider], datasets: Sequence[str], replay: bool
+    providers: Sequence[Provider], options: RunOptions, shard: Shard | None = None
 ) -> list[str]:
-    """``<dataset>.<provider>`` for each dataset beyond products asked for and each of
-    ``providers`` offering it; none in a ``--replay`` run (it re-reads product raw files)."""
-    if replay:
+    """``<dataset>.<provider>`` for each dataset beyond products ``options`` asks for and each
+    of ``providers`` offering it; none in a ``--replay`` run (it re-reads product raw files).
+    In a sharded run a pull is a unit of its own, in exactly one shard, whichever shards hold
+    the provider's product lists."""
+    if options.replay is not None:
         return []
-    return [f"{d}.{p.name}" for d in datasets if d != PRODUCTS for p in providers
-            if d in p.datasets]  # fmt: skip
+    pulls = [f"{d}.{p.name}" for d in options.datasets if d != PRODUCTS for p in providers
+             if d in p.datasets]  # fmt: skip
+    return [pull for pull in pulls if shard is None or shard.owns(pull)]

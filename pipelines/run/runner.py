@@ -196,19 +196,14 @@ class Runner:
 
     def planned_providers(self) -> list[str]:
         """Selected providers offering products with work in this shard, if products are pulled."""
-        if PRODUCTS not in self.options.datasets:
-            return []
-        selected = select_providers(self.providers, self.options.providers)
-        selected = [p for p in selected if PRODUCTS in p.datasets]
-        return [p.name for p in selected if self._extractor().options_of(p) is not None]
+        asked = select_providers(self.providers, self.options.providers)
+        products = [p for p in asked if PRODUCTS in p.datasets if PRODUCTS in self.options.datasets]
+        return [p.name for p in products if self._extractor().options_of(p) is not None]
 
     def planned_pulls(self) -> list[str]:
-        """``<d>.<p>`` of the ``dataset.<d>.<p>`` steps: the datasets beyond products. A pull
-        is a unit of its own, in exactly one shard, whichever shards hold the provider's
-        product lists."""
+        """``<d>.<p>`` of the ``dataset.<d>.<p>`` steps: the datasets beyond products."""
         selected = select_providers(self.providers, self.options.providers)
-        pulls = planned_pulls(selected, self.options.datasets, self.options.replay is not None)
-        return [pull for pull in pulls if self.shard is None or self.shard.owns(pull)]
+        return planned_pulls(selected, self.options, self.shard)
 
     def _graph(self) -> dict[str, Step]:
         checkpoint = self.checkpoint
