@@ -3,8 +3,8 @@
 A provider declares facts (its name, the environment settings and the `pipeline.toml` options
 it reads) and two behaviours:
 
-* ``fetch(ctx)`` yields raw records, each the JSON object exactly as the API returned it. When a
-  record needs context from elsewhere in the response to stand alone (the shop's currency, the
+* ``fetch(ctx)`` yields raw records, each the JSON object exactly as the API returned it. When
+  a record needs context from elsewhere in the response to stand alone (the shop's currency, the
   marketplace asked for), the provider adds it under a key starting with ``__``, as Shopify's
   bulk JSONL does with ``__parentId``. A file of such records is all ``--replay`` needs.
 * ``normalize(raw)`` is pure: one raw record in, canonical rows out.
@@ -46,6 +46,7 @@ class Setting:
     secret: bool = False
     required: bool = True
     default: str | None = None
+    datasets: tuple[str, ...] = ()  # the datasets that need it (empty: all the provider's)
 
 
 @dataclass(frozen=True)

@@ -115,3 +115,34 @@ def test_total_has_an_issue_when_no_provider_explains_it(gh: FakeGitHub, github_
 
 def test_a_nonsense_recovery_count_is_a_clear_error(github_env: Path) -> None:
     assert file_run(github_env, [record(1, shopify="alert")], "--recovered-runs", "0") == 2
+
+
+def with_orders(run: dict, kind: str) -> dict:
+    """``run`` with a verdict on shopify's orders fetched (the orders dataset's volume)."""
+    orders = {**verdict("shopify", kind), "metric": "orders_fetched", "dataset": "orders"}
+    run["anomaly"]["verdicts"].append(orders)
+    run["datasets"] = {"orders.shopify": {"status": "ok"}}
+    return run
+
+
+def test_an_orders_volume_drop_has_an_issue_of_its_own_until_it_recovers(
+    gh: FakeGitHub, github_env: Path
+) -> None:
+    runs = [with_orders(record(1, shopify="alert"), "alert")]
+    assert file_run(github_env, runs, "--recovered-runs", "1") == 0
+    orders = by_title(gh)["Volume anomaly (orders): shopify orders_fetched"]
+    assert "Volume anomaly: shopify fetched" in by_title(gh)  # the products' incident, apart
+    assert {label["name"] for label in orders["labels"]} == {ANOMALY, "dataset:orders"}
+    assert (
+        "<!-- pipeline-incident: volume-anomaly/orders/shopify/orders_fetched -->"
+        in (orders["body"])
+    )
+    assert "orders.shopify orders_fetched 3 vs median 70" in orders["body"]
+    runs.append(with_orders(record(2, shopify="alert"), "alert"))  # still low: one comment
+    assert file_run(github_env, runs, "--recovered-runs", "1") == 0
+    assert len(gh.state.comments[orders["number"]]) == 1
+    runs.append(with_orders(record(3, shopify="alert"), "ok"))  # orders back, products not
+    assert file_run(github_env, runs, "--recovered-runs", "1") == 0
+    states = {title: issue["state"] for title, issue in by_title(gh).items()}
+    assert states == {"Volume anomaly (orders): shopify orders_fetched": "closed",
+                      "Volume anomaly: shopify fetched": "open"}  # fmt: skip

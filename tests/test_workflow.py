@@ -380,15 +380,16 @@ def run_step_with_stub_cli(tmp_path: Path, inputs: dict[str, Any], exit_code: in
 
 
 def test_dispatch_inputs_reach_the_cli_as_flags(tmp_path: Path) -> None:
-    inputs = {"providers": "shopify,ebay", "limit": 5, "dry_run": True, "full_refresh": True,
-              "allow_mass_delete": True}  # fmt: skip
+    inputs = {"providers": "shopify,ebay", "datasets": "products,orders", "limit": 5,
+              "dry_run": True, "full_refresh": True, "allow_mass_delete": True}  # fmt: skip
     code, args, outputs = run_step_with_stub_cli(tmp_path, inputs, exit_code=3)
-    assert args == ["--log-format", "json", "--providers", "shopify,ebay", "--limit", "5",
-                    "--dry-run", "--full-refresh", "--allow-mass-delete", "--offline"]  # fmt: skip
+    assert args == ["--log-format", "json", "--providers", "shopify,ebay", "--datasets",
+                    "products,orders", "--limit", "5", "--dry-run", "--full-refresh",
+                    "--allow-mass-delete", "--offline"]  # fmt: skip
     assert (code, outputs) == (0, {"exit_code": "3"})  # the step records it; the last step fails
 
 
 def test_a_scheduled_run_passes_no_input_flags(tmp_path: Path) -> None:
     code, args, outputs = run_step_with_stub_cli(tmp_path, {}, exit_code=0)
-    assert args == ["--log-format", "json", "--offline"]
+    assert args == ["--log-format", "json", "--datasets", "products", "--offline"]
     assert (code, outputs) == (0, {"exit_code": "0"})

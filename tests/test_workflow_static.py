@@ -56,8 +56,8 @@ def test_triggers_schedule_off_the_hour_and_take_the_documented_inputs() -> None
     assert (hour, minute != "0") == ("*/6", True)
     inputs = PIPELINE["on"]["workflow_dispatch"]["inputs"]
     assert {k: v["type"] for k, v in inputs.items()} == {
-        "providers": "string", "limit": "number", "dry_run": "boolean", "full_refresh": "boolean",
-        "allow_mass_delete": "boolean",
+        "providers": "string", "datasets": "string", "limit": "number", "dry_run": "boolean",
+        "full_refresh": "boolean", "allow_mass_delete": "boolean",
     }  # fmt: skip
 
 
@@ -131,7 +131,25 @@ def test_provider_secrets_reach_only_the_pipeline_step() -> None:
                 assert setting.env not in env  # endpoint overrides are for tests and proxies
                 continue
             source = "secrets" if setting.secret else "vars"
-            assert env.get(setting.env) == f"${{{{ {source}.{setting.env} }}}}", setting.env
+            value = f"{source}.{setting.env}"
+            if setting.secret and "products" not in (setting.datasets or provider.datasets):
+                value = f"steps.datasets.outputs.orders == 'true' && {value} || ''"
+            assert env.get(setting.env) == f"${{{{ {value} }}}}", setting.env
+
+
+def test_order_secrets_reach_the_run_only_when_it_pulls_orders() -> None:
+    steps = {step["name"]: step for step in PIPELINE["jobs"]["run"]["steps"]}
+    env = steps["Run the pipeline"]["env"]
+    gated = sorted(name for name, value in env.items() if "steps.datasets.outputs.orders" in value)
+    assert gated == [
+        "AMAZON_SP_LWA_CLIENT_ID", "AMAZON_SP_LWA_CLIENT_SECRET", "AMAZON_SP_REFRESH_TOKEN",
+        "EBAY_REFRESH_TOKEN", "PIPELINE_BUYER_KEY_SECRET",
+    ]  # fmt: skip
+    chosen = "${{ inputs.datasets || vars.PIPELINE_DATASETS || 'products' }}"
+    assert steps["Datasets of this run"]["env"] == {"DATASETS": chosen}
+    assert env["INPUT_DATASETS"] == chosen  # the step decides on what the run is given
+    names = list(steps)
+    assert names.index("Datasets of this run") == names.index("Run the pipeline") - 1
 
 
 def test_ci_runs_the_same_commands_as_ci_run_without_secrets() -> None:

@@ -7,7 +7,7 @@ together. Products keep their own vectorised rules (``quality.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from pipelines.checks.order_quality import order_problems
 
@@ -22,3 +22,26 @@ def _orders(rows: RecordRows) -> list[str]:
 
 
 RECORD_RULES: dict[str, Callable[[RecordRows], list[str]]] = {"orders": _orders}
+
+
+def dataset_gate_verdict(
+    dataset: str,
+    provider: str,
+    records: int,
+    rejected: int,
+    reasons: Mapping[str, int],
+    reject_threshold: float,
+) -> str | None:
+    """None when the share of ``provider``'s ``dataset`` records rejected (quarantined) is
+    within ``reject_threshold``, else why the gate failed, in one line naming both: the
+    products gate (``quality.gate_verdict``) per dataset. For example: "quality gate failed
+    for orders from shopify: 3 of 6 records rejected (50.0% > 5.0%); top reasons:
+    totals_mismatch 3"."""
+    if records <= 0 or rejected / records <= reject_threshold:
+        return None
+    top = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))[:3]
+    return (
+        f"quality gate failed for {dataset} from {provider}: {rejected} of {records} records "
+        f"rejected ({rejected / records:.1%} > {reject_threshold:.1%}); top reasons: "
+        + (", ".join(f"{reason} {count}" for reason, count in top) or "none")
+    )

@@ -43,8 +43,8 @@ class QualityModel(Section):
 
     reject_threshold: float = setting(
         DEFAULT_REJECT_THRESHOLD, "a number from 0 to 1", ge=0, le=1,
-        description="Share of a provider's rows that may be rejected; above it none of its "
-        "rows are committed.",
+        description="Share of a provider's rows (of each dataset) that may be rejected; "
+        "above it none of them are committed.",
     )  # fmt: skip
     max_title_length: int = setting(
         DEFAULT_MAX_TITLE_LENGTH, "a positive integer", ge=1,

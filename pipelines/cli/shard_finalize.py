@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipelines.checks.anomaly import AnomalyConfig, detect_anomalies
+from pipelines.checks.anomaly import AnomalyConfig
 from pipelines.checks.quality_config import QualityConfig
 from pipelines.checks.report import write_reports
 from pipelines.cli.commands.gha_publish import outputs, run_links
@@ -25,7 +25,7 @@ from pipelines.ops.gha import annotate, append_summary, run_annotations, set_out
 from pipelines.ops.github import GitHubClient
 from pipelines.ops.shard_summary import artifact_url, shards_markdown
 from pipelines.ops.state_sync import GITHUB_RUNS_FILE, products_log_dir
-from pipelines.run.detect import acknowledged_runs, mass_delete_alerts
+from pipelines.run.detect import acknowledged_runs, judge_volumes, mass_delete_alerts
 from pipelines.run.options import RunOptions, lake_storage
 from pipelines.run.shard_deletions import SplitDeletions, split_plan
 from pipelines.run.shard_join import (
@@ -140,11 +140,13 @@ def _count_deletions(record: dict[str, Any]) -> None:
 def judge(
     record: dict[str, Any], history: list[dict[str, Any]], config: PipelineConfig, log_dir: Path
 ) -> None:
-    """One volume verdict over the whole run (total and per provider), plus mass-delete alerts."""
+    """One volume verdict over the whole run (total, per provider and per dataset pull), plus
+    mass-delete alerts."""
     anomaly_config = AnomalyConfig.from_table(config.sections.get("anomaly", {}))
-    anomaly = detect_anomalies(history, record, anomaly_config, acknowledged_runs(log_dir))
-    anomaly.verdicts += mass_delete_alerts(record.get("deletions") or {})
-    record["anomaly"] = anomaly.to_dict()
+    mass_deletes = mass_delete_alerts(record.get("deletions") or {})
+    acknowledged = acknowledged_runs(log_dir)
+    record["anomaly"] = judge_volumes(history, record, anomaly_config, acknowledged,
+                                      mass_deletes).to_dict()  # fmt: skip
 
 
 def publish(

@@ -65,8 +65,12 @@ def run_annotations(record: Mapping[str, Any]) -> list[tuple[str, str, str]]:
 
 
 def describe_verdict(verdict: Mapping[str, Any]) -> str:
-    """``shopify fetched 12 vs median 118 (z -8.1)``."""
-    text = f"{verdict.get('provider')} {verdict.get('metric')} {verdict.get('value'):g}"
+    """``shopify fetched 12 vs median 118 (z -8.1)``; a dataset beyond products' verdict names
+    its pull: ``orders.shopify orders_fetched 3 vs median 50 (z -6.0)``."""
+    subject = verdict.get("provider")
+    if verdict.get("dataset"):
+        subject = f"{verdict['dataset']}.{subject}"
+    text = f"{subject} {verdict.get('metric')} {verdict.get('value'):g}"
     if verdict.get("median") is not None:
         text += f" vs median {verdict['median']:g}"
     if verdict.get("z") is not None:

@@ -1,7 +1,9 @@
 """Volume-anomaly incidents: which provider metrics alert, when they recovered, their history.
 
 An incident is one provider's metric (``shopify``/``fetched``); ``total`` is one only when no
-provider alerts on the same metric in the run (a provider's drop explains the total's). Each
+provider alerts on the same metric in the run (a provider's drop explains the total's). A
+dataset beyond products has incidents of its own (``orders``/``shopify``/``orders_fetched``,
+from its verdicts' ``dataset``): the dataset is in the issue's title, marker and labels. Each
 incident has one GitHub issue (``file-issues``); its body shows the metric's recent runs as a
 table with dates and a mermaid ``xychart-beta`` chart. Pure functions over run-log records.
 """
@@ -21,7 +23,9 @@ HISTORY_RUNS = 12  # runs shown in an issue's table and chart
 RECOVERED_RUNS = 3  # default K: runs back in the band before an issue is closed
 REOPEN_DAYS = 7.0  # default: a closed issue breaking again within this is reopened
 IN_BAND = ("ok", "warn")  # inside the alert band
-MARKER_RE = re.compile(r"<!-- pipeline-incident: volume-anomaly/([\w.-]+)/([\w.-]+) -->")
+MARKER_RE = re.compile(
+    r"<!-- pipeline-incident: volume-anomaly/(?:([\w.-]+)/)?([\w.-]+)/([\w.-]+) -->"
+)
 
 
 def comment_safe(text: str) -> str:
@@ -37,32 +41,43 @@ def chart_safe(text: str) -> str:
 
 @dataclass(frozen=True)
 class Incident:
-    """One provider's metric (or ``total``'s), the subject of one issue."""
+    """One provider's metric (or ``total``'s), the subject of one issue; ``dataset`` names a
+    dataset beyond products ("" for products)."""
 
     provider: str
     metric: str
+    dataset: str = ""
 
     @property
     def marker(self) -> str:
         safe = f"{comment_safe(self.provider)}/{comment_safe(self.metric)}"
+        if self.dataset:
+            safe = f"{comment_safe(self.dataset)}/{safe}"
         return f"<!-- pipeline-incident: volume-anomaly/{safe} -->"
 
     @property
     def title(self) -> str:
-        return plain_text(f"Volume anomaly: {self.provider} {self.metric}", 200)
+        scope = f" ({self.dataset})" if self.dataset else ""
+        return plain_text(f"Volume anomaly{scope}: {self.provider} {self.metric}", 200)
 
     def verdict(self, record: Mapping[str, Any]) -> Mapping[str, Any] | None:
         """This incident's verdict in ``record``, if the run judged it."""
         for verdict in (record.get("anomaly") or {}).get("verdicts") or ():
-            if (verdict.get("provider"), verdict.get("metric")) == (self.provider, self.metric):
+            if incident_key(verdict) == self:
                 return verdict
         return None
+
+
+def incident_key(verdict: Mapping[str, Any]) -> Incident:
+    """The incident a verdict is about."""
+    return Incident(str(verdict.get("provider")), str(verdict.get("metric")),
+                    str(verdict.get("dataset") or ""))  # fmt: skip
 
 
 def incident_of(body: str) -> Incident | None:
     """The incident an issue body's marker names (providers and metrics are marker-safe)."""
     match = MARKER_RE.search(body or "")
-    return Incident(match[1], match[2]) if match else None
+    return Incident(match[2], match[3], match[1] or "") if match else None
 
 
 def alerting(record: Mapping[str, Any]) -> dict[Incident, Mapping[str, Any]]:
@@ -72,9 +87,7 @@ def alerting(record: Mapping[str, Any]) -> dict[Incident, Mapping[str, Any]]:
               if v.get("verdict") == "alert" and v.get("metric")]  # fmt: skip
     explained = {v["metric"] for v in alerts if v["provider"] != TOTAL}
     return {
-        Incident(v["provider"], v["metric"]): v
-        for v in alerts
-        if v["provider"] != TOTAL or v["metric"] not in explained
+        incident_key(v): v for v in alerts if v["provider"] != TOTAL or v["metric"] not in explained
     }
 
 
@@ -94,7 +107,10 @@ def within_days(earlier: str | None, later: str | None, days: float) -> bool:
 
 
 def counted(incident: Incident, record: Mapping[str, Any]) -> float | None:
-    """The incident's metric in ``record``'s counters (``total``: the providers' sum)."""
+    """The incident's metric in ``record``'s counters (``total``: the providers' sum); a
+    dataset's volumes are in its verdicts only."""
+    if incident.dataset:
+        return None
     providers = record.get("providers") or {}
     entries = (
         providers.values() if incident.provider == TOTAL else [providers.get(incident.provider)]
@@ -140,6 +156,8 @@ def chart(incident: Incident, rows: Sequence[Mapping[str, Any]]) -> str:
     dates = ", ".join(f'"{row["date"][5:]}"' for row in rows)
     series = [[row.get("value") or 0 for row in rows]]
     name = f"{chart_safe(incident.provider)} {chart_safe(incident.metric)} per run"
+    if incident.dataset:
+        name = f"{chart_safe(incident.dataset)} {name}"
     if all(row.get("alert_lower") is not None for row in rows):
         series += [[row["alert_lower"] for row in rows], [row["alert_upper"] for row in rows]]
         name += " (lines 2 and 3: the alert band)"

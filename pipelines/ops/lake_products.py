@@ -11,6 +11,8 @@ the rows it wrote, so that a person can see what a run did without credentials f
     logs/run-<run_id>.json        the run-log record
     lake/_manifests/<run_id>.json the manifest, as committed (it names each file in the lake)
     lake/sample-<run_id>.jsonl    up to ``SAMPLE_ROWS`` rows of each normalized file
+    lake/orders/_manifests/<run_id>.json, lake/order_lines/_manifests/<run_id>.json
+                                  the manifests of the datasets beyond products it pulled
 """
 
 from __future__ import annotations
@@ -25,7 +27,12 @@ import pyarrow.parquet as pq
 
 from pipelines.lake.lake import MANIFEST_DIR, Lake
 from pipelines.lake.runlog import read_lake_runs
-from pipelines.ops.state_sync import GITHUB_RUNS_FILE, copy_tree, relative_to_workdir
+from pipelines.ops.state_sync import (
+    GITHUB_RUNS_FILE,
+    copy_tree,
+    relative_to_workdir,
+    table_folders,
+)
 
 SAMPLE_ROWS = 20  # per normalized file
 LOG_RUNS = 500  # runs of the lake's run log carried (issue histories show the last 12)
@@ -47,10 +54,22 @@ def stage_lake_products(
         dest / "lake" / MANIFEST_DIR / f"{run_id}.json": json.dumps(manifest, indent=2) + "\n",
         dest / "lake" / f"sample-{run_id}.jsonl": _jsonl(sample_rows(manifest, lake)),
     }
+    texts.update(dataset_manifests(lake, run_id, dest / "lake"))
     for path, text in texts.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     return [*staged, *texts]
+
+
+def dataset_manifests(lake: Lake, run_id: str, dest: Path) -> dict[Path, str]:
+    """The run's manifest in each table lake beyond products' (``orders/``, …) that has one."""
+    texts = {}
+    for folder in filter(None, table_folders()):
+        manifest = Lake(lake.storage.child(folder)).read_manifest(run_id)
+        if manifest is not None:
+            path = dest / folder / MANIFEST_DIR / f"{run_id}.json"
+            texts[path] = json.dumps(manifest, indent=2) + "\n"
+    return texts
 
 
 def _jsonl(rows: Iterable[Mapping[str, Any]]) -> str:

@@ -32,13 +32,15 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pipelines.config import PipelineConfig
 from pipelines.errors import ConfigError
-from pipelines.lake.datasets import PRODUCTS
+from pipelines.lake.datasets import PRODUCTS, parse_datasets
 from pipelines.ops.orchestration_config import ALERT_KINDS, read_orchestration
+from pipelines.run.dataset_step import planned_pulls
 from pipelines.run.options import RunOptions
 from pipelines.run.postgres import postgres_settings
 from pipelines.run.runner import Runner
@@ -100,15 +102,19 @@ def build_plan(
     settings = read_orchestration(config.sections.get("orchestration", {}), providers)
     selected = [providers[n] for n in settings["providers"]] or list(providers.values())
     names = [p.name for p in selected]
+    datasets = parse_datasets(config.datasets, "pipeline.datasets")
     options = list(location_args)
     if settings["providers"]:
         options += ["--providers", ",".join(names)]
+    if datasets != (PRODUCTS,):
+        options += ["--datasets", ",".join(datasets)]
     options += settings["extra_args"]
     head: dict[str, Any] = {
         "version": PLAN_VERSION,
         "mode": settings["mode"],
         "schedule": settings["schedule"],
         "providers": names,
+        "datasets": list(datasets),
     }
     postgres = postgres_settings(config.sections.get("sinks"))
     sinks = ("postgres",) if postgres else ()
@@ -119,8 +125,9 @@ def build_plan(
     tail = {"alerts": settings["alerts"], "environment": environment}
     concurrency = {"concurrency": {"max_active_runs": 1, "overlap": "skip"}}
     if settings["shards"] == 1:
-        products = [p.name for p in selected if PRODUCTS in p.datasets]  # the steps planned
-        run = run_part(settings["python"], products, options, Path(config.log_dir), sinks=sinks)
+        products = [p.name for p in selected if PRODUCTS in p.datasets and PRODUCTS in datasets]
+        units = Units(products, planned_pulls(selected, RunOptions(datasets=datasets)), sinks)
+        run = run_part(settings["python"], units, options, Path(config.log_dir))
         ordered = (
             "command",
             "concurrency",
@@ -133,19 +140,32 @@ def build_plan(
         )  # the order of the pinned plan
         merged = {**run, **concurrency, **tail}
         return {**head, **{key: merged[key] for key in ordered}}
-    shards = shard_parts(config, providers, settings, names, options, sinks)
+    asked = Units(names, sinks=sinks)
+    shards = shard_parts(config, providers, settings, options, asked, datasets)
     timeout = max(shard["run_timeout_seconds"] for shard in shards)
     return {**head, **concurrency, "run_timeout_seconds": timeout, "shards": shards, **tail}
 
 
+@dataclass(frozen=True)
+class Units:
+    """What a run's step graph is made of: its product providers, its dataset pulls
+    (``orders.shopify``) and its sinks (``pipelines/run/steps.py``)."""
+
+    providers: Sequence[str]
+    pulls: Sequence[str] = ()
+    sinks: Sequence[str] = ()
+
+    def graph(self) -> list[Step]:
+        return step_graph(self.providers, sinks=self.sinks, datasets=self.pulls)
+
+
 def run_part(
     python: str,
-    names: Sequence[str],
+    units: Units,
     options: Sequence[str],
     log_dir: Path,
     shard: Shard | None = None,
     lock_wait_seconds: float = 0,
-    sinks: Sequence[str] = (),
 ) -> dict[str, Any]:
     """What one scheduled run (the whole one, or a shard) needs: commands, steps, lock, log.
 
@@ -155,7 +175,7 @@ def run_part(
     base = [python, SCRIPT]
     options = [*options, "--shard", str(shard)] if shard else list(options)
     step_command = [*base, "run-step", "{step}", "--run-id", "{run_id}", *options]
-    steps = [step_hints(step, step_command) for step in step_graph(names, sinks=sinks)]
+    steps = [step_hints(step, step_command) for step in units.graph()]
     for step in steps:
         if step["name"] == "write":
             step["timeout_seconds"] += math.ceil(lock_wait_seconds)
@@ -173,11 +193,12 @@ def shard_parts(
     config: PipelineConfig,
     providers: Mapping[str, Provider],
     settings: Mapping[str, Any],
-    names: Sequence[str],
     options: Sequence[str],
-    sinks: Sequence[str] = (),
+    asked: Units,
+    datasets: Sequence[str],
 ) -> list[dict[str, Any]]:
-    """One run per shard that has work, its providers as the runner will plan them.
+    """One run per shard that has work: its share of ``asked.providers`` and of their
+    ``datasets``, as the runner will plan them.
 
     A shard with no work (more shards than units) is left out: it would have nothing to do.
     """
@@ -185,12 +206,14 @@ def shard_parts(
     parts = []
     for index in range(1, settings["shards"] + 1):
         shard = Shard(index, settings["shards"])
-        run_options = RunOptions(providers=tuple(names), offline=offline, shard=str(shard))
-        planned = Runner(config, providers, {}, run_options).planned_providers()
-        if planned:
-            run = run_part(settings["python"], planned, options, Path(config.log_dir), shard,
-                           config.lock_wait_seconds, sinks)  # fmt: skip
-            parts.append({"shard": str(shard), "providers": planned, **run})
+        run_options = RunOptions(providers=tuple(asked.providers), offline=offline,
+                                 shard=str(shard), datasets=tuple(datasets))  # fmt: skip
+        runner = Runner(config, providers, {}, run_options)
+        units = Units(runner.planned_providers(), runner.planned_pulls(), asked.sinks)
+        if units.providers or units.pulls:
+            run = run_part(settings["python"], units, options, Path(config.log_dir), shard,
+                           config.lock_wait_seconds)  # fmt: skip
+            parts.append({"shard": str(shard), "providers": list(units.providers), **run})
     if not parts:
         raise ConfigError("orchestration.shards: no shard has any work (no providers selected?)")
     return parts

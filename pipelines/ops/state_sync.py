@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.config import PipelineConfig
+from pipelines.lake.datasets import DATASETS
 from pipelines.lake.dedup import STATE_DIR
 from pipelines.lake.lake import MANIFEST_DIR
 from pipelines.ops.artifact_trust import (
@@ -51,9 +52,11 @@ log = logging.getLogger("pipeline.state_sync")
 
 
 def state_paths(config: PipelineConfig) -> list[Path]:
-    """Files and folders (relative to the working directory) that make up the state."""
+    """Files and folders (relative to the working directory) that make up the state: each
+    table lake's (products at the root, ``orders/``, ``order_lines/``) state and manifests."""
     data = Path(config.data_dir)
-    lakes = [data, data / DEMO_DIR]
+    roots = [data, data / DEMO_DIR]
+    lakes = [root / folder for root in roots for folder in table_folders()]
     logs = [config.run_log_dir(offline) for offline in (False, True)]
     return [
         *(lake / name for lake in lakes for name in (STATE_DIR, MANIFEST_DIR)),
@@ -177,24 +180,34 @@ def _untrusted(client: GitHubClient, artifact: Artifact, default_branch: str) ->
 def stage_products(
     record: Mapping[str, Any], workdir: Path, log_dir: Path, dest: Path, *, include_raw: bool
 ) -> list[Path]:
-    """Stage the run's committed files, manifest, report and run log into ``dest``.
+    """Stage the run's committed files, manifests, report and run log into ``dest``.
 
     Paths inside keep their place relative to the working directory
-    (``data/normalized/…``, ``data/_manifests/<run_id>.json``, ``logs/…``), so
-    ``download-artifacts`` can put them back where they belong.
+    (``data/normalized/…``, ``data/_manifests/<run_id>.json``, ``data/orders/…``,
+    ``logs/…``), so ``download-artifacts`` can put them back where they belong. Each table
+    lake the run committed to (products, and the datasets it pulled) gives its files.
     """
     run_id, root = record["run_id"], relative_to_workdir(Path(record["data_dir"]), workdir)
     log_dir = relative_to_workdir(log_dir, workdir)
-    manifest_path = root / MANIFEST_DIR / f"{run_id}.json"
-    manifest = json.loads((workdir / manifest_path).read_text())
-    files = [
-        root / entry["path"] for entry in manifest["files"] if include_raw or entry["zone"] != "raw"
-    ]
+    files: list[Path] = []
+    for lake in (root / folder for folder in table_folders()):
+        manifest_path = lake / MANIFEST_DIR / f"{run_id}.json"
+        if not (workdir / manifest_path).is_file():
+            continue  # a table this run did not commit to
+        manifest = json.loads((workdir / manifest_path).read_text())
+        files += [lake / entry["path"] for entry in manifest["files"]
+                  if include_raw or entry["zone"] != "raw"]  # fmt: skip
+        files.append(manifest_path)
     reports = [log_dir / f"report-{run_id}.{ext}" for ext in ("md", "html")]
     logs = [log_dir / "runs.jsonl", log_dir / GITHUB_RUNS_FILE]
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
-    return copy_tree([*files, manifest_path, *reports, *logs], workdir, dest)
+    return copy_tree([*files, *reports, *logs], workdir, dest)
+
+
+def table_folders() -> list[str]:
+    """Each table lake's folder under a lake's root, in the datasets' order ("": products)."""
+    return [table.folder for dataset in DATASETS.values() for table in dataset.tables]
 
 
 def products_log_dir(config: PipelineConfig, offline: bool) -> Path:

@@ -1,7 +1,9 @@
 """The step of one provider and one dataset beyond products (``dataset.<dataset>.<provider>``).
 
 Fetch and land the raw records in the dataset's home lake (redacted when it holds buyer data,
-``pipelines/net/pii.py``), normalize and check them (``dataset_rows.py``), then, holding the
+``pipelines/net/pii.py``), normalize and check them (``dataset_rows.py``), gate the share of
+records rejected as the products' quality step does (``[quality] reject_threshold``: over it,
+the pull ends ``quality_failed`` and commits nothing), then, holding the
 lake's commit lock, dedup each table against its own state and commit it: the child tables
 first, the home table last, with the provider's watermark in its state. A table lake already
 holding this run's commit is left as it is, so a step run again after a kill duplicates
@@ -23,6 +25,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines.checks.datasets import dataset_gate_verdict
+from pipelines.checks.quality_config import DEFAULT_REJECT_THRESHOLD
 from pipelines.lake.datasets import PRODUCTS, Table
 from pipelines.lake.dedup import DedupCounts, DedupState, save_state
 from pipelines.lake.lake import Lake, Manifest, PartWriter, StagedFile, read_raw
@@ -31,7 +35,9 @@ from pipelines.lake.volumes import DaySums
 from pipelines.run.dataset_replay import dataset_replay_records
 from pipelines.run.dataset_rows import DatasetRows
 from pipelines.run.extract import Extractor
+from pipelines.run.options import RunOptions
 from pipelines.run.process import RunContext
+from pipelines.run.shard import Shard
 from providers.base import Provider
 
 log = logging.getLogger("pipeline.datasets")
@@ -49,6 +55,7 @@ class DatasetStep:
     lock: Callable[[], AbstractContextManager[Any]]
     live_runs: Callable[[], set[str]] = set
     trash_retention_days: float = 7.0
+    reject_threshold: float = DEFAULT_REJECT_THRESHOLD  # [quality]: the gate, per dataset
     work: Path = Path(".")  # this step's work folder (set by ``execute``)
     # the daily volumes of the new rows (set by ``execute``)
     sums: DaySums = field(default_factory=lambda: DaySums(()))
@@ -68,6 +75,13 @@ class DatasetStep:
         if "raw" in extract:
             staged[dataset.home.name].append(StagedFile.from_dict(extract["raw"]))
         counts = rows.counts
+        gate = dataset_gate_verdict(dataset.name, provider.name, counts.records,
+                                    counts.quarantined, counts.reasons,
+                                    self.reject_threshold)  # fmt: skip
+        if gate:  # as a provider's products over the gate: none of its rows are committed
+            log.error("%s", gate)
+            return {"status": "quality_failed", "error": gate, **asdict(counts),
+                    "stats": extract.get("stats", {})}  # fmt: skip
         next_state = extract.get("next_state") or {}
         for table in reversed(dataset.tables):  # the home table, with the watermark, last
             files = staged[table.name]
@@ -163,8 +177,13 @@ class DatasetStep:
         return writer.close(), total
 
 
-def planned_pulls(providers: Sequence[Provider], datasets: Sequence[str]) -> list[str]:
-    """``<dataset>.<provider>`` for each dataset beyond products asked for and each of
-    ``providers`` offering it (in a ``--replay`` run, one without raw files is skipped)."""
-    return [f"{d}.{p.name}" for d in datasets if d != PRODUCTS for p in providers
-            if d in p.datasets]  # fmt: skip
+def planned_pulls(
+    providers: Sequence[Provider], options: RunOptions, shard: Shard | None = None
+) -> list[str]:
+    """``<dataset>.<provider>`` for each dataset beyond products ``options`` asks for and each
+    of ``providers`` offering it (in a ``--replay`` run, one without raw files is skipped). In
+    a sharded run a pull is a unit of its own, in exactly one shard, whichever shards hold the
+    provider's product lists."""
+    pulls = [f"{d}.{p.name}" for d in options.datasets if d != PRODUCTS for p in providers
+             if d in p.datasets]  # fmt: skip
+    return [pull for pull in pulls if shard is None or shard.owns(pull)]

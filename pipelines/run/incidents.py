@@ -42,8 +42,19 @@ def _day(record: Mapping[str, Any]) -> str:
     return str(record.get("started_at", ""))[:10]
 
 
+def _entries(record: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The run's providers' entries and its dataset pulls' (``orders.shopify``), by name."""
+    return {**record.get("providers", {}), **(record.get("datasets") or {})}
+
+
+def verdict_subject(verdict: Mapping[str, Any]) -> str:
+    """Whom a volume verdict is about: its provider, or its dataset pull (``orders.shopify``)."""
+    provider = str(verdict.get("provider"))
+    return f"{verdict['dataset']}.{provider}" if verdict.get("dataset") else provider
+
+
 def _provider_incidents(record: Mapping[str, Any]) -> Iterator[Incident]:
-    for name, entry in record.get("providers", {}).items():
+    for name, entry in _entries(record).items():
         status, error = entry.get("status"), entry.get("error") or entry.get("reason") or ""
         if status == "failed":
             yield Incident("failure", name, "status", f"{name} failed: {error}")
@@ -58,7 +69,7 @@ def _verdict_incidents(record: Mapping[str, Any]) -> Iterator[Incident]:
     for v in (record.get("anomaly") or {}).get("verdicts", []):
         if v.get("verdict") != "alert":
             continue
-        provider, metric = str(v.get("provider")), str(v.get("metric"))
+        provider, metric = verdict_subject(v), str(v.get("metric"))
         if metric == "mass_delete":
             detail = (f"{provider}: the deletion guard held back {v.get('value', 0):g} deletions "
                       f"of {v.get('median', 0):g} held products")  # fmt: skip
@@ -80,7 +91,7 @@ def healthy(record: Mapping[str, Any], kind: str, provider: str, metric: str) ->
 
     Only evidence counts: a provider this run did not pull (another shard's, a failed one for
     an anomaly) leaves its incidents open."""
-    entry = record.get("providers", {}).get(provider)
+    entry = _entries(record).get(provider)
     if entry is None:
         return False
     if kind in ("failure", "quality", "deletion_guard"):
@@ -88,7 +99,7 @@ def healthy(record: Mapping[str, Any], kind: str, provider: str, metric: str) ->
     if kind == "anomaly":
         verdicts = (record.get("anomaly") or {}).get("verdicts", [])
         return any(
-            v.get("provider") == provider
+            verdict_subject(v) == provider
             and v.get("metric") == metric
             and v.get("verdict") != "alert"
             for v in verdicts

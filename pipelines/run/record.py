@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -95,11 +96,20 @@ def build_record(checkpoint: Checkpoint, root: str, ended_at: datetime | None = 
         failed = any(e["status"] == FAILED for e in record["sink_steps"].values())
         if failed and record["exit_code"] == EXIT_OK:  # the lake is committed; the sink is not
             record["exit_code"] = EXIT_PROVIDER_FAILED
-    if record["exit_code"] == EXIT_OK and any(
-        d.get("status") == "failed" for d in datasets.values()
-    ):
-        record["exit_code"] = EXIT_PROVIDER_FAILED
+    record["exit_code"] = with_pulls(record["exit_code"], datasets)
     return record
+
+
+def with_pulls(code: int, pulls: Mapping[str, Mapping[str, Any]]) -> int:
+    """The run's exit code once its dataset pulls count too: a pull over the quality gate
+    fails the run as a provider's products do (3, over a provider's failure), a failed pull
+    as a failed provider (1)."""
+    statuses = {pull.get("status") for pull in pulls.values()}
+    if "quality_failed" in statuses and code in (EXIT_OK, EXIT_PROVIDER_FAILED):
+        return EXIT_QUALITY
+    if "failed" in statuses and code == EXIT_OK:
+        return EXIT_PROVIDER_FAILED
+    return code
 
 
 def sink_entries(checkpoint: Checkpoint) -> dict[str, dict[str, Any]]:

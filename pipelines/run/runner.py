@@ -192,17 +192,16 @@ class Runner:
         )
         return self.checkpoint
 
-    def planned_providers(self, products: bool = True) -> list[str]:
-        """Selected providers with work in this shard (products: those offering them, if pulled)."""
-        selected = select_providers(self.providers, self.options.providers)
-        selected = [p for p in selected if not products or PRODUCTS in p.datasets]
-        names = [p.name for p in selected if self._extractor().options_of(p) is not None]
-        return names if PRODUCTS in self.options.datasets or not products else []
+    def planned_providers(self) -> list[str]:
+        """Selected providers offering products with work in this shard, if products are pulled."""
+        asked = select_providers(self.providers, self.options.providers)
+        products = [p for p in asked if PRODUCTS in p.datasets if PRODUCTS in self.options.datasets]
+        return [p.name for p in products if self._extractor().options_of(p) is not None]
 
     def planned_pulls(self) -> list[str]:
         """``<d>.<p>`` of the ``dataset.<d>.<p>`` steps: the datasets beyond products."""
-        selected = [self.providers[name] for name in self.planned_providers(products=False)]
-        return planned_pulls(selected, self.options.datasets)
+        selected = select_providers(self.providers, self.options.providers)
+        return planned_pulls(selected, self.options, self.shard)
 
     def _graph(self) -> dict[str, Step]:
         checkpoint = self.checkpoint
@@ -307,7 +306,8 @@ class Runner:
         _, dataset, name = step.name.split(".")
         extractor = replace(self._extractor(), dataset=DATASETS[dataset])
         pull = DatasetStep(extractor, self._run_context(), self.options.dry_run, self._lock,
-                           self._live_runs, self.config.trash_retention_days)  # fmt: skip
+                           self._live_runs, self.config.trash_retention_days,
+                           self.quality.reject_threshold)  # fmt: skip
         return pull.execute(self.providers[name], self.checkpoint.work, self._dt())
 
     def _live_runs(self) -> set[str]:

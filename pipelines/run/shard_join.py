@@ -31,6 +31,7 @@ from pipelines.run.record import (
     STAT_KEYS,
     WRITE_KEYS,
     exit_code,
+    with_pulls,
 )
 from pipelines.run.shard import Shard
 
@@ -145,20 +146,25 @@ def merge_records(
         "legs": [{key: r.get(key) for key in LEG_KEYS} for r in ordered],
         "missing_shards": list(missing),
     }
+    # each dataset pull is one shard's (``Runner.planned_pulls``): taken as that shard has it
+    pulls = {pull: entry for r in ordered for pull, entry in (r.get("datasets") or {}).items()}
+    if pulls:
+        record["datasets"] = pulls
     set_outcome(record)
     return record
 
 
 def set_outcome(record: dict[str, Any]) -> None:
-    """The record's totals and exit code from its providers: a missing shard is a failure, and
-    a provider that failed in one shard but committed in another is not "every one failed"."""
+    """The record's totals and exit code from its providers and dataset pulls: a missing shard
+    is a failure, and a provider that failed in one shard but committed in another is not
+    "every one failed"."""
     providers = record["providers"]
     record["totals"] = {c: sum(e.get(c, 0) for e in providers.values()) for c in COUNTERS}
     code = exit_code(providers)
     partly = any(leg["exit_code"] != EXIT_ALL_FAILED for leg in record["legs"])
     if (code == EXIT_OK and record["missing_shards"]) or (code == EXIT_ALL_FAILED and partly):
         code = EXIT_PROVIDER_FAILED
-    record["exit_code"] = code
+    record["exit_code"] = with_pulls(code, record.get("datasets") or {})
 
 
 def whole_run_gate(record: dict[str, Any], quality: QualityConfig) -> list[str]:

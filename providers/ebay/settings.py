@@ -86,6 +86,7 @@ SETTINGS: tuple[Setting, ...] = (
         "(orders only; used with EBAY_CLIENT_ID/EBAY_CLIENT_SECRET)",
         secret=True,
         required=False,
+        datasets=("orders",),
     ),
     Setting(
         ENV_API_URL,

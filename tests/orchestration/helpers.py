@@ -19,11 +19,12 @@ OFFLINE = ["--offline"]
 
 
 def write_config(tmp: Path) -> Path:
-    """A pipeline.toml writing to ``tmp`` whose plan has the shopify steps only."""
+    """A pipeline.toml writing to ``tmp`` whose plan has the shopify steps only: its products'
+    and its orders' pull (``dataset.orders.shopify``, beside the products' steps)."""
     config = tmp / "pipeline.toml"
     config.write_text(
-        f'[pipeline]\ndata_dir = "{tmp / "data"}"\nlog_dir = "{tmp / "logs"}"\n\n'
-        '[orchestration]\nproviders = ["shopify"]\n'
+        f'[pipeline]\ndata_dir = "{tmp / "data"}"\nlog_dir = "{tmp / "logs"}"\n'
+        'datasets = ["products", "orders"]\n\n[orchestration]\nproviders = ["shopify"]\n'
     )
     return config
 
@@ -74,7 +75,9 @@ def assert_run_complete(tmp: Path, plan: dict[str, Any], run_id: str) -> None:
     runs = [json.loads(line) for line in (tmp / "logs/demo/runs.jsonl").read_text().splitlines()]
     assert runs[-1]["run_id"] == run_id
     assert runs[-1]["providers"]["shopify"]["status"] == "ok"
+    assert runs[-1]["datasets"]["orders.shopify"]["status"] == "ok"
     assert list((tmp / "data/demo/normalized").rglob("source=shopify/*.parquet"))
+    assert list((tmp / "data/demo/orders/normalized").rglob("*.parquet"))
 
 
 # --- sharded runs: shards = 3, offline, whose merged lake must equal one unsharded run ---------

@@ -40,7 +40,8 @@ def test_load_plan_asks_the_pipeline_or_reads_the_file_named_in_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     plan = load_plan(config=write_config(tmp_path))
-    assert [s["name"] for s in plan["steps"]] == [s.name for s in step_graph(["shopify"])]
+    graph = step_graph(["shopify"], datasets=["orders.shopify"])
+    assert [s["name"] for s in plan["steps"]] == [s.name for s in graph]
     (tmp_path / "plan.json").write_text(json.dumps({"steps": []}))
     monkeypatch.setenv(PLAN_ENV, str(tmp_path / "plan.json"))
     assert load_plan() == {"steps": []}
@@ -72,7 +73,7 @@ def test_step_argv_fills_in_the_run_and_appends_the_extra_args(tmp_path: Path) -
     assert argv == [
         str(PROJECT_ROOT / ".venv/bin/python"), "pipelines/run_pipeline.py", "run-step", "quality",
         "--run-id", "20261122T001500Z-a1b2c3", "--config", str(tmp_path / "pipeline.toml"),
-        "--providers", "shopify", "--offline",
+        "--providers", "shopify", "--datasets", "products,orders", "--offline",
     ]  # fmt: skip
 
 

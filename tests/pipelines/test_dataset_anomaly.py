@@ -13,7 +13,7 @@ import pytest
 from pipelines.checks.anomaly import Verdict
 from pipelines.checks.dataset_anomaly import detect_dataset_anomalies
 from pipelines.lake.volumes import DaySums, Volume
-from pipelines.ops.incidents import Incident, alerting
+from pipelines.ops.incidents import Incident, alerting, incident_of
 from pipelines.run.detect import describe_alerts, judge_volumes
 from tests.pipelines.anomaly_helpers import CONFIG, NOW, make_run
 
@@ -166,6 +166,9 @@ def test_a_revenue_alert_opens_its_own_incident() -> None:
     report = judge_volumes(history, current, CONFIG, frozenset(), [])
     current["anomaly"] = report.to_dict()
     incidents = alerting(current)
-    assert Incident("shopify", "revenue_CAD") in incidents
-    assert incidents[Incident("shopify", "revenue_CAD")]["day"] == "2026-11-20"
-    assert "revenue_CAD" in Incident("shopify", "revenue_CAD").marker
+    incident = Incident("shopify", "revenue_CAD", "orders")  # the dataset's, not the products'
+    assert list(incidents) == [incident]
+    assert incidents[incident]["day"] == "2026-11-20"
+    assert "volume-anomaly/orders/shopify/revenue_CAD" in incident.marker
+    assert incident_of(incident.marker) == incident
+    assert incident.title == "Volume anomaly (orders): shopify revenue_CAD"

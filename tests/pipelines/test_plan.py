@@ -232,3 +232,53 @@ def test_a_shards_first_step_command_starts_a_run_of_that_shard(tmp_path: Path) 
     assert checkpoint["options"]["shard"] == "3/3"
     assert sorted(checkpoint["steps"]) == sorted(s["name"] for s in shard["steps"])
     assert checkpoint["steps"]["extract.ebay"]["status"] == "done"
+
+
+ORDERS = '[pipeline]\ndatasets = ["products", "orders"]\n'
+PULLS = ["dataset.orders.shopify", "dataset.orders.ebay", "dataset.orders.amazon_sp"]
+
+
+def test_datasets_beyond_products_are_steps_beside_the_products_ones(tmp_path: Path) -> None:
+    plan = plan_of(tmp_path, ORDERS)
+    assert plan["datasets"] == ["products", "orders"]
+    steps = {step["name"]: step for step in plan["steps"]}
+    graph = step_graph(["shopify", "amazon", "ebay"], datasets=[p[8:] for p in PULLS])
+    assert list(steps) == [step.name for step in graph]
+    for pull in PULLS:  # nothing to wait for: they run beside the products' steps
+        assert (steps[pull]["depends_on"], steps[pull]["retries"]) == ([], 3)
+    assert steps["detect"]["depends_on"] == ["write", *PULLS]
+    assert steps["report"]["depends_on"] == ["detect", *PULLS]
+    for step in plan["steps"]:  # every step's first run starts the run with both datasets
+        assert step["command"][-2:] == ["--datasets", "products,orders"]
+    assert plan["command"]["run"][-2:] == ["--datasets", "products,orders"]
+
+
+def test_an_orders_only_plan_has_no_product_steps(tmp_path: Path) -> None:
+    plan = plan_of(tmp_path, '[pipeline]\ndatasets = ["orders"]\n')
+    assert [step["name"] for step in plan["steps"]] == [
+        "quality", "write", *PULLS, "detect", "report",
+    ]  # fmt: skip
+
+
+def test_a_sharded_plan_pulls_each_dataset_of_each_provider_in_one_shard(tmp_path: Path) -> None:
+    plan = plan_of(tmp_path, ORDERS + SHARDED)
+    pulls = [s["name"] for run in plan["shards"] for s in run["steps"] if s["name"] in PULLS]
+    assert sorted(pulls) == sorted(PULLS)
+
+
+def test_a_pull_steps_command_starts_the_run_with_the_plans_datasets(tmp_path: Path) -> None:
+    (tmp_path / "pipeline.toml").write_text(
+        f'[pipeline]\ndata_dir = "{tmp_path / "data"}"\nlog_dir = "{tmp_path / "logs"}"\n'
+        'datasets = ["products", "orders"]\n[orchestration]\nextra_args = ["--offline"]\n'
+    )
+    plan = json.loads(cli("--dump-orchestration-plan", cwd=tmp_path).stdout)
+    run_id = "20261122T001500Z-a1b2c3"
+    (pull,) = [s for s in plan["steps"] if s["name"] == "dataset.orders.shopify"]
+    argv = [run_id if arg == "{run_id}" else arg for arg in pull["command"]]
+    result = cli(*argv[2:], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    checkpoint = json.loads((tmp_path / f"data/demo/_runs/{run_id}/checkpoint.json").read_text())
+    assert checkpoint["options"]["datasets"] == ["products", "orders"]
+    assert sorted(checkpoint["steps"]) == sorted(s["name"] for s in plan["steps"])
+    assert checkpoint["steps"]["dataset.orders.shopify"]["status"] == "done"
+    assert list((tmp_path / "data/demo/orders").rglob("*.parquet"))

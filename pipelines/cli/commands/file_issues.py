@@ -59,6 +59,7 @@ LABELS = {
     ANOMALY_LABEL: ("d93f0b", "A pipeline run's volumes left their usual range"),
     FAILURE_LABEL: ("b60205", "A provider failed several scheduled pipeline runs in a row"),
 }
+DATASET_COLOR = "5319e7"  # the dataset:<name> label of a dataset beyond products
 FAILURE_STREAK = 3
 FAILED = ("failed", "quality_failed")
 MAX_BODY = 60_000  # GitHub refuses bodies over 65,536 characters
@@ -160,12 +161,18 @@ def capped(text: str) -> str:
     return text
 
 
-def open_issue(client: GitHubClient, label: str, title: str, body: str) -> dict[str, Any]:
-    """A new issue labelled ``label``, the label created first when the repository lacks it."""
-    color, description = LABELS[label]
-    if client.ensure_label(label, color, description):
-        print(f"created label {label}")
-    return client.create_issue(title, body, [label])
+def open_issue(
+    client: GitHubClient, label: str, title: str, body: str, dataset: str = ""
+) -> dict[str, Any]:
+    """A new issue labelled ``label`` (and ``dataset:<name>`` for a dataset beyond products),
+    each label created first when the repository lacks it."""
+    labels = {label: LABELS[label]}
+    if dataset:
+        labels[f"dataset:{dataset}"] = (DATASET_COLOR, f"About the pipeline's {dataset} dataset")
+    for name, (color, description) in labels.items():
+        if client.ensure_label(name, color, description):
+            print(f"created label {name}")
+    return client.create_issue(title, body, list(labels))
 
 
 @dataclass(frozen=True)
@@ -188,6 +195,7 @@ class IncidentRun:
             "provider": incident.provider,
             "metric": incident.metric,
             "value": 0,
+            "dataset": incident.dataset or None,
         }
         text = markdown_cell(describe_verdict(verdict))
         return f"Run {markdown_code(self.record['run_id'])}: {text} ({verdict.get('verdict')})."
@@ -196,8 +204,9 @@ class IncidentRun:
         """The issue body: markers (every run it was about), the history, this run's report."""
         run_ids = dict.fromkeys([*RUN_MARKER_RE.findall(old_body), self.record["run_id"]])
         markers = "\n".join(RUN_MARKER.format(comment_safe(run_id)) for run_id in run_ids)
+        scope = f"{markdown_cell(incident.dataset)}: " if incident.dataset else ""
         return capped(
-            f"{incident.marker}\n{markers}\n**{markdown_cell(incident.provider)}** "
+            f"{incident.marker}\n{markers}\n{scope}**{markdown_cell(incident.provider)}** "
             f"{markdown_cell(incident.metric)} left its alert band. {self.latest(incident)}"
             "\n\n## Recent runs\n\n"
             f"{history_markdown(incident, self.runs)}\n\n## Latest run\n\n{self.report}"
@@ -223,7 +232,8 @@ def raise_incident(
         issue.get("closed_at"), run.record.get("started_at"), run.reopen_days
     )  # fmt: skip
     if issue is None or (closed and not reopen):
-        created = open_issue(client, ANOMALY_LABEL, incident.title, run.body(incident))
+        created = open_issue(client, ANOMALY_LABEL, incident.title, run.body(incident),
+                             incident.dataset)  # fmt: skip
         return f"opened #{created['number']} ({incident.title})"
     number = issue["number"]
     client.update_issue(number, body=run.body(incident, issue.get("body") or ""), state="open")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipelines.ops.gha import annotate, append_summary, run_annotations, set_outputs
+from pipelines.run.incidents import verdict_subject
 
 if TYPE_CHECKING:
     from pipelines.cli.main import CommandContext
@@ -146,10 +147,11 @@ def outputs(record: Mapping[str, Any], committed: bool, env: Mapping[str, str]) 
     """The step outputs: run id, verdict, who alerted or failed, whether the volumes were judged
     at all (``judged``: the issues job then keeps the incidents' issues current), the counts."""
     anomaly = record.get("anomaly") or {}
-    alerts = sorted(
-        {v["provider"] for v in anomaly.get("verdicts", []) if v.get("verdict") == "alert"}
+    alerts = sorted(  # a dataset's volume alert names its pull (orders.shopify)
+        {verdict_subject(v) for v in anomaly.get("verdicts", []) if v.get("verdict") == "alert"}
     )
-    failed = sorted(n for n, e in record["providers"].items() if e.get("status") in FAILED)
+    pulls = {**record["providers"], **(record.get("datasets") or {})}
+    failed = sorted(n for n, e in pulls.items() if e.get("status") in FAILED)
     totals = record.get("totals") or {}
     scheduled_failure = bool(failed) and env.get("GITHUB_EVENT_NAME") == "schedule"
     judged = [v for v in anomaly.get("verdicts", []) if v.get("verdict") in ("ok", "warn", "alert")]

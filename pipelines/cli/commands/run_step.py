@@ -21,7 +21,7 @@ RUN_ID_PATTERN = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from pipelines.cli.parser import _positive_int, _provider_list, _shard
+    from pipelines.cli.parser import _dataset_list, _positive_int, _provider_list, _shard
 
     parser.add_argument("step", metavar="STEP", help="the step to run, e.g. extract.shopify")
     parser.add_argument(
@@ -31,6 +31,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="run the step even if it is done")
     parser.add_argument("--providers", type=_provider_list, metavar="A,B",
                         help="providers of the run (first step only)")  # fmt: skip
+    parser.add_argument("--datasets", type=_dataset_list, metavar="A,B",
+                        help="datasets of the run, e.g. products,orders (first step only; "
+                        "default: pipeline.datasets)")  # fmt: skip
     parser.add_argument("--limit", type=_positive_int, metavar="N",
                         help="records per provider (first step only)")  # fmt: skip
     parser.add_argument("--offline", action="store_true",
@@ -72,7 +75,7 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
             full_refresh=args.full_refresh,
             shard=args.shard,
             allow_mass_delete=args.allow_mass_delete,
-            datasets=parse_datasets(context.config.datasets, "pipeline.datasets"),
+            datasets=args.datasets or parse_datasets(context.config.datasets, "pipeline.datasets"),
         )
     sinks = parse_sinks(context.config.sections.get("sinks"))
     runner = Runner(context.config, context.providers, context.env, options, run_id=args.run_id)

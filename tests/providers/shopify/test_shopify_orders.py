@@ -39,13 +39,15 @@ def run(
     fake: FakeShopify,
     env: dict[str, str] | None = None,
     shopify_options: dict[str, Any] | None = None,
+    reject_threshold: float = 0.05,
     **options: Any,
 ) -> dict[str, Any]:
     """One run against the fake; ``shopify_options`` as under ``[providers.shopify]``."""
     registry = {"shopify": ShopifyProvider()}
     config = load_config(None, registry).with_pipeline(http_backoff_seconds=0.01)
     shopify = {**config.providers["shopify"], **(shopify_options or {})}
-    config = replace(config, providers={**config.providers, "shopify": shopify})
+    config = replace(config, providers={**config.providers, "shopify": shopify},
+                     sections={"quality": {"reject_threshold": reject_threshold}})  # fmt: skip
     options.setdefault("no_cache", True)
     result = Runner(config, registry, {**fake.env(), **(env or {})}, RunOptions(**options)).run()
     return result.record
@@ -145,7 +147,7 @@ def test_bad_token_fails_the_pull_and_the_run(workdir: Path, shopify: FakeShopif
 def test_orders_that_do_not_reconcile_are_quarantined(workdir: Path, shopify: FakeShopify) -> None:
     shopify.orders[0] = make_order(1, totalPriceSet=money("99.99"))
     shopify.orders[1] = make_order(2, currencyCode="USD")
-    pull = run(shopify, datasets=("orders",))["datasets"]["orders.shopify"]
+    pull = run(shopify, datasets=("orders",), reject_threshold=0.5)["datasets"]["orders.shopify"]
     assert pull["quarantined"] == 2
     assert pull["reasons"] == {"totals_do_not_reconcile": 1, "line_currency_mismatch": 1}
     lake = Lake(workdir / "data" / "orders")
@@ -215,3 +217,26 @@ def test_a_step_run_again_after_its_commit_writes_nothing(
     tables = runner.checkpoint.outputs("dataset.orders.shopify")["tables"]
     assert tables == {"order_lines": {"committed_before": 1}, "orders": {"committed_before": 1}}
     assert len(table(workdir / "data", "orders")) == 7
+
+
+def test_orders_over_the_quality_gate_fail_the_run_and_commit_nothing(
+    workdir: Path, shopify: FakeShopify, caplog: pytest.LogCaptureFixture
+) -> None:
+    shopify.orders[0] = make_order(1, totalPriceSet=money("99.99"))
+    shopify.orders[1] = make_order(2, currencyCode="USD")
+    record = run(shopify, datasets=BOTH)
+    gate = (
+        "quality gate failed for orders from shopify: 2 of 7 records rejected (28.6% > 5.0%); "
+        "top reasons: line_currency_mismatch 1, totals_do_not_reconcile 1"
+    )
+    pull = record["datasets"]["orders.shopify"]
+    assert (pull["status"], pull["error"], pull["quarantined"]) == ("quality_failed", gate, 2)
+    assert record["exit_code"] == 3  # as a provider's products over the gate
+    assert record["providers"]["shopify"]["status"] == "ok"  # its products are committed
+    assert table(workdir / "data", "")
+    assert not table(workdir / "data", "orders")
+    assert not load_state(Lake(workdir / "data" / "orders").storage).extra  # no watermark
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [gate]
+    shopify.orders[0], shopify.orders[1] = make_order(1), make_order(2)
+    record = run(shopify, datasets=BOTH)  # fixed upstream: the next run pulls them all
+    assert (record["exit_code"], len(table(workdir / "data", "orders"))) == (0, 7)
