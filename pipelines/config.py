@@ -60,6 +60,19 @@ PIPELINE_OPTIONS: tuple[Option, ...] = (
         minimum=1,
     ),
     Option("row_group_size", int, 131072, "Rows per Parquet row group.", minimum=1),
+    Option(
+        "workers",
+        int,
+        0,
+        "Processes normalizing one provider's records (split by key hash); 0: auto, the CPU "
+        "count when its raw input reaches workers_min_raw_mb, else 1. --workers overrides it.",
+    ),
+    Option(
+        "workers_min_raw_mb",
+        float,
+        64.0,
+        "Raw input (landed files, compressed) from which workers = 0 splits a provider.",
+    ),
     Option("http_timeout_seconds", float, 30.0, "Read timeout of every API call."),
     Option("http_connect_timeout_seconds", float, 5.0, "Connect timeout of every API call."),
     Option("http_max_retries", int, 4, "Retries of one API call (429, 5xx, connection errors)."),

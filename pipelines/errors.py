@@ -72,3 +72,8 @@ class RunLiveError(PipelineError):
 
     Raised by ``pipelines.lake.runlease``; here so the command line can catch it without
     loading the lake."""
+
+
+class WorkerError(PipelineError):
+    """A worker process of a split provider stopped without finishing its share: the run stops
+    before committing anything of it, and ``--resume`` runs that step again."""

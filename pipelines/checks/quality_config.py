@@ -80,6 +80,11 @@ class QualityConfig:
             raise ConfigError(f"quality.rules: unknown rule code(s) {', '.join(unknown)}")
         object.__setattr__(self, "rules", MappingProxyType(dict(self.rules)))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Picklable (a worker process gets a copy): the read-only ``rules`` as a plain dict."""
+        fields = (self.reject_threshold, self.max_title_length, self.max_description_length)
+        return (type(self), (*fields, dict(self.rules)))
+
     def is_enabled(self, code: str) -> bool:
         return self.rules.get(code, RuleSettings()).enabled
 

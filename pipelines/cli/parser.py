@@ -125,6 +125,13 @@ def add_run_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup)
     """The flags of a run: what it covers, and what a scheduler sets."""
     _add_run_selection(parser)
     _add_alerting_and_scheduling(parser)
+    parser.add_argument(
+        "--workers",
+        type=_positive_int,
+        metavar="N",
+        help="normalize each provider in N processes, its records split by key hash "
+        "(default: pipeline.workers; 0 there: the idle CPUs for a large provider, else 1)",
+    )
 
 
 def _add_run_selection(parser: argparse.ArgumentParser) -> None:

@@ -33,6 +33,7 @@ class RunOptions:
     allow_mass_delete: bool = False  # a complete pull may mark more than max_delete_share deleted
     defer_gate: bool = False  # a shard of a joined run: the join decides the quality gate
     datasets: tuple[str, ...] = ("products",)  # what is pulled (pipelines/lake/datasets.py)
+    workers: int | None = None  # processes normalizing a provider (None: pipeline.workers)
 
     @property
     def mode(self) -> str:
@@ -67,6 +68,7 @@ class RunOptions:
             allow_mass_delete=data.get("allow_mass_delete", False),
             defer_gate=data.get("defer_gate", False),
             datasets=tuple(data.get("datasets") or ("products",)),
+            workers=data.get("workers"),
         )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,11 +63,13 @@ class NormalizeStage:
             self.skip = RawSkip(state, provider.name, self.checker, unchanged)
         self.rows = BlockRows(provider, run, self.counts, self.skip)
         self._block: list[bytes] = []
+        self._ordinals: list[int] = []  # the lines' numbers in the whole stream, when given
         self._candidates = CandidateWriter(candidates, PRODUCT_SCHEMA)
         self._quarantine = PartWriter(quarantine, QUARANTINE_SCHEMA, run.row_group_size)
 
-    def feed(self, lines: Iterable[bytes]) -> None:
-        """Normalize and check a whole stream of landed lines (``read_lines``).
+    def feed(self, lines: Iterable[bytes], ordinals: Iterator[int] | None = None) -> None:
+        """Normalize and check a whole stream of landed lines (``read_lines``); ``ordinals``:
+        each line's number in the provider's whole stream, when this stage gets a share of it.
 
         The cyclic garbage collector runs rarely meanwhile: a block's records become
         thousands of objects, and at the default threshold each new one would trigger a pass
@@ -77,14 +79,16 @@ class NormalizeStage:
         gc.set_threshold(GC_THRESHOLD, *threshold[1:])
         try:
             for line in lines:
-                self.add(line)
+                self.add(line, next(ordinals) if ordinals is not None else None)
             self.flush()
         finally:
             gc.set_threshold(*threshold)
 
-    def add(self, line: bytes) -> None:
+    def add(self, line: bytes, ordinal: int | None = None) -> None:
         """Gather one landed line; process the block when it is full."""
         self._block.append(line)
+        if ordinal is not None:
+            self._ordinals.append(ordinal)
         if len(self._block) >= self.run.batch_size:
             self.flush()
 
@@ -95,7 +99,7 @@ class NormalizeStage:
         lines, self._block = self._block, []
         first = self.counts.records + 1
         self.counts.records += len(lines)
-        ordinals = list(range(first, first + len(lines)))
+        ordinals, self._ordinals = self._ordinals or list(range(first, first + len(lines))), []
         table = self.rows.rows(lines, hash_lines(lines), ordinals)
         self._stage(table.drop_columns(["__record"]))
 

@@ -25,7 +25,13 @@ from pipelines.checks.quality_config import QualityConfig
 from pipelines.checks.report import write_reports
 from pipelines.checks.report_retention import prune_reports
 from pipelines.config import PipelineConfig
-from pipelines.errors import ConfigError, DataQualityError, ProviderError, SinkError
+from pipelines.errors import (
+    ConfigError,
+    DataQualityError,
+    ProviderError,
+    SinkError,
+    WorkerError,
+)
 from pipelines.lake.datasets import DATASETS, PRODUCTS
 from pipelines.lake.lake import Lake
 from pipelines.lake.lock import LakeLock, default_holder
@@ -234,7 +240,7 @@ class Runner:
         except (ProviderError, DataQualityError, ConfigError, SinkError) as exc:
             return self._fail(step, started, exc, mask(str(exc)))
         except Exception as exc:
-            if step.provider is None:
+            if step.provider is None or isinstance(exc, WorkerError):
                 # A lock held by another run, or a bug in the pipeline itself: fail loudly, and
                 # record the step as failed, so --status never shows it running.
                 error = mask(f"{type(exc).__name__}: {exc}")
@@ -278,7 +284,7 @@ class Runner:
             return {"status": "skipped" if extract.get("status") == "skipped" else "failed"}
         where = (self.checkpoint.work, self._dt())
         return normalize_step(self.providers[name], self._run_context(), self.quality, self.lake,
-                              where, extract, self.options)  # fmt: skip
+                              where, extract, self.options, self.config)  # fmt: skip
 
     def _step_quality(self, step: Step) -> dict[str, Any]:
         names = self.checkpoint.providers

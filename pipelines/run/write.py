@@ -96,14 +96,14 @@ class WriteStep:
         work = self.checkpoint.work
         normalized = self.checkpoint.outputs(f"normalize.{name}")
         staged = [StagedFile.from_dict(f) for f in normalized["staged"]]
-        candidates = next((f.staged for f in staged if f.zone == "candidates"), None)
         part = self.lake.part_file(work, "normalized", self.dt, name, self.run_id)
         stage = DedupStage(self.run, state, part)
         complete = bool(self.checkpoint.outputs(f"extract.{name}").get("complete"))
         if passes_whole(state, name, normalized.get("raw_skip"), complete):
             self.whole.add(name)
-        stage.feed(candidates)
-        if stage.feed_unchanged(next((f for f in staged if f.zone == "unchanged"), None)):
+        for candidates in (f.staged for f in staged if f.zone == "candidates"):
+            stage.feed(candidates)  # one file, or one per worker (pipelines/run/workers.py)
+        if sum(stage.feed_unchanged(f) for f in staged if f.zone == "unchanged"):
             Lake.discard([f for f in [stage.close()] if f])
             state.rollback(self.lake.storage, name)
             return {"status": "failed", "error": _moved_error(name)}, []

@@ -7,10 +7,11 @@ options it was started with.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipelines.cli.parser import port
+from pipelines.cli.parser import _positive_int, port
 
 if TYPE_CHECKING:
     from pipelines.cli.main import CommandContext
@@ -29,6 +30,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add("--wait", action="store_true",
         help="when another run of this lake is live, wait for it to end "
         "(at most pipeline.run_wait_seconds)")  # fmt: skip
+    add("--workers", type=_positive_int, metavar="N",
+        help="normalize each provider in N processes (default: as the run began)")  # fmt: skip
     add("--metrics-file", type=Path, metavar="PATH",
         help="write the run's Prometheus metrics there (textfile-collector format)")  # fmt: skip
     add("--prometheus-port", type=port, metavar="N",
@@ -44,6 +47,8 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
 
     config, providers, env = context.config, context.providers, context.env
     runner = runner_for_run(config, providers, env, args.run_id, offline=args.offline)
+    if args.workers:  # e.g. fewer than a run whose worker was killed for its memory
+        runner.options = replace(runner.options, workers=args.workers)
     runner.lease_wait = config.run_wait_seconds if args.wait else 0.0
     check_run_paths(args, config, runner.root)
     setup_logging(runner.run_id, verbose=args.verbose, fmt=args.log_format)

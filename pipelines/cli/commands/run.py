@@ -58,6 +58,7 @@ def execute(args: argparse.Namespace, context: CommandContext) -> int:
         max_duration=args.max_duration,
         allow_mass_delete=args.allow_mass_delete,
         defer_gate=args.defer_gate,
+        workers=args.workers,
         datasets=args.datasets or parse_datasets(config.datasets, "pipeline.datasets"),
     )
     if options.replay is not None:  # a bad --replay is a usage error before anything runs
