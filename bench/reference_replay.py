@@ -22,14 +22,17 @@ from pipelines.cli.main import main
 from providers.base import Provider
 from providers.registry import builtin_providers
 
-BATCH_HOOKS = ("normalize_batch", "raw_keys")
+BATCH_HOOKS = ("normalize_batch", "raw_keys", "raw_table")
 
 
 def per_record_only() -> None:
-    """Every built-in provider without its batch hooks."""
+    """Every built-in provider without its batch hooks (``Provider``'s default, or none)."""
     for cls in builtin_providers():
         for hook in BATCH_HOOKS:
-            setattr(cls, hook, getattr(Provider, hook))
+            if hasattr(Provider, hook):
+                setattr(cls, hook, getattr(Provider, hook))
+            elif hook in vars(cls):
+                delattr(cls, hook)
 
 
 if __name__ == "__main__":

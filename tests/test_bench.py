@@ -92,3 +92,21 @@ def test_lake_diff_ignores_the_hashes_and_run_but_not_a_business_value(tmp_path)
     assert differences(other, reference) == [
         "normalized: 1 rows only in the lake, 1 only in the reference"
     ]
+
+
+def test_the_reference_path_has_no_fast_path_left() -> None:
+    """The check compares with records normalized one at a time: no batch hook remains."""
+    probe = (
+        "import reference_replay as r\n"
+        "from providers.base import Provider\n"
+        "from providers.registry import builtin_providers\n"
+        "r.per_record_only()\n"
+        "for cls in builtin_providers():\n"
+        "    assert getattr(cls, 'raw_table', None) is None, cls\n"
+        "    assert cls.normalize_batch is Provider.normalize_batch, cls\n"
+        "    assert cls.raw_keys is Provider.raw_keys, cls\n"
+        "print('per record')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=BENCH, capture_output=True,
+                          text=True, env={"PYTHONPATH": str(BENCH.parent)})  # fmt: skip
+    assert done.stdout.strip() == "per record", done.stderr
