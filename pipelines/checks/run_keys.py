@@ -18,7 +18,7 @@ class RunKeys:
     """
 
     def __init__(self) -> None:
-        self._seen = HashIndex()
+        self._seen = HashIndex(values=False)
 
     def flag_repeats(self, keys: pa.Array) -> pa.BooleanArray:
         """Flag every key already seen in an earlier batch or earlier in this one; remember all.

@@ -249,7 +249,7 @@ class DedupState:
             return np.zeros(0, "S16"), pa.array([], pa.string())
         keys = np.concatenate([k for k, _ in self.pending_ids])
         ids = pa.concat_arrays([i for _, i in self.pending_ids])
-        order = np.argsort(keys, kind="stable")
+        order, self.pending_ids = np.argsort(keys, kind="stable"), []  # the parts freed first
         self.pending_ids = [(keys[order], ids.take(pa.array(order, pa.int64())))]
         return self.pending_ids[0]
 
@@ -288,7 +288,7 @@ class DedupState:
         ordered = sorted(rebuilt.codes.items(), key=lambda item: item[1])
         lookup = np.array([self._code(name) for name, _ in ordered] or [0], np.uint16)
         unread = {b for b in ALL_BUCKETS if b not in self.loaded}
-        for entries in rebuilt.index.buckets(unread).values():
+        for _, entries in rebuilt.index.buckets(unread):
             entries["src"] = lookup[entries["src"]]
             self.index.put(entries)
         self.pending_ids += rebuilt.pending_ids
@@ -382,7 +382,7 @@ def save_state(root: Path | Storage, state: DedupState) -> None:
     names = [name for name, _ in sorted(state.codes.items(), key=lambda item: item[1])]
     files, replaced = dict(state.files) if same else {}, []
     pending = state.pending_pool()
-    for bucket, entries in state.index.buckets(state.dirty).items():
+    for bucket, entries in state.index.buckets(state.dirty):
         if bucket in files:
             replaced.append(files.pop(bucket))
         if len(entries):

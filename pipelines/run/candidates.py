@@ -59,7 +59,7 @@ def read_candidates(path: Path, schema: pa.Schema, batch_size: int) -> Iterator[
         for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size):
             yield pa.Table.from_batches([batch], schema=schema)
         return
-    with pa.memory_map(str(path)) as source:
+    with pa.OSFile(str(path)) as source:  # not mapped: read pages would stay in RSS
         reader = ipc.open_file(source)
         for index in range(reader.num_record_batches):
             yield pa.Table.from_batches([reader.get_batch(index)], schema=schema)

@@ -71,6 +71,7 @@ class WriteStep:
 
     def execute(self) -> dict[str, Any]:
         """Dedup every passing provider, then commit: parts, manifest, state (and Delta)."""
+        pa.default_memory_pool().release_unused()  # what normalize freed (in this process)
         state, repaired = load_or_rebuild_state(self.lake.storage)
         if not self.dry_run:
             self.recover(state, repaired)
@@ -193,6 +194,7 @@ class WriteStep:
                 state.extra.setdefault("providers", {})[name] = next_state
         state.applied_runs.add(self.run_id)
         self.guard()
+        pa.default_memory_pool().release_unused()  # what dedup freed, before the state's peak
         save_state(self.lake.storage, state)
         for zone in ("candidates", "unchanged"):
             shutil.rmtree(self.checkpoint.work / zone, ignore_errors=True)
