@@ -27,11 +27,10 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import zstandard
@@ -42,6 +41,9 @@ from pipelines.lake.schema import PRODUCT_SCHEMA
 from pipelines.lake.storage import LocalStorage, S3Storage, Storage, open_storage
 from pipelines.lake.trash import move_to_trash, purge_trash
 from pipelines.net import strict_json
+
+if TYPE_CHECKING:  # pyarrow.dataset imports pandas (a second or more): only where it is used
+    import pyarrow.dataset as ds
 
 TMP_SUFFIX = ".tmp"
 ZONES = ("raw", "normalized", "quarantine")
@@ -329,6 +331,8 @@ class Lake:
         canonical one, without ``dt``) picks and types the columns; by default every column of
         the oldest and newest files plus ``dt`` and ``source``.
         """
+        import pyarrow.dataset as ds
+
         paths = [str(f) for f in files]
         if schema is None and paths:
             # The oldest part and the newest: a later schema_version adds columns (gtin14 in

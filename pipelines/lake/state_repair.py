@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from pipelines.errors import ConfigError
@@ -41,6 +41,9 @@ from pipelines.lake.schema import CONTENT_HASH_VERSION
 from pipelines.lake.state_files import bucket_files, is_single_file
 from pipelines.lake.state_index import hashed_columns
 from pipelines.lake.storage import Storage
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
 
 log = logging.getLogger("pipeline.state")
 PRODUCT_TABLE = DATASETS[PRODUCTS].home
