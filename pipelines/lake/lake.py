@@ -42,7 +42,7 @@ from pipelines.lake.storage import LocalStorage, S3Storage, Storage, open_storag
 from pipelines.lake.trash import move_to_trash, purge_trash
 from pipelines.net import strict_json
 
-if TYPE_CHECKING:  # pyarrow.dataset imports pandas (a second or more): only where it is used
+if TYPE_CHECKING:  # pyarrow.dataset imports pandas (1-2 s): imported where it is used
     import pyarrow.dataset as ds
 
 TMP_SUFFIX = ".tmp"
@@ -335,8 +335,7 @@ class Lake:
 
         paths = [str(f) for f in files]
         if schema is None and paths:
-            # The oldest part and the newest: a later schema_version adds columns (gtin14 in
-            # version 2), which the older parts read as null.
+            # The oldest part and the newest: older parts read a later version's columns as null.
             found = [
                 stored_schema(ds.dataset(path, format="parquet", filesystem=self.filesystem).schema)
                 for path in dict.fromkeys((paths[0], paths[-1]))
