@@ -32,6 +32,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def execute(args: argparse.Namespace, context: CommandContext) -> int:
     # The pipeline loads here, not at import: `run --help` and completion stay cheap.
+    from pipelines.lake.pandas_probe import skip_pandas_probe
+
+    skip_pandas_probe()  # before anything calls pa.array
     from pipelines.cli.credentials import choose_offline
     from pipelines.cli.logs import setup_logging
     from pipelines.cli.output import print_summary
