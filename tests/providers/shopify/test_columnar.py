@@ -81,6 +81,12 @@ def test_gtin14_over_a_column_is_gtin14_of_each_value(values):
     assert gtin14_array(pa.array(values, pa.string())).to_pylist() == [gtin14(v) for v in values]
 
 
+def test_gtin14_over_a_sliced_column() -> None:
+    values = ["x", "0012345678905", None, "4006381333931", "4006381333932", "12345670"]
+    sliced = pa.array(values, pa.string()).slice(1)
+    assert gtin14_array(sliced).to_pylist() == [gtin14(v) for v in values[1:]]
+
+
 @settings(max_examples=80, deadline=None)
 @given(record=shopify_nodes())
 def test_raw_keys_are_the_ids_normalize_gives(record):
