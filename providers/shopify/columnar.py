@@ -109,7 +109,7 @@ def _rows(table: pa.RecordBatch) -> tuple[pa.Table, pa.Array, pa.Array]:
     nodes = pc.struct_field(table.column("variants"), "nodes")
     parent = pc.list_parent_indices(nodes)
     variant = pc.list_flatten(nodes)
-    product = table.take(parent)
+    product = table.drop_columns(["variants"]).take(parent)  # not the nested variants
     shop = product.column("__shop")
     several = pc.greater(pc.take(pc.list_value_length(nodes), parent), 1)
     field = variant.field
