@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from pipelines.run.raw_arrow import arrow_records
 from providers.identifiers import PY_WHITESPACE, gtin14, gtin14_array
 from providers.shopify import ShopifyProvider
-from providers.shopify.columnar import JSON_SCHEMA, normalize_block, normalize_table
+from providers.shopify.columnar import JSON_SCHEMA, _id_number, normalize_block, normalize_table
 from tests.batch_equivalence import assert_raw_keys_match, landed, recorded_records
 from tests.batch_equivalence import assert_same as same_both_ways
 from tests.strategies import gtins, shopify_nodes, tricky_text
@@ -91,3 +91,11 @@ def test_gtin14_over_a_sliced_column() -> None:
 @given(record=shopify_nodes())
 def test_raw_keys_are_the_ids_normalize_gives(record):
     assert_raw_keys_match(ShopifyProvider(), record)
+
+
+def test_the_number_of_variant_gids_and_of_other_ids_is_what_follows_the_last_slash():
+    gids = ["gid://shopify/ProductVariant/12", "gid://shopify/ProductVariant/", "x/é/3"]
+    odd = ["gid://shopify/ProductVariant/1/2", "plain", "a/b\nc"]
+    for ids in (gids[:2], gids, gids[:2] + odd):
+        numbers = _id_number(pa.array([*ids, None], pa.string())).to_pylist()
+        assert numbers == [i.rsplit("/", 1)[-1] for i in ids] + [None]
