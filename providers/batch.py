@@ -104,7 +104,16 @@ def money(values: Any) -> tuple[pa.Array, pa.Array]:
 def utc_times(values: Any, pattern: str) -> tuple[pa.Array, pa.Array]:
     """UTC timestamps of the values matching ``pattern``, and where another form needs the
     reference. A pattern allows ``YYYY-MM-DDTHH:MM:SS``, then at most a fraction of up to six
-    digits (``.123``) and a ``Z``: the forms ``datetime.fromisoformat`` reads as this does."""
+    digits (``.123``) and a ``Z``: the forms ``datetime.fromisoformat`` reads as this does.
+    Each distinct text is parsed once (a catalog's timestamps repeat a lot)."""
+    encoded = pc.dictionary_encode(values)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    parsed, bad = _utc_times(encoded.dictionary, pattern)
+    return pc.take(parsed, encoded.indices), pc.fill_null(pc.take(bad, encoded.indices), False)
+
+
+def _utc_times(values: pa.Array, pattern: str) -> tuple[pa.Array, pa.Array]:
     plain = pc.fill_null(pc.match_substring_regex(values, pattern), False)
     chosen = pc.if_else(plain, values, _NO_TEXT)
     parsed = pc.strptime(pc.utf8_slice_codeunits(chosen, 0, 19), _SECONDS, "us", error_is_null=True)

@@ -57,20 +57,32 @@ def gtin14(value: Any) -> str | None:
 
 
 def gtin14_array(values: pa.Array) -> pa.Array:
-    """``gtin14`` of every string of ``values``, with Arrow compute (the same results)."""
-    import pyarrow as pa  # here: the command line imports this module, and not pyarrow
+    """``gtin14`` of every string of ``values``, with Arrow compute (the same results); the
+    check digits of the padded digits (14 ASCII bytes each) summed as one numpy matrix."""
+    import numpy as np  # here: the command line imports this module, and not numpy
+    import pyarrow as pa
     import pyarrow.compute as pc
 
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
     text = pc.replace_substring_regex(values, _ARROW_SEPARATORS, "")
     length = pc.utf8_length(text)
     digits = pc.match_substring_regex(text, "^[0-9]+$")
-    valid = pc.and_(pc.is_in(length, pa.array(sorted(GTIN_LENGTHS), length.type)), digits)
+    valid = pc.fill_null(
+        pc.and_(pc.is_in(length, pa.array(sorted(GTIN_LENGTHS), length.type)), digits), False
+    )
     padded = pc.utf8_lpad(pc.if_else(valid, text, "0" * GTIN14_LENGTH), GTIN14_LENGTH, "0")
-    total = pa.repeat(pa.scalar(0, pa.int64()), len(values))
-    for i in range(GTIN14_LENGTH - 1):  # from the right the body weighs 3, 1, 3, …
-        digit = pc.cast(pc.utf8_slice_codeunits(padded, i, i + 1), pa.int64())
-        total = pc.add(total, pc.multiply(digit, 3 if i % 2 == 0 else 1))
-    check = pc.remainder(pc.subtract(10, pc.remainder(total, 10)), 10)
-    last = pc.cast(pc.utf8_slice_codeunits(padded, 13, 14), pa.int64())
-    ok = pc.and_(pc.and_(valid, pc.equal(check, last)), pc.not_equal(padded, "0" * GTIN14_LENGTH))
-    return pc.if_else(pc.fill_null(ok, False), padded, pa.scalar(None, pa.string()))
+    matrix = _digits(padded, np)
+    total = matrix[:, :-1] @ np.resize([3, 1], GTIN14_LENGTH - 1)  # from the right: 3, 1, 3, …
+    ok = np.asarray(valid) & ((10 - total % 10) % 10 == matrix[:, -1]) & matrix.any(axis=1)
+    return pc.if_else(pa.array(ok), padded, pa.scalar(None, pa.string()))
+
+
+def _digits(padded: pa.Array, np: Any) -> Any:
+    """The digits of ``padded`` (every value 14 ASCII digits) as a rows x 14 int matrix."""
+    rows = len(padded)
+    if not rows:
+        return np.zeros((0, GTIN14_LENGTH), np.int64)
+    start = int(np.frombuffer(padded.buffers()[1], np.int32, 1, padded.offset * 4)[0])
+    data = np.frombuffer(padded.buffers()[2], np.uint8, rows * GTIN14_LENGTH, start)
+    return data.reshape(rows, GTIN14_LENGTH).astype(np.int64) - ord("0")

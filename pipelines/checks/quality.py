@@ -155,14 +155,21 @@ def check_availability_vocabulary(table: pa.Table, ctx: RuleContext) -> Mask:
 
 
 def check_title_length(table: pa.Table, ctx: RuleContext) -> Mask:
-    length = pc.utf8_length(table["title"])
-    too_short_or_long = pc.or_(pc.less(length, 1), pc.greater(length, ctx.config.max_title_length))
-    return too_short_or_long.fill_null(False)
+    empty = pc.equal(pc.binary_length(table["title"]), 0).fill_null(False)
+    return pc.or_(empty, _longer_than(table["title"], ctx.config.max_title_length))
 
 
 def check_description_length(table: pa.Table, ctx: RuleContext) -> Mask:
-    length = pc.utf8_length(table["description"])
-    return pc.greater(length, ctx.config.max_description_length).fill_null(False)
+    return _longer_than(table["description"], ctx.config.max_description_length)
+
+
+def _longer_than(values: pa.ChunkedArray, limit: int) -> pa.BooleanArray:
+    """More than ``limit`` characters; counted only when a value has more than ``limit`` bytes
+    (a character is at least one byte)."""
+    over = pc.greater(pc.binary_length(values), limit).fill_null(False)
+    if not pc.any(over).as_py():
+        return over
+    return pc.greater(pc.utf8_length(values), limit).fill_null(False)
 
 
 def check_duplicate_source_id(table: pa.Table, ctx: RuleContext) -> Mask:
@@ -255,7 +262,7 @@ class QualityChecker:
         rejected = table.filter(pa.array(reject))
         reasons = _reasons(list(errors), matrix[:, reject])
         result = QualityResult(
-            valid=table.filter(pa.array(~reject)),
+            valid=table.filter(pa.array(~reject)) if rejected.num_rows else table,
             rejected=rejected.append_column(REASONS_FIELD, reasons),
             counts={c: int(m.sum()) for c, m in failing.items() if m.any()},
         )

@@ -16,8 +16,8 @@ A run writes its files in its local work folder; ``commit`` puts them in place (
 local lake, an upload under the final name in an object store) and then writes the manifest,
 in one atomic write. A run that dies before its manifest leaves files that ``recover``
 moves to ``_trash/`` at the next commit (never a file a manifest or the state claims, nor one of
-a live run); readers that trust manifests (``committed_files``) never see
-them, and in a local lake nothing half-written carries a ``.parquet`` name at any time.
+a live run); readers that trust manifests (``committed_files``) never see them, and in a local
+lake nothing half-written carries a ``.parquet`` name at any time.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import zstandard
 
 from pipelines.errors import LakeDamagedError
 from pipelines.lake.manifest import MANIFEST_DIR, Manifest, manifest_path, parse_manifest
-from pipelines.lake.schema import PRODUCT_SCHEMA
+from pipelines.lake.schema import PER_ROW_COLUMNS, PRODUCT_SCHEMA
 from pipelines.lake.storage import LocalStorage, S3Storage, Storage, open_storage
 from pipelines.lake.trash import move_to_trash, purge_trash
 from pipelines.net import strict_json
@@ -189,9 +189,9 @@ class PartWriter:
             return
         if self._writer is None:
             self.file.staged.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = pq.ParquetWriter(
-                self.file.staged, self.schema, compression="zstd", use_dictionary=True
-            )
+            dictionary = [name for name in self.schema.names if name not in PER_ROW_COLUMNS]
+            self._writer = pq.ParquetWriter(self.file.staged, self.schema, compression="zstd",
+                                            use_dictionary=dictionary)  # fmt: skip
         table = pa.concat_tables(self._pending)
         self._writer.write_table(table, row_group_size=self.row_group_size)
         self.file.rows += table.num_rows

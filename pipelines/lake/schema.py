@@ -76,6 +76,12 @@ PRODUCT_SCHEMA = pa.schema(
     metadata={"schema_version": str(SCHEMA_VERSION)},
 )
 BUSINESS_COLUMNS = tuple(f.name for f in BUSINESS_FIELDS)
+# Columns whose values are (nearly) all distinct within a row group, one per variant or product:
+# Parquet parts store them without a dictionary, which would only be built and then dropped.
+PER_ROW_COLUMNS = frozenset({
+    "source_id", "source_parent_id", "sku", "gtin", "gtin14", "title", "url", "image_url",
+    "raw_hash", "content_hash",
+})  # fmt: skip
 
 # One line per column for the generated reference (docs/lake.md, docs/schema/); a test
 # requires a description for every column of PRODUCT_SCHEMA.

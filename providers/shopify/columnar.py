@@ -22,6 +22,7 @@ from providers.shopify.normalize import DEFAULT_VARIANT_TITLE, SOURCE
 _TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$"
 
 _TEXT = pa.string()
+_VARIANT_GID = "gid://shopify/ProductVariant/"
 
 
 def _schema(quantity: pa.DataType) -> pa.Schema:
@@ -109,8 +110,7 @@ def _rows(table: pa.RecordBatch) -> tuple[pa.Table, pa.Array, pa.Array]:
     nodes = pc.struct_field(table.column("variants"), "nodes")
     parent = pc.list_parent_indices(nodes)
     variant = pc.list_flatten(nodes)
-    product = table.take(parent)
-    shop = product.column("__shop")
+    product = _product_columns(table).take(parent)
     several = pc.greater(pc.take(pc.list_value_length(nodes), parent), 1)
     field = variant.field
     price, price_bad = money(field("price"))
@@ -124,32 +124,56 @@ def _rows(table: pa.RecordBatch) -> tuple[pa.Table, pa.Array, pa.Array]:
     rows = {
         "source": pa.repeat(SOURCE, len(variant)),
         "source_id": field("id"),
-        "source_parent_id": product.column("id"),
-        "marketplace": text(pc.struct_field(shop, "myshopifyDomain")),
+        "source_parent_id": product.column("source_parent_id"),
+        "marketplace": product.column("marketplace"),
         "sku": text(field("sku")),
         "gtin": text(field("barcode")),
         "mpn": pa.nulls(len(variant), pa.string()),
-        "brand": text(product.column("vendor")),
+        "brand": product.column("brand"),
         "title": _title(product.column("title"), field("title")),
-        "description": text(product.column("description")),
-        "product_type": text(product.column("productType")),
+        "description": product.column("description"),
+        "product_type": product.column("product_type"),
         "category_path": pa.nulls(len(variant), pa.list_(pa.string())),
         "condition": pa.repeat("new", len(variant)),
         "availability": _availability(field("availableForSale"), quantity),
         "price_amount": price,
         "list_price_amount": listed,
-        "currency": case(pc.struct_field(shop, "currencyCode"), pc.utf8_upper),
+        "currency": product.column("currency"),
         "inventory_quantity": quantity,
-        "url": _url(product.column("onlineStoreUrl"), field("id"), several),
-        "image_url": text(_image(product.column("featuredMedia"))),
+        "url": _url(product.column("url"), product.column("variant_url"), field("id"), several),
+        "image_url": product.column("image_url"),
         "additional_image_urls": pa.nulls(len(variant), pa.list_(pa.string())),
-        "tags": _tags(product.column("tags")),
-        "status": case(product.column("status"), pc.utf8_lower),
+        "tags": product.column("tags"),
+        "status": product.column("status"),
         "seller_name": pa.nulls(len(variant), pa.string()),
         "source_created_at": created,
         "source_updated_at": updated,
     }
     return pa.table(rows), parent, bad
+
+
+def _product_columns(table: pa.RecordBatch) -> pa.Table:
+    """What a variant's row takes of its product node, worked out once per product."""
+    shop = table.column("__shop")
+    url = text(table.column("onlineStoreUrl"))
+    separator = pc.if_else(pc.match_substring(url, "?"), "&", "?")
+    columns = {
+        "source_parent_id": table.column("id"),
+        "marketplace": text(pc.struct_field(shop, "myshopifyDomain")),
+        "brand": text(table.column("vendor")),
+        "title": pc.utf8_trim(table.column("title"), PY_WHITESPACE),
+        "description": text(table.column("description")),
+        "product_type": text(table.column("productType")),
+        "currency": case(pc.struct_field(shop, "currencyCode"), pc.utf8_upper),
+        "url": url,
+        "variant_url": pc.binary_join_element_wise(url, separator, "variant=", ""),
+        "image_url": text(_image(table.column("featuredMedia"))),
+        "tags": _tags(table.column("tags")),
+        "status": case(table.column("status"), pc.utf8_lower),
+        "createdAt": table.column("createdAt"),
+        "updatedAt": table.column("updatedAt"),
+    }
+    return pa.table(columns)
 
 
 def _bad_products(table: pa.RecordBatch, parent: pa.Array, bad_rows: pa.Array) -> pa.Array:
@@ -175,8 +199,8 @@ def _tags(tags: pa.Array) -> pa.Array:
     return pc.if_else(tags.is_null(), pa.scalar([], pa.list_(pa.string())), tags)
 
 
-def _title(product: Any, variant: pa.Array) -> pa.Array:
-    title = pc.utf8_trim(product, PY_WHITESPACE)
+def _title(title: Any, variant: pa.Array) -> pa.Array:
+    """The product's title (stripped), then `` - `` and the variant's unless that is plain."""
     option = pc.utf8_trim(pc.fill_null(variant, ""), PY_WHITESPACE)
     plain = pc.or_(pc.or_(pc.equal(title, ""), pc.equal(option, "")),
                    pc.equal(option, DEFAULT_VARIANT_TITLE))  # fmt: skip
@@ -195,12 +219,19 @@ def _time(variant: pa.Array, product: Any) -> tuple[pa.Array, pa.Array]:
     return utc_times(pc.if_else(present(variant), variant, product), _TIME)
 
 
-def _url(store_url: Any, variant_id: pa.Array, several: pa.Array) -> pa.Array:
-    url = text(store_url)
-    numeric = pc.replace_substring_regex(variant_id, r"(?s)^.*/", "")
-    separator = pc.if_else(pc.match_substring(url, "?"), "&", "?")
-    pointed = pc.binary_join_element_wise(url, separator, "variant=", numeric, "")
+def _url(url: Any, variant_url: Any, variant_id: pa.Array, several: pa.Array) -> pa.Array:
+    """The product's URL; with several variants, ``variant_url`` and the id's number."""
+    pointed = pc.binary_join_element_wise(variant_url, _id_number(variant_id), "")
     return pc.if_else(pc.fill_null(several, False), pointed, url)
+
+
+def _id_number(ids: pa.Array) -> pa.Array:
+    """What follows the last ``/`` of each id: a slice when every id is a variant gid."""
+    tail = pc.utf8_slice_codeunits(ids, len(_VARIANT_GID))
+    plain = pc.and_(pc.starts_with(ids, _VARIANT_GID), pc.invert(pc.match_substring(tail, "/")))
+    if pc.all(pc.fill_null(plain, True)).as_py():
+        return tail
+    return pc.replace_substring_regex(ids, r"(?s)^.*/", "")
 
 
 def _image(media: Any) -> pa.Array:

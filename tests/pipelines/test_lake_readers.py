@@ -106,3 +106,22 @@ def test_a_lake_without_parts_reads_as_empty_tables(tmp_path: Path) -> None:
     assert products.schema.names == [*PRODUCT_SCHEMA.names, "dt"]
     assert lake.dataset("quarantine").to_table().schema.names == ["dt", "source"]
     assert duckdb.sql("SELECT count(*) FROM products").fetchall() == [(0,)]
+
+
+def test_part_writer_stores_per_row_columns_without_a_dictionary(tmp_path: Path) -> None:
+    path = "normalized/dt=2026-01-01/source=shopify/part-x-0.parquet"
+    part = StagedFile(tmp_path / "shopify.parquet", path, "normalized", "shopify")
+    schema = pa.schema([PRODUCT_SCHEMA.field(n) for n in ("source", "source_id", "condition")])
+    writer = PartWriter(part, schema, 10)
+    rows = {"source": ["shopify"] * 3, "source_id": ["1", "2", "3"], "condition": ["new"] * 3}
+    writer.write(pa.table(rows, schema=schema))
+    writer.close()
+
+    group = pq.ParquetFile(part.staged).metadata.row_group(0)
+    encodings = {group.column(i).path_in_schema: group.column(i).encodings for i in range(2)}
+    assert "RLE_DICTIONARY" in encodings["condition"]
+    assert "RLE_DICTIONARY" not in encodings["source_id"]
+    assert duckdb.sql(f"SELECT count(*) FROM '{part.staged}'").fetchall() == [(3,)]
+    assert pq.read_table(part.staged).to_pydict() == {
+        n: rows[n] for n in ("source_id", "condition")
+    }

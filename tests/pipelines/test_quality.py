@@ -181,6 +181,14 @@ def test_configured_lengths_apply() -> None:
     assert result.counts == {"title_length": 1, "description_length": 1}
 
 
+def test_lengths_count_characters_not_bytes() -> None:
+    config = QualityConfig(max_title_length=2, max_description_length=3)
+    rows = [{"title": "éé", "description": "ééé"}, {"title": "ééé", "description": "éééé"}]
+    result = check(rows_with_ids(rows), config)
+    assert rejected_reasons(result) == {1: ["title_length"]}
+    assert result.counts == {"title_length": 1, "description_length": 1}
+
+
 def test_disabled_rules_neither_reject_nor_count() -> None:
     off = RuleSettings(enabled=False)
     config = QualityConfig(rules={"currency_iso4217": off, "duplicate_source_id": off})

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from pipelines.run.raw_arrow import arrow_records
 from providers.identifiers import PY_WHITESPACE, gtin14, gtin14_array
 from providers.shopify import ShopifyProvider
-from providers.shopify.columnar import JSON_SCHEMA, normalize_block, normalize_table
+from providers.shopify.columnar import JSON_SCHEMA, _id_number, normalize_block, normalize_table
 from tests.batch_equivalence import assert_raw_keys_match, landed, recorded_records
 from tests.batch_equivalence import assert_same as same_both_ways
 from tests.strategies import gtins, shopify_nodes, tricky_text
@@ -81,7 +81,21 @@ def test_gtin14_over_a_column_is_gtin14_of_each_value(values):
     assert gtin14_array(pa.array(values, pa.string())).to_pylist() == [gtin14(v) for v in values]
 
 
+def test_gtin14_over_a_sliced_column() -> None:
+    values = ["x", "0012345678905", None, "4006381333931", "4006381333932", "12345670"]
+    sliced = pa.array(values, pa.string()).slice(1)
+    assert gtin14_array(sliced).to_pylist() == [gtin14(v) for v in values[1:]]
+
+
 @settings(max_examples=80, deadline=None)
 @given(record=shopify_nodes())
 def test_raw_keys_are_the_ids_normalize_gives(record):
     assert_raw_keys_match(ShopifyProvider(), record)
+
+
+def test_the_number_of_variant_gids_and_of_other_ids_is_what_follows_the_last_slash():
+    gids = ["gid://shopify/ProductVariant/12", "gid://shopify/ProductVariant/", "x/é/3"]
+    odd = ["gid://shopify/ProductVariant/1/2", "plain", "a/b\nc"]
+    for ids in (gids[:2], gids, gids[:2] + odd):
+        numbers = _id_number(pa.array([*ids, None], pa.string())).to_pylist()
+        assert numbers == [i.rsplit("/", 1)[-1] for i in ids] + [None]
