@@ -29,6 +29,7 @@ from pipelines.checks.quality_rules import RULE_INFO, Severity
 from pipelines.checks.run_keys import RunKeys
 from pipelines.checks.schema_drift import check_columns
 from pipelines.lake.schema import AVAILABILITIES, CONDITIONS
+from pipelines.lake.state_index import SEP, hash_keys
 
 MAX_EXAMPLE_ID_LENGTH = 80
 
@@ -179,14 +180,11 @@ def check_duplicate_source_id(table: pa.Table, ctx: RuleContext) -> Mask:
 
 def _run_keys(
     source: pa.Array | pa.ChunkedArray, source_id: pa.Array | pa.ChunkedArray
-) -> pa.Array:
-    """The run key of each (source, source_id); null when either is blank."""
-    # Length-prefixing the source makes the joined key unambiguous whatever the ids hold.
-    prefix = pc.cast(pc.utf8_length(source), pa.string())
-    keys = pc.binary_join_element_wise(prefix, source, source_id, ":")
+) -> np.ndarray:
+    """The key hash of each (source, source_id) (``RunKeys``); zeros when either is blank."""
+    keys = pc.binary_join_element_wise(source, source_id, SEP)
     blank = pc.or_(_blank(source), _blank(source_id))
-    keys = pc.if_else(blank, pa.scalar(None, pa.string()), keys)
-    return keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+    return hash_keys(pc.if_else(blank, pa.scalar(None, pa.string()), keys).to_pylist())
 
 
 def check_gtin_check_digit(table: pa.Table, ctx: RuleContext) -> Mask:
@@ -269,17 +267,17 @@ class QualityChecker:
         self._tally(table.num_rows, result)
         return result
 
-    def seen_in_run(self, source: str, source_ids: pa.Array) -> np.ndarray:
-        """Which ids this run's ``duplicate_source_id`` rule has seen (nothing remembered)."""
-        return self._context.run_keys.known(
-            _run_keys(pa.repeat(source, len(source_ids)), source_ids)
-        )
+    def seen_in_run(self, keys: np.ndarray) -> np.ndarray:
+        """Which key hashes (``RunKeys``) this run has seen already (nothing remembered)."""
+        return self._context.run_keys.known(keys)
 
-    def pass_unchecked(self, source: str, source_ids: pa.Array) -> None:
-        """Ids of rows that pass without a check (unchanged raw): seen, for the rule."""
-        self._context.run_keys.flag_repeats(
-            _run_keys(pa.repeat(source, len(source_ids)), source_ids)
-        )
+    def expect_keys(self, count: int) -> None:
+        """The run will likely see about ``count`` keys (``RunKeys.expect``)."""
+        self._context.run_keys.expect(count)
+
+    def pass_unchecked(self, keys: np.ndarray) -> None:
+        """Key hashes of rows that pass without a check (unchanged raw): seen, for the rule."""
+        self._context.run_keys.flag_repeats(keys)
 
     def verdict(self, provider: str) -> str | None:
         """``gate_verdict`` over everything this checker has seen."""

@@ -5,28 +5,41 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from pipelines.lake.state_index import ENTRY, HashIndex, hash_keys
+from pipelines.lake.state_index import ENTRY, HashIndex, nonzero16
 
 
 class RunKeys:
     """The (source, source_id) keys seen so far in one run, for ``duplicate_source_id``.
 
-    Kept as 16-byte key hashes in a hash index (``state_index.HashIndex``, the dedup state's):
-    a batch is a few vectorised probes, so a run costs time linear in its rows (an Arrow
-    ``is_in`` against every key seen so far would cost, per batch, time linear in the run's
-    keys: quadratic over a run), and memory is tens of bytes a key, no Python string.
+    Kept as their key hashes (``state_index.hash_keys`` of ``source\\x1fsource_id``: the key the
+    dedup state holds a row by, so a caller that hashed a key for the state hands that hash
+    here too) in a hash index (``state_index.HashIndex``, the dedup state's): a batch is a few
+    vectorised probes, so a run costs time linear in its rows (an Arrow ``is_in`` against
+    every key seen so far would cost, per batch, time linear in the run's keys: quadratic over
+    a run), and memory is tens of bytes a key, no Python string.
     """
 
     def __init__(self) -> None:
         self._seen = HashIndex(values=False)
+        self.expected = 0  # how many keys the run will likely see (``expect``), 0: unknown
 
-    def flag_repeats(self, keys: pa.Array) -> pa.BooleanArray:
-        """Flag every key already seen in an earlier batch or earlier in this one; remember all.
+    def expect(self, count: int) -> None:
+        """The run will likely see about ``count`` keys (a run skipping unchanged raw: the
+        keys the state holds). Until then the index grows by doubling, in a few steps,
+        instead of ``HashIndex``'s steps of a quarter (each a copy and a rehash)."""
+        self.expected = count
 
-        A null key (a blank source or source_id, another rule's concern) is never a repeat.
-        """
-        rows = np.flatnonzero(np.asarray(keys.is_valid()))
-        hashes = hash_keys(keys.filter(keys.is_valid()).to_pylist())
+    def _room(self, more: int) -> None:
+        need = len(self._seen) + more
+        if len(self._seen.keys) < need <= self.expected:
+            self._seen.reserve(min(max(need, 2 * len(self._seen.keys)), self.expected))
+
+    def flag_repeats(self, keys: np.ndarray) -> pa.BooleanArray:
+        """Flag every key hash already seen in an earlier batch or earlier in this one;
+        remember all. No key (a zero hash: a blank source or source_id, another rule's
+        concern) is never a repeat."""
+        rows = np.flatnonzero(nonzero16(keys))
+        hashes = keys[rows]
         _, first = np.unique(hashes, return_index=True)
         earlier = self._seen.find(hashes) >= 0
         repeat_here = np.ones(len(rows), bool)
@@ -35,13 +48,10 @@ class RunKeys:
         repeat[rows] = earlier | repeat_here
         fresh = np.zeros(int((~earlier[first]).sum()), ENTRY)
         fresh["key"] = hashes[first[~earlier[first]]]
+        self._room(len(fresh))
         self._seen.put(fresh)
         return pa.array(repeat)
 
-    def known(self, keys: pa.Array) -> np.ndarray:
-        """Which ``keys`` this run has seen already (nothing is remembered; a null key never)."""
-        known = np.zeros(len(keys), bool)
-        rows = np.flatnonzero(np.asarray(keys.is_valid()))
-        hashes = hash_keys(keys.filter(keys.is_valid()).to_pylist())
-        known[rows] = self._seen.find(hashes) >= 0
-        return known
+    def known(self, keys: np.ndarray) -> np.ndarray:
+        """Which key hashes this run has seen already (nothing is remembered; no key never)."""
+        return (self._seen.find(keys) >= 0) & nonzero16(keys)

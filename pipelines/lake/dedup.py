@@ -40,6 +40,7 @@ from pipelines.lake.state_index import (
     hashed_columns,
     key_array,
     key_hashes,
+    nonzero16,
     occurrences,
     row_keys,
 )
@@ -119,19 +120,12 @@ class DedupState:
         rows = rows.set_column(index, "change_type", pa.array(types, pa.string()))
         return rows, counts
 
-    def raw_unchanged(self, source: str, source_ids: pa.Array, raw_hashes: pa.Array) -> np.ndarray:
-        """Per pair of ``source_ids`` and ``raw_hashes`` (hex, as the ``raw_hash`` column): does
-        the state hold that key with that raw hash. A null id or hash is never unchanged."""
-        answer = np.zeros(len(source_ids), dtype=bool)
-        null = source_ids.is_null().to_numpy(False) | raw_hashes.is_null().to_numpy(False)
-        rows = np.flatnonzero(~null)
-        ids, raw_hex = source_ids.take(rows).cast(pa.string()), raw_hashes.take(rows)
-        table = pa.table({"source": pa.repeat(source, len(rows)), "source_id": ids})
-        keys, raw = hashed_columns(table.append_column("raw_hash", raw_hex), "raw_hash")
+    def raw_unchanged(self, keys: np.ndarray, raw: np.ndarray) -> np.ndarray:
+        """Per key hash and raw hash (both ``S16``: ``source_key_hashes``, ``hex16``): does the
+        state hold that key with that raw hash. No key or raw hash (zeros) is never unchanged."""
         self._load(np.unique(bucket_of(keys)))
-        found, held = self.index.get(keys)
-        answer[rows] = found & (held["raw"] == raw)
-        return answer
+        found, entries = self.index.get(keys)
+        return found & (entries["raw"] == raw) & nonzero16(keys) & nonzero16(raw)
 
     def rollback(self, root: Path | Storage, source: str) -> None:
         """Put ``source``'s entries back as the lake at ``root`` last committed them."""

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.lake.state_index import fixed16, hash_keys
+from pipelines.lake.state_index import binary16, fixed16, hash_keys
 from pipelines.lake.storage import Storage
 
 SEEN_DIR = "_shards"
@@ -33,10 +33,8 @@ def seen_path(run_id: str, provider: str) -> str:
 def write_seen(storage: Storage, run_id: str, provider: str, keys: np.ndarray) -> None:
     """Store the key hashes (``S16``) run ``run_id`` saw of ``provider`` (replacing what a
     retry left)."""
-    buffer = pa.py_buffer(np.ascontiguousarray(keys, "S16").tobytes())
-    column = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(keys), [None, buffer])
     sink = pa.BufferOutputStream()
-    pq.write_table(pa.table({"key_hash": column}), sink, compression="zstd")
+    pq.write_table(pa.table({"key_hash": binary16(keys)}), sink, compression="zstd")
     storage.write_bytes(seen_path(run_id, provider), sink.getvalue().to_pybytes())
 
 

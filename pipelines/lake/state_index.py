@@ -69,6 +69,23 @@ def hash_keys(keys: list[str | None]) -> np.ndarray:
     return np.frombuffer(b"".join(digests), "S16").copy() if digests else np.zeros(0, "S16")
 
 
+def source_key_hashes(source: str, source_ids: pa.Array) -> np.ndarray:
+    """The key hash of each of ``source``'s ``source_ids`` (zeros for a null id)."""
+    ids = source_ids.cast(pa.string())
+    return hash_keys(pc.binary_join_element_wise(pa.repeat(source, len(ids)), ids, SEP).to_pylist())
+
+
+def binary16(keys: np.ndarray) -> pa.Array:
+    """``S16`` values (key hashes) as an Arrow ``binary(16)`` column: ``fixed16``'s inverse."""
+    buffer = pa.py_buffer(np.ascontiguousarray(keys, "S16").tobytes())
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(keys), [None, buffer])
+
+
+def nonzero16(keys: np.ndarray) -> np.ndarray:
+    """Which key hashes are not all zeros (``hash_keys``' hash of a None: no key)."""
+    return np.ascontiguousarray(keys, "S16").view(np.uint64).reshape(-1, 2).any(axis=1)
+
+
 def hashed_columns(table: pa.Table, *hex_columns: str) -> list[np.ndarray]:
     """The key hash of every row of ``table`` (``source``, ``source_id``), then ``hex16`` of
     each column named, all as ``S16`` arrays."""

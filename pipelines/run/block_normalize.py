@@ -18,10 +18,12 @@ import pyarrow.compute as pc
 
 from pipelines.errors import SkippableRecordError
 from pipelines.lake.schema import PRODUCT_SCHEMA, SCHEMA_VERSION, hash_content
+from pipelines.lake.state_index import source_key_hashes
 from pipelines.net.strict_json import InvalidNumberRecord, loads_record
 from pipelines.run.block_rows import BLOCK_SCHEMA, RunContext, typed_rows
 from pipelines.run.counts import ProviderCounts
 from pipelines.run.raw_arrow import arrow_records
+from pipelines.run.replay_keys import carried_keys
 from providers.batch import NormalizedBlock
 from providers.identifiers import gtin14
 
@@ -39,8 +41,9 @@ class Normalizer(Protocol):
 
 
 # Which of a block's records to skip (``pipelines.run.skip.RawSkip``): given the record count,
-# every key of the block, the record giving each and each record's raw hash.
-Skip = Callable[[int, pa.Array, np.ndarray, list[str]], np.ndarray]
+# the key hash of every key of the block (``source_key_hashes``), the record giving each, each
+# record's raw hash and the ids when they were read (None: the lines carried the key hashes).
+Skip = Callable[[int, np.ndarray, np.ndarray, list[str], pa.Array | None], np.ndarray]
 
 
 class BlockRows:
@@ -81,7 +84,7 @@ class BlockRows:
         read first and only the lines not skipped are read whole."""
         chosen = list(range(len(lines)))
         if self.skip is not None:
-            skipped = self._skipped_arrow(lines, hashes, record)
+            skipped = self._picked(lines, hashes, record, arrow=True)
             chosen = [i for i in chosen if not skipped[i]]
         table, read, refused = arrow_records([lines[i] for i in chosen], self.spec.schema)
         read, refused = [chosen[i] for i in read], [chosen[i] for i in refused]
@@ -90,15 +93,26 @@ class BlockRows:
         result = self.spec.normalize(table)
         return result, read, sorted(refused + [read[i] for i in result.rest])
 
+    def _picked(self, lines: list[bytes], hashes: list[str], record: Callable[[int], Any],
+                arrow: bool) -> np.ndarray:  # fmt: skip
+        """Which records ``skip`` picks: by the key hashes the lines carry (a replay's,
+        ``replay_keys``), else by the keys read (in Arrow when ``arrow``)."""
+        carried = carried_keys(lines)
+        if carried is not None:
+            return self.skip(len(lines), *carried, hashes, None)
+        if arrow:
+            return self._skipped_arrow(lines, hashes, record)
+        return self._skipped(lines, hashes, record, [], list(range(len(lines))))
+
     def _skipped_arrow(self, lines: list[bytes], hashes: list[str], record: Callable[[int], Any]
                        ) -> np.ndarray:  # fmt: skip
         """``_skipped`` with the keys read in Arrow (``key_schema``), ``raw_keys`` for the rest."""
         table, read, refused = arrow_records(lines, self.spec.key_schema)
         if table is None:
-            return self._skipped(len(lines), hashes, record, [], refused)
+            return self._skipped(lines, hashes, record, [], refused)
         ids, owners = self.spec.keys(table)
         owners = np.asarray(read, np.int64)[np.asarray(owners, np.int64)]
-        return self._skipped(len(lines), hashes, record, [(ids, owners)], refused)
+        return self._skipped(lines, hashes, record, [(ids, owners)], refused)
 
     def _dicts(self, lines: list[bytes], hashes: list[str], record: Callable[[int], Any]
                ) -> tuple[NormalizedBlock, list[int], list[int]]:  # fmt: skip
@@ -106,7 +120,7 @@ class BlockRows:
         raws = [record(i) for i in range(len(lines))]
         chosen = range(len(raws))
         if self.skip is not None:
-            skipped = self._skipped(len(raws), hashes, record, [], list(chosen))
+            skipped = self._picked(lines, hashes, record, arrow=False)
             chosen = [i for i in chosen if not skipped[i]]
         invalid = [i for i in chosen if isinstance(raws[i], InvalidNumberRecord)]
         valid = [i for i in chosen if not isinstance(raws[i], InvalidNumberRecord)]
@@ -118,7 +132,7 @@ class BlockRows:
 
     def _skipped(
         self,
-        count: int,
+        lines: list[bytes],
         hashes: list[str],
         record: Callable[[int], Any],
         known: list[tuple[pa.Array, np.ndarray]],
@@ -135,14 +149,15 @@ class BlockRows:
             raw = record(index)
             keys = raw_keys(raw) if raw_keys is not None and isinstance(raw, dict) else []
             if keys is None:
-                return np.zeros(count, dtype=bool)
+                return np.zeros(len(lines), dtype=bool)
             found += keys
             where += [index] * len(keys)
         ids = pa.concat_arrays(
             [k.cast(pa.string()) for k, _ in known] + [pa.array(found, pa.string())]
         )
         owners = np.concatenate([o for _, o in known] + [np.asarray(where, np.int64)])
-        return self.skip(count, ids, owners, hashes)
+        keys = source_key_hashes(self.provider.name, ids)
+        return self.skip(len(lines), keys, owners, hashes, ids)
 
     def _reference(self, record: Callable[[int], Any], hashes: list[str], ordinals: list[int],
                    rest: list[int]) -> pa.Table:  # fmt: skip

@@ -25,7 +25,6 @@ from pipelines.errors import SchemaDriftError
 from pipelines.lake.dedup import DedupCounts, DedupState
 from pipelines.lake.lake import PartWriter, StagedFile
 from pipelines.lake.schema import PRODUCT_SCHEMA, SCHEMA_VERSION, TIMESTAMP, hash_lines
-from pipelines.lake.state_index import key_hashes
 from pipelines.run.block_normalize import BlockRows, Normalizer
 from pipelines.run.block_rows import RunContext
 from pipelines.run.candidates import CandidateWriter, read_candidates
@@ -144,11 +143,9 @@ class DedupStage:
         if skipped is None:
             return 0
         moved = 0
-        for table in read_unchanged(skipped, self.run.batch_size):
-            ids = table["source_id"].combine_chunks()
-            held = self.state.raw_unchanged(skipped.source, ids, table["raw_hash"].combine_chunks())
-            sources = pa.repeat(skipped.source, table.num_rows)
-            self._seen.append(key_hashes(pa.table({"source": sources, "source_id": ids})))
+        for keys, raw in read_unchanged(skipped, self.run.batch_size):
+            held = self.state.raw_unchanged(keys, raw)
+            self._seen.append(keys)
             self.counts.unchanged += int(held.sum())
             moved += int((~held).sum())
         return moved

@@ -12,7 +12,9 @@ Demo records never go into the real lake, nor real ones into the demo lake
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +23,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.lake.lake import read_lines
-from pipelines.lake.state_index import hash_keys
+from pipelines.lake.state_index import nonzero16, source_key_hashes
 from pipelines.net.strict_json import loads_record
 from pipelines.run.raw_arrow import arrow_records
+from pipelines.run.replay_keys import RecordKeys
 from pipelines.run.replay_world import (
     DEMO_MARKER,
     check_marked,
@@ -41,14 +44,19 @@ def replay_records(provider: Provider, files: Iterable[Path], demo: bool) -> Ite
     """The landed lines to re-normalize: per ``source_id``, the one landed last (the module).
 
     When the provider's ``raw_keys`` show that no two records share an id, every record is
-    kept. Otherwise two passes over the files: the first normalizes each record (in blocks,
-    with the provider's batch normalizer when it has one) only to learn which ids it holds,
-    the second yields the records that are the latest for any of them (a record that
+    kept, each handed on with its key hashes (``replay_keys``: the early skip does not read
+    them again). Otherwise two passes over the files: the first normalizes each record (in
+    blocks, with the provider's batch normalizer when it has one) only to learn which ids it
+    holds, the second yields the records that are the latest for any of them (a record that
     cannot be normalized is yielded too, so normalize counts it as dropped, once).
     """
     ordered = landing_order(files)
-    total = _distinct_total(provider, ordered, demo)
-    keep = np.arange(total) if total is not None else _kept_positions(provider, ordered, demo)
+    with tempfile.TemporaryFile() as file:
+        store = RecordKeys(file)
+        if _distinct(provider, ordered, demo, store):
+            yield from store.keyed(line for path in ordered for line in read_lines(path))
+            return
+    keep = _kept_positions(provider, ordered, demo)
     wanted, position = 0, 0
     for path in ordered:
         for line in read_lines(path):
@@ -58,54 +66,49 @@ def replay_records(provider: Provider, files: Iterable[Path], demo: bool) -> Ite
             position += 1
 
 
-def _distinct_total(provider: Provider, ordered: list[Path], demo: bool) -> int | None:
-    """The number of records when ``raw_keys`` (or ``raw_table``'s keys) names every record's
-    ids and no id repeats (then every record is the latest of its ids); None otherwise."""
+def _distinct(provider: Provider, ordered: list[Path], demo: bool, store: RecordKeys) -> bool:
+    """Whether ``raw_keys`` (or ``raw_table``'s keys) names every record's ids and no id
+    repeats (then every record is the latest of its ids); ``store`` gets every record's key
+    hashes. Ids are compared by 8 bytes of their key hash (8 bytes an id where the ids and a
+    hash set of them took about 200: at 5M rows, 1.1 GiB); two equal ones (ids repeating, or
+    very rarely two ids sharing them) mean the exact two passes."""
     raw_table = getattr(provider, "raw_table", None)
     spec = raw_table() if raw_table is not None else None
     chunks: list[np.ndarray] = []
-    total = 0
     for path in ordered:
         place = demo_place(path)
-        block: list[bytes] = []
-        for line in read_lines(path):
-            block.append(line)
-            if len(block) >= _BLOCK:
-                found = _keys(provider, spec, block, path, demo, place)
-                if found is None:
-                    return None
-                chunks.append(_fingerprints(found))
-                total, block = total + len(block), []
-        found = _keys(provider, spec, block, path, demo, place)
-        if found is None:
-            return None
-        chunks.append(_fingerprints(found))
-        total += len(block)
+        lines = read_lines(path)
+        while block := list(islice(lines, _BLOCK)):
+            found = _keys(provider, spec, block, path, demo, place)
+            if found is None:
+                return False
+            keys = source_key_hashes(provider.name, found[0])
+            store.add(keys, found[1], len(block))
+            chunks.append(keys[nonzero16(keys)].view(np.uint64)[1::2].copy())
     hashes = np.sort(np.concatenate([np.zeros(0, np.uint64), *chunks]))
-    return total if not (hashes[1:] == hashes[:-1]).any() else None
-
-
-def _fingerprints(ids: pa.Array) -> np.ndarray:
-    """64 bits of the md5 of each non-null id: 8 bytes an id where the ids themselves and a
-    hash set of them took about 200 (at 5M rows, 1.1 GiB). Two equal ones (ids repeating, or
-    very rarely two ids sharing them) send ``replay_records`` to its exact two passes."""
-    return hash_keys(ids.drop_null().to_pylist()).view(np.uint64)[1::2].copy()
+    return not (hashes[1:] == hashes[:-1]).any()
 
 
 def _keys(provider: Provider, spec: RawTable | None, lines: list[bytes], path: Path, demo: bool,
-          place: bool) -> pa.Array | None:  # fmt: skip
-    """The ids of the records of ``lines`` (their worlds checked), None when the provider
-    cannot tell. With a ``raw_table``, read in Arrow (a null id: a record normalize refuses)."""
-    table, refused = None, list(range(len(lines)))
+          place: bool) -> tuple[pa.Array, np.ndarray] | None:  # fmt: skip
+    """The ids of the records of ``lines`` (their worlds checked) and the line giving each,
+    None when the provider cannot tell. With a ``raw_table``, read in Arrow (a null id: a
+    record normalize refuses)."""
+    table, read, refused = None, [], list(range(len(lines)))
     if spec is not None:
-        table, _, refused = arrow_records(lines, _with_marker(spec.key_schema))
-    found: list[str] = []
+        table, read, refused = arrow_records(lines, _with_marker(spec.key_schema))
+    ids: list[pa.Array] = []
+    owners: list[np.ndarray] = []
     if table is not None:
         marked = table.column(DEMO_MARKER).fill_null(False)
         if len(marked):  # one record of the other world is enough to refuse
             check_marked(pc.any(marked).as_py(), path, demo, place)
             check_marked(pc.all(marked).as_py(), path, demo, place)
-        found_ids = spec.keys(table)[0].cast(pa.string())
+        found_ids, found_in = spec.keys(table)
+        ids.append(found_ids.cast(pa.string()))
+        owners.append(np.asarray(read, np.int64)[np.asarray(found_in, np.int64)])
+    found: list[str] = []
+    where: list[int] = []
     for index in refused:
         record = loads_record(lines[index])
         check_world(record, path, demo, place)
@@ -113,10 +116,10 @@ def _keys(provider: Provider, spec: RawTable | None, lines: list[bytes], path: P
         if keys is None:
             return None
         found += keys
-    arrays = [pa.array(found, pa.string())]
-    if table is not None:
-        arrays.append(found_ids)
-    return pa.concat_arrays(arrays)
+        where += [index] * len(keys)
+    ids.append(pa.array(found, pa.string()))
+    owners.append(np.asarray(where, np.int64))
+    return pa.concat_arrays(ids), np.concatenate(owners)
 
 
 def _with_marker(schema: pa.Schema) -> pa.Schema:

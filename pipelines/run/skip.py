@@ -32,7 +32,6 @@ from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipelines.checks.quality import QualityChecker
@@ -41,10 +40,14 @@ from pipelines.checks.quality_rules import RULE_INFO_BY_CODE
 from pipelines.lake.dedup import DedupState, StateUnreadableError, load_state
 from pipelines.lake.lake import StagedFile
 from pipelines.lake.schema import CONTENT_HASH_VERSION, RAW_HASH_VERSION, SCHEMA_VERSION
+from pipelines.lake.state_index import binary16, fixed16, hex16
 from pipelines.lake.storage import Storage
 
 SKIP_ENTRY = "raw_skip"  # state.extra: provider -> the fingerprint its held raw hashes passed
-UNCHANGED_SCHEMA = pa.schema([("source_id", pa.string()), ("raw_hash", pa.string())])
+# A skipped row's id (null when not read), its key hash and the first 16 bytes of its raw hash.
+UNCHANGED_SCHEMA = pa.schema(
+    [("source_id", pa.string()), ("key_hash", pa.binary(16)), ("raw_hash", pa.binary(16))]
+)
 
 
 def fingerprint(quality: QualityConfig) -> str:
@@ -93,36 +96,39 @@ class RawSkip:
     def __init__(self, state: DedupState, source: str, checker: QualityChecker,
                  staged: StagedFile) -> None:  # fmt: skip
         self.state, self.source, self.checker, self.staged = state, source, checker, staged
+        checker.expect_keys(state.sources().get(source, 0))  # a re-run sees them all again
         self.rows = 0
         self._writer: pq.ParquetWriter | None = None
 
-    def __call__(self, count: int, ids: pa.Array, owners: np.ndarray, hashes: list[str]
-                 ) -> np.ndarray:  # fmt: skip
-        """Which of ``count`` records to skip, given every key of the block (``ids``), the
-        record giving each (``owners``) and each record's raw hash."""
-        if not len(ids):
+    def __call__(self, count: int, keys: np.ndarray, owners: np.ndarray, hashes: list[str],
+                 ids: pa.Array | None = None) -> np.ndarray:  # fmt: skip
+        """Which of ``count`` records to skip, given the key hash of every key of the block
+        (``source_key_hashes``: the state, the run's keys and the staged file all take it),
+        the record giving each (``owners``), each record's raw hash and, when read, the ids
+        (staged for ``workers.ids_cross``; a replay's lines carry only the key hashes)."""
+        if not len(keys):
             return np.zeros(count, dtype=bool)
-        ids = ids.cast(pa.string())
-        owner_hashes = pa.array(hashes, pa.string()).take(pa.array(owners))
-        fine = self.state.raw_unchanged(self.source, ids, owner_hashes)
-        fine &= ~self.checker.seen_in_run(self.source, ids)
-        counts = pc.value_counts(ids)
-        twice = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
-        fine &= ~np.asarray(pc.is_in(ids, value_set=twice).to_numpy(zero_copy_only=False), bool)
+        raw = hex16(pa.array(hashes, pa.string()))[owners]
+        fine = self.state.raw_unchanged(keys, raw)
+        fine &= ~self.checker.seen_in_run(keys)
+        fine &= ~_repeated(keys)
         bad = np.bincount(owners[~fine], minlength=count) > 0
         skip = (np.bincount(owners, minlength=count) > 0) & ~bad
         if skip.any():
-            chosen = pa.array(skip[owners])
-            self._stage(ids.filter(chosen), owner_hashes.filter(chosen))
+            chosen = skip[owners]
+            if ids is None:
+                ids = pa.nulls(len(keys), pa.string())
+            self._stage(ids.cast(pa.string()).filter(chosen), keys[chosen], raw[chosen])
         return skip
 
-    def _stage(self, ids: pa.Array, hashes: pa.Array) -> None:
-        self.checker.pass_unchecked(self.source, ids)
-        self.rows += len(ids)
+    def _stage(self, ids: pa.Array, keys: np.ndarray, raw: np.ndarray) -> None:
+        self.checker.pass_unchecked(keys)
+        self.rows += len(keys)
         if self._writer is None:
             self.staged.staged.parent.mkdir(parents=True, exist_ok=True)
             self._writer = pq.ParquetWriter(self.staged.staged, UNCHANGED_SCHEMA)
-        self._writer.write_table(pa.table([ids, hashes], schema=UNCHANGED_SCHEMA))
+        columns = [ids, binary16(keys), binary16(raw)]
+        self._writer.write_table(pa.table(columns, schema=UNCHANGED_SCHEMA))
 
     def close(self) -> StagedFile | None:
         """The staged keys and raw hashes of the skipped rows, None when none was skipped."""
@@ -133,7 +139,14 @@ class RawSkip:
         return self.staged
 
 
-def read_unchanged(staged: StagedFile, batch_size: int) -> Iterator[pa.Table]:
-    """What ``RawSkip`` staged: the skipped rows' ``source_id`` and ``raw_hash``, in batches."""
+def read_unchanged(staged: StagedFile, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """What ``RawSkip`` staged: the skipped rows' key hashes and raw hashes (``S16``), in
+    batches."""
     for batch in pq.ParquetFile(staged.staged).iter_batches(batch_size=batch_size):
-        yield pa.Table.from_batches([batch], schema=UNCHANGED_SCHEMA)
+        yield fixed16(batch.column("key_hash")), fixed16(batch.column("raw_hash"))
+
+
+def _repeated(keys: np.ndarray) -> np.ndarray:
+    """Which keys appear more than once in ``keys``."""
+    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    return counts[inverse] > 1

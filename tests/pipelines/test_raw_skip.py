@@ -14,6 +14,7 @@ from pipelines.config import load_config
 from pipelines.lake.dedup import DedupState, key_hashes, load_state
 from pipelines.lake.lake import StagedFile
 from pipelines.lake.schema import hash_raw
+from pipelines.lake.state_index import binary16, hex16, source_key_hashes
 from pipelines.run.options import RunOptions
 from pipelines.run.process import DedupStage, RunContext
 from pipelines.run.runner import Runner
@@ -106,17 +107,20 @@ def test_a_repeated_id_is_checked_as_it_would_be_without_the_skip(workdir: Path)
 def test_raw_unchanged_compares_the_held_raw_hash_per_key() -> None:
     state = DedupState()
     state.apply_table(_rows(["a", "b"], [hash_raw({"n": 1}), hash_raw({"n": 2})]))
-    ids = pa.array(["a", "b", "c", None])
-    hashes = pa.array([hash_raw({"n": 1}), hash_raw({"n": 3}), hash_raw({"n": 1}), "00" * 32])
-    assert state.raw_unchanged("shop", ids, hashes).tolist() == [True, False, False, False]
+    keys = source_key_hashes("shop", pa.array(["a", "b", "c", None, "a"]))
+    hashes = [hash_raw({"n": 1}), hash_raw({"n": 3}), hash_raw({"n": 1}), hash_raw({"n": 1}), None]
+    raw = hex16(pa.array(hashes, pa.string()))
+    assert state.raw_unchanged(keys, raw).tolist() == [True, False, False, False, False]
 
 
 def test_keys_another_run_changed_since_normalize_fail_the_provider(tmp_path: Path) -> None:
     state = DedupState()
     state.apply_table(_rows(["a", "b"], [hash_raw({"n": 1}), hash_raw({"n": 2})]))
     skipped = StagedFile(tmp_path / "unchanged.parquet", "unchanged/x", "unchanged", "shop")
-    ids, hashes = pa.array(["a", "b"]), pa.array([hash_raw({"n": 1}), hash_raw({"n": 9})])
-    pq.write_table(pa.table([ids, hashes], schema=UNCHANGED_SCHEMA), skipped.staged)
+    keys = binary16(source_key_hashes("shop", pa.array(["a", "b"])))
+    hashes = binary16(hex16(pa.array([hash_raw({"n": 1}), hash_raw({"n": 9})])))
+    ids = pa.array(["a", "b"])
+    pq.write_table(pa.table([ids, keys, hashes], schema=UNCHANGED_SCHEMA), skipped.staged)
     run_context = RunContext("20261206T000000Z-abcdef", datetime(2026, 12, 6, tzinfo=UTC), 100, 100)
     part = StagedFile(tmp_path / "part.parquet", "normalized/x", "normalized", "shop")
     stage = DedupStage(run_context, state, part)
