@@ -1,66 +1,60 @@
-"""One provider's large stream normalized by several worker processes, split by key hash.
+"""One provider's large stream normalized by several worker processes, split by position.
 
-The parent reads the provider's landed lines (the extract's raw file or a replay) in blocks,
-learns each record's row ids without normalizing it (``worker_route.py``: a keys-only Arrow
-read where the provider has a ``raw_table``) and sends each line, as bytes, to the worker of a
-stable hash of its smallest id: every record of a product lands in the same worker, and so does
-a record repeating an id. Each worker runs the ordinary ``NormalizeStage`` on its share, in
-stream order (the Arrow read, hashing, the early skip, quality) and stages its own candidate,
+The parent reads the provider's landed lines (the extract's raw file or a replay) and sends
+them in blocks of ``batch_size`` lines, joined into one bytes object with the number of the
+block's first line in the stream, to the workers in turn: block k to worker k mod N. It
+parses nothing. Each worker runs the ordinary ``NormalizeStage`` on its blocks, in stream
+order (the Arrow read, hashing, the early skip, quality) and stages its own candidate,
 quarantine and unchanged part files; the parent adds up the counts. Everything after that (the
 run-wide quality gate, dedup, the commit of one manifest) reads the workers' files as it reads
 one process's.
 
-Exactness: the duplicate-id rule compares a row with the earlier rows of the whole stream. A
-worker sees every record of its ids in order, so it judges as one process would, unless two
-workers got rows of the same id (the keys read naming other ids than ``normalize`` gives, or
-one record's variant repeated under another product). The parent checks that once the
-workers finish; if it happens, the workers' files are discarded and the provider runs again
-in one process. A provider naming no ids without normalizing is never split.
+Exactness: the duplicate-id rule compares a row with the earlier rows of the whole stream, and
+dedup keeps the last row of a key. A worker sees its blocks in order, so it judges as one
+process would unless another worker staged rows of one of its ids (a repeated id in blocks
+that went to different workers). The workers send the hashes of the ids they staged and the
+parent checks that no id crossed (``worker_ids.py``: exact, a sort of 8 bytes an id); if one
+did, the workers' files are discarded and the provider runs again in one process.
 
-Memory: the parent holds one block of lines and at most ``QUEUE_DEPTH`` batches of them per
-worker; each worker holds one block of ``batch_size`` lines, as one process does. Workers are
-forks of a ``forkserver`` (or, where there is none, ``spawn``ed): nothing is inherited from
-the parent's threads. A worker that dies or fails stops the step with an error; nothing of the
-provider is kept and ``--resume`` runs the step again.
+Memory: the parent holds one block of lines and at most ``QUEUE_DEPTH`` blocks per worker;
+each worker holds one block, as one process does. Workers are forks of a ``forkserver`` (or,
+where there is none, ``spawn``ed): nothing is inherited from the parent's threads. A worker
+that dies or fails stops the step with an error; nothing of the provider is kept and
+``--resume`` runs the step again.
 """
 
 from __future__ import annotations
 
 import logging
-import marshal
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import pickle
 import queue
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from itertools import chain, islice
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
+import numpy as np
 
 from pipelines.checks.quality_config import QualityConfig
 from pipelines.config import PipelineConfig
 from pipelines.errors import WorkerError
 from pipelines.lake.lake import StagedFile
-from pipelines.lake.schema import PRODUCT_SCHEMA
 from pipelines.lake.storage import Storage
 from pipelines.run.block_normalize import Normalizer
 from pipelines.run.block_rows import RunContext
-from pipelines.run.candidates import read_candidates
 from pipelines.run.counts import EXAMPLES_PER_CAUSE, MAX_LOGGED_ERRORS, ProviderCounts
 from pipelines.run.process import NormalizeStage
 from pipelines.run.skip import skip_state
-from pipelines.run.worker_route import Router, splittable
+from pipelines.run.worker_ids import ids_cross, shared_hashes, worker_hashes
 
 log = logging.getLogger("pipeline.workers")
 
-BATCH = 1000  # lines read, routed and sent at a time
-QUEUE_DEPTH = 4  # messages waiting per worker: what bounds the parent's memory
+QUEUE_DEPTH = 2  # blocks waiting per worker: what bounds the parent's memory
 POLL_SECONDS = 0.5  # how often a blocked parent looks for dead workers
 Lines = Callable[[], Iterator[bytes]]
 
@@ -139,31 +133,43 @@ def run_normalize(job: NormalizeJob, lines: Lines, workers: int
                   ) -> tuple[ProviderCounts, list[StagedFile]]:  # fmt: skip
     """Normalize and check a provider's landed lines: split across ``workers`` processes when
     it can be, else in this process. ``lines`` gives the stream (again, if it must)."""
-    stream = lines()
-    if workers > 1:
-        first = next(stream, None)
-        stream = chain([first], stream) if first is not None else stream
-        keyed = first is not None and splittable(job.provider, first)
-        portable = job.portable() if keyed else None
-        if portable is not None:
-            result = Split(portable, workers).run(stream)
-            if result is not None:
-                return result
-            stream = lines()
+    portable = job.portable() if workers > 1 else None
+    if portable is not None:
+        result = Split(portable, workers).run(lines)
+        if result is not None:
+            return result
     stage = job.stage()
-    stage.feed(stream)
+    stage.feed(lines())
     return stage.counts, stage.close()
 
 
-def worker_context() -> multiprocessing.context.BaseContext:
-    """``forkserver`` where there is one (a clean single-threaded server that imported this
-    module once; each worker is a fork of it), else ``spawn``. Never a fork of this process,
-    whose threads (HTTP pools, queue feeders) a fork would copy mid-flight."""
+def worker_context(provider: Normalizer) -> multiprocessing.context.BaseContext:
+    """``forkserver`` where there is one (a clean single-threaded server that imported the
+    program, this module and the provider's once; each worker is a fork of it), else ``spawn``.
+    Never a fork of this process, whose threads (HTTP pools, queue feeders) a fork would copy
+    mid-flight."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
+    context.set_forkserver_preload(["__main__", __name__, type(provider).__module__])
+    _start_forkserver()
     return context
+
+
+def _start_forkserver() -> None:
+    """Start the fork server (if not running) with this repository on its ``PYTHONPATH``:
+    Python 3.11's server preloads before it takes this process's ``sys.path``, and skips a
+    module it cannot import without a word (each worker would import everything again)."""
+    root = str(Path(__file__).resolve().parents[2])
+    before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join([root, before] if before else [root])
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        if before is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = before
 
 
 class Split:
@@ -171,15 +177,16 @@ class Split:
 
     def __init__(self, job: NormalizeJob, workers: int) -> None:
         self.job, self.workers = job, workers
-        self.context = worker_context()
+        self.context = worker_context(job.provider)
         self.inboxes = [self.context.Queue(QUEUE_DEPTH) for _ in range(workers)]
         self.outbox = self.context.Queue()
         self.processes: list[Any] = []
         self.shares = [job.share(index) for index in range(workers)]
 
-    def run(self, stream: Iterator[bytes]) -> tuple[ProviderCounts, list[StagedFile]] | None:
+    def run(self, lines: Lines) -> tuple[ProviderCounts, list[StagedFile]] | None:
         """The merged counts and every worker's staged files; None when two workers saw one id
-        (their files are discarded: the caller runs the provider in one process)."""
+        (their files are discarded: the caller runs the provider in one process). The workers
+        start before ``lines`` is read: they get ready while it prepares (a replay's key pass)."""
         name = self.job.provider.name
         log.info("%s: normalizing in %d worker processes", name, self.workers)
         try:
@@ -190,35 +197,30 @@ class Split:
                 )  # fmt: skip
                 process.start()
                 self.processes.append(process)
-            self.scatter(stream)
+            self.scatter(lines())
             results = self.gather()
         except BaseException:
             self.discard()
             raise
         finally:
             self.stop()
-        staged = [[StagedFile.from_dict(f) for f in files] for _, files in results]
-        if ids_cross(staged):
+        staged = [[StagedFile.from_dict(f) for f in files] for _, files, _ in results]
+        if ids_cross(staged, shared_hashes([hashes for _, _, hashes in results])):
             log.warning("%s: rows of one id came from records in different workers; "
                         "normalizing it again in one process", name)  # fmt: skip
             self.discard()
             return None
-        counts = merge_counts([ProviderCounts.from_dict(c) for c, _ in results])
+        counts = merge_counts([ProviderCounts.from_dict(c) for c, _, _ in results])
         return counts, [f for files in staged for f in files]
 
     def scatter(self, stream: Iterator[bytes]) -> None:
-        """Route every line, in stream order, with its number in the stream."""
-        router = Router(self.job.provider, self.workers)
-        ordinal = 0
-        while block := list(islice(stream, BATCH)):
-            targets = router.route(block)
-            numbers = range(ordinal + 1, ordinal + 1 + len(block))
+        """Send the stream in blocks of ``batch_size`` lines, block k to worker k mod N, each
+        with the number of its first line in the stream."""
+        size, ordinal, index = self.job.run.batch_size, 1, 0
+        while block := list(islice(stream, size)):
+            self.send(index, (ordinal, b"\n".join(block)))
             ordinal += len(block)
-            for index in range(self.workers):
-                chosen = (targets == index).nonzero()[0].tolist()
-                if chosen:
-                    share = ([numbers[i] for i in chosen], [block[i] for i in chosen])
-                    self.send(index, marshal.dumps(share))
+            index = (index + 1) % self.workers
         for index in range(self.workers):
             self.send(index, None)
 
@@ -230,18 +232,19 @@ class Split:
             except queue.Full:
                 self.check_alive(done=set())
 
-    def gather(self) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
-        """Each worker's counts and staged files, in worker order; a failure raised here."""
-        results: dict[int, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+    def gather(self) -> list[tuple[dict[str, Any], list[dict[str, Any]], np.ndarray]]:
+        """Each worker's counts, staged files and id hashes, in worker order; a failure raised
+        here."""
+        results: dict[int, tuple[dict[str, Any], list[dict[str, Any]], np.ndarray]] = {}
         while len(results) < self.workers:
             try:
-                index, counts, files, error = self.outbox.get(timeout=POLL_SECONDS)
+                index, counts, files, hashes, error = self.outbox.get(timeout=POLL_SECONDS)
             except queue.Empty:
                 self.check_alive(done=set(results))
                 continue
             if error is not None:
                 raise error
-            results[index] = (counts, files)
+            results[index] = (counts, files, hashes)
         return [results[index] for index in range(self.workers)]
 
     def check_alive(self, done: set[int]) -> None:
@@ -250,7 +253,7 @@ class Split:
             if index in done or process.exitcode is None:
                 continue
             try:  # it may have reported just before it ended
-                _, _, _, error = self.outbox.get(timeout=POLL_SECONDS)
+                *_, error = self.outbox.get(timeout=POLL_SECONDS)
             except queue.Empty:
                 error = None
             if error is not None:
@@ -281,22 +284,25 @@ def _died(name: str, index: int, workers: int, code: int) -> str:
 
 
 def work(job: NormalizeJob, index: int, inbox: Any, outbox: Any) -> None:
-    """A worker process: normalize and stage the lines the parent sends, then report."""
+    """A worker process: normalize and stage the lines the parent sends, then report, with
+    the hashes of the ids it staged."""
     try:
         stage = job.stage()
         numbers: deque[int] = deque()
         stage.feed(_received(inbox, numbers), _popped(numbers))
         staged = stage.close()
-        outbox.put((index, stage.counts.to_dict(), [f.to_dict() for f in staged], None))
+        files = [f.to_dict() for f in staged]
+        outbox.put((index, stage.counts.to_dict(), files, worker_hashes(staged), None))
     except BaseException as exc:
-        outbox.put((index, None, None, _portable(exc, job.provider.name, index)))
+        outbox.put((index, None, None, None, _portable(exc, job.provider.name, index)))
         raise SystemExit(1) from None
 
 
 def _received(inbox: Any, numbers: deque[int]) -> Iterator[bytes]:
     while (message := inbox.get()) is not None:
-        ordinals, lines = marshal.loads(message)
-        numbers.extend(ordinals)
+        first, block = message
+        lines = block.split(b"\n")
+        numbers.extend(range(first, first + len(lines)))
         yield from lines
 
 
@@ -312,29 +318,6 @@ def _portable(exc: BaseException, name: str, index: int) -> BaseException:
     except Exception:
         return WorkerError(f"{name}: normalize worker {index + 1}: {type(exc).__name__}: {exc}")
     return exc
-
-
-def ids_cross(staged: list[list[StagedFile]]) -> bool:
-    """Whether two workers staged rows (passing, quarantined or skipped) of one non-blank id."""
-    shares = [_distinct_ids(files) for files in staged]
-    total = sum(len(ids) for ids in shares)
-    return total > 0 and pc.count_distinct(pa.chunked_array(shares, pa.string())).as_py() < total
-
-
-def _distinct_ids(files: list[StagedFile]) -> pa.Array:
-    chunks = [c for f in files for c in _source_ids(f).chunks]
-    ids = pa.chunked_array(chunks, pa.string())
-    if not len(ids):
-        return pa.array([], pa.string())
-    blank = pc.equal(pc.utf8_trim_whitespace(ids), "").fill_null(True)
-    return pc.unique(pc.filter(ids, pc.invert(blank)).combine_chunks())
-
-
-def _source_ids(file: StagedFile) -> pa.ChunkedArray:
-    if file.zone != "candidates":
-        return pq.read_table(file.staged, columns=["source_id"])["source_id"]
-    tables = read_candidates(file.staged, PRODUCT_SCHEMA, 65536)
-    return pa.chunked_array([t["source_id"].combine_chunks() for t in tables], pa.string())
 
 
 def merge_counts(shares: list[ProviderCounts]) -> ProviderCounts:

@@ -6,6 +6,7 @@ run before the commit, and resuming it finishes the run."""
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,6 @@ from pipelines.lake.lake import Lake
 from pipelines.run.counts import ProviderCounts
 from pipelines.run.options import RunOptions
 from pipelines.run.runner import Runner
-from pipelines.run.worker_route import Router
 from pipelines.run.workers import merge_counts, workers_for
 from providers.shopify import ShopifyProvider
 from tests.pipelines.crashing_provider import MARK, CrashingShopify
@@ -131,29 +131,10 @@ def test_the_same_replay_again_in_two_workers_skips_unchanged_raw_as_one_process
     assert [len(files) for files in skipped] == [2, 1]  # each worker skipped its share early
 
 
-def test_the_parent_routes_a_record_alike_from_its_arrow_keys_or_raw_keys():
-    products = [synthetic_product(n, 1 + n % 4) for n in range(200)]
-    lines = [orjson.dumps(p) for p in products]
-    in_arrow = Router(ShopifyProvider(), 3).route(lines)
-    from_dicts = Router(KeysOnlyShopify(), 3).route(lines)
-    assert in_arrow.tolist() == from_dicts.tolist()
-    assert set(in_arrow.tolist()) == {0, 1, 2}
-    broken = Router(ShopifyProvider(), 3).route([b"not json", b'{"variants": 3}', b"[1]"])
-    assert broken.tolist() == [0, 0, 0]  # normalize drops and counts them, wherever they go
-
-
-class KeysOnlyShopify(ShopifyProvider):
-    """Shopify as a provider without a ``raw_table``: the parent parses lines for ``raw_keys``."""
-
-    raw_table = None  # type: ignore[assignment]
-
-
 def test_records_of_one_id_in_two_workers_are_normalized_again_in_one_process(tmp_path, caplog):
-    products = [synthetic_product(n, 2) for n in range(40)]
-    last = products[-1]
-    shared = last["variants"]["nodes"][1]["id"]
-    other = next(p for p in products[:-1] if _route_with(p, shared) != route_of(last))
-    other["variants"]["nodes"][1]["id"] = shared  # one variant id under two products
+    products = [synthetic_product(n, 2) for n in range(400)]
+    shared = products[10]["variants"]["nodes"][1]["id"]
+    products[310]["variants"]["nodes"][1]["id"] = shared  # in block 2 of 300 lines: worker 2
     raw = land(tmp_path / "input", products)
     records = [replay(tmp_path / str(w), raw, w).run().record for w in (2, 1)]
     assert "normalizing it again in one process" in caplog.text
@@ -161,14 +142,22 @@ def test_records_of_one_id_in_two_workers_are_normalized_again_in_one_process(tm
     assert records[0]["providers"]["shopify"]["quality"]["duplicate_source_id"] == 1
 
 
-def route_of(product: dict[str, Any]) -> int:
-    return int(Router(ShopifyProvider(), 2).route([orjson.dumps(product)])[0])
+def test_a_provider_without_raw_keys_is_split_too(tmp_path, caplog):
+    caplog.set_level(logging.INFO, "pipeline.workers")
+    raw = write_raw(tmp_path / "input", 1500, mixed=True)
+    records = [replay(tmp_path / str(w), raw, w, KeysOnlyShopify()).run().record for w in (2, 1)]
+    assert "normalizing in 2 worker processes" in caplog.text
+    assert "again in one process" not in caplog.text
+    assert_same_runs(tmp_path / "2/data", tmp_path / "1/data", tuple(records))
 
 
-def _route_with(product: dict[str, Any], variant_id: str) -> int:
-    copy = json.loads(json.dumps(product))
-    copy["variants"]["nodes"][1]["id"] = variant_id
-    return route_of(copy)
+class KeysOnlyShopify(ShopifyProvider):
+    """Shopify naming no ids without normalizing: no ``raw_table``, no ``raw_keys``."""
+
+    raw_table = None  # type: ignore[assignment]
+
+    def raw_keys(self, raw: dict[str, Any]) -> list[str] | None:
+        return None
 
 
 def test_a_killed_worker_stops_the_run_and_resume_finishes_it(tmp_path):
