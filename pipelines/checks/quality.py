@@ -276,8 +276,9 @@ class QualityChecker:
         self._context.run_keys.expect(count)
 
     def pass_unchecked(self, keys: np.ndarray) -> None:
-        """Key hashes of rows that pass without a check (unchanged raw): seen, for the rule."""
-        self._context.run_keys.flag_repeats(keys)
+        """Key hashes of rows that pass without a check (unchanged raw), each new to the run
+        (distinct, not ``seen_in_run``): seen, for the rule."""
+        self._context.run_keys.add(keys)
 
     def verdict(self, provider: str) -> str | None:
         """``gate_verdict`` over everything this checker has seen."""

@@ -46,11 +46,15 @@ class RunKeys:
         repeat_here[first] = False
         repeat = np.zeros(len(keys), bool)
         repeat[rows] = earlier | repeat_here
-        fresh = np.zeros(int((~earlier[first]).sum()), ENTRY)
-        fresh["key"] = hashes[first[~earlier[first]]]
+        self.add(hashes[first[~earlier[first]]])
+        return pa.array(repeat)
+
+    def add(self, keys: np.ndarray) -> None:
+        """Remember key hashes known to be new: distinct, none seen yet, none zero."""
+        fresh = np.zeros(len(keys), ENTRY)
+        fresh["key"] = keys
         self._room(len(fresh))
         self._seen.put(fresh)
-        return pa.array(repeat)
 
     def known(self, keys: np.ndarray) -> np.ndarray:
         """Which key hashes this run has seen already (nothing is remembered; no key never)."""

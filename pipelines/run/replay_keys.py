@@ -59,8 +59,8 @@ class RecordKeys:
             ends = np.cumsum(np.frombuffer(self._file.read(4 * records), np.uint32)) * 16
             keys = self._file.read(16 * count)
             start = 0
-            for end in ends.tolist():
-                line = KeyedLine(next(stream))
-                line.key_hashes = keys[start:end]
+            for end, line in zip(ends.tolist(), stream):  # ends first: no line read past it
+                keyed = KeyedLine(line)
+                keyed.key_hashes = keys[start:end]
                 start = end
-                yield line
+                yield keyed
