@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 
 from pipelines.errors import ConfigError, LakeDamagedError
 from pipelines.lake.datasets import DATASETS, Table, present_tables
-from pipelines.lake.dedup import StateUnreadableError, load_state, save_state
+from pipelines.lake.dedup import StateUnreadableError, load_state
 from pipelines.lake.integrity import RepairReport, check_manifests, repair, verify_lake
 from pipelines.lake.lake import Lake
 from pipelines.lake.state_repair import check_state, readable_state_meta, rebuild_state
+from pipelines.lake.state_save import save_state
 from pipelines.lake.storage import Storage
 
 STATE_HINT = "`run_pipeline.py repair` rebuilds it from the committed manifests"
