@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from pipelines.lake import state_files
 from pipelines.lake.schema import CONTENT_HASH_VERSION
-from pipelines.lake.state_base import BucketFiles, Logs, read_logs
+from pipelines.lake.state_base import BucketFiles, Logs, key_entries, merged_pool, read_logs
 from pipelines.lake.state_files import LEGACY_PRODUCTS, META_PATH, STATE_DIR, StateUnreadableError
 from pipelines.lake.state_index import (
     ENTRY,
@@ -48,6 +48,7 @@ __all__ = ["LEGACY_PRODUCTS", "META_PATH", "STATE_DIR", "StateUnreadableError", 
            "key_hashes", "row_keys"]  # fmt: skip
 ALL_BUCKETS = range(256)
 LOG_SHARE = 0.1  # the logs are folded into the buckets past this share of the state's keys
+WHOLE_SHARE = 0.125  # a run looking up more of the state's keys than this reads it whole
 
 
 @dataclass
@@ -84,6 +85,7 @@ class DedupState:
     changed: list[np.ndarray] | None = field(default_factory=list)  # keys since the last save
     replaced: list[str] = field(default_factory=list)  # files of before the next save replaces
     codes: dict[str, int] = field(default_factory=dict)  # source -> code in the index
+    looked_up: int = 0  # keys looked up in the bucket files
     pending_ids: list[tuple[np.ndarray, pa.Array]] = field(default_factory=list, repr=False)
 
     def __len__(self) -> int:
@@ -236,18 +238,13 @@ class DedupState:
 
     def pending_pool(self) -> tuple[np.ndarray, pa.Array]:
         """The keys added since the buckets were written, sorted, and their ids."""
-        if not self.pending_ids:
-            return np.zeros(0, "S16"), pa.array([], pa.string())
-        keys = np.concatenate([k for k, _ in self.pending_ids])
-        ids = pa.concat_arrays([i for _, i in self.pending_ids])
-        order, self.pending_ids = np.argsort(keys, kind="stable"), []  # the parts freed first
-        self.pending_ids = [(keys[order], ids.take(pa.array(order, pa.int64())))]
+        self.pending_ids = [merged_pool(self.pending_ids)]
         return self.pending_ids[0]
 
     def fold(self, logs: Logs) -> None:
         """Take the logs read at load: their entries, removals, ids and buckets."""
         self.index.put(logs.entries[~logs.gone])
-        self.gone.put(_keyed(logs.entries["key"][logs.gone]))
+        self.gone.put(key_entries(logs.entries["key"][logs.gone]))
         self.pending_ids.append((logs.id_keys, logs.ids))
         self.dirty.update(np.unique(bucket_of(logs.entries["key"])).tolist())
 
@@ -256,28 +253,39 @@ class DedupState:
 
     def _load(self, keys: np.ndarray) -> None:
         """Bring the held ones of ``keys`` into the index from their bucket files (those of
-        buckets not read whole, neither in the index nor removed)."""
+        buckets not read whole, neither in the index nor removed). Once the run has looked up
+        more than ``WHOLE_SHARE`` of the state's keys, every bucket is read whole instead."""
         if len(self.loaded) == len(ALL_BUCKETS) or not len(keys):
             return
+        self.looked_up += len(keys)
+        if self.looked_up > len(self) * WHOLE_SHARE:  # cheaper than bisecting for each key
+            self.load_buckets(ALL_BUCKETS)
+            return
         todo = np.unique(keys)
-        todo = todo[~np.isin(bucket_of(todo), sorted(self.loaded))]
-        todo = todo[(self.index.find(todo) < 0) & (self.gone.find(todo) < 0)]
+        todo = todo[~np.isin(bucket_of(todo), sorted(self.loaded)) & ~self._known(todo)]
         try:
             self.index.put(self.base.lookup(todo))
         except StateUnreadableError as exc:
             self._recover(exc)
 
+    def _known(self, keys: np.ndarray) -> np.ndarray:
+        """Which of ``keys`` the index holds or the state removed since its buckets."""
+        return (self.index.find(keys) >= 0) | (self.gone.find(keys) >= 0)
+
     def load_buckets(self, buckets: Iterable[int]) -> None:
-        """Read whole the buckets of ``buckets`` not read yet (32 at a time: a low peak)."""
+        """Read whole the buckets of ``buckets`` not read yet (32 at a time: a low peak); their
+        files are unmapped after."""
         wanted = sorted(int(b) for b in buckets if int(b) not in self.loaded)
         stored = [b for b in wanted if b in self.base.files]
+        self.base.close(stored)  # the pages lookups read: not held with the index's growth
+        if stored:  # about the keys the buckets hold (they hold about as many each)
+            self.index.reserve(len(self.index) + len(self) * len(stored) // len(self.base.files))
         try:
             for start in range(0, len(stored), 32):
-                entries = np.concatenate([self.base.bucket(b) for b in stored[start:][:32]])
-                known = (self.index.find(entries["key"]) >= 0) | (
-                    self.gone.find(entries["key"]) >= 0
-                )
-                self.index.put(entries[~known])
+                chunk = stored[start : start + 32]
+                entries = np.concatenate([self.base.bucket(b) for b in chunk])
+                self.base.close(chunk)
+                self.index.put(entries[~self._known(entries["key"])])
         except StateUnreadableError as exc:
             self._recover(exc)
             return
@@ -296,8 +304,7 @@ class DedupState:
         unread = {b for b in ALL_BUCKETS if b not in self.loaded}
         for _, entries in rebuilt.index.buckets(unread):
             entries["src"] = lookup[entries["src"]]
-            known = (self.index.find(entries["key"]) >= 0) | (self.gone.find(entries["key"]) >= 0)
-            self.index.put(entries[~known])
+            self.index.put(entries[~self._known(entries["key"])])
         self.pending_ids += rebuilt.pending_ids
         self.loaded.update(ALL_BUCKETS)
         self.dirty.update(ALL_BUCKETS)
@@ -339,7 +346,7 @@ class DedupState:
         self._load(keys)
         found, held = self.index.get(keys)
         self.index.drop(keys[found])
-        self.gone.put(_keyed(keys[found]))
+        self.gone.put(key_entries(keys[found]))
         self._touch(keys[found])
         self._count(held["src"][found], -1)
 
@@ -348,12 +355,6 @@ class DedupState:
         for code, number in zip(*np.unique(codes, return_counts=True), strict=True):
             name = names[int(code)]
             self.counts[name] = self.counts.get(name, 0) + sign * int(number)
-
-
-def _keyed(keys: np.ndarray) -> np.ndarray:
-    entries = np.zeros(len(keys), ENTRY)
-    entries["key"] = keys
-    return entries
 
 
 def as_storage(root: Path | Storage) -> Storage:
@@ -386,7 +387,8 @@ def load_state(root: Path | Storage) -> DedupState:
     state.base.files = state_files.bucket_files(meta)
     state.loaded = {b for b in ALL_BUCKETS if b not in state.base.files}
     state.logs = list(meta.get("logs", []))
-    state.fold(read_logs(storage, state_files.log_files(meta)))
+    if state.logs:
+        state.fold(read_logs(storage, state_files.log_files(meta)))
     return state
 
 

@@ -35,6 +35,11 @@ class BucketFiles:
             self.opened[bucket] = state_files.read_entries(self.storage, self.files[bucket])
         return self.opened[bucket]
 
+    def close(self, buckets: list[int]) -> None:
+        """Let go of the files of ``buckets`` (unmapped once no array refers to them)."""
+        for bucket in buckets:
+            self.opened.pop(bucket, None)
+
     def positions(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Where each key is in its bucket file (-1: not held), and each key's bucket."""
         buckets = bucket_of(keys)
@@ -47,15 +52,18 @@ class BucketFiles:
         return where, buckets
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
-        """The held entries of ``keys`` (copied from the files)."""
+        """The held entries of ``keys`` (copied from the files, then unmapped: the pages read
+        are not held)."""
         where, buckets = self.positions(keys)
         found = np.flatnonzero(where >= 0)
         parts = [self.bucket(b)[where[found[rows]]] for b, rows in _by_bucket(buckets[found])]
+        self.close(list(self.opened))
         return np.concatenate(parts) if parts else np.zeros(0, ENTRY)
 
     def ids(self, keys: np.ndarray) -> tuple[np.ndarray, pa.Array]:
         """Which of ``keys`` the files hold, and the ``source_id`` of those (in order)."""
         where, buckets = self.positions(keys)
+        self.close(list(self.opened))
         found = np.flatnonzero(where >= 0)
         parts, order = [], []
         for bucket, rows in _by_bucket(buckets[found]):
@@ -82,6 +90,24 @@ class BucketFiles:
         return pa.concat_arrays([pool_ids, ids]).take(pa.array(take, pa.int64()))
 
 
+def merged_pool(parts: list[tuple[np.ndarray, pa.Array]]) -> tuple[np.ndarray, pa.Array]:
+    """Keys and their ids, from ``parts`` (emptied first: a low peak), sorted by key."""
+    if not parts:
+        return np.zeros(0, "S16"), pa.array([], pa.string())
+    keys = np.concatenate([k for k, _ in parts])
+    ids = pa.concat_arrays([i for _, i in parts])
+    parts.clear()
+    order = np.argsort(keys, kind="stable")
+    return keys[order], ids.take(pa.array(order, pa.int64()))
+
+
+def key_entries(keys: np.ndarray) -> np.ndarray:
+    """``ENTRY`` records holding ``keys`` and nothing else."""
+    entries = np.zeros(len(keys), ENTRY)
+    entries["key"] = keys
+    return entries
+
+
 def _by_bucket(buckets: np.ndarray) -> list[tuple[int, np.ndarray]]:
     """Each bucket of ``buckets`` and the positions holding it."""
     order = np.argsort(buckets, kind="stable")
@@ -91,19 +117,17 @@ def _by_bucket(buckets: np.ndarray) -> list[tuple[int, np.ndarray]]:
 
 @dataclass
 class Logs:
-    """What the logs say, folded in order: the last entry of each key, which are gone, the ids
-    they hold (of keys added since the buckets), and the buckets they touch."""
+    """What the logs say, folded in order: the last entry of each key, which are gone, and the
+    ids they hold (of keys added since the buckets were written)."""
 
-    entries: np.ndarray = field(default_factory=lambda: np.zeros(0, ENTRY))
-    gone: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
-    id_keys: np.ndarray = field(default_factory=lambda: np.zeros(0, "S16"))
-    ids: pa.Array = field(default_factory=lambda: pa.array([], pa.string()))
+    entries: np.ndarray
+    gone: np.ndarray
+    id_keys: np.ndarray
+    ids: pa.Array
 
 
 def read_logs(storage: Storage, names: list[str]) -> Logs:
     """Every log of ``names`` (oldest first), folded: a later entry of a key wins."""
-    if not names:
-        return Logs()
     parts = [state_files.read_log(storage, name) for name in names]
     entries = np.concatenate([entries for entries, _, _ in parts])
     gone = np.concatenate([gone for _, gone, _ in parts])
