@@ -194,9 +194,7 @@ class DedupState:
 
     def forget(self, keys: Iterable[str]) -> None:
         """Drop deleted products from the state."""
-        keys = list(keys)
-        if keys:
-            self._drop(np.unique(hash_keys(keys)))
+        self._drop(np.unique(hash_keys(list(keys))))
 
     def set_content(self, keys: np.ndarray, content: np.ndarray) -> int:
         """Give the held ones of ``keys`` (unique) the content hash ``content``; how many."""
@@ -378,8 +376,9 @@ def load_state(root: Path | Storage) -> DedupState:
     state.extra = meta.get("extra", {})
     state.hash_version = meta.get("content_hash_version", 1)
     if not state_files.is_current(meta):
-        for table in state_files.read_before(storage, meta):
-            state.apply_table(table)
+        for keys, raw, content, sources, ids in state_files.read_before(storage, meta):
+            codes = state_files.source_codes(sources, state.codes)
+            state._put(keys, raw, content, codes, ids, np.ones(len(keys), bool))
         state.changed, state.replaced = None, sorted(state_files.stored_names(meta))
         return state
     state.codes = {str(name): code for code, name in enumerate(meta.get("source_codes", []))}

@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.errors import PipelineError
-from pipelines.lake.state_index import ENTRY, fixed16
+from pipelines.lake.state_index import ENTRY, fixed16, hashed_columns
 from pipelines.lake.storage import LocalStorage, Storage
 
 STATE_DIR = "state"
@@ -198,15 +198,22 @@ def read_log(storage: Storage, name: str) -> tuple[np.ndarray, np.ndarray, pa.Ar
     return entries, gone, table.column("source_id").combine_chunks()
 
 
-def read_before(storage: Storage, meta: dict[str, Any]) -> Iterator[pa.Table]:
-    """The state of a layout of before, a table (source, source_id, raw_hash, content_hash)
-    at a time: its Parquet buckets, or its single file."""
+def read_before(storage: Storage, meta: dict[str, Any]) -> Iterator[list[Any]]:
+    """The state of a layout of before, a part at a time (its Parquet buckets, or its single
+    file): key hashes, raw and content hashes (``S16``), ``source`` and ``source_id``."""
     if is_single_file(meta):
-        yield read_single_file(storage, meta)
+        table = read_single_file(storage, meta)
+        keys = hashed_columns(table)[0]
+        yield [keys, *_hashes(table), table.column("source"), table.column("source_id")]
         return
     for name in bucket_files(meta).values():
-        rel = f"{STATE_DIR}/{name}"
-        yield _read(storage, rel, ["source", "source_id", "raw_hash", "content_hash"])
+        table = _read(storage, f"{STATE_DIR}/{name}", None)
+        keys = fixed16(table.column("key_hash"))
+        yield [keys, *_hashes(table), table.column("source"), table.column("source_id")]
+
+
+def _hashes(table: pa.Table) -> list[np.ndarray]:
+    return [fixed16(table.column("raw_hash")), fixed16(table.column("content_hash"))]
 
 
 def read_single_file(storage: Storage, meta: dict[str, Any]) -> pa.Table:
