@@ -63,14 +63,15 @@ class BucketFiles:
     def ids(self, keys: np.ndarray) -> tuple[np.ndarray, pa.Array]:
         """Which of ``keys`` the files hold, and the ``source_id`` of those (in order)."""
         where, buckets = self.positions(keys)
-        self.close(list(self.opened))
         found = np.flatnonzero(where >= 0)
         parts, order = [], []
         for bucket, rows in _by_bucket(buckets[found]):
             assert self.storage is not None
-            ids = state_files.read_ids(self.storage, self.files[bucket])
+            count = len(self.bucket(bucket))
+            ids = state_files.read_ids(self.storage, self.files[bucket], count)
             parts.append(ids.take(pa.array(where[found[rows]], pa.int64())))
             order.append(rows)
+        self.close(list(self.opened))
         taken = pa.concat_arrays(parts) if parts else pa.array([], pa.string())
         inverse = np.empty(len(found), np.int64)
         inverse[np.concatenate(order or [np.zeros(0, np.int64)])] = np.arange(len(found))

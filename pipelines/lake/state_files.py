@@ -155,9 +155,12 @@ def write_entries(storage: Storage, name: str, entries: np.ndarray) -> None:
     storage.write_bytes(f"{STATE_DIR}/{name}", HEADER.pack(MAGIC, len(entries)) + body)
 
 
-def read_ids(storage: Storage, name: str) -> pa.Array:
-    """The ``source_id`` strings of bucket file ``name``, in its entries' order."""
-    table = _read(storage, f"{STATE_DIR}/{ids_name(name)}", ["source_id"])
+def read_ids(storage: Storage, name: str, count: int) -> pa.Array:
+    """The ``source_id`` strings of bucket file ``name`` (``count`` entries), in its order."""
+    rel = f"{STATE_DIR}/{ids_name(name)}"
+    table = _read(storage, rel, ["source_id"])
+    if table.num_rows != count:
+        raise StateUnreadableError(f"{storage.uri}/{rel}", f"{table.num_rows} ids, not {count}")
     return table.column("source_id").combine_chunks()
 
 

@@ -72,6 +72,15 @@ def load_or_rebuild_state(
     return state, False
 
 
+def read_whole_state(storage: Storage) -> DedupState:
+    """The state with every file it names read through (a run reads only the parts it looks
+    up): ``StateUnreadableError`` names the first that cannot be read. For verify and repair."""
+    state = load_state(storage)
+    state.load_buckets(range(256))
+    state.ids_for(state.index.entries()["key"])
+    return state
+
+
 def check_state(storage: Storage) -> None:
     """Before any work: the state is readable, or can be rebuilt; else a ``ConfigError``."""
     try:

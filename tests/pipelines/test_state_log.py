@@ -11,8 +11,15 @@ from pathlib import Path
 import pytest
 
 from pipelines.lake import state_files
-from pipelines.lake.dedup import DedupState, key_hashes, load_state, read_state_meta
+from pipelines.lake.dedup import (
+    DedupState,
+    StateUnreadableError,
+    key_hashes,
+    load_state,
+    read_state_meta,
+)
 from pipelines.lake.state_index import bucket_of
+from pipelines.lake.state_repair import read_whole_state
 from pipelines.lake.state_save import MAX_LOGS, save_state
 from pipelines.lake.storage import LocalStorage
 from tests.pipelines.test_dedup_state import _hex, _rows, table
@@ -203,3 +210,22 @@ def test_a_lake_of_the_parquet_bucket_layout_loads_and_is_migrated(tmp_path: Pat
     assert again.extra["providers"]["catalog"]["watermark"] == "2026-03-01T00:00:00Z"
     save_state(lake, again)
     assert not [p for p in (lake / "state").iterdir() if p.name in before]
+
+
+@pytest.mark.parametrize("damaged", ["ids", "log"])
+def test_a_damaged_ids_file_or_log_is_named_when_read_through(tmp_path: Path, damaged: str) -> None:
+    _saved(tmp_path, 300)
+    state = load_state(tmp_path)
+    state.classify(table(_rows([1], raw="v", content="v")))
+    save_state(tmp_path, state)
+    meta = read_state_meta(tmp_path)
+    name = (
+        state_files.ids_name(min(meta["buckets"].items())[1])
+        if damaged == "ids"
+        else meta["logs"][0]["name"]
+    )
+    path = tmp_path / "state" / name
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+    with pytest.raises(StateUnreadableError, match=name):
+        read_whole_state(LocalStorage(tmp_path))
