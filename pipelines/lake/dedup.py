@@ -231,8 +231,9 @@ class DedupState:
         """The ``source_id`` of each held key hash: from memory when added since the buckets
         were written (``pending``: ``pending_pool()``, made once for many calls), else from
         its bucket's ids file."""
-        where = self.storage.uri if self.storage is not None else "(memory)"
-        return self.base.ids_for(keys, pending or self.pending_pool(), where)
+        if not len(keys):  # no pool made for no key
+            return pa.array([], pa.string())
+        return self.base.ids_for(keys, pending or self.pending_pool())
 
     def pending_pool(self) -> tuple[np.ndarray, pa.Array]:
         """The keys added since the buckets were written, sorted, and their ids."""

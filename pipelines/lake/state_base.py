@@ -77,15 +77,15 @@ class BucketFiles:
         inverse[np.concatenate(order or [np.zeros(0, np.int64)])] = np.arange(len(found))
         return where >= 0, taken.take(pa.array(inverse, pa.int64()))
 
-    def ids_for(self, keys: np.ndarray, pool: tuple[np.ndarray, pa.Array], where: str
-                ) -> pa.Array:  # fmt: skip
+    def ids_for(self, keys: np.ndarray, pool: tuple[np.ndarray, pa.Array]) -> pa.Array:
         """The ``source_id`` of each held key hash: from ``pool`` (keys sorted, their ids)
-        when there, else from the key's bucket; ``where`` names the lake in an error."""
+        when there, else from the key's bucket."""
         pool_keys, pool_ids = pool
         at = np.minimum(np.searchsorted(pool_keys, keys), max(len(pool_keys) - 1, 0))
         pooled = pool_keys[at] == keys if len(pool_keys) else np.zeros(len(keys), bool)
         held, ids = self.ids(keys[~pooled])
         if not held.all():
+            where = self.storage.uri if self.storage is not None else "(memory)"
             raise StateUnreadableError(f"{where}/{STATE_DIR}", "a held key has no id")
         take = np.where(pooled, at, len(pool_keys) + np.cumsum(~pooled) - 1)
         return pa.concat_arrays([pool_ids, ids]).take(pa.array(take, pa.int64()))
@@ -100,6 +100,28 @@ def merged_pool(parts: list[tuple[np.ndarray, pa.Array]]) -> tuple[np.ndarray, p
     parts.clear()
     order = np.argsort(keys, kind="stable")
     return keys[order], ids.take(pa.array(order, pa.int64()))
+
+
+class PoolByBucket:
+    """The ids of keys added since the buckets were written, found a bucket at a time: each
+    part is ordered by bucket once, so no sorted copy of them all is made."""
+
+    def __init__(self, parts: list[tuple[np.ndarray, pa.Array]]) -> None:
+        self.parts = []
+        for keys, ids in parts:
+            buckets = bucket_of(keys)
+            order = np.argsort(buckets, kind="stable").astype(np.int32)
+            bounds = np.searchsorted(buckets[order], np.arange(257))
+            self.parts.append((keys, ids, order, bounds))
+
+    def pool(self, bucket: int) -> tuple[np.ndarray, pa.Array]:
+        """``bucket``'s keys, sorted, and their ids (as ``merged_pool``)."""
+        found = []
+        for keys, ids, order, bounds in self.parts:
+            rows = order[bounds[bucket] : bounds[bucket + 1]]
+            if len(rows):
+                found.append((keys[rows], ids.take(pa.array(rows, pa.int32()))))
+        return merged_pool(found)
 
 
 def key_entries(keys: np.ndarray) -> np.ndarray:

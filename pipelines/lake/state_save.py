@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from pipelines.lake import state_files
 from pipelines.lake.dedup import ALL_BUCKETS, LOG_SHARE, DedupState, as_storage
-from pipelines.lake.state_base import BucketFiles
+from pipelines.lake.state_base import BucketFiles, PoolByBucket
 from pipelines.lake.state_index import HashIndex
 from pipelines.lake.storage import Storage
 
@@ -80,14 +80,16 @@ def _compact(storage: Storage, state: DedupState, same: bool) -> tuple[dict[int,
     token = secrets.token_hex(6)
     files = dict(state.base.files) if same else {}
     replaced = [*state.replaced, *state_files.log_files({"logs": state.logs})]
-    pending = state.pending_pool()
+    pending = PoolByBucket(state.pending_ids)
     for bucket, entries in state.index.buckets(state.dirty):
         if bucket in files:
             old = files.pop(bucket)
             replaced += [old, state_files.ids_name(old)]
         if len(entries):
             files[bucket] = f"b{bucket:02x}-{token}.bin"
-            state_files.write_ids(storage, files[bucket], state.ids_for(entries["key"], pending))
+            state_files.write_ids(
+                storage, files[bucket], state.ids_for(entries["key"], pending.pool(bucket))
+            )
             state_files.write_entries(storage, files[bucket], entries)
     state.dirty.clear()
     state.pending_ids.clear()
