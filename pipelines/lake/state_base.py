@@ -15,7 +15,7 @@ import pyarrow as pa
 from pipelines.lake import state_files
 from pipelines.lake.state_files import STATE_DIR, StateUnreadableError
 from pipelines.lake.state_index import ENTRY, bucket_of
-from pipelines.lake.storage import Storage
+from pipelines.lake.storage import LocalStorage, Storage
 
 
 @dataclass
@@ -40,6 +40,12 @@ class BucketFiles:
         for bucket in buckets:
             self.opened.pop(bucket, None)
 
+    def _unmap(self) -> None:
+        """After a lookup, let go of mapped files (their pages are not held); the bytes read
+        from an object store are kept for the next lookup."""
+        if isinstance(self.storage, LocalStorage):
+            self.close(list(self.opened))
+
     def positions(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Where each key is in its bucket file (-1: not held), and each key's bucket."""
         buckets = bucket_of(keys)
@@ -57,7 +63,7 @@ class BucketFiles:
         where, buckets = self.positions(keys)
         found = np.flatnonzero(where >= 0)
         parts = [self.bucket(b)[where[found[rows]]] for b, rows in _by_bucket(buckets[found])]
-        self.close(list(self.opened))
+        self._unmap()
         return np.concatenate(parts) if parts else np.zeros(0, ENTRY)
 
     def ids(self, keys: np.ndarray) -> tuple[np.ndarray, pa.Array]:
@@ -71,7 +77,7 @@ class BucketFiles:
             ids = state_files.read_ids(self.storage, self.files[bucket], count)
             parts.append(ids.take(pa.array(where[found[rows]], pa.int64())))
             order.append(rows)
-        self.close(list(self.opened))
+        self._unmap()
         taken = pa.concat_arrays(parts) if parts else pa.array([], pa.string())
         inverse = np.empty(len(found), np.int64)
         inverse[np.concatenate(order or [np.zeros(0, np.int64)])] = np.arange(len(found))
