@@ -38,7 +38,7 @@ from pipelines.lake.dedup import (
 )
 from pipelines.lake.lake import Lake
 from pipelines.lake.schema import CONTENT_HASH_VERSION
-from pipelines.lake.state_files import bucket_files, is_single_file
+from pipelines.lake.state_files import is_single_file, stored_names
 from pipelines.lake.state_index import hashed_columns
 from pipelines.lake.storage import Storage
 
@@ -70,6 +70,15 @@ def load_or_rebuild_state(
         return state, True
     state.hash_version = CONTENT_HASH_VERSION
     return state, False
+
+
+def read_whole_state(storage: Storage) -> DedupState:
+    """The state with every file it names read through (a run reads only the parts it looks
+    up): ``StateUnreadableError`` names the first that cannot be read. For verify and repair."""
+    state = load_state(storage)
+    state.load_buckets(range(256))
+    state.ids_for(state.index.entries()["key"])
+    return state
 
 
 def check_state(storage: Storage) -> None:
@@ -107,10 +116,10 @@ def _check_parquet(storage: Storage, rel: str) -> None:
 
 
 def _check_buckets(storage: Storage, meta: dict) -> None:
-    """Every bucket file ``state.json`` names is there (one listing; a truncated one is found
-    when read, and the state then rebuilt)."""
+    """Every bucket file and log ``state.json`` names is there (one listing; a truncated one
+    is found when read, and the state then rebuilt)."""
     present = {rel.rsplit("/", 1)[-1] for rel in storage.list_files(STATE_DIR)}
-    missing = sorted(set(bucket_files(meta).values()) - present)
+    missing = sorted(stored_names(meta) - present)
     if missing:
         raise StateUnreadableError(f"{storage.uri}/{STATE_DIR}/{missing[0]}", "missing")
 

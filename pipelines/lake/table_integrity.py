@@ -16,10 +16,16 @@ from dataclasses import dataclass, field
 
 from pipelines.errors import ConfigError, LakeDamagedError
 from pipelines.lake.datasets import DATASETS, Table, present_tables
-from pipelines.lake.dedup import StateUnreadableError, load_state, save_state
+from pipelines.lake.dedup import StateUnreadableError
 from pipelines.lake.integrity import RepairReport, check_manifests, repair, verify_lake
 from pipelines.lake.lake import Lake
-from pipelines.lake.state_repair import check_state, readable_state_meta, rebuild_state
+from pipelines.lake.state_repair import (
+    check_state,
+    read_whole_state,
+    readable_state_meta,
+    rebuild_state,
+)
+from pipelines.lake.state_save import save_state
 from pipelines.lake.storage import Storage
 
 STATE_HINT = "`run_pipeline.py repair` rebuilds it from the committed manifests"
@@ -61,7 +67,7 @@ def verify_tables(root: Storage) -> Verified:
         lake = Lake(table.storage(root))
         where = _where(table)
         try:
-            applied = load_state(lake.storage).applied_runs
+            applied = read_whole_state(lake.storage).applied_runs
         except StateUnreadableError as exc:
             verified.problems.append(f"{exc}; {STATE_HINT}")
             applied = set()
@@ -90,7 +96,7 @@ def repair_tables(root: Storage) -> list[TableRepair]:
         applied = (readable_state_meta(storage) or {}).get("applied_runs", [])
         result = TableRepair(_where(table), repair(Lake(storage), applied))
         try:
-            load_state(storage)
+            read_whole_state(storage)
         except StateUnreadableError as exc:
             _rebuild(table, storage, exc, result)
         repaired.append(result)

@@ -28,9 +28,10 @@ import pyarrow.parquet as pq
 from pipelines.checks.datasets import dataset_gate_verdict
 from pipelines.checks.quality_config import DEFAULT_REJECT_THRESHOLD
 from pipelines.lake.datasets import PRODUCTS, Table
-from pipelines.lake.dedup import DedupCounts, DedupState, save_state
+from pipelines.lake.dedup import DedupCounts, DedupState
 from pipelines.lake.lake import Lake, Manifest, PartWriter, StagedFile, read_raw
 from pipelines.lake.state_repair import load_or_rebuild_state
+from pipelines.lake.state_save import save_state
 from pipelines.lake.volumes import DaySums
 from pipelines.run.dataset_replay import dataset_replay_records
 from pipelines.run.dataset_rows import DatasetRows

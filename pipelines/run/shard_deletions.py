@@ -24,11 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from pipelines.lake.dedup import DedupState, key_array, save_state
+from pipelines.lake.dedup import DedupState, key_array
 from pipelines.lake.lake import Lake, Manifest, StagedFile
 from pipelines.lake.schema import PRODUCT_SCHEMA
 from pipelines.lake.seen_keys import read_seen, seen_providers
 from pipelines.lake.state_repair import load_or_rebuild_state
+from pipelines.lake.state_save import save_state
 from pipelines.run.process import DedupStage, RunContext, deletion_stubs
 from pipelines.run.write import deletion_guard
 

@@ -26,12 +26,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipelines.lake.dedup import DedupState, save_state
+from pipelines.lake.dedup import DedupState
 from pipelines.lake.integrity import check_manifests, verify_run
 from pipelines.lake.lake import Lake, Manifest, StagedFile
 from pipelines.lake.schema import PRODUCT_SCHEMA
 from pipelines.lake.seen_keys import expire_seen, write_seen
 from pipelines.lake.state_repair import load_or_rebuild_state
+from pipelines.lake.state_save import save_state
 from pipelines.lake.trash import TRASH_DIR
 from pipelines.run.checkpoint import Checkpoint
 from pipelines.run.process import DedupStage, ProviderCounts, RunContext, deletion_stubs

@@ -14,10 +14,11 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from pipelines.lake.dedup import load_state, save_state
+from pipelines.lake.dedup import load_state
 from pipelines.lake.lake import Lake
 from pipelines.lake.schema import BUSINESS_COLUMNS, canonical_json, hash_content
 from pipelines.lake.state_index import hashed_columns
+from pipelines.lake.state_save import save_state
 from tests.pipelines.fault_runs import Fakes, run
 from tests.pipelines.lake_compare import lake_rows
 

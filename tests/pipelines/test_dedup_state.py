@@ -1,5 +1,5 @@
 """The dedup state: the compact, bucketed state classifies exactly as the dict of before did,
-reads a single-file state of before, touches only the buckets a run needs, works on S3."""
+reads a single-file state of before, works on S3 (the logs: ``test_state_log.py``)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.checks.run_keys import RunKeys
-from pipelines.lake.dedup import DedupState, key_hashes, load_state, read_state_meta, save_state
+from pipelines.lake import state_files
+from pipelines.lake.dedup import DedupState, key_hashes, load_state, read_state_meta
 from pipelines.lake.seen_keys import read_seen, seen_path, write_seen
 from pipelines.lake.state_files import META_PATH
 from pipelines.lake.state_index import (
@@ -26,6 +27,7 @@ from pipelines.lake.state_index import (
     nonzero16,
     source_key_hashes,
 )
+from pipelines.lake.state_save import save_state
 from pipelines.lake.storage import LocalStorage, open_storage
 from tests.fakes import s3 as fake_s3
 
@@ -145,62 +147,9 @@ def test_a_single_file_state_of_before_is_read_and_written_as_buckets(tmp_path: 
     assert again.extra == state.extra
 
 
-class Counting(LocalStorage):
-    """A local lake that counts its state reads, writes, listings and deletions."""
-
-    def __init__(self, root: Path) -> None:
-        super().__init__(root)
-        self.calls: list[tuple[str, str]] = []
-
-    def read_bytes(self, rel: str) -> bytes | None:
-        self.calls.append(("read", rel))
-        return super().read_bytes(rel)
-
-    def write_bytes(self, rel: str, data: bytes) -> None:
-        self.calls.append(("write", rel))
-        super().write_bytes(rel, data)
-
-    def list_files(self, prefix: str) -> list[str]:
-        self.calls.append(("list", prefix))
-        return super().list_files(prefix)
-
-    def delete(self, rels) -> None:
-        rels = list(rels)
-        self.calls += [("delete", rel) for rel in rels]
-        super().delete(rels)
-
-
 def _rows(ids: range | list[int], raw: str = "r", content: str = "c") -> list[dict[str, str]]:
     return [{"source": "shopify", "source_id": f"p{i}", "raw_hash": _hex(f"{raw}{i}"),
              "content_hash": _hex(f"{content}{i}")} for i in ids]  # fmt: skip
-
-
-def test_a_run_touching_k_keys_reads_and_writes_only_their_buckets(tmp_path: Path) -> None:
-    state = DedupState()
-    state.classify(table(_rows(range(5000))))  # every one of the 256 buckets holds keys
-    save_state(tmp_path, state)
-    storage = Counting(tmp_path)
-    touched = _rows([7, 4000], raw="new", content="new") + _rows([9999])  # 2 changed, 1 new
-    buckets = {f"b{k[0]:02x}-" for k in key_hashes(table(touched)).tolist()}
-
-    state = load_state(storage)
-    _, counts = state.classify(table(touched))
-    save_state(storage, state)
-
-    assert (counts.new, counts.changed) == (1, 2)
-    bucket_calls = [(op, rel) for op, rel in storage.calls if rel.startswith("state/b")]
-    assert {op for op, _ in bucket_calls} == {"read", "write"}  # nothing deleted yet
-    assert {rel.split("/")[1][:4] for _, rel in bucket_calls} == buckets
-    assert len([c for c in bucket_calls if c[0] == "write"]) == len(buckets)
-    assert len([c for c in bucket_calls if c[0] == "read"]) <= 2 * len(buckets)  # hashes, ids
-    assert [c for c in storage.calls if c[0] == "list"] == [("list", "state")]
-    assert load_state(tmp_path).sources() == {"shopify": 5001}
-
-    storage.calls.clear()
-    state = load_state(storage)
-    state.classify(table(_rows([1])))
-    save_state(storage, state)  # the files replaced two saves ago go now
-    assert len([c for c in storage.calls if c[0] == "delete"]) == len(buckets)
 
 
 def test_deletions_are_the_held_keys_not_seen(tmp_path: Path) -> None:
@@ -255,8 +204,9 @@ def test_the_bucketed_state_on_an_object_store(s3_server: fake_s3.FakeS3) -> Non
     assert again.applied_runs == {"run-1", "run-2"}
     keys = s3_server.keys(bucket, "lake/state/")
     assert f"lake/{META_PATH}" in keys
-    assert len([k for k in keys if k.endswith(".parquet")]) == len(read_state_meta(storage)[
-        "buckets"]) + len(read_state_meta(storage)["previous"])  # fmt: skip
+    meta = read_state_meta(storage)
+    named = state_files.stored_names(meta) | set(meta["previous"])
+    assert {k.rsplit("/", 1)[1] for k in keys if not k.endswith(".json")} == named
 
 
 @settings(max_examples=50, deadline=None)
