@@ -64,13 +64,13 @@ PIPELINE_OPTIONS: tuple[Option, ...] = (
         "workers",
         int,
         0,
-        "Processes normalizing one provider's records (split by key hash); 0: auto, the CPU "
-        "count when its raw input reaches workers_min_raw_mb, else 1. --workers overrides it.",
+        "Processes normalizing one provider's records (blocks of lines in turn); 0: auto, the "
+        "CPU count when its raw input reaches workers_min_raw_mb, else 1. --workers overrides it.",
     ),
     Option(
         "workers_min_raw_mb",
         float,
-        64.0,
+        16.0,
         "Raw input (landed files, compressed) from which workers = 0 splits a provider.",
     ),
     Option("http_timeout_seconds", float, 30.0, "Read timeout of every API call."),

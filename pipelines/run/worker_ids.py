@@ -71,13 +71,20 @@ def _mixed(values: np.ndarray) -> np.ndarray:
 def worker_hashes(files: list[StagedFile]) -> np.ndarray:
     """The sorted, distinct hashes of the ids one worker staged (the module's ids)."""
     chunks = [id_hashes(ids) for ids in _staged_ids(files)]
-    return np.unique(np.concatenate([np.zeros(0, np.uint64), *chunks]))
+    return _distinct(np.concatenate([np.zeros(0, np.uint64), *chunks]))
 
 
 def shared_hashes(shares: list[np.ndarray]) -> np.ndarray:
     """The hashes found in two or more of ``shares`` (each a worker's ``worker_hashes``)."""
-    every = np.sort(np.concatenate([np.zeros(0, np.uint64), *shares]))
-    return np.unique(every[1:][every[1:] == every[:-1]])
+    every = np.concatenate([np.zeros(0, np.uint64), *shares])
+    every.sort()
+    return _distinct(every[1:][every[1:] == every[:-1]])
+
+
+def _distinct(hashes: np.ndarray) -> np.ndarray:
+    """``hashes`` sorted, each once (a sort: ``np.unique``'s hash set is slower on these)."""
+    hashes = np.sort(hashes)
+    return hashes[np.r_[True, hashes[1:] != hashes[:-1]]] if len(hashes) else hashes
 
 
 def ids_cross(staged: list[list[StagedFile]], shared: np.ndarray) -> bool:

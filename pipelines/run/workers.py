@@ -33,6 +33,7 @@ import pickle
 import queue
 from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
@@ -181,28 +182,28 @@ class Split:
         self.inboxes = [self.context.Queue(QUEUE_DEPTH) for _ in range(workers)]
         self.outbox = self.context.Queue()
         self.processes: list[Any] = []
+        self.starting: Future[None] | None = None
         self.shares = [job.share(index) for index in range(workers)]
 
     def run(self, lines: Lines) -> tuple[ProviderCounts, list[StagedFile]] | None:
         """The merged counts and every worker's staged files; None when two workers saw one id
         (their files are discarded: the caller runs the provider in one process). The workers
-        start before ``lines`` is read: they get ready while it prepares (a replay's key pass)."""
+        start in a thread while ``lines`` is read (the fork server's first start imports the
+        program; a replay's key pass runs meanwhile)."""
         name = self.job.provider.name
         log.info("%s: normalizing in %d worker processes", name, self.workers)
+        starter = ThreadPoolExecutor(1, thread_name_prefix="start-workers")
+        self.starting = starter.submit(self.start)
         try:
-            for index, share in enumerate(self.shares):
-                process = self.context.Process(
-                    target=work, args=(share, index, self.inboxes[index], self.outbox),
-                    name=f"normalize-{name}-{index}", daemon=True,
-                )  # fmt: skip
-                process.start()
-                self.processes.append(process)
             self.scatter(lines())
+            self.starting.result()
             results = self.gather()
         except BaseException:
+            wait([self.starting])  # every worker started is stopped
             self.discard()
             raise
         finally:
+            starter.shutdown()
             self.stop()
         staged = [[StagedFile.from_dict(f) for f in files] for _, files, _ in results]
         if ids_cross(staged, shared_hashes([hashes for _, _, hashes in results])):
@@ -212,6 +213,16 @@ class Split:
             return None
         counts = merge_counts([ProviderCounts.from_dict(c) for c, _, _ in results])
         return counts, [f for files in staged for f in files]
+
+    def start(self) -> None:
+        name = self.job.provider.name
+        for index, share in enumerate(self.shares):
+            process = self.context.Process(
+                target=work, args=(share, index, self.inboxes[index], self.outbox),
+                name=f"normalize-{name}-{index}", daemon=True,
+            )  # fmt: skip
+            process.start()
+            self.processes.append(process)
 
     def scatter(self, stream: Iterator[bytes]) -> None:
         """Send the stream in blocks of ``batch_size`` lines, block k to worker k mod N, each
@@ -230,6 +241,8 @@ class Split:
                 self.inboxes[index].put(message, timeout=POLL_SECONDS)
                 return
             except queue.Full:
+                if self.starting.done():
+                    self.starting.result()  # the start's error, if it failed
                 self.check_alive(done=set())
 
     def gather(self) -> list[tuple[dict[str, Any], list[dict[str, Any]], np.ndarray]]:

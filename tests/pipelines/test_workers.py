@@ -208,3 +208,11 @@ def test_merged_counts_add_up_and_keep_the_examples_within_their_limits():
     assert merged.drop_causes == {("normalizer_error", "KeyError('id')"): 30}
     assert merged.errors == [f"catalog record {n}: KeyError('id')" for n in range(3)]
     assert merged.rejected_examples == ["catalog:0", "catalog:1", "catalog:2"]
+
+
+def test_an_empty_stream_in_two_workers_commits_what_one_process_commits(tmp_path):
+    raw = land(tmp_path / "input", [])
+    records = [replay(tmp_path / str(w), raw, w).run().record for w in (2, 1)]
+    assert [record["exit_code"] for record in records] == [0, 0]
+    assert counted(records[0]) == counted(records[1])
+    assert records[0]["providers"]["shopify"]["records"] == 0
