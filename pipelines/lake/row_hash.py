@@ -23,6 +23,7 @@ from pipelines.lake.schema import _HASHED_SORTED
 
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f", '"': '\\"'}
 _BACKSLASH, _QUOTE = 0x5C, 0x22
+_SCAN = 1 << 18  # bytes compared at a time
 
 
 def content_hashes(table: pa.Table) -> pa.Array:
@@ -68,7 +69,7 @@ def _add_json(text: _RowText, values: pa.Array) -> None:
     elif pa.types.is_list(kind):
         body, before, after = _json_list(values), "", ""
     elif pa.types.is_decimal(kind):
-        body, before, after = _decimal(values), '"', '"'
+        body, before, after = _per_value(values, _decimal), '"', '"'
     elif pa.types.is_integer(kind):
         body, before, after = values.cast(pa.string()), "", ""
     elif pa.types.is_timestamp(kind) and kind.tz == "UTC":
@@ -90,7 +91,7 @@ def _enclosed(values: pa.Array, before: str, after: str) -> pa.Array:
 
 
 def _per_value(values: pa.Array, make: Callable[[pa.Array], pa.Array]) -> pa.Array:
-    """``make(values)``, computed once per distinct value (timestamps repeat a lot)."""
+    """``make(values)``, computed once per distinct value (timestamps and prices repeat)."""
     encoded = values.dictionary_encode()
     return pc.take(make(encoded.dictionary), encoded.indices)
 
@@ -104,17 +105,28 @@ def _escaped(values: pa.Array) -> pa.Array:
     """``values`` escaped as orjson escapes them: quote, backslash and control characters.
 
     UTF-8 continuation bytes are never below 0x80, so a byte scan finds exactly these."""
-    data = _data(values)
-    special = data[(data < 0x20) | (data == _QUOTE) | (data == _BACKSLASH)]
-    if not len(special):
+    present = _special_bytes(_data(values))
+    if not present:
         return values
-    present = set(np.unique(special).tolist())
     if _BACKSLASH in present:  # first: the escapes below add backslashes
         values = pc.replace_substring(values, "\\", "\\\\")
     for code in sorted(present - {_BACKSLASH}):
         char = chr(code)
         values = pc.replace_substring(values, char, _ESCAPES.get(char, f"\\u{code:04x}"))
     return values
+
+
+def _special_bytes(data: np.ndarray) -> set[int]:
+    """The bytes of ``data`` that need an escape, scanned a cache-sized part at a time: most
+    columns have none, and a minimum and two comparisons per part tell."""
+    for start in range(0, len(data), _SCAN):
+        part = data[start : start + _SCAN]
+        if part.min() < 0x20 or (part == _QUOTE).any() or (part == _BACKSLASH).any():
+            rest = data[start:]
+            return set(
+                np.unique(rest[(rest < 0x20) | (rest == _QUOTE) | (rest == _BACKSLASH)]).tolist()
+            )
+    return set()
 
 
 def _data(values: pa.Array) -> np.ndarray:

@@ -76,3 +76,9 @@ def test_sliced_and_chunked_tables() -> None:
 
 def test_an_empty_table() -> None:
     assert hashes(product_table([])) == []
+
+
+def test_an_escape_far_into_a_long_column_is_found() -> None:
+    rows = [product_row(description=c * 200_000) for c in "ab"]
+    rows.append(product_row(description='"quoted"\n\\'))
+    assert hashes(product_table(rows)) == expected(rows)
