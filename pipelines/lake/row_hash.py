@@ -69,11 +69,11 @@ def _add_json(text: _RowText, values: pa.Array) -> None:
     elif pa.types.is_list(kind):
         body, before, after = _json_list(values), "", ""
     elif pa.types.is_decimal(kind):
-        body, before, after = _per_value(values, _decimal), '"', '"'
+        body, before, after = _per_value(values, _decimal), "", ""
     elif pa.types.is_integer(kind):
         body, before, after = values.cast(pa.string()), "", ""
     elif pa.types.is_timestamp(kind) and kind.tz == "UTC":
-        body, before, after = _per_value(values, _timestamp), '"', '+00:00"'
+        body, before, after = _per_value(values, _timestamp), "", ""
     else:
         raise TypeError(f"no JSON form for a {kind} column")
     if values.null_count:
@@ -97,8 +97,9 @@ def _per_value(values: pa.Array, make: Callable[[pa.Array], pa.Array]) -> pa.Arr
 
 
 def _timestamp(values: pa.Array) -> pa.Array:
-    """``2026-01-01T00:00:00`` (UTC), microseconds shown only when there are some."""
-    return pc.replace_substring_regex(pc.strftime(values, "%Y-%m-%dT%H:%M:%S"), r"\.000000$", "")
+    """``"2026-01-01T00:00:00+00:00"``, microseconds shown only when there are some."""
+    iso = pc.replace_substring_regex(pc.strftime(values, "%Y-%m-%dT%H:%M:%S"), r"\.000000$", "")
+    return _enclosed(iso, '"', '+00:00"')
 
 
 def _escaped(values: pa.Array) -> pa.Array:
@@ -154,10 +155,9 @@ def _offsets(values: pa.ListArray) -> pa.Array:
 
 
 def _decimal(values: pa.Array) -> pa.Array:
-    """``format(amount.normalize(), "f")``: trailing zeros dropped, then a trailing point.
-
-    With a positive scale the text always has a point, so the zeros stripped are decimals."""
+    """``"12.5"``: ``format(amount.normalize(), "f")``, a string in the JSON, trailing zeros
+    dropped, then a trailing point (with a positive scale the text always has a point)."""
     text = values.cast(pa.string())
-    if values.type.scale <= 0:
-        return text
-    return pc.utf8_rtrim(pc.utf8_rtrim(text, "0"), ".")
+    if values.type.scale > 0:
+        text = pc.utf8_rtrim(pc.utf8_rtrim(text, "0"), ".")
+    return _enclosed(text, '"', '"')
