@@ -140,12 +140,16 @@ def _data(values: pa.Array) -> np.ndarray:
 
 
 def _json_list(values: pa.ListArray) -> pa.Array:
-    """``["a","b"]`` for a list of strings (a null item: ``null``)."""
+    """``["a","b"]`` for a list of strings (a null item: ``null``); without null items, the
+    items are joined by ``","`` as they are, not quoted one by one."""
     flat = pc.list_flatten(values)
-    if len(flat):
+    if flat.null_count:
         flat = pc.fill_null(_enclosed(_escaped(flat), '"', '"'), "null")
-    lists = pa.ListArray.from_arrays(_offsets(values), flat, mask=values.is_null())
-    return pc.binary_join_element_wise("[", pc.binary_join(lists, ","), "]", "")
+        lists = pa.ListArray.from_arrays(_offsets(values), flat, mask=values.is_null())
+        return pc.binary_join_element_wise("[", pc.binary_join(lists, ","), "]", "")
+    lists = pa.ListArray.from_arrays(_offsets(values), _escaped(flat), mask=values.is_null())
+    text = pc.binary_join_element_wise('["', pc.binary_join(lists, '","'), '"]', "")
+    return pc.if_else(pc.equal(pc.list_value_length(values), 0), "[]", text)
 
 
 def _offsets(values: pa.ListArray) -> pa.Array:
