@@ -65,9 +65,11 @@ def gtin14_array(values: pa.Array) -> pa.Array:
 
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
-    text = pc.replace_substring_regex(values, _ARROW_SEPARATORS, "")
+    text, digits = values, pc.ascii_is_decimal(values)
+    if not pc.all(pc.fill_null(digits, True)).as_py():  # not digits only: drop separators
+        text = pc.replace_substring_regex(values, _ARROW_SEPARATORS, "")
+        digits = pc.match_substring_regex(text, "^[0-9]+$")
     length = pc.utf8_length(text)
-    digits = pc.match_substring_regex(text, "^[0-9]+$")
     valid = pc.fill_null(
         pc.and_(pc.is_in(length, pa.array(sorted(GTIN_LENGTHS), length.type)), digits), False
     )

@@ -178,13 +178,11 @@ class PartWriter:
         """A row of another source would be read back as this folder's: refuse it."""
         sources = set(pc.unique(table.column("source")).to_pylist())
         if sources != {self.file.source}:
-            others = sorted(map(str, sources - {self.file.source}))
-            raise ValueError(
-                f"{self.file.path}: rows of source {', '.join(others)} in the partition of "
-                f"source {self.file.source}"
-            )
+            others = ", ".join(sorted(map(str, sources - {self.file.source})))
+            where = f"the partition of source {self.file.source}"
+            raise ValueError(f"{self.file.path}: rows of source {others} in {where}")
 
-    def _flush(self) -> None:
+    def _flush(self, last: bool = False) -> None:
         if not self._pending_rows:
             return
         if self._writer is None:
@@ -192,14 +190,15 @@ class PartWriter:
             dictionary = [name for name in self.schema.names if name not in PER_ROW_COLUMNS]
             self._writer = pq.ParquetWriter(self.file.staged, self.schema, compression="zstd",
                                             use_dictionary=dictionary)  # fmt: skip
-        table = pa.concat_tables(self._pending)
-        self._writer.write_table(table, row_group_size=self.row_group_size)
-        self.file.rows += table.num_rows
-        self._pending, self._pending_rows = [], 0
+        table = pa.concat_tables(self._pending)  # whole row groups; the rest at the close
+        rows = table.num_rows if last else table.num_rows - table.num_rows % self.row_group_size
+        self._writer.write_table(table.slice(0, rows), row_group_size=self.row_group_size)
+        self.file.rows += rows
+        self._pending, self._pending_rows = [table.slice(rows)], table.num_rows - rows
 
     def close(self) -> StagedFile | None:
         """Finish the file; None when no row was written."""
-        self._flush()
+        self._flush(last=True)
         return self.abort()
 
     def abort(self) -> StagedFile | None:

@@ -23,6 +23,7 @@ from pipelines.lake.schema import _HASHED_SORTED
 
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f", '"': '\\"'}
 _BACKSLASH, _QUOTE = 0x5C, 0x22
+_SCAN = 1 << 18  # bytes compared at a time
 
 
 def content_hashes(table: pa.Table) -> pa.Array:
@@ -68,11 +69,11 @@ def _add_json(text: _RowText, values: pa.Array) -> None:
     elif pa.types.is_list(kind):
         body, before, after = _json_list(values), "", ""
     elif pa.types.is_decimal(kind):
-        body, before, after = _decimal(values), '"', '"'
+        body, before, after = _per_value(values, _decimal), "", ""
     elif pa.types.is_integer(kind):
         body, before, after = values.cast(pa.string()), "", ""
     elif pa.types.is_timestamp(kind) and kind.tz == "UTC":
-        body, before, after = _per_value(values, _timestamp), '"', '+00:00"'
+        body, before, after = _per_value(values, _timestamp), "", ""
     else:
         raise TypeError(f"no JSON form for a {kind} column")
     if values.null_count:
@@ -90,31 +91,43 @@ def _enclosed(values: pa.Array, before: str, after: str) -> pa.Array:
 
 
 def _per_value(values: pa.Array, make: Callable[[pa.Array], pa.Array]) -> pa.Array:
-    """``make(values)``, computed once per distinct value (timestamps repeat a lot)."""
+    """``make(values)``, computed once per distinct value (timestamps and prices repeat)."""
     encoded = values.dictionary_encode()
     return pc.take(make(encoded.dictionary), encoded.indices)
 
 
 def _timestamp(values: pa.Array) -> pa.Array:
-    """``2026-01-01T00:00:00`` (UTC), microseconds shown only when there are some."""
-    return pc.replace_substring_regex(pc.strftime(values, "%Y-%m-%dT%H:%M:%S"), r"\.000000$", "")
+    """``"2026-01-01T00:00:00+00:00"``, microseconds shown only when there are some."""
+    iso = pc.replace_substring_regex(pc.strftime(values, "%Y-%m-%dT%H:%M:%S"), r"\.000000$", "")
+    return _enclosed(iso, '"', '+00:00"')
 
 
 def _escaped(values: pa.Array) -> pa.Array:
     """``values`` escaped as orjson escapes them: quote, backslash and control characters.
 
     UTF-8 continuation bytes are never below 0x80, so a byte scan finds exactly these."""
-    data = _data(values)
-    special = data[(data < 0x20) | (data == _QUOTE) | (data == _BACKSLASH)]
-    if not len(special):
+    present = _special_bytes(_data(values))
+    if not present:
         return values
-    present = set(np.unique(special).tolist())
     if _BACKSLASH in present:  # first: the escapes below add backslashes
         values = pc.replace_substring(values, "\\", "\\\\")
     for code in sorted(present - {_BACKSLASH}):
         char = chr(code)
         values = pc.replace_substring(values, char, _ESCAPES.get(char, f"\\u{code:04x}"))
     return values
+
+
+def _special_bytes(data: np.ndarray) -> set[int]:
+    """The bytes of ``data`` that need an escape, scanned a cache-sized part at a time: most
+    columns have none, and a minimum and two comparisons per part tell."""
+    for start in range(0, len(data), _SCAN):
+        part = data[start : start + _SCAN]
+        if part.min() < 0x20 or (part == _QUOTE).any() or (part == _BACKSLASH).any():
+            rest = data[start:]
+            return set(
+                np.unique(rest[(rest < 0x20) | (rest == _QUOTE) | (rest == _BACKSLASH)]).tolist()
+            )
+    return set()
 
 
 def _data(values: pa.Array) -> np.ndarray:
@@ -127,12 +140,16 @@ def _data(values: pa.Array) -> np.ndarray:
 
 
 def _json_list(values: pa.ListArray) -> pa.Array:
-    """``["a","b"]`` for a list of strings (a null item: ``null``)."""
+    """``["a","b"]`` for a list of strings (a null item: ``null``); without null items, the
+    items are joined by ``","`` as they are, not quoted one by one."""
     flat = pc.list_flatten(values)
-    if len(flat):
+    if flat.null_count:
         flat = pc.fill_null(_enclosed(_escaped(flat), '"', '"'), "null")
-    lists = pa.ListArray.from_arrays(_offsets(values), flat, mask=values.is_null())
-    return pc.binary_join_element_wise("[", pc.binary_join(lists, ","), "]", "")
+        lists = pa.ListArray.from_arrays(_offsets(values), flat, mask=values.is_null())
+        return pc.binary_join_element_wise("[", pc.binary_join(lists, ","), "]", "")
+    lists = pa.ListArray.from_arrays(_offsets(values), _escaped(flat), mask=values.is_null())
+    text = pc.binary_join_element_wise('["', pc.binary_join(lists, '","'), '"]', "")
+    return pc.if_else(pc.equal(pc.list_value_length(values), 0), "[]", text)
 
 
 def _offsets(values: pa.ListArray) -> pa.Array:
@@ -142,10 +159,9 @@ def _offsets(values: pa.ListArray) -> pa.Array:
 
 
 def _decimal(values: pa.Array) -> pa.Array:
-    """``format(amount.normalize(), "f")``: trailing zeros dropped, then a trailing point.
-
-    With a positive scale the text always has a point, so the zeros stripped are decimals."""
+    """``"12.5"``: ``format(amount.normalize(), "f")``, a string in the JSON, trailing zeros
+    dropped, then a trailing point (with a positive scale the text always has a point)."""
     text = values.cast(pa.string())
-    if values.type.scale <= 0:
-        return text
-    return pc.utf8_rtrim(pc.utf8_rtrim(text, "0"), ".")
+    if values.type.scale > 0:
+        text = pc.utf8_rtrim(pc.utf8_rtrim(text, "0"), ".")
+    return _enclosed(text, '"', '"')

@@ -125,3 +125,19 @@ def test_part_writer_stores_per_row_columns_without_a_dictionary(tmp_path: Path)
     assert pq.read_table(part.staged).to_pydict() == {
         n: rows[n] for n in ("source_id", "condition")
     }
+
+
+def test_part_writer_writes_whole_row_groups_whatever_the_batches(tmp_path: Path) -> None:
+    path = "normalized/dt=2026-01-01/source=shopify/part-x-0.parquet"
+    part = StagedFile(tmp_path / "shopify.parquet", path, "normalized", "shopify")
+    schema = pa.schema([PRODUCT_SCHEMA.field("source"), PRODUCT_SCHEMA.field("source_id")])
+    writer = PartWriter(part, schema, 10)
+    for start in range(0, 24, 4):
+        ids = [str(n) for n in range(start, start + 4)]
+        writer.write(pa.table({"source": ["shopify"] * 4, "source_id": ids}, schema=schema))
+    assert writer.close() is part
+    assert part.rows == 24
+
+    metadata = pq.ParquetFile(part.staged).metadata
+    assert [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)] == [10, 10, 4]
+    assert pq.read_table(part.staged)["source_id"].to_pylist() == [str(n) for n in range(24)]

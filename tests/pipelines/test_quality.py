@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from pipelines.checks.quality import (
@@ -14,6 +15,7 @@ from pipelines.checks.quality import (
     RULES_BY_CODE,
     QualityChecker,
     QualityResult,
+    _blank,
     example_ids,
     gate_verdict,
 )
@@ -284,3 +286,11 @@ def test_example_ids_skip_blank_and_repeated_ids_and_shorten_long_ones() -> None
     rejected = product_table(rows_with_ids([{"source_id": i} for i in ids]))
     assert example_ids(rejected) == ["a", "x" * 80 + "…", "b"]
     assert example_ids(rejected, n=1) == ["a"]
+
+
+def test_blank_is_null_or_empty_once_unicode_whitespace_is_trimmed() -> None:
+    points = [chr(c) for c in range(0x3100) if not 0xD800 <= c <= 0xDFFF]
+    values = pa.array([*points, *(c * 2 for c in points), *(f"{c}a{c}" for c in points), "", None])
+    trimmed = pc.equal(pc.utf8_trim_whitespace(values), "").fill_null(True)
+    assert _blank(values).to_pylist() == trimmed.to_pylist()
+    assert trimmed.to_pylist().count(True) > 20  # the whitespace characters, "" and None

@@ -76,3 +76,15 @@ def test_sliced_and_chunked_tables() -> None:
 
 def test_an_empty_table() -> None:
     assert hashes(product_table([])) == []
+
+
+def test_an_escape_far_into_a_long_column_is_found() -> None:
+    rows = [product_row(description=c * 200_000) for c in "ab"]
+    rows.append(product_row(description='"quoted"\n\\'))
+    assert hashes(product_table(rows)) == expected(rows)
+
+
+def test_lists_empty_null_or_escaped_without_null_items() -> None:
+    tags = [[], None, ["a", 'b"c', ""], [ESCAPED], ["x"]]
+    rows = [product_row(tags=t, category_path=t and t[:1]) for t in tags]
+    assert hashes(product_table(rows)) == expected(rows)

@@ -81,10 +81,13 @@ def test_gtin14_over_a_column_is_gtin14_of_each_value(values):
     assert gtin14_array(pa.array(values, pa.string())).to_pylist() == [gtin14(v) for v in values]
 
 
-def test_gtin14_over_a_sliced_column() -> None:
-    values = ["x", "0012345678905", None, "4006381333931", "4006381333932", "12345670"]
-    sliced = pa.array(values, pa.string()).slice(1)
-    assert gtin14_array(sliced).to_pylist() == [gtin14(v) for v in values[1:]]
+def test_gtin14_over_a_sliced_column_of_digits_only_or_not() -> None:
+    digits = ["0012345678905", None, "4006381333931", "4006381333932", "12345670", "123"]
+    for first in ("x", "1", "40-06381-333931"):
+        values = [first, *digits]
+        sliced = pa.array(values, pa.string()).slice(1)
+        assert gtin14_array(sliced).to_pylist() == [gtin14(v) for v in digits]
+        assert gtin14_array(pa.array(values)).to_pylist() == [gtin14(v) for v in values]
 
 
 @settings(max_examples=80, deadline=None)
