@@ -46,4 +46,5 @@ def test_a_run_leaves_pandas_unimported(tmp_path: Path) -> None:
     """The offline demo run goes through pyarrow from start to commit without pandas."""
     code, heavy = heavy_imports(["run", "--offline", "--limit", "2"], tmp_path)
     assert code in (0, 3)  # 3: the demo's quality gate
-    assert "pyarrow" in heavy and "pandas" not in heavy
+    assert "pyarrow" in heavy
+    assert "pandas" not in heavy
