@@ -64,9 +64,9 @@ def fingerprint(quality: QualityConfig) -> str:
 def passes_whole(state: DedupState, name: str, mark: str | None, complete: bool) -> bool:
     """Before this run's rows of ``name`` go into ``state``: will every key of it held after
     the run have passed under ``mark`` (a complete pull, a state already so, or one holding none
-    of its keys: asked last, as it reads every key)."""
+    of its keys)."""
     marked = mark is not None and state.extra.get(SKIP_ENTRY, {}).get(name) == mark
-    return complete or marked or not state.keys_of(name)
+    return complete or marked or not state.sources().get(name)
 
 
 def record_fingerprint(state: DedupState, name: str, mark: str | None, whole: bool) -> None:
