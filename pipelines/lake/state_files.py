@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.errors import PipelineError
-from pipelines.lake.state_index import ENTRY, fixed16, hashed_columns
+from pipelines.lake.state_index import ENTRY, binary16, fixed16, hashed_columns
 from pipelines.lake.storage import LocalStorage, Storage
 
 STATE_DIR = "state"
@@ -181,8 +181,8 @@ def write_log(
 ) -> None:
     """Write a log: ``entries`` (``ENTRY``), which are ``gone``, and ``ids`` (null: held)."""
     table = pa.table(
-        [_binary16(entries["key"]), pa.array(entries["src"], pa.uint16()),
-         _binary16(entries["raw"]), _binary16(entries["content"]), pa.array(gone, pa.bool_()),
+        [binary16(entries["key"]), pa.array(entries["src"], pa.uint16()),
+         binary16(entries["raw"]), binary16(entries["content"]), pa.array(gone, pa.bool_()),
          ids.cast(pa.string())],
         schema=LOG_SCHEMA,
     )  # fmt: skip
@@ -239,11 +239,6 @@ def source_codes(column: pa.Array | pa.ChunkedArray, codes: dict[str, int]) -> n
         codes.setdefault(name, len(codes))
     lookup = np.array([codes[n] for n in encoded.dictionary.to_pylist()] or [0], np.uint16)
     return lookup[encoded.indices.to_numpy(zero_copy_only=False)]
-
-
-def _binary16(values: np.ndarray) -> pa.FixedSizeBinaryArray:
-    buffer = pa.py_buffer(np.ascontiguousarray(values).tobytes())
-    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(values), [None, buffer])
 
 
 def write_meta(storage: Storage, meta: dict[str, Any], keep: set[str]) -> None:
